@@ -1,0 +1,1 @@
+"""An event-sourced account ledger for margin trading."""

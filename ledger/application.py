@@ -1,0 +1,341 @@
+"""The Ledger application: the command side. One method per input kind.
+
+A command loads what it needs through a `UnitOfWork`, applies the rule on the
+aggregates, and the unit of work saves every pending event in one transaction:
+a movement and its counter-entry together. A refused command records an
+`InputRejected` instead, and nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog, ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEvent
+from eventsourcing.persistence import Recording, Tracking
+
+from ledger.domain.accounts import Account, Rejected, account_id
+from ledger.domain.liquidation import Liquidation
+from ledger.domain.margin import Mark, PriceBook
+from ledger.domain.market import (
+    ACCOUNTS_LOG_ID,
+    LIQUIDATIONS_LOG_ID,
+    REJECTIONS_LOG_ID,
+    AccountLogged,
+    AssetMarket,
+    Clock,
+    CLOCK_ID,
+    InputReceipt,
+    InputRejected,
+    LiquidationLogged,
+    ParameterSet,
+    PARAMETERS_ID,
+    market_id,
+    receipt_id,
+)
+from ledger.domain.parameters import (
+    DEFAULT_LEVERAGE,
+    RiskParameters,
+    default_parameter_data,
+    merge_parameter_data,
+    overlay_changes,
+)
+from ledger.inputs import (
+    AutoTopUpInput,
+    BorrowInput,
+    ClockInput,
+    DepositInput,
+    FillInput,
+    LedgerInput,
+    LiquidityInput,
+    MarkInput,
+    OpenInput,
+    ParamsInput,
+    RepayInput,
+    TransferInput,
+    WithdrawInput,
+)
+
+SYSTEM_CAUSE = {"kind": "system"}
+
+
+class Ledger(Application):
+    """The event-sourced ledger. Its recorder also keeps tracking records, so that
+    the process manager (`ledger.processes`) records its reactions exactly once."""
+
+    name = "ledger"
+    snapshotting_intervals = {Account: 200, AssetMarket: 200, Liquidation: 100, ParameterSet: 50, Clock: 200}
+
+    def __init__(self, env: Mapping[str, str] | None = None):
+        super().__init__(env)
+        self.accounts_log = EventSourcedLog(self.events, ACCOUNTS_LOG_ID, AccountLogged)
+        self.liquidations_log = EventSourcedLog(self.events, LIQUIDATIONS_LOG_ID, LiquidationLogged)
+        self.rejections_log = EventSourcedLog(self.events, REJECTIONS_LOG_ID, InputRejected)
+        self._next_log_versions: dict[uuid.UUID, int] = {}
+        self.parameter_overlay: dict[str, Any] = {}
+
+    def construct_recorder(self):  # type: ignore[no-untyped-def]
+        return self.factory.process_recorder()
+
+    # --- reading ---------------------------------------------------------------
+
+    def account_names(self) -> list[str]:
+        return [logged.account for logged in self.accounts_log.get()]
+
+    def liquidation_ids(self) -> list[uuid.UUID]:
+        return [logged.liquidation_id for logged in self.liquidations_log.get()]
+
+    def rejections(self) -> list[InputRejected]:
+        return list(self.rejections_log.get())
+
+    def parameter_data(self) -> dict[str, Any]:
+        try:
+            return self.repository.get(PARAMETERS_ID).data
+        except AggregateNotFoundError:
+            return merge_parameter_data(default_parameter_data(), self.parameter_overlay)
+
+    def next_log_version(self, log: EventSourcedLog[Any]) -> int:
+        if log.originator_id not in self._next_log_versions:
+            last = log.get_last()
+            self._next_log_versions[log.originator_id] = 1 if last is None else last.originator_version + 1
+        version = self._next_log_versions[log.originator_id]
+        self._next_log_versions[log.originator_id] = version + 1
+        return version
+
+    def forget_cached_state(self) -> None:
+        """After a failed save: cached aggregates and log positions may hold unsaved events."""
+        if self.repository.cache is not None:
+            self.repository.cache.clear()
+        self._next_log_versions.clear()
+
+    # --- the command side ----------------------------------------------------------
+
+    def apply(self, item: LedgerInput) -> list[Recording]:
+        """Applies one validated input in one transaction (or records its rejection)."""
+        uow = UnitOfWork(self)
+        if item.input_id is not None and not uow.admit(item):
+            return uow.commit()
+        try:
+            self._dispatch(uow, item)
+        except Rejected as rejection:
+            uow = UnitOfWork(self)
+            if item.input_id is not None:
+                uow.admit(item)
+            uow.reject(item, str(rejection))
+        return uow.commit()
+
+    def _dispatch(self, uow: UnitOfWork, item: LedgerInput) -> None:
+        body, at, cause = item.body, item.at, item.cause()
+        if isinstance(body, OpenInput):
+            self.open_account(uow, body, at, cause)
+        elif isinstance(body, DepositInput):
+            uow.account(body.account).deposit(body.asset, body.amount, at, cause)
+        elif isinstance(body, WithdrawInput):
+            uow.account(body.account).withdraw(body.asset, body.amount, uow.prices(), at, cause)
+        elif isinstance(body, TransferInput):
+            self.transfer(uow, body, at, cause)
+        elif isinstance(body, BorrowInput):
+            uow.account(body.account).borrow(body.asset, body.amount, uow.prices(), uow.parameters(), at, cause)
+        elif isinstance(body, RepayInput):
+            uow.account(body.account).repay(body.asset, body.amount, at, cause)
+        elif isinstance(body, FillInput):
+            uow.account(body.account).fill(body.side, body.base, body.quote, body.quantity, body.price,
+                                           uow.parameters(), at, cause)
+        elif isinstance(body, MarkInput):
+            assert body.asset is not None
+            quote = body.quote or uow.parameters().valuation_asset
+            uow.market(body.asset, at, cause).record_mark(body.asset, body.price, quote, at, cause)
+        elif isinstance(body, LiquidityInput):
+            quote = body.quote or uow.parameters().valuation_asset
+            uow.market(body.asset, at, cause).offer_liquidity(body.asset, body.price, body.quantity, quote, at, cause)
+        elif isinstance(body, AutoTopUpInput):
+            self.enable_auto_topup(uow, body, at, cause)
+        elif isinstance(body, ParamsInput):
+            uow.parameter_set(at).change(overlay_changes(body.changes(), self.parameter_overlay), at, cause)
+        elif isinstance(body, ClockInput):
+            pass  # time passing is applied by `begin_hours` before every input
+        else:  # pragma: no cover - inputs.py admits no other op
+            raise AssertionError(f"no command for {body.op}")
+
+    def open_account(self, uow: UnitOfWork, body: OpenInput, at: datetime, cause: dict[str, Any]) -> None:
+        if uow.find(account_id(body.account)) is not None:
+            raise Rejected(f"account {body.account} already exists")
+        leverage = None
+        if body.mode != "spot":
+            leverage = body.leverage or DEFAULT_LEVERAGE[body.mode]
+            if not uow.parameters().has_tier(body.mode, leverage):
+                raise Rejected(f"no margin tier for {body.mode} at {leverage}x in parameters "
+                               f"version {uow.parameters().version}")
+        pair = body.pair.split("/") if body.pair else None
+        account = Account(account=body.account, mode=body.mode, leverage=leverage, pair=pair, at=at, cause=cause)
+        uow.add(account)
+        uow.log(self.accounts_log, account=body.account, account_id=account.id)
+
+    def transfer(self, uow: UnitOfWork, body: TransferInput, at: datetime, cause: dict[str, Any]) -> None:
+        source = uow.account(body.from_account)
+        destination = uow.account(body.to_account)
+        destination.check_transfer_in(body.asset)
+        source.transfer_out(body.asset, body.amount, destination.name, uow.prices(), at, cause)
+        destination.transfer_in(body.asset, body.amount, source.name, at, cause)
+
+    def enable_auto_topup(self, uow: UnitOfWork, body: AutoTopUpInput, at: datetime, cause: dict[str, Any]) -> None:
+        source = uow.account(body.source)
+        if source.mode != "spot":
+            raise Rejected(f"auto top-up draws from a spot account; {source.name} is {source.mode}")
+        uow.account(body.account).enable_auto_topup(source.name, body.assets, body.target, at, cause)
+
+    def begin_hours(self, until: datetime, cause: dict[str, Any]) -> Iterator[list[Recording]]:
+        """Records each hh:00 from the clock's hour up to `until`, one save each, so
+        the interest of each hour is processed before time moves on."""
+        uow = UnitOfWork(self)
+        clock = uow.find(CLOCK_ID)
+        if clock is None:
+            uow.add(Clock(at=until, cause=cause))
+            yield uow.commit()
+            return
+        hour = clock.current_hour + timedelta(hours=1)
+        while hour <= until:
+            uow = UnitOfWork(self)
+            uow.get(CLOCK_ID).begin_hour(hour, hour, cause)
+            yield uow.commit()
+            hour += timedelta(hours=1)
+
+    def establish_parameters(self, at: datetime, cause: dict[str, Any]) -> list[Recording]:
+        """Version 1 of the parameters (defaults, with a run's overlay), once per store."""
+        uow = UnitOfWork(self)
+        if uow.find(PARAMETERS_ID) is None:
+            uow.parameter_set(at)
+        elif self.parameter_overlay:
+            uow.get(PARAMETERS_ID).change(self.parameter_overlay, at, cause)
+        return uow.commit()
+
+
+class UnitOfWork:
+    """The aggregates one command or process step touches, saved in one transaction."""
+
+    def __init__(self, app: Ledger):
+        self.app = app
+        self.aggregates: dict[uuid.UUID, Aggregate] = {}
+        self.missing: set[uuid.UUID] = set()
+        self.log_events: list[DomainEvent] = []
+        self._parameters: RiskParameters | None = None
+
+    # --- loading ---
+
+    def find(self, aggregate_id: uuid.UUID) -> Any | None:
+        if aggregate_id in self.aggregates:
+            return self.aggregates[aggregate_id]
+        if aggregate_id in self.missing:
+            return None
+        try:
+            aggregate = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            self.missing.add(aggregate_id)
+            return None
+        self.aggregates[aggregate_id] = aggregate
+        return aggregate
+
+    def get(self, aggregate_id: uuid.UUID) -> Any:
+        aggregate = self.find(aggregate_id)
+        if aggregate is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return aggregate
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.missing.discard(aggregate.id)
+        self.aggregates[aggregate.id] = aggregate
+
+    def account(self, name: str) -> Account:
+        account = self.find(account_id(name))
+        if account is None:
+            raise Rejected(f"unknown account {name}")
+        return account
+
+    def liquidation(self, liquidation_id: uuid.UUID) -> Liquidation:
+        return self.get(liquidation_id)
+
+    def parameter_set(self, at: datetime) -> ParameterSet:
+        parameter_set = self.find(PARAMETERS_ID)
+        if parameter_set is None:
+            data = merge_parameter_data(default_parameter_data(), self.app.parameter_overlay)
+            parameter_set = ParameterSet(data=data, at=at, cause=SYSTEM_CAUSE)
+            self.add(parameter_set)
+        self._parameters = None
+        return parameter_set
+
+    def parameters(self) -> RiskParameters:
+        parameter_set = self.find(PARAMETERS_ID)
+        if parameter_set is None:
+            return RiskParameters(self.app.parameter_data(), 0)
+        return parameter_set.current
+
+    def market(self, asset: str, at: datetime, cause: dict[str, Any]) -> AssetMarket:
+        market = self.find(market_id(asset))
+        if market is None:
+            market = AssetMarket(asset=asset, at=at, cause=cause)
+            self.add(market)
+        return market
+
+    def prices(self) -> PriceBook:
+        return PriceBook(_Marks(self), self.parameters())
+
+    # --- recording ---
+
+    def log(self, log: EventSourcedLog[Any], **fields: Any) -> None:
+        self.log_events.append(log.trigger_event(next_originator_version=self.app.next_log_version(log), **fields))
+
+    def admit(self, item: LedgerInput) -> bool:
+        """False when the input's id was seen before (a duplicate, or a conflicting reuse)."""
+        assert item.input_id is not None
+        receipt = self.find(receipt_id(item.input_id))
+        if receipt is None:
+            self.add(InputReceipt(input_id=item.input_id, fingerprint=item.fingerprint, line=item.line,
+                                  source=item.source, at=item.at))
+            return True
+        if receipt.fingerprint != item.fingerprint:
+            self.reject(item, f"id '{item.input_id}' was already used by a different input "
+                              f"({receipt.source} line {receipt.line})")
+        return False
+
+    def reject(self, item: LedgerInput, error: str) -> None:
+        self.log(self.app.rejections_log, line=item.line, source=item.source, op=item.op,
+                 input_id=item.input_id, account=getattr(item.body, "account", None), error=error, at=item.at)
+
+    def has_changes(self) -> bool:
+        return bool(self.log_events) or any(a.pending_events for a in self.aggregates.values())
+
+    def commit(self, tracking: Tracking | None = None) -> list[Recording]:
+        processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*self.aggregates.values(), *self.log_events)
+        if not processing_event.events and tracking is None:
+            return []
+        try:
+            recordings = self.app._record(processing_event)
+        except Exception:
+            self.app.forget_cached_state()
+            raise
+        self.app._take_snapshots(processing_event)
+        self.log_events = []
+        return recordings
+
+
+class _Marks(Mapping[str, Mark]):
+    """The latest mark of each asset, loaded from its market stream when asked for."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+
+    def __getitem__(self, asset: str) -> Mark:
+        market = self.uow.find(market_id(asset))
+        if market is None or market.mark is None:
+            raise KeyError(asset)
+        return market.mark
+
+    def __iter__(self) -> Iterator[str]:  # pragma: no cover - marks are looked up, not listed
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover
+        raise NotImplementedError

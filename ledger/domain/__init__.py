@@ -1,0 +1,1 @@
+"""The pure domain: money, parameters, rules and aggregates. No I/O here."""

@@ -1,0 +1,51 @@
+"""Double entry: every movement names both accounts.
+
+Each event that moves value lists its entries; the entries of one event net to
+zero per asset and per book. The `balance` book holds what accounts own; the
+`debt` book holds what they owe (principal and interest), with `lending-pool`
+holding the matching claims as negative amounts. System accounts are not
+aggregates: their balances are the sum of the entries that name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+WORLD = "world"
+LENDING_POOL = "lending-pool"
+MARKET = "market"
+TAKEOVER_DESK = "takeover-desk"
+INSURANCE_FUND = "insurance-fund"
+SYSTEM_ACCOUNTS = (WORLD, LENDING_POOL, MARKET, TAKEOVER_DESK, INSURANCE_FUND)
+
+BALANCE = "balance"
+DEBT = "debt"
+
+
+@dataclass(frozen=True)
+class Entry:
+    account: str
+    asset: str
+    amount: Decimal  # > 0: the account's holding (or debt) grows
+    book: str = BALANCE
+
+
+def move(source: str, destination: str, asset: str, amount: Decimal, book: str = BALANCE) -> list[Entry]:
+    """`amount` of `asset` leaves `source` and reaches `destination`."""
+    return [Entry(source, asset, -amount, book), Entry(destination, asset, amount, book)]
+
+
+def lend(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
+    """A debt of `amount` that `debtor` owes to the lending pool (principal or interest)."""
+    return move(LENDING_POOL, debtor, asset, amount, book=DEBT)
+
+
+def settle_debt(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
+    """`amount` of `debtor`'s debt is extinguished, and the pool's claim with it."""
+    return move(debtor, LENDING_POOL, asset, amount, book=DEBT)
+
+
+def exchange(account: str, sold: str, quantity: Decimal, bought: str, proceeds: Decimal) -> list[Entry]:
+    """`account` gives `quantity` of `sold` to the market and receives `proceeds` of `bought`."""
+    return move(account, MARKET, sold, quantity) + move(MARKET, account, bought, proceeds)

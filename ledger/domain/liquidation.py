@@ -1,0 +1,432 @@
+"""The liquidation: its aggregate (one stream per liquidation, holding what the
+takeover desk holds for it) and the pure plans of its steps.
+
+Plans are computed from balances, debts and marks alone; the process manager
+turns them into events on the account and on the liquidation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Mapping
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.accounts import NAMESPACE, _add
+from ledger.domain.entries import INSURANCE_FUND, LENDING_POOL, TAKEOVER_DESK, Entry, exchange, lend, move, settle_debt
+from ledger.domain.margin import PriceBook, hourly_interest
+from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_up
+
+REGULAR = "regular"
+TAKEOVER = "takeover"
+MIXED = "mixed"
+IN_PROGRESS = "in_progress"
+COMPLETED = "completed"
+
+
+def liquidation_id(account: str, sequence: int) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"liquidation:{account}:{sequence}")
+
+
+# --- plans (pure) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sale:
+    asset: str
+    quantity: Decimal
+    price: Decimal  # units of proceeds_asset per unit of asset, at the marks
+    proceeds_asset: str
+    proceeds: Decimal
+
+
+@dataclass(frozen=True)
+class Repayment:
+    asset: str
+    amount: Decimal  # interest first, then principal
+
+
+@dataclass
+class SettlementPlan:
+    """Sales and repayments that settle liabilities from holdings, in order."""
+
+    steps: list[Sale | Repayment] = field(default_factory=list)
+    remaining: dict[str, Decimal] = field(default_factory=dict)  # liabilities nothing could repay
+    holdings_after: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def repaid_anything(self) -> bool:
+        return any(isinstance(step, Repayment) for step in self.steps)
+
+
+def plan_settlement(
+    holdings: Mapping[str, Decimal],
+    liabilities: Mapping[str, Decimal],
+    prices: PriceBook,
+    sellable: set[str],
+) -> SettlementPlan:
+    """Repays `liabilities` from `holdings`: an asset that is itself owed repays directly;
+    then `sellable` assets are sold to the market at the marks, largest value first.
+
+    A sold quantity is rounded UP so the debt is covered; proceeds are rounded down.
+    """
+    plan = SettlementPlan(holdings_after={a: q for a, q in holdings.items() if q})
+    owed = {a: q for a, q in liabilities.items() if q}
+    held = plan.holdings_after
+
+    for asset in sorted(owed):
+        direct = min(held.get(asset, ZERO), owed[asset])
+        if direct > 0:
+            plan.steps.append(Repayment(asset, direct))
+            _add(held, asset, -direct)
+            _add(owed, asset, -direct)
+
+    for liability_asset in sorted(owed):
+        for collateral in _by_value_descending(held, prices, sellable - {liability_asset}):
+            remaining = owed.get(liability_asset, ZERO)
+            if remaining <= 0:
+                break
+            sale = _sale_covering(collateral, held[collateral], liability_asset, remaining, prices)
+            if sale is None:
+                continue
+            plan.steps.append(sale)
+            _add(held, collateral, -sale.quantity)
+            _add(held, liability_asset, sale.proceeds)
+            repaid = min(sale.proceeds, remaining)
+            plan.steps.append(Repayment(liability_asset, repaid))
+            _add(held, liability_asset, -repaid)
+            _add(owed, liability_asset, -repaid)
+    plan.remaining = owed
+    assert all(q > 0 for q in held.values()), "a plan may not sell more than is held"
+    return plan
+
+
+def _by_value_descending(held: Mapping[str, Decimal], prices: PriceBook, assets: set[str]) -> list[str]:
+    candidates = [a for a in assets if held.get(a, ZERO) > 0]
+    return sorted(candidates, key=lambda a: (-prices.value(a, held[a]), a))
+
+
+def _sale_covering(collateral: str, available: Decimal, liability_asset: str, owed: Decimal,
+                   prices: PriceBook) -> Sale | None:
+    parameters = prices.parameters
+    price = prices.exchange_rate(collateral, liability_asset)
+    quantity = min(round_up(exact_quotient(owed, price), parameters.precision(collateral)), available)
+    proceeds = round_down(exact_product(quantity, price), parameters.precision(liability_asset))
+    if proceeds <= 0:
+        return None
+    return Sale(collateral, quantity, price, liability_asset, proceeds)
+
+
+def plan_fee(holdings: Mapping[str, Decimal], fee_value: Decimal, prices: PriceBook) -> tuple[dict[str, Decimal], Decimal]:
+    """The fee taken from `holdings`: the valuation asset first, then the largest holding
+    by value at the marks, each amount rounded down. Never more than is held.
+
+    Returns (amounts per asset, their value in the valuation asset).
+    """
+    parameters = prices.parameters
+    valuation = parameters.valuation_asset
+    amounts: dict[str, Decimal] = {}
+    left = fee_value
+    order = [valuation] if holdings.get(valuation, ZERO) > 0 else []
+    order += [a for a in _by_value_descending(holdings, prices, set(holdings) - {valuation})]
+    for asset in order:
+        if left <= 0:
+            break
+        value_of_one = prices.value_of_one(asset)
+        amount = min(round_down(exact_quotient(left, value_of_one), parameters.precision(asset)), holdings[asset])
+        if amount <= 0:
+            continue
+        amounts[asset] = amount
+        left -= exact_product(amount, value_of_one)
+    value = sum((prices.value(a, q) for a, q in amounts.items()), ZERO)
+    return amounts, value
+
+
+# --- the aggregate ---------------------------------------------------------------
+
+
+class Liquidation(Aggregate):
+    """One liquidation of one account, from trigger to completion.
+
+    After a hand-off its stream holds what the takeover desk holds and owes for it.
+    """
+
+    class Event(Aggregate.Event):
+        account: str
+        at: datetime
+        cause: dict[str, Any]
+
+        def entries(self) -> list[Entry]:
+            return []
+
+    class Triggered(Aggregate.Created, Event):
+        sequence: int
+        mode: str
+        leverage: int
+        margin_level: Decimal
+        threshold: Decimal
+        prices: dict[str, Decimal]
+        parameters_version: int
+        balances: dict[str, Decimal]
+        principal: dict[str, Decimal]
+        interest: dict[str, Decimal]
+        liabilities_value: Decimal
+        fee_rate: Decimal
+        fee_value: Decimal
+
+    @staticmethod
+    def create_id(account: str, sequence: int, **_: Any) -> uuid.UUID:
+        return liquidation_id(account, sequence)
+
+    @event(Triggered)
+    def __init__(self, account: str, sequence: int, mode: str, leverage: int, margin_level: Decimal,
+                 threshold: Decimal, prices: dict[str, Decimal], parameters_version: int,
+                 balances: dict[str, Decimal], principal: dict[str, Decimal], interest: dict[str, Decimal],
+                 liabilities_value: Decimal, fee_rate: Decimal, fee_value: Decimal,
+                 at: datetime, cause: dict[str, Any]):
+        self.account = account
+        self.sequence = sequence
+        self.trigger = {
+            "margin_level": margin_level, "threshold": threshold, "prices": dict(prices),
+            "parameters_version": parameters_version, "at": at,
+        }
+        self.liabilities_at_trigger: dict[str, Decimal] = {}
+        for book in (principal, interest):
+            for asset, amount in book.items():
+                _add(self.liabilities_at_trigger, asset, amount)
+        self.fee_value_due = fee_value
+        self.regular_repaid = False
+        self.regular_part_ended = False
+        self.handed_over = False
+        self.desk_balances: dict[str, Decimal] = {}
+        self.desk_principal: dict[str, Decimal] = {}
+        self.desk_interest: dict[str, Decimal] = {}
+        self.desk_last_interest_hour: dict[str, datetime] = {}
+        self.to_sell: set[str] = set()
+        self.sales_ended = False
+        self.shortfall: dict[str, Decimal] = {}
+        self.fee_amounts: dict[str, Decimal] | None = None
+        self.fee_value = ZERO
+        self.returned: dict[str, Decimal] = {}
+        self.status = IN_PROGRESS
+        self.triggered_at = at
+        self.completed_at: datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        if not self.handed_over:
+            return REGULAR
+        return MIXED if self.regular_repaid else TAKEOVER
+
+    @property
+    def is_taking_over(self) -> bool:
+        return self.handed_over and not self.sales_ended
+
+    def desk_liabilities(self) -> dict[str, Decimal]:
+        owed = dict(self.desk_principal)
+        for asset, amount in self.desk_interest.items():
+            _add(owed, asset, amount)
+        return owed
+
+    # --- regular part ---
+
+    class RegularPartEnded(Event):
+        repaid: dict[str, Decimal]
+        shortfall: dict[str, Decimal]
+        takeover_needed: bool
+
+    @event(RegularPartEnded)
+    def end_regular_part(self, account: str, repaid: dict[str, Decimal], shortfall: dict[str, Decimal],
+                         takeover_needed: bool, at: datetime, cause: dict[str, Any]) -> None:
+        self.regular_repaid = bool(repaid)
+        self.regular_part_ended = True
+        self.shortfall = dict(shortfall)
+
+    # --- takeover ---
+
+    class TakeoverStarted(Event):
+        """The desk's side of the account's `HandedOverToTakeover`: its entries are there."""
+
+        assets: dict[str, Decimal]
+        principal: dict[str, Decimal]
+        interest: dict[str, Decimal]
+        to_sell: list[str]
+
+    @event(TakeoverStarted)
+    def start_takeover(self, account: str, assets: dict[str, Decimal], principal: dict[str, Decimal],
+                       interest: dict[str, Decimal], to_sell: list[str], at: datetime,
+                       cause: dict[str, Any]) -> None:
+        self.handed_over = True
+        self.desk_balances = dict(assets)
+        self.desk_principal = dict(principal)
+        self.desk_interest = dict(interest)
+        self.desk_last_interest_hour = {asset: at for asset in principal}
+        self.to_sell = set(to_sell)
+
+    class TakeoverSliceSold(Event):
+        asset: str
+        quantity: Decimal
+        price: Decimal
+        proceeds_asset: str
+        proceeds: Decimal
+        liquidity_at: datetime
+
+        def entries(self) -> list[Entry]:
+            return exchange(TAKEOVER_DESK, self.asset, self.quantity, self.proceeds_asset, self.proceeds)
+
+    @event(TakeoverSliceSold)
+    def sell_slice(self, account: str, asset: str, quantity: Decimal, price: Decimal, proceeds_asset: str,
+                   proceeds: Decimal, liquidity_at: datetime, at: datetime, cause: dict[str, Any]) -> None:
+        assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
+        _add(self.desk_balances, asset, -quantity)
+        _add(self.desk_balances, proceeds_asset, proceeds)
+        if self.desk_balances.get(asset, ZERO) == 0:
+            self.to_sell.discard(asset)
+
+    class DeskSoldAtMark(Event):
+        """A sale by the desk at the mark, to settle a liability in another asset."""
+
+        asset: str
+        quantity: Decimal
+        price: Decimal
+        proceeds_asset: str
+        proceeds: Decimal
+
+        def entries(self) -> list[Entry]:
+            return exchange(TAKEOVER_DESK, self.asset, self.quantity, self.proceeds_asset, self.proceeds)
+
+    @event(DeskSoldAtMark)
+    def sell_at_mark(self, account: str, asset: str, quantity: Decimal, price: Decimal, proceeds_asset: str,
+                     proceeds: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+        assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
+        _add(self.desk_balances, asset, -quantity)
+        _add(self.desk_balances, proceeds_asset, proceeds)
+
+    class DeskDebtRepaid(Event):
+        asset: str
+        interest_paid: Decimal
+        principal_paid: Decimal
+
+        def entries(self) -> list[Entry]:
+            total = self.interest_paid + self.principal_paid
+            return move(TAKEOVER_DESK, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
+
+    def repay_desk_debt(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+        owed = self.desk_principal.get(asset, ZERO) + self.desk_interest.get(asset, ZERO)
+        assert ZERO < amount <= min(owed, self.desk_balances.get(asset, ZERO)), "desk repayment beyond debt or holding"
+        interest_paid = min(amount, self.desk_interest.get(asset, ZERO))
+        self._desk_debt_repaid(account=self.account, asset=asset, interest_paid=interest_paid,
+                               principal_paid=amount - interest_paid, at=at, cause=cause)
+
+    @event(DeskDebtRepaid)
+    def _desk_debt_repaid(self, account: str, asset: str, interest_paid: Decimal, principal_paid: Decimal,
+                          at: datetime, cause: dict[str, Any]) -> None:
+        _add(self.desk_balances, asset, -(interest_paid + principal_paid))
+        _add(self.desk_interest, asset, -interest_paid)
+        _add(self.desk_principal, asset, -principal_paid)
+
+    class DeskInterestAccrued(Event):
+        asset: str
+        principal: Decimal
+        hourly_rate: Decimal
+        amount: Decimal
+        hour: datetime
+        parameters_version: int
+
+        def entries(self) -> list[Entry]:
+            return lend(TAKEOVER_DESK, self.asset, self.amount)
+
+    def accrue_hourly_interest(self, hour: datetime, rates: Mapping[str, Decimal], precisions: Mapping[str, int],
+                               parameters_version: int, cause: dict[str, Any]) -> None:
+        """Interest keeps accruing on liabilities handed to the desk, once per asset and hour."""
+        for asset, principal in sorted(self.desk_principal.items()):
+            last_hour = self.desk_last_interest_hour.get(asset)
+            if principal <= 0 or (last_hour is not None and last_hour >= hour):
+                continue
+            amount = hourly_interest(principal, rates[asset], precisions[asset])
+            self._desk_interest_accrued(account=self.account, asset=asset, principal=principal,
+                                        hourly_rate=rates[asset], amount=amount, hour=hour,
+                                        parameters_version=parameters_version, at=hour, cause=cause)
+
+    @event(DeskInterestAccrued)
+    def _desk_interest_accrued(self, account: str, asset: str, principal: Decimal, hourly_rate: Decimal,
+                               amount: Decimal, hour: datetime, parameters_version: int, at: datetime,
+                               cause: dict[str, Any]) -> None:
+        _add(self.desk_interest, asset, amount)
+        self.desk_last_interest_hour[asset] = hour
+
+    class TakeoverSalesEnded(Event):
+        pass
+
+    @event(TakeoverSalesEnded)
+    def end_takeover_sales(self, account: str, at: datetime, cause: dict[str, Any]) -> None:
+        self.sales_ended = True
+
+    class DeskShortfallCovered(Event):
+        asset: str
+        principal: Decimal
+        interest: Decimal
+
+        def entries(self) -> list[Entry]:
+            total = self.principal + self.interest
+            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
+
+    @event(DeskShortfallCovered)
+    def cover_desk_shortfall(self, account: str, asset: str, principal: Decimal, interest: Decimal,
+                             at: datetime, cause: dict[str, Any]) -> None:
+        _add(self.desk_principal, asset, -principal)
+        _add(self.desk_interest, asset, -interest)
+        _add(self.shortfall, asset, principal + interest)
+
+    # --- fee, return, completion ---
+
+    class FeeCharged(Event):
+        """The liquidation fee. Paid by the desk after a takeover (entries here), or by
+        the account after a regular liquidation (entries on `LiquidationFeePaid`)."""
+
+        amounts: dict[str, Decimal]
+        value: Decimal
+        payer: str
+
+        def entries(self) -> list[Entry]:
+            if self.payer != TAKEOVER_DESK:
+                return []
+            entries = []
+            for asset, amount in sorted(self.amounts.items()):
+                entries += move(TAKEOVER_DESK, INSURANCE_FUND, asset, amount)
+            return entries
+
+    @event(FeeCharged)
+    def charge_fee(self, account: str, amounts: dict[str, Decimal], value: Decimal, payer: str,
+                   at: datetime, cause: dict[str, Any]) -> None:
+        assert self.fee_amounts is None, "a liquidation charges one fee"
+        self.fee_amounts = dict(amounts)
+        self.fee_value = value
+        if payer == TAKEOVER_DESK:
+            for asset, amount in amounts.items():
+                assert amount <= self.desk_balances.get(asset, ZERO), "fee beyond the desk's holding"
+                _add(self.desk_balances, asset, -amount)
+
+    class ProceedsReturned(Event):
+        """The desk's side of the account's `TakeoverProceedsReturned`: entries are there."""
+
+        amounts: dict[str, Decimal]
+
+    @event(ProceedsReturned)
+    def return_proceeds(self, account: str, amounts: dict[str, Decimal], at: datetime,
+                        cause: dict[str, Any]) -> None:
+        assert amounts == self.desk_balances, "the return gives back all the desk holds"
+        self.returned = dict(amounts)
+        self.desk_balances = {}
+
+    class Completed(Event):
+        kind: str
+
+    @event(Completed)
+    def complete(self, account: str, kind: str, at: datetime, cause: dict[str, Any]) -> None:
+        assert not self.desk_liabilities(), "a liquidation completes only when its liabilities are settled"
+        self.status = COMPLETED
+        self.completed_at = at

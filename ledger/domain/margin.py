@@ -1,0 +1,173 @@
+"""Margin rules as pure functions: valuation, margin level, initial level, thresholds.
+
+Every comparison with a threshold is made on exact values (cross-multiplied),
+never on a rounded level: `level <= threshold` is `assets <= threshold * liabilities`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Mapping
+
+from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_half_even
+from ledger.domain.parameters import MarginTier, RiskParameters
+
+NO_DEBT_LEVEL = Decimal(999)
+LEVEL_REPORT_PLACES = 12
+
+
+class MissingPrice(Exception):
+    """An asset has no mark in the valuation asset, so a level cannot be computed."""
+
+    def __init__(self, asset: str):
+        super().__init__(f"no mark price for {asset}")
+        self.asset = asset
+
+
+@dataclass(frozen=True)
+class Mark:
+    price: Decimal
+    quote: str
+
+
+class PriceBook:
+    """The latest marks, valued in the valuation asset (stablecoins 1 unless marked)."""
+
+    def __init__(self, marks: Mapping[str, Mark], parameters: RiskParameters):
+        self.marks = marks
+        self.parameters = parameters
+
+    def value_of_one(self, asset: str) -> Decimal:
+        return self._value_of_one(asset, depth=0)
+
+    def _value_of_one(self, asset: str, depth: int) -> Decimal:
+        if asset == self.parameters.valuation_asset:
+            return Decimal(1)
+        mark = self.marks.get(asset)
+        if mark is None:
+            if self.parameters.knows_asset(asset) and self.parameters.asset(asset).stable:
+                return Decimal(1)
+            raise MissingPrice(asset)
+        if mark.quote == self.parameters.valuation_asset:
+            return mark.price
+        if depth > 4 or mark.quote == asset:
+            raise MissingPrice(asset)
+        return exact_product(mark.price, self._value_of_one(mark.quote, depth + 1))
+
+    def value(self, asset: str, quantity: Decimal) -> Decimal:
+        if quantity == 0:
+            return ZERO
+        return exact_product(quantity, self.value_of_one(asset))
+
+    def total_value(self, amounts: Mapping[str, Decimal]) -> Decimal:
+        return sum((self.value(asset, quantity) for asset, quantity in amounts.items()), ZERO)
+
+    def exchange_rate(self, sold: str, bought: str) -> Decimal:
+        """How many units of `bought` one unit of `sold` is worth at the marks."""
+        return exact_quotient(self.value_of_one(sold), self.value_of_one(bought))
+
+    def prices_used(self, assets: set[str]) -> dict[str, Decimal]:
+        """The valuation price of each asset, as a liquidation records them."""
+        return {asset: self.value_of_one(asset) for asset in sorted(assets)}
+
+
+@dataclass(frozen=True)
+class MarginPosition:
+    """What a margin account holds and owes, valued at one set of marks."""
+
+    mode: str
+    asset_value: Decimal
+    liability_value: Decimal  # principal and accrued interest
+    pro_weighted_liability_value: Decimal  # sum of liability value x token MMR
+
+    @property
+    def net_equity(self) -> Decimal:
+        return self.asset_value - self.liability_value
+
+    @property
+    def has_liabilities(self) -> bool:
+        return self.liability_value > 0
+
+    def level_terms(self) -> tuple[Decimal, Decimal]:
+        """(numerator, denominator) of the level that the mode's thresholds apply to."""
+        if self.mode == "cross_pro":
+            return self.net_equity, self.pro_weighted_liability_value
+        return self.asset_value, self.liability_value
+
+    def level(self) -> Decimal:
+        """Margin Level (classic) or ML_pro (cross_pro); 999 without debt."""
+        numerator, denominator = self.level_terms()
+        if denominator <= 0:
+            return NO_DEBT_LEVEL
+        return exact_quotient(numerator, denominator)
+
+    def is_at_or_below(self, threshold: Decimal) -> bool:
+        numerator, denominator = self.level_terms()
+        if denominator <= 0:
+            return False
+        return numerator <= exact_product(threshold, denominator)
+
+    def is_at_or_below_margin_call(self, tier: MarginTier) -> bool:
+        return self.is_at_or_below(tier.margin_call)
+
+    def is_at_or_below_liquidation(self, tier: MarginTier) -> bool:
+        return self.is_at_or_below(tier.liquidation)
+
+
+def margin_position(
+    mode: str,
+    balances: Mapping[str, Decimal],
+    liabilities: Mapping[str, Decimal],
+    prices: PriceBook,
+) -> MarginPosition:
+    """Values an account's balances and liabilities (principal + interest) at the marks."""
+    weighted = sum(
+        (
+            exact_product(prices.value(asset, amount), prices.parameters.asset(asset).pro_mmr)
+            for asset, amount in liabilities.items()
+        ),
+        ZERO,
+    )
+    return MarginPosition(
+        mode=mode,
+        asset_value=prices.total_value(balances),
+        liability_value=prices.total_value(liabilities),
+        pro_weighted_liability_value=weighted,
+    )
+
+
+def initial_level(leverage: int) -> Decimal:
+    """The level a borrow or withdrawal may not go below: L / (L - 1)."""
+    return exact_quotient(Decimal(leverage), Decimal(leverage - 1))
+
+
+def within_initial_level(asset_value: Decimal, liability_value: Decimal, leverage: int) -> bool:
+    """asset value x (L - 1) >= liabilities x L: exactly at the initial level is allowed."""
+    return exact_product(asset_value, Decimal(leverage - 1)) >= exact_product(
+        liability_value, Decimal(leverage)
+    )
+
+
+def reported_level(level: Decimal) -> Decimal:
+    """A level as reports show it: 12 decimal places, half-even."""
+    return round_half_even(level, LEVEL_REPORT_PLACES)
+
+
+def hourly_interest(principal: Decimal, hourly_rate: Decimal, precision: int) -> Decimal:
+    """One hour of simple interest on principal, rounded half-even to the asset's precision."""
+    return round_half_even(exact_product(principal, hourly_rate), precision)
+
+
+def liquidation_fee_value(
+    fee_rate: Decimal, liabilities_value: Decimal, valuation_precision: int
+) -> Decimal:
+    """fee rate x total liabilities at the trigger, in the valuation asset, rounded down."""
+    return round_down(exact_product(fee_rate, liabilities_value), valuation_precision)
+
+
+def collateral_value_to_reach(position: MarginPosition, target: Decimal) -> Decimal:
+    """How much collateral value an account needs to add to reach `target` level."""
+    numerator, denominator = position.level_terms()
+    needed = exact_product(target, denominator) - numerator
+    return max(needed, ZERO)

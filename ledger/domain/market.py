@@ -1,0 +1,187 @@
+"""Market data and ledger-wide records: marks and liquidity per asset, the
+parameter set, the ledger clock, input receipts, and the directory logs.
+
+Prices live in their own streams (one per asset), never in account streams.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.domain import Aggregate, DomainEvent, event
+
+from ledger.domain.accounts import NAMESPACE
+from ledger.domain.margin import Mark
+from ledger.domain.parameters import RiskParameters, merge_parameter_data
+
+PARAMETERS_ID = uuid.uuid5(NAMESPACE, "parameters")
+CLOCK_ID = uuid.uuid5(NAMESPACE, "clock")
+ACCOUNTS_LOG_ID = uuid.uuid5(NAMESPACE, "log:accounts")
+LIQUIDATIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:liquidations")
+REJECTIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:rejections")
+
+
+def market_id(asset: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"market:{asset}")
+
+
+def receipt_id(input_id: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"input:{input_id}")
+
+
+class AssetMarket(Aggregate):
+    """Marks and offered liquidity of one asset."""
+
+    class Event(Aggregate.Event):
+        at: datetime
+        cause: dict[str, Any]
+
+    class Listed(Aggregate.Created, Event):
+        asset: str
+
+    @staticmethod
+    def create_id(asset: str, **_: Any) -> uuid.UUID:
+        return market_id(asset)
+
+    @event(Listed)
+    def __init__(self, asset: str, at: datetime, cause: dict[str, Any]):
+        self.asset = asset
+        self.mark: Mark | None = None
+
+    class MarkRecorded(Event):
+        asset: str
+        price: Decimal
+        quote: str
+
+    @event(MarkRecorded)
+    def record_mark(self, asset: str, price: Decimal, quote: str, at: datetime, cause: dict[str, Any]) -> None:
+        self.mark = Mark(price=price, quote=quote)
+
+    class LiquidityOffered(Event):
+        """The market will buy up to `quantity` at `price`; what the desk does not use lapses."""
+
+        asset: str
+        price: Decimal
+        quantity: Decimal
+        quote: str
+
+    @event(LiquidityOffered)
+    def offer_liquidity(self, asset: str, price: Decimal, quantity: Decimal, quote: str,
+                        at: datetime, cause: dict[str, Any]) -> None:
+        pass
+
+
+class ParameterSet(Aggregate):
+    """The risk-parameter set; each change is a new version, in force from its time on."""
+
+    class Event(Aggregate.Event):
+        at: datetime
+        cause: dict[str, Any]
+
+    class Established(Aggregate.Created, Event):
+        data: dict[str, Any]
+
+    @staticmethod
+    def create_id(**_: Any) -> uuid.UUID:
+        return PARAMETERS_ID
+
+    @event(Established)
+    def __init__(self, data: dict[str, Any], at: datetime, cause: dict[str, Any]):
+        self.data = data
+        self.parameter_version = 1
+        self.effective_at = at
+        self._view: RiskParameters | None = None
+
+    class Changed(Event):
+        parameters_version: int
+        changes: dict[str, Any]
+
+    def change(self, changes: dict[str, Any], at: datetime, cause: dict[str, Any]) -> None:
+        self._changed(parameters_version=self.parameter_version + 1, changes=changes, at=at, cause=cause)
+
+    @event(Changed)
+    def _changed(self, parameters_version: int, changes: dict[str, Any], at: datetime, cause: dict[str, Any]) -> None:
+        self.data = merge_parameter_data(self.data, changes)
+        self.parameter_version = parameters_version
+        self.effective_at = at
+        self._view = None
+
+    @property
+    def current(self) -> RiskParameters:
+        if self._view is None:
+            self._view = RiskParameters(self.data, self.parameter_version)
+        return self._view
+
+
+class Clock(Aggregate):
+    """The ledger's hours: each hh:00 that passes is an event, and interest reacts to it."""
+
+    class Event(Aggregate.Event):
+        at: datetime
+        cause: dict[str, Any]
+
+    class Started(Aggregate.Created, Event):
+        pass
+
+    @staticmethod
+    def create_id(**_: Any) -> uuid.UUID:
+        return CLOCK_ID
+
+    @event(Started)
+    def __init__(self, at: datetime, cause: dict[str, Any]):
+        self.current_hour = at.replace(minute=0, second=0, microsecond=0)
+
+    class HourBegan(Event):
+        hour: datetime
+
+    @event(HourBegan)
+    def begin_hour(self, hour: datetime, at: datetime, cause: dict[str, Any]) -> None:
+        assert hour > self.current_hour, "hours begin in order"
+        self.current_hour = hour
+
+
+class InputReceipt(Aggregate):
+    """The first input seen with an idempotency key, and what it said."""
+
+    class Received(Aggregate.Created):
+        input_id: str
+        fingerprint: str
+        line: int
+        source: str
+        at: datetime
+
+    @staticmethod
+    def create_id(input_id: str, **_: Any) -> uuid.UUID:
+        return receipt_id(input_id)
+
+    @event(Received)
+    def __init__(self, input_id: str, fingerprint: str, line: int, source: str, at: datetime):
+        self.input_id = input_id
+        self.fingerprint = fingerprint
+        self.line = line
+        self.source = source
+
+
+class AccountLogged(DomainEvent):
+    account: str
+    account_id: uuid.UUID
+
+
+class LiquidationLogged(DomainEvent):
+    account: str
+    liquidation_id: uuid.UUID
+
+
+class InputRejected(DomainEvent):
+    """A valid input refused by a business rule."""
+
+    line: int
+    source: str
+    op: str
+    input_id: str | None
+    account: str | None
+    error: str
+    at: datetime

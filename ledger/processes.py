@@ -1,0 +1,397 @@
+"""The process manager: margin evaluation, auto top-up, liquidation, takeover,
+fee and return, as reactions to recorded events.
+
+It follows the ledger's own notification log from a tracked position. The
+events a reaction produces are saved together with the tracking record of the
+notification that caused them, so a notification is acted on exactly once.
+Reactions that produce nothing advance the position lazily: every such
+reaction is idempotent by state (re-evaluating a margin level at the current
+marks changes nothing twice), except the sale against offered liquidity,
+whose position is therefore always recorded at once.
+
+`ledger run` calls `process` after each save, to completion; the Celery
+workers of the service mode call the same `react` from the log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.persistence import Recording, Tracking
+
+from ledger.application import Ledger, UnitOfWork
+from ledger.domain.accounts import MARGIN_CALL, Account
+from ledger.domain.entries import TAKEOVER_DESK
+from ledger.domain.liquidation import IN_PROGRESS, Liquidation, Repayment, Sale, plan_fee, plan_settlement
+from ledger.domain.margin import (
+    MarginPosition,
+    MissingPrice,
+    PriceBook,
+    collateral_value_to_reach,
+    liquidation_fee_value,
+    margin_position,
+    reported_level,
+)
+from ledger.domain.market import AssetMarket, Clock, ParameterSet
+from ledger.domain.money import exact_product, exact_quotient, round_down, round_up
+from ledger.domain.parameters import MarginTier
+
+# Account events that the margin evaluation itself produces: reacting to them again is waste.
+_EVALUATION_EVENTS = (Account.MarginCallIssued, Account.MarginRecovered, Account.AutoTopUpApplied,
+                      Account.AutoTopUpFailed)
+LAZY_TRACKING_LIMIT = 1000
+
+
+class ProcessManager:
+    def __init__(self, app: Ledger):
+        self.app = app
+        self.position = app.recorder.max_tracking_id(app.name) or 0
+        self.recorded_position = self.position
+        self.account_assets: dict[str, set[str]] = {}
+        self.holders: dict[str, set[str]] = defaultdict(set)
+        self.debtors: set[str] = set()
+        self.open_takeovers: list[uuid.UUID] = []
+        self._rebuild_indexes()
+
+    # --- following the log ---------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Processes every notification beyond the tracked position."""
+        while True:
+            notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=500)
+            if not notifications:
+                break
+            for notification in notifications:
+                self._process_one(self.app.mapper.to_domain_event(notification), notification.id)
+        self.flush_tracking()
+
+    def process(self, recordings: Iterable[Recording]) -> None:
+        """Processes just-saved events and, in turn, what the reactions save, to completion."""
+        queue = deque(recordings)
+        while queue:
+            recording = queue.popleft()
+            queue.extend(self._process_one(recording.domain_event, recording.notification.id))
+
+    def flush_tracking(self) -> None:
+        if self.position > self.recorded_position:
+            self.app.recorder.insert_tracking(Tracking(self.app.name, self.position))
+            self.recorded_position = self.position
+
+    def _process_one(self, event: Any, notification_id: int) -> list[Recording]:
+        if notification_id <= self.position:
+            return []
+        uow = UnitOfWork(self.app)
+        self.react(uow, event, {"kind": "process", "notification_id": notification_id,
+                                "event": type(event).__qualname__})
+        self.position = notification_id
+        if uow.has_changes() or isinstance(event, AssetMarket.LiquidityOffered):
+            recordings = uow.commit(tracking=Tracking(self.app.name, notification_id))
+            self.recorded_position = notification_id
+            return recordings
+        if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
+            self.flush_tracking()
+        return []
+
+    # --- the policy ------------------------------------------------------------------
+
+    def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
+        if isinstance(event, Account.Event):
+            account = uow.account(event.account)
+            self._index_account(account)
+            if not isinstance(event, _EVALUATION_EVENTS):
+                self.evaluate_margin(uow, account, event.at, cause)
+        elif isinstance(event, AssetMarket.MarkRecorded):
+            for name in sorted(self.holders.get(event.asset, ())):
+                self.evaluate_margin(uow, uow.account(name), event.at, cause)
+        elif isinstance(event, AssetMarket.LiquidityOffered):
+            self.sell_to_liquidity(uow, event, cause)
+        elif isinstance(event, ParameterSet.Changed):
+            for name in sorted(self.debtors):
+                self.evaluate_margin(uow, uow.account(name), event.at, cause)
+        elif isinstance(event, Clock.HourBegan):
+            self.accrue_interest(uow, event.hour, cause)
+        elif isinstance(event, Liquidation.Event):
+            self.advance_liquidation(uow, event, cause)
+
+    # --- indexes: who holds or owes what, who owes, which takeovers are open ---------
+
+    def _rebuild_indexes(self) -> None:
+        uow = UnitOfWork(self.app)
+        for name in self.app.account_names():
+            self._index_account(uow.account(name))
+        for liquidation_id in self.app.liquidation_ids():
+            if uow.liquidation(liquidation_id).is_taking_over:
+                self.open_takeovers.append(liquidation_id)
+
+    def _index_account(self, account: Account) -> None:
+        assets = set(account.balances) | set(account.principal) | set(account.interest)
+        previous = self.account_assets.get(account.name, set())
+        for asset in previous - assets:
+            self.holders[asset].discard(account.name)
+        for asset in assets - previous:
+            self.holders[asset].add(account.name)
+        self.account_assets[account.name] = assets
+        if account.liabilities():
+            self.debtors.add(account.name)
+        else:
+            self.debtors.discard(account.name)
+
+    # --- margin evaluation -------------------------------------------------------------
+
+    def evaluate_margin(self, uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any]) -> None:
+        """Margin call, auto top-up, recovery or liquidation, as the level requires."""
+        if not account.is_margin or account.is_locked:
+            return
+        parameters = uow.parameters()
+        assert account.leverage is not None
+        if not parameters.has_tier(account.mode, account.leverage):
+            return
+        tier = parameters.margin_tier(account.mode, account.leverage)
+        prices = uow.prices()
+        try:
+            position = margin_position(account.mode, account.balances, account.liabilities(), prices)
+        except MissingPrice:
+            return  # an unpriced holding: the level is unknown until it is marked
+        cause = {**cause, "step": "margin_evaluation"}
+        if position.is_at_or_below_liquidation(tier):
+            self.start_liquidation(uow, account, position, tier, prices, at, cause)
+            return
+        if position.is_at_or_below_margin_call(tier) and account.auto_topup is not None:
+            position = self.auto_topup(uow, account, position, prices, at, cause)
+        if position.is_at_or_below_margin_call(tier):
+            if account.status != MARGIN_CALL:
+                account.issue_margin_call(
+                    account=account.name, margin_level=reported_level(position.level()),
+                    threshold=tier.margin_call, prices=prices.prices_used(set(account.balances) | set(account.liabilities())),
+                    liabilities=account.liabilities(), parameters_version=parameters.version, at=at, cause=cause)
+        elif account.status == MARGIN_CALL:
+            account.recover(account=account.name, margin_level=reported_level(position.level()),
+                            threshold=tier.margin_call, at=at, cause=cause)
+
+    def auto_topup(self, uow: UnitOfWork, account: Account, position: MarginPosition, prices: PriceBook,
+                   at: datetime, cause: dict[str, Any]) -> MarginPosition:
+        """Transfers from the source spot account, asset by asset in rank order, until
+        the level reaches the target or the source has nothing left of them."""
+        settings = account.auto_topup
+        assert settings is not None
+        parameters = prices.parameters
+        target = settings["target"] or parameters.auto_topup_target
+        source = uow.account(settings["source"])
+        cause = {**cause, "step": "auto_topup"}
+        level_before = reported_level(position.level())
+        transfers: dict[str, Decimal] = {}
+        for asset in settings["assets"]:
+            needed_value = collateral_value_to_reach(position, target)
+            if needed_value <= 0:
+                break
+            if source.balance(asset) <= 0 or (account.pair is not None and asset not in account.pair):
+                continue
+            try:
+                value_of_one = prices.value_of_one(asset)
+            except MissingPrice:
+                continue
+            wanted = round_up(exact_quotient(needed_value, value_of_one), parameters.precision(asset))
+            quantity = min(wanted, source.balance(asset))
+            source.transfer_out(asset, quantity, account.name, prices, at, cause)
+            account.transfer_in(asset, quantity, source.name, at, cause)
+            transfers[asset] = quantity
+            position = margin_position(account.mode, account.balances, account.liabilities(), prices)
+        if transfers:
+            account.record_auto_topup(
+                account=account.name, transfers=transfers, margin_level_before=level_before,
+                margin_level_after=reported_level(position.level()), target=target,
+                target_reached=position.level() >= target,
+                at=at, cause=cause)
+        elif not account.topup_failed_in_descent:
+            account.record_auto_topup_failure(
+                account=account.name, margin_level=level_before,
+                reason=f"source {source.name} holds none of {', '.join(settings['assets'])}", at=at, cause=cause)
+        return position
+
+    # --- liquidation ----------------------------------------------------------------------
+
+    def start_liquidation(self, uow: UnitOfWork, account: Account, position: MarginPosition, tier: MarginTier,
+                          prices: PriceBook, at: datetime, cause: dict[str, Any]) -> None:
+        """Locks the account and records what triggered the liquidation."""
+        parameters = prices.parameters
+        liabilities = account.liabilities()
+        level = reported_level(position.level())
+        threshold = tier.liquidation
+        liquidation = Liquidation(
+            account=account.name, sequence=account.liquidations_started + 1, mode=account.mode,
+            leverage=account.leverage, margin_level=level, threshold=threshold,
+            prices=prices.prices_used(set(account.balances) | set(liabilities)),
+            parameters_version=parameters.version, balances=dict(account.balances),
+            principal=dict(account.principal), interest=dict(account.interest),
+            liabilities_value=position.liability_value, fee_rate=tier.fee_rate,
+            fee_value=liquidation_fee_value(tier.fee_rate, position.liability_value,
+                                            parameters.precision(parameters.valuation_asset)),
+            at=at, cause={**cause, "step": "trigger"})
+        uow.add(liquidation)
+        account.start_liquidation(account=account.name, liquidation_id=liquidation.id, margin_level=level,
+                                  threshold=threshold, at=at, cause={**cause, "step": "trigger"})
+        uow.log(self.app.liquidations_log, account=account.name, liquidation_id=liquidation.id)
+
+    def advance_liquidation(self, uow: UnitOfWork, event: Liquidation.Event, cause: dict[str, Any]) -> None:
+        liquidation = uow.liquidation(event.originator_id)
+        account = uow.account(liquidation.account)
+        cause = {**cause, "liquidation_id": str(liquidation.id)}
+        at = event.at
+        if isinstance(event, Liquidation.Triggered) and not liquidation.regular_part_ended:
+            self.regular_part(uow, liquidation, account, at, {**cause, "step": "regular_part"})
+        elif isinstance(event, Liquidation.RegularPartEnded) and liquidation.fee_amounts is None:
+            if event.takeover_needed and not liquidation.handed_over:
+                self.hand_over(uow, liquidation, account, at, {**cause, "step": "hand_off"})
+            elif not event.takeover_needed:
+                self.charge_regular_fee(uow, liquidation, account, at, {**cause, "step": "fee"})
+        elif isinstance(event, Liquidation.TakeoverStarted) and liquidation.is_taking_over and not liquidation.to_sell:
+            liquidation.end_takeover_sales(account=account.name, at=at, cause={**cause, "step": "takeover_sales"})
+        elif isinstance(event, Liquidation.TakeoverSalesEnded) and liquidation.fee_amounts is None:
+            self.settle_takeover(uow, liquidation, at, {**cause, "step": "takeover_settlement"})
+        elif isinstance(event, Liquidation.FeeCharged) and liquidation.status == IN_PROGRESS:
+            self.finish(uow, liquidation, account, at, {**cause, "step": "return"})
+        elif isinstance(event, Liquidation.Completed) and account.liquidation_id == liquidation.id:
+            account.end_liquidation(account=account.name, liquidation_id=liquidation.id, at=at,
+                                    cause={**cause, "step": "unlock"})
+
+    def regular_part(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
+                     cause: dict[str, Any]) -> None:
+        """Sells liquid collateral at the marks until every liability is repaid."""
+        prices = uow.prices()
+        parameters = prices.parameters
+        sellable = {asset for asset in account.balances if parameters.asset(asset).liquid}
+        plan = plan_settlement(account.balances, account.liabilities(), prices, sellable)
+        repaid: dict[str, Decimal] = {}
+        for step in plan.steps:
+            if isinstance(step, Sale):
+                account.sell_collateral(account=account.name, liquidation_id=liquidation.id, asset=step.asset,
+                                        quantity=step.quantity, price=step.price, proceeds_asset=step.proceeds_asset,
+                                        proceeds=step.proceeds, at=at, cause=cause)
+            else:
+                account.settle(step.asset, step.amount, liquidation.id, at, cause)
+                repaid[step.asset] = repaid.get(step.asset, Decimal(0)) + step.amount
+        illiquid_left = any(not parameters.asset(asset).liquid for asset in plan.holdings_after)
+        takeover_needed = bool(plan.remaining) and illiquid_left
+        shortfall: dict[str, Decimal] = {}
+        if plan.remaining and not illiquid_left:
+            for asset in sorted(plan.remaining):
+                account.cover_shortfall(account=account.name, liquidation_id=liquidation.id, asset=asset,
+                                        principal=account.principal.get(asset, Decimal(0)),
+                                        interest=account.interest.get(asset, Decimal(0)), at=at,
+                                        cause={**cause, "step": "shortfall"})
+            shortfall = dict(plan.remaining)
+        liquidation.end_regular_part(account=account.name, repaid=repaid, shortfall=shortfall,
+                                     takeover_needed=takeover_needed, at=at, cause=cause)
+
+    def hand_over(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
+                  cause: dict[str, Any]) -> None:
+        """Everything left in the account, and every liability, moves to the takeover desk."""
+        parameters = uow.parameters()
+        assets = {asset: quantity for asset, quantity in account.balances.items() if quantity}
+        principal, interest = dict(account.principal), dict(account.interest)
+        account.hand_over(account=account.name, liquidation_id=liquidation.id, assets=assets,
+                          principal=principal, interest=interest, at=at, cause=cause)
+        liquidation.start_takeover(account=account.name, assets=assets, principal=principal, interest=interest,
+                                   to_sell=sorted(a for a in assets if not parameters.asset(a).liquid),
+                                   at=at, cause=cause)
+        self.open_takeovers.append(liquidation.id)
+
+    def charge_regular_fee(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
+                           cause: dict[str, Any]) -> None:
+        """From what remains in the account; none after a shortfall."""
+        amounts, value = {}, Decimal(0)
+        if not liquidation.shortfall:
+            amounts, value = plan_fee(account.balances, liquidation.fee_value_due, uow.prices())
+        if amounts:
+            account.pay_liquidation_fee(account=account.name, liquidation_id=liquidation.id, amounts=amounts,
+                                        at=at, cause=cause)
+        liquidation.charge_fee(account=account.name, amounts=amounts, value=value, payer=account.name,
+                               at=at, cause=cause)
+
+    def sell_to_liquidity(self, uow: UnitOfWork, event: AssetMarket.LiquidityOffered, cause: dict[str, Any]) -> None:
+        """The desk sells into offered liquidity, oldest takeover first; what is left lapses."""
+        parameters = uow.parameters()
+        left = event.quantity
+        for liquidation_id in list(self.open_takeovers):
+            if left <= 0:
+                break
+            liquidation = uow.liquidation(liquidation_id)
+            if not liquidation.is_taking_over or event.asset not in liquidation.to_sell:
+                continue
+            quantity = min(liquidation.desk_balances[event.asset], left)
+            proceeds = round_down(exact_product(quantity, event.price), parameters.precision(event.quote))
+            if proceeds <= 0:
+                continue
+            step_cause = {**cause, "liquidation_id": str(liquidation_id), "step": "takeover_sale"}
+            liquidation.sell_slice(account=liquidation.account, asset=event.asset, quantity=quantity,
+                                   price=event.price, proceeds_asset=event.quote, proceeds=proceeds,
+                                   liquidity_at=event.at, at=event.at, cause=step_cause)
+            left -= quantity
+            self._repay_from_desk(liquidation, event.at, step_cause)
+            if not liquidation.to_sell:
+                liquidation.end_takeover_sales(account=liquidation.account, at=event.at, cause=step_cause)
+
+    def _repay_from_desk(self, liquidation: Liquidation, at: datetime, cause: dict[str, Any]) -> None:
+        for asset, owed in sorted(liquidation.desk_liabilities().items()):
+            amount = min(owed, liquidation.desk_balances.get(asset, Decimal(0)))
+            if amount > 0:
+                liquidation.repay_desk_debt(asset, amount, at, {**cause, "step": "takeover_repayment"})
+
+    def settle_takeover(self, uow: UnitOfWork, liquidation: Liquidation, at: datetime, cause: dict[str, Any]) -> None:
+        """After the last sale: liabilities in other assets are bought at the marks, a
+        shortfall is covered by the insurance fund, and the fee comes from the proceeds."""
+        if liquidation.id in self.open_takeovers:
+            self.open_takeovers.remove(liquidation.id)
+        prices = uow.prices()
+        parameters = prices.parameters
+        sellable = {asset for asset in liquidation.desk_balances if parameters.asset(asset).liquid}
+        plan = plan_settlement(liquidation.desk_balances, liquidation.desk_liabilities(), prices, sellable)
+        for step in plan.steps:
+            if isinstance(step, Sale):
+                liquidation.sell_at_mark(account=liquidation.account, asset=step.asset, quantity=step.quantity,
+                                         price=step.price, proceeds_asset=step.proceeds_asset,
+                                         proceeds=step.proceeds, at=at, cause=cause)
+            else:
+                assert isinstance(step, Repayment)
+                liquidation.repay_desk_debt(step.asset, step.amount, at, cause)
+        for asset in sorted(plan.remaining):
+            liquidation.cover_desk_shortfall(account=liquidation.account, asset=asset,
+                                             principal=liquidation.desk_principal.get(asset, Decimal(0)),
+                                             interest=liquidation.desk_interest.get(asset, Decimal(0)),
+                                             at=at, cause={**cause, "step": "shortfall"})
+        amounts, value = {}, Decimal(0)
+        if not liquidation.shortfall:
+            amounts, value = plan_fee(liquidation.desk_balances, liquidation.fee_value_due, prices)
+        liquidation.charge_fee(account=liquidation.account, amounts=amounts, value=value, payer=TAKEOVER_DESK,
+                               at=at, cause={**cause, "step": "fee"})
+
+    def finish(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
+               cause: dict[str, Any]) -> None:
+        """After a takeover the desk returns what is left; then the liquidation completes."""
+        if liquidation.handed_over:
+            amounts = dict(liquidation.desk_balances)
+            liquidation.return_proceeds(account=account.name, amounts=amounts, at=at, cause=cause)
+            if amounts:
+                account.receive_takeover_proceeds(account=account.name, liquidation_id=liquidation.id,
+                                                  amounts=amounts, at=at, cause=cause)
+        liquidation.complete(account=account.name, kind=liquidation.kind, at=at, cause={**cause, "step": "complete"})
+
+    # --- interest ----------------------------------------------------------------------------
+
+    def accrue_interest(self, uow: UnitOfWork, hour: datetime, cause: dict[str, Any]) -> None:
+        """The hour's interest on every open debt, the takeover desk's included."""
+        parameters = uow.parameters()
+        cause = {**cause, "step": "hourly_interest"}
+        for name in sorted(self.debtors):
+            uow.account(name).accrue_hourly_interest(hour, parameters, cause)
+        for liquidation_id in self.open_takeovers:
+            liquidation = uow.liquidation(liquidation_id)
+            assets = liquidation.desk_principal
+            liquidation.accrue_hourly_interest(
+                hour, {a: parameters.asset(a).hourly_interest for a in assets},
+                {a: parameters.precision(a) for a in assets}, parameters.version, cause)

@@ -1,0 +1,1 @@
+"""Read models: what reports, history and reconciliation read."""
