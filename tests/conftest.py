@@ -1,0 +1,84 @@
+"""Fixtures: a fresh store per test, on SQLite and on the machine's PostgreSQL.
+
+Every test that takes `store_url` runs twice, once per backend. PostgreSQL
+tests share one database created for this session (dropped at the end), each
+test in a schema of its own, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ledger.application import Ledger
+from ledger.inline import open_ledger, run_inputs, validate
+from ledger.processes import ProcessManager
+from projections.report import build_report
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SCENARIOS = SHARED / "scenarios"
+POSTGRES_ADMIN = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = os.environ.get("LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database for this test session: its base URL, without schema."""
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    database = request.getfixturevalue("postgres_database")
+    return f"{database}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+class LedgerSession:
+    """A store opened as `ledger run` opens it, for tests that feed inputs."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.app: Ledger = open_ledger(url)
+        self.processes = ProcessManager(self.app)
+        self.runs = 0
+
+    def run(self, text: str, source: str | None = None) -> dict[str, Any]:
+        self.runs += 1
+        inputs = validate(self.app, text, source or f"test-{self.runs}")
+        run_inputs(self.app, inputs, self.processes)
+        return build_report(self.app)
+
+    def run_lines(self, *lines: dict[str, Any]) -> dict[str, Any]:
+        return self.run("\n".join(json.dumps(line) for line in lines))
+
+    def reopen(self) -> LedgerSession:
+        self.app.close()
+        return LedgerSession(self.url)
+
+
+@pytest.fixture
+def ledger_session(store_url: str) -> Iterator[LedgerSession]:
+    session = LedgerSession(store_url)
+    yield session
+    session.app.close()
+
+
+@pytest.fixture
+def make_session(store_url: str) -> Callable[[], LedgerSession]:
+    return lambda: LedgerSession(store_url)
