@@ -116,16 +116,27 @@ class Ledger(Application):
     def apply(self, item: LedgerInput) -> list[Recording]:
         """Applies one validated input in one transaction (or records its rejection)."""
         uow = UnitOfWork(self)
+        self.apply_within(uow, item)
+        return uow.commit()
+
+    def apply_within(self, uow: UnitOfWork, item: LedgerInput) -> None:
+        """Applies one input to the aggregates of `uow`, which may hold earlier inputs too."""
         if item.input_id is not None and not uow.admit(item):
-            return uow.commit()
+            return
+        pending_before = uow.pending_count()
         try:
             self._dispatch(uow, item)
         except Rejected as rejection:
-            uow = UnitOfWork(self)
-            if item.input_id is not None:
-                uow.admit(item)
+            assert uow.pending_count() == pending_before, "a refused command must leave no event behind"
             uow.reject(item, str(rejection))
-        return uow.commit()
+
+    def hour_due(self, at: datetime) -> bool:
+        """Whether time reaching `at` passes an hh:00 the clock has not begun (or starts it)."""
+        try:
+            clock = self.repository.get(CLOCK_ID)
+        except AggregateNotFoundError:
+            return True
+        return clock.current_hour + timedelta(hours=1) <= at
 
     def _dispatch(self, uow: UnitOfWork, item: LedgerInput) -> None:
         body, at, cause = item.body, item.at, item.cause()
@@ -221,7 +232,7 @@ class UnitOfWork:
         self.aggregates: dict[uuid.UUID, Aggregate] = {}
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
-        self._parameters: RiskParameters | None = None
+        self.events: list[Any] = []  # collected so far, in the order they happened
 
     # --- loading ---
 
@@ -263,7 +274,6 @@ class UnitOfWork:
             data = merge_parameter_data(default_parameter_data(), self.app.parameter_overlay)
             parameter_set = ParameterSet(data=data, at=at, cause=SYSTEM_CAUSE)
             self.add(parameter_set)
-        self._parameters = None
         return parameter_set
 
     def parameters(self) -> RiskParameters:
@@ -304,21 +314,38 @@ class UnitOfWork:
         self.log(self.app.rejections_log, line=item.line, source=item.source, op=item.op,
                  input_id=item.input_id, account=getattr(item.body, "account", None), error=error, at=item.at)
 
+    def pending_count(self) -> int:
+        return len(self.log_events) + sum(len(a.pending_events) for a in self.aggregates.values())
+
     def has_changes(self) -> bool:
-        return bool(self.log_events) or any(a.pending_events for a in self.aggregates.values())
+        return bool(self.events) or self.pending_count() > 0
+
+    def checkpoint(self) -> list[Any]:
+        """Collects the events triggered since the last checkpoint, keeping their order
+        across inputs (within one command or step, aggregate by aggregate)."""
+        new_events: list[Any] = []
+        for aggregate in self.aggregates.values():
+            new_events.extend(aggregate.collect_events())
+        new_events.extend(self.log_events)
+        self.log_events = []
+        self.events.extend(new_events)
+        return new_events
 
     def commit(self, tracking: Tracking | None = None) -> list[Recording]:
-        processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*self.aggregates.values(), *self.log_events)
-        if not processing_event.events and tracking is None:
+        """Saves every collected event, with `tracking` if given, in one transaction."""
+        self.checkpoint()
+        if not self.events and tracking is None:
             return []
+        processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*self.events)
+        processing_event.aggregates.update(self.aggregates)
         try:
             recordings = self.app._record(processing_event)
         except Exception:
             self.app.forget_cached_state()
             raise
         self.app._take_snapshots(processing_event)
-        self.log_events = []
+        self.events = []
         return recordings
 
 

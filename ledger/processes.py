@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +41,17 @@ from ledger.domain.margin import (
 from ledger.domain.market import AssetMarket, Clock, ParameterSet
 from ledger.domain.money import exact_product, exact_quotient, round_down, round_up
 from ledger.domain.parameters import MarginTier
+
+LIQUIDATE, TOP_UP, CALL, RECOVER = "liquidate", "top_up", "margin_call", "recover"
+
+
+@dataclass(frozen=True)
+class MarginAssessment:
+    action: str
+    tier: MarginTier
+    prices: PriceBook
+    position: MarginPosition
+
 
 # Account events that the margin evaluation itself produces: reacting to them again is waste.
 _EVALUATION_EVENTS = (Account.MarginCallIssued, Account.MarginRecovered, Account.AutoTopUpApplied,
@@ -70,8 +82,15 @@ class ProcessManager:
                 self._process_one(self.app.mapper.to_domain_event(notification), notification.id)
         self.flush_tracking()
 
-    def process(self, recordings: Iterable[Recording]) -> None:
-        """Processes just-saved events and, in turn, what the reactions save, to completion."""
+    def process(self, recordings: Iterable[Recording], quiet_through: int = 0) -> None:
+        """Processes just-saved events and, in turn, what the reactions save, to completion.
+
+        Notifications up to `quiet_through` were found, as they happened, to call for
+        no reaction (`would_react`): they count as processed."""
+        if quiet_through > self.position:
+            self.position = quiet_through
+            if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
+                self.flush_tracking()
         queue = deque(recordings)
         while queue:
             recording = queue.popleft()
@@ -98,6 +117,20 @@ class ProcessManager:
         return []
 
     # --- the policy ------------------------------------------------------------------
+
+    def would_react(self, uow: UnitOfWork, event: Any) -> bool:
+        """False only when reacting to `event` would record nothing, so that `ledger run`
+        may save it together with the inputs after it. Keeps the indexes up to date."""
+        if isinstance(event, Account.Event):
+            account = uow.account(event.account)
+            self._index_account(account)
+            return not isinstance(event, _EVALUATION_EVENTS) and self.assess_margin(uow, account) is not None
+        if isinstance(event, AssetMarket.MarkRecorded):
+            return any(self.assess_margin(uow, uow.account(name)) is not None
+                       for name in sorted(self.holders.get(event.asset, ())))
+        return isinstance(event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan,
+                                  Liquidation.Event))
+
 
     def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
         if isinstance(event, Account.Event):
@@ -143,32 +176,63 @@ class ProcessManager:
 
     # --- margin evaluation -------------------------------------------------------------
 
-    def evaluate_margin(self, uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any]) -> None:
-        """Margin call, auto top-up, recovery or liquidation, as the level requires."""
+    def assess_margin(self, uow: UnitOfWork, account: Account) -> MarginAssessment | None:
+        """What the account's level calls for now, if anything (pure: records nothing)."""
         if not account.is_margin or account.is_locked:
-            return
+            return None
         parameters = uow.parameters()
         assert account.leverage is not None
         if not parameters.has_tier(account.mode, account.leverage):
-            return
+            return None
         tier = parameters.margin_tier(account.mode, account.leverage)
         prices = uow.prices()
         try:
             position = margin_position(account.mode, account.balances, account.liabilities(), prices)
         except MissingPrice:
-            return  # an unpriced holding: the level is unknown until it is marked
-        cause = {**cause, "step": "margin_evaluation"}
+            return None  # an unpriced holding: the level is unknown until it is marked
+        at_call = position.is_at_or_below_margin_call(tier)
         if position.is_at_or_below_liquidation(tier):
+            action = LIQUIDATE
+        elif at_call and account.auto_topup is not None and self._top_up_would_act(uow, account, prices):
+            action = TOP_UP
+        elif at_call and account.status != MARGIN_CALL:
+            action = CALL
+        elif not at_call and account.status == MARGIN_CALL:
+            action = RECOVER
+        else:
+            return None
+        return MarginAssessment(action, tier, prices, position)
+
+    def _top_up_would_act(self, uow: UnitOfWork, account: Account, prices: PriceBook) -> bool:
+        """A top-up transfers when the source holds a usable ranked asset, and records
+        its failure once per descent when it holds none."""
+        settings = account.auto_topup
+        assert settings is not None
+        source = uow.account(settings["source"])
+        usable = any(
+            source.balance(asset) > 0 and (account.pair is None or asset in account.pair)
+            for asset in settings["assets"]
+        )
+        return usable or not account.topup_failed_in_descent
+
+    def evaluate_margin(self, uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any]) -> None:
+        """Margin call, auto top-up, recovery or liquidation, as the level requires."""
+        assessment = self.assess_margin(uow, account)
+        if assessment is None:
+            return
+        tier, prices, position = assessment.tier, assessment.prices, assessment.position
+        cause = {**cause, "step": "margin_evaluation"}
+        if assessment.action == LIQUIDATE:
             self.start_liquidation(uow, account, position, tier, prices, at, cause)
             return
-        if position.is_at_or_below_margin_call(tier) and account.auto_topup is not None:
+        if assessment.action == TOP_UP:
             position = self.auto_topup(uow, account, position, prices, at, cause)
         if position.is_at_or_below_margin_call(tier):
             if account.status != MARGIN_CALL:
                 account.issue_margin_call(
                     account=account.name, margin_level=reported_level(position.level()),
                     threshold=tier.margin_call, prices=prices.prices_used(set(account.balances) | set(account.liabilities())),
-                    liabilities=account.liabilities(), parameters_version=parameters.version, at=at, cause=cause)
+                    liabilities=account.liabilities(), parameters_version=prices.parameters.version, at=at, cause=cause)
         elif account.status == MARGIN_CALL:
             account.recover(account=account.name, margin_level=reported_level(position.level()),
                             threshold=tier.margin_call, at=at, cause=cause)
