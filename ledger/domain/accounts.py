@@ -24,7 +24,7 @@ from ledger.domain.entries import (
     move,
     settle_debt,
 )
-from ledger.domain.margin import PriceBook, margin_position, within_initial_level
+from ledger.domain.margin import MissingPrice, PriceBook, margin_position, within_initial_level
 from ledger.domain.money import ZERO, exact_product, round_half_even
 from ledger.domain.parameters import RiskParameters
 
@@ -154,7 +154,10 @@ class Account(Aggregate):
         if not liabilities:
             return
         assert self.leverage is not None
-        position = margin_position(self.mode, balances, liabilities, prices)
+        try:
+            position = margin_position(self.mode, balances, liabilities, prices)
+        except MissingPrice as missing:
+            raise Rejected(f"{action} needs a mark price for {missing.asset} to value account {self.name}") from None
         if not within_initial_level(position.asset_value, position.liability_value, self.leverage):
             level = position.asset_value / position.liability_value
             raise Rejected(
