@@ -205,7 +205,7 @@ class Liquidation(Aggregate):
         self.desk_principal: dict[str, Decimal] = {}
         self.desk_interest: dict[str, Decimal] = {}
         self.desk_last_interest_hour: dict[str, datetime] = {}
-        self.to_sell: set[str] = set()
+        self.to_sell: list[str] = []
         self.sales_ended = False
         self.shortfall: dict[str, Decimal] = {}
         self.fee_amounts: dict[str, Decimal] | None = None
@@ -264,7 +264,7 @@ class Liquidation(Aggregate):
         self.desk_principal = dict(principal)
         self.desk_interest = dict(interest)
         self.desk_last_interest_hour = {asset: at for asset in principal}
-        self.to_sell = set(to_sell)
+        self.to_sell = sorted(to_sell)
 
     class TakeoverSliceSold(Event):
         asset: str
@@ -283,8 +283,8 @@ class Liquidation(Aggregate):
         assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
         _add(self.desk_balances, asset, -quantity)
         _add(self.desk_balances, proceeds_asset, proceeds)
-        if self.desk_balances.get(asset, ZERO) == 0:
-            self.to_sell.discard(asset)
+        if self.desk_balances.get(asset, ZERO) == 0 and asset in self.to_sell:
+            self.to_sell.remove(asset)
 
     class DeskSoldAtMark(Event):
         """A sale by the desk at the mark, to settle a liability in another asset."""

@@ -49,7 +49,14 @@ class AssetMarket(Aggregate):
     @event(Listed)
     def __init__(self, asset: str, at: datetime, cause: dict[str, Any]):
         self.asset = asset
-        self.mark: Mark | None = None
+        self.mark_price: Decimal | None = None
+        self.mark_quote: str | None = None
+
+    @property
+    def mark(self) -> Mark | None:
+        if self.mark_price is None or self.mark_quote is None:
+            return None
+        return Mark(price=self.mark_price, quote=self.mark_quote)
 
     class MarkRecorded(Event):
         asset: str
@@ -58,7 +65,8 @@ class AssetMarket(Aggregate):
 
     @event(MarkRecorded)
     def record_mark(self, asset: str, price: Decimal, quote: str, at: datetime, cause: dict[str, Any]) -> None:
-        self.mark = Mark(price=price, quote=quote)
+        self.mark_price = price
+        self.mark_quote = quote
 
     class LiquidityOffered(Event):
         """The market will buy up to `quantity` at `price`; what the desk does not use lapses."""
@@ -93,7 +101,15 @@ class ParameterSet(Aggregate):
         self.data = data
         self.parameter_version = 1
         self.effective_at = at
-        self._view: RiskParameters | None = None
+
+    class Snapshot(Aggregate.Snapshot):
+        """Aggregate state is plain data: the typed view is rebuilt, not stored."""
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Any:
+            snapshot = super().take(aggregate)
+            snapshot.state.pop("_view", None)
+            return snapshot
 
     class Changed(Event):
         parameters_version: int
@@ -107,13 +123,13 @@ class ParameterSet(Aggregate):
         self.data = merge_parameter_data(self.data, changes)
         self.parameter_version = parameters_version
         self.effective_at = at
-        self._view = None
 
     @property
     def current(self) -> RiskParameters:
-        if self._view is None:
-            self._view = RiskParameters(self.data, self.parameter_version)
-        return self._view
+        view = getattr(self, "_view", None)
+        if view is None or view.version != self.parameter_version:
+            view = self._view = RiskParameters(self.data, self.parameter_version)
+        return view
 
 
 class Clock(Aggregate):
