@@ -321,11 +321,12 @@ class UnitOfWork:
         return bool(self.events) or self.pending_count() > 0
 
     def checkpoint(self) -> list[Any]:
-        """Collects the events triggered since the last checkpoint, keeping their order
-        across inputs (within one command or step, aggregate by aggregate)."""
+        """Collects the events triggered since the last checkpoint, in the order they
+        were triggered; directory log entries follow them."""
         new_events: list[Any] = []
         for aggregate in self.aggregates.values():
             new_events.extend(aggregate.collect_events())
+        new_events.sort(key=lambda event: event.timestamp)  # trigger order (`OrderedTimestamps`)
         new_events.extend(self.log_events)
         self.log_events = []
         self.events.extend(new_events)

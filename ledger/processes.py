@@ -36,9 +36,11 @@ from ledger.domain.margin import (
     collateral_value_to_reach,
     liquidation_fee_value,
     margin_position,
+    quiet_price_bands,
     reported_level,
 )
 from ledger.domain.market import AssetMarket, Clock, ParameterSet
+from ledger.mark_watch import MarkWatch
 from ledger.domain.money import exact_product, exact_quotient, round_down, round_up
 from ledger.domain.parameters import MarginTier
 
@@ -64,9 +66,8 @@ class ProcessManager:
         self.app = app
         self.position = app.recorder.max_tracking_id(app.name) or 0
         self.recorded_position = self.position
-        self.account_assets: dict[str, set[str]] = {}
-        self.holders: dict[str, set[str]] = defaultdict(set)
         self.debtors: set[str] = set()
+        self.watch = MarkWatch()
         self.open_takeovers: list[uuid.UUID] = []
         self._rebuild_indexes()
 
@@ -127,7 +128,7 @@ class ProcessManager:
             return not isinstance(event, _EVALUATION_EVENTS) and self.assess_margin(uow, account) is not None
         if isinstance(event, AssetMarket.MarkRecorded):
             return any(self.assess_margin(uow, uow.account(name)) is not None
-                       for name in sorted(self.holders.get(event.asset, ())))
+                       for name in self.accounts_a_mark_may_change(uow, event))
         return isinstance(event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan,
                                   Liquidation.Event))
 
@@ -139,7 +140,7 @@ class ProcessManager:
             if not isinstance(event, _EVALUATION_EVENTS):
                 self.evaluate_margin(uow, account, event.at, cause)
         elif isinstance(event, AssetMarket.MarkRecorded):
-            for name in sorted(self.holders.get(event.asset, ())):
+            for name in self.accounts_a_mark_may_change(uow, event):
                 self.evaluate_margin(uow, uow.account(name), event.at, cause)
         elif isinstance(event, AssetMarket.LiquidityOffered):
             self.sell_to_liquidity(uow, event, cause)
@@ -151,24 +152,24 @@ class ProcessManager:
         elif isinstance(event, Liquidation.Event):
             self.advance_liquidation(uow, event, cause)
 
-    # --- indexes: who holds or owes what, who owes, which takeovers are open ---------
+    # --- indexes: who owes, which marks may change whom, which takeovers are open -------
+
+    def accounts_a_mark_may_change(self, uow: UnitOfWork, event: AssetMarket.MarkRecorded) -> list[str]:
+        if event.quote != uow.parameters().valuation_asset:
+            return self.watch.accounts_watching(event.asset)  # bands are in the valuation asset
+        return self.watch.accounts_to_evaluate(event.asset, event.price)
 
     def _rebuild_indexes(self) -> None:
         uow = UnitOfWork(self.app)
         for name in self.app.account_names():
-            self._index_account(uow.account(name))
+            account = uow.account(name)
+            self._index_account(account)
+            self.assess_margin(uow, account)
         for liquidation_id in self.app.liquidation_ids():
             if uow.liquidation(liquidation_id).is_taking_over:
                 self.open_takeovers.append(liquidation_id)
 
     def _index_account(self, account: Account) -> None:
-        assets = set(account.balances) | set(account.principal) | set(account.interest)
-        previous = self.account_assets.get(account.name, set())
-        for asset in previous - assets:
-            self.holders[asset].discard(account.name)
-        for asset in assets - previous:
-            self.holders[asset].add(account.name)
-        self.account_assets[account.name] = assets
         if account.liabilities():
             self.debtors.add(account.name)
         else:
@@ -177,19 +178,22 @@ class ProcessManager:
     # --- margin evaluation -------------------------------------------------------------
 
     def assess_margin(self, uow: UnitOfWork, account: Account) -> MarginAssessment | None:
-        """What the account's level calls for now, if anything (pure: records nothing)."""
-        if not account.is_margin or account.is_locked:
-            return None
+        """What the account's level calls for now, if anything. Records nothing, but
+        notes which marks could change the answer (`MarkWatch`)."""
         parameters = uow.parameters()
-        assert account.leverage is not None
-        if not parameters.has_tier(account.mode, account.leverage):
+        if not account.is_margin or account.is_locked or not parameters.has_tier(account.mode, account.leverage):
+            self.watch.forget(account.name)
             return None
+        assert account.leverage is not None
         tier = parameters.margin_tier(account.mode, account.leverage)
         prices = uow.prices()
+        liabilities = account.liabilities()
+        assets = set(account.balances) | set(liabilities)
         try:
-            position = margin_position(account.mode, account.balances, account.liabilities(), prices)
+            position = margin_position(account.mode, account.balances, liabilities, prices)
         except MissingPrice:
-            return None  # an unpriced holding: the level is unknown until it is marked
+            self.watch.watch_always(account.name, assets)  # the level is unknown until it is marked
+            return None
         at_call = position.is_at_or_below_margin_call(tier)
         if position.is_at_or_below_liquidation(tier):
             action = LIQUIDATE
@@ -200,8 +204,24 @@ class ProcessManager:
         elif not at_call and account.status == MARGIN_CALL:
             action = RECOVER
         else:
+            self._watch_quiet(account, position, liabilities, prices, tier)
             return None
+        self.watch.watch_always(account.name, assets)  # until an evaluation finds it quiet
         return MarginAssessment(action, tier, prices, position)
+
+    def _watch_quiet(self, account: Account, position: MarginPosition, liabilities: dict[str, Decimal],
+                     prices: PriceBook, tier: MarginTier) -> None:
+        if not liabilities:
+            self.watch.forget(account.name)
+            return
+        in_call = account.status == MARGIN_CALL
+        bands = None
+        if not (in_call and account.auto_topup is not None):  # a top-up source may fill up at any time
+            bands = quiet_price_bands(position, account.balances, liabilities, prices, tier, in_call)
+        if bands is None:
+            self.watch.watch_always(account.name, set(account.balances) | set(liabilities))
+        else:
+            self.watch.watch_bands(account.name, bands)
 
     def _top_up_would_act(self, uow: UnitOfWork, account: Account, prices: PriceBook) -> bool:
         """A top-up transfers when the source holds a usable ranked asset, and records

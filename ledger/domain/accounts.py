@@ -27,6 +27,7 @@ from ledger.domain.entries import (
 from ledger.domain.margin import MissingPrice, PriceBook, margin_position, within_initial_level
 from ledger.domain.money import ZERO, exact_product, round_half_even
 from ledger.domain.parameters import RiskParameters
+from ledger.domain.timestamps import OrderedTimestamps
 
 NAMESPACE = uuid.UUID("6f1c2a8e-51f4-4d7e-9a43-2b9e6d0c7f10")
 
@@ -58,7 +59,7 @@ def _add(book: dict[str, Decimal], asset: str, amount: Decimal) -> None:
 class Account(Aggregate):
     """One user account: balances per asset and, in margin modes, debts."""
 
-    class Event(Aggregate.Event):
+    class Event(OrderedTimestamps, Aggregate.Event):
         account: str
         at: datetime
         cause: dict[str, Any]

@@ -19,6 +19,7 @@ from ledger.domain.accounts import NAMESPACE, _add
 from ledger.domain.entries import INSURANCE_FUND, LENDING_POOL, TAKEOVER_DESK, Entry, exchange, lend, move, settle_debt
 from ledger.domain.margin import PriceBook, hourly_interest
 from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_up
+from ledger.domain.timestamps import OrderedTimestamps
 
 REGULAR = "regular"
 TAKEOVER = "takeover"
@@ -154,7 +155,7 @@ class Liquidation(Aggregate):
     After a hand-off its stream holds what the takeover desk holds and owes for it.
     """
 
-    class Event(Aggregate.Event):
+    class Event(OrderedTimestamps, Aggregate.Event):
         account: str
         at: datetime
         cause: dict[str, Any]

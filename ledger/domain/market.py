@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, DomainEvent, event
 from ledger.domain.accounts import NAMESPACE
 from ledger.domain.margin import Mark
 from ledger.domain.parameters import RiskParameters, merge_parameter_data
+from ledger.domain.timestamps import OrderedTimestamps
 
 PARAMETERS_ID = uuid.uuid5(NAMESPACE, "parameters")
 CLOCK_ID = uuid.uuid5(NAMESPACE, "clock")
@@ -35,7 +36,7 @@ def receipt_id(input_id: str) -> uuid.UUID:
 class AssetMarket(Aggregate):
     """Marks and offered liquidity of one asset."""
 
-    class Event(Aggregate.Event):
+    class Event(OrderedTimestamps, Aggregate.Event):
         at: datetime
         cause: dict[str, Any]
 
@@ -85,7 +86,7 @@ class AssetMarket(Aggregate):
 class ParameterSet(Aggregate):
     """The risk-parameter set; each change is a new version, in force from its time on."""
 
-    class Event(Aggregate.Event):
+    class Event(OrderedTimestamps, Aggregate.Event):
         at: datetime
         cause: dict[str, Any]
 
@@ -135,7 +136,7 @@ class ParameterSet(Aggregate):
 class Clock(Aggregate):
     """The ledger's hours: each hh:00 that passes is an event, and interest reacts to it."""
 
-    class Event(Aggregate.Event):
+    class Event(OrderedTimestamps, Aggregate.Event):
         at: datetime
         cause: dict[str, Any]
 
@@ -162,7 +163,7 @@ class Clock(Aggregate):
 class InputReceipt(Aggregate):
     """The first input seen with an idempotency key, and what it said."""
 
-    class Received(Aggregate.Created):
+    class Received(OrderedTimestamps, Aggregate.Created):
         input_id: str
         fingerprint: str
         line: int
