@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ledger.inline import open_ledger, run_inputs, validate
+from ledger.inline import open_validated, run_inputs
 from ledger.inputs import InputErrors, parse_parameter_file
 from ledger.store import StoreURLError, store_url
 from projections.report import build_report
@@ -40,16 +41,12 @@ def run(
     try:
         text = scenario.read_text()
         overlay = parse_parameter_file(params.read_text(), str(params)) if params else {}
-        ledger = open_ledger(store_url(store), overlay)
+        ledger, inputs = open_validated(store_url(store), text, scenario.name, overlay)
     except InputErrors as errors:
         _exit_input_errors(errors)
-    except (OSError, StoreURLError) as exc:
+    except (OSError, StoreURLError, psycopg.OperationalError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
-    try:
-        inputs = validate(ledger, text, scenario.name)
-    except InputErrors as errors:
-        _exit_input_errors(errors)
     run_inputs(ledger, inputs)
     report = build_report(ledger)
     if as_json:

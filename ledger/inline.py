@@ -13,7 +13,8 @@ from typing import Any
 from ledger.application import Ledger, UnitOfWork
 from ledger.inputs import KnownState, LedgerInput, parse_scenario
 from ledger.processes import ProcessManager
-from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
+from ledger.domain.parameters import default_parameter_data, merge_parameter_data
+from ledger.store import SINGLE_WRITER_SETTINGS, store_environment, store_exists
 
 BATCH_LIMIT = 1000  # inputs in one save at most
 
@@ -34,6 +35,19 @@ def known_state(app: Ledger) -> KnownState:
 def validate(app: Ledger, text: str, source: str) -> list[LedgerInput]:
     """Raises InputErrors naming every faulty line; nothing is written either way."""
     return parse_scenario(text, source, known_state(app))
+
+
+def open_validated(url: str, text: str, source: str,
+                   parameter_overlay: dict[str, Any] | None = None) -> tuple[Ledger, list[LedgerInput]]:
+    """Validates a scenario against the store, then opens it; a missing store is
+    created only once the scenario is known to be valid."""
+    overlay = parameter_overlay or {}
+    if store_exists(url):
+        app = open_ledger(url, overlay)
+        return app, validate(app, text, source)
+    defaults = KnownState(parameter_data=merge_parameter_data(default_parameter_data(), overlay))
+    inputs = parse_scenario(text, source, defaults)
+    return open_ledger(url, overlay), inputs
 
 
 class InputBatch:

@@ -80,6 +80,21 @@ def store_environment(url: str) -> dict[str, str]:
     raise StoreURLError(f"store URL {url!r} is neither sqlite:///PATH nor postgresql://USER@HOST:PORT/DB")
 
 
+def store_exists(url: str) -> bool:
+    """Whether the store already holds a ledger (without creating anything)."""
+    if url.startswith("sqlite:///"):
+        return os.path.exists(url[len("sqlite:///"):])
+    target = parse_postgres(url)
+    with psycopg.connect(target.conninfo("postgres"), autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)).fetchone():
+            return False
+    with psycopg.connect(target.conninfo(), autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'ledger_events'",
+            (target.schema,)).fetchone()
+        return found is not None
+
+
 def ensure_postgres_store(target: PostgresTarget) -> None:
     with psycopg.connect(target.conninfo("postgres"), autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)).fetchone()
