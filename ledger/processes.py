@@ -16,7 +16,7 @@ workers of the service mode call the same `react` from the log.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime

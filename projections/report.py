@@ -77,7 +77,7 @@ def build_report(app: Ledger) -> dict[str, Any]:
         system[name]["debts" if name == "takeover-desk" else "claims"] = amounts(
             {asset: abs(amount) for asset, amount in sheet.holdings(name, DEBT).items()})
     # A system account that held an asset and holds none now shows it at 0, as reconcilers expect.
-    for (holder, asset, book), amount in sheet.amounts.items():
+    for holder, asset, book in sheet.amounts:
         if holder in system and book == "balance" and asset not in system[holder]["balances"]:
             system[holder]["balances"][asset] = "0"
     liquidations = [liquidation_report(uow.liquidation(i)) for i in app.liquidation_ids()]

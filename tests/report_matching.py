@@ -19,7 +19,6 @@ def differences(expected: Any, found: Any, path: str = "", precision: int = 8,
         problems = []
         for key, value in expected.items():
             child = f"{path}.{key}" if path else key
-            next_book = key if key in AMOUNT_BOOKS else book if isinstance(value, dict) and book else None
             if book in AMOUNT_BOOKS and isinstance(value, str):
                 # An amount of an asset: a left-out zero entry counts as zero.
                 problems += _amount(value, found.get(key, "0"), child, Decimal(2).scaleb(-precision))

@@ -14,20 +14,22 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.entries import (
+    DEBT,
     INSURANCE_FUND,
     LENDING_POOL,
     TAKEOVER_DESK,
     WORLD,
+    AccountingEvent,
     Entry,
     exchange,
     lend,
     move,
+    move_all,
     settle_debt,
 )
 from ledger.domain.margin import MissingPrice, PriceBook, margin_position, within_initial_level
 from ledger.domain.money import ZERO, exact_product, round_half_even
 from ledger.domain.parameters import RiskParameters
-from ledger.domain.timestamps import OrderedTimestamps
 
 NAMESPACE = uuid.UUID("6f1c2a8e-51f4-4d7e-9a43-2b9e6d0c7f10")
 
@@ -59,13 +61,8 @@ def _add(book: dict[str, Decimal], asset: str, amount: Decimal) -> None:
 class Account(Aggregate):
     """One user account: balances per asset and, in margin modes, debts."""
 
-    class Event(OrderedTimestamps, Aggregate.Event):
-        account: str
-        at: datetime
-        cause: dict[str, Any]
-
-        def entries(self) -> list[Entry]:
-            return []
+    class Event(AccountingEvent):
+        pass
 
     class Opened(Aggregate.Created, Event):
         mode: str
@@ -506,13 +503,9 @@ class Account(Aggregate):
         interest: dict[str, Decimal]
 
         def entries(self) -> list[Entry]:
-            entries = []
-            for asset, quantity in sorted(self.assets.items()):
-                entries += move(self.account, TAKEOVER_DESK, asset, quantity)
-            for book in (self.principal, self.interest):
-                for asset, amount in sorted(book.items()):
-                    entries += move(self.account, TAKEOVER_DESK, asset, amount, book="debt")
-            return entries
+            return (move_all(self.account, TAKEOVER_DESK, self.assets)
+                    + move_all(self.account, TAKEOVER_DESK, self.principal, book=DEBT)
+                    + move_all(self.account, TAKEOVER_DESK, self.interest, book=DEBT))
 
     @event(HandedOverToTakeover)
     def hand_over(self, account: str, liquidation_id: uuid.UUID, assets: dict[str, Decimal],
@@ -530,10 +523,7 @@ class Account(Aggregate):
         amounts: dict[str, Decimal]
 
         def entries(self) -> list[Entry]:
-            entries = []
-            for asset, amount in sorted(self.amounts.items()):
-                entries += move(self.account, INSURANCE_FUND, asset, amount)
-            return entries
+            return move_all(self.account, INSURANCE_FUND, self.amounts)
 
     @event(LiquidationFeePaid)
     def pay_liquidation_fee(self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal],
@@ -547,10 +537,7 @@ class Account(Aggregate):
         amounts: dict[str, Decimal]
 
         def entries(self) -> list[Entry]:
-            entries = []
-            for asset, amount in sorted(self.amounts.items()):
-                entries += move(TAKEOVER_DESK, self.account, asset, amount)
-            return entries
+            return move_all(TAKEOVER_DESK, self.account, self.amounts)
 
     @event(TakeoverProceedsReturned)
     def receive_takeover_proceeds(self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal],

@@ -10,7 +10,13 @@ aggregates: their balances are the sum of the entries that name them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.timestamps import OrderedTimestamps
 
 WORLD = "world"
 LENDING_POOL = "lending-pool"
@@ -36,6 +42,14 @@ def move(source: str, destination: str, asset: str, amount: Decimal, book: str =
     return [Entry(source, asset, -amount, book), Entry(destination, asset, amount, book)]
 
 
+def move_all(source: str, destination: str, amounts: dict[str, Decimal], book: str = BALANCE) -> list[Entry]:
+    """Every amount of `amounts` (asset -> amount) leaves `source` and reaches `destination`."""
+    entries: list[Entry] = []
+    for asset, amount in sorted(amounts.items()):
+        entries += move(source, destination, asset, amount, book)
+    return entries
+
+
 def lend(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
     """A debt of `amount` that `debtor` owes to the lending pool (principal or interest)."""
     return move(LENDING_POOL, debtor, asset, amount, book=DEBT)
@@ -49,3 +63,15 @@ def settle_debt(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
 def exchange(account: str, sold: str, quantity: Decimal, bought: str, proceeds: Decimal) -> list[Entry]:
     """`account` gives `quantity` of `sold` to the market and receives `proceeds` of `bought`."""
     return move(account, MARKET, sold, quantity) + move(MARKET, account, bought, proceeds)
+
+
+class AccountingEvent(OrderedTimestamps, Aggregate.Event):
+    """An event of a user account or of its liquidation: whose, when in ledger time,
+    why (the input line or the process step), and the entries it moves."""
+
+    account: str
+    at: datetime
+    cause: dict[str, Any]
+
+    def entries(self) -> list[Entry]:
+        return []

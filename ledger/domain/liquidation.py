@@ -11,15 +11,26 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.accounts import NAMESPACE, _add
-from ledger.domain.entries import INSURANCE_FUND, LENDING_POOL, TAKEOVER_DESK, Entry, exchange, lend, move, settle_debt
+from ledger.domain.entries import (
+    INSURANCE_FUND,
+    LENDING_POOL,
+    TAKEOVER_DESK,
+    AccountingEvent,
+    Entry,
+    exchange,
+    lend,
+    move,
+    move_all,
+    settle_debt,
+)
 from ledger.domain.margin import PriceBook, hourly_interest
 from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_up
-from ledger.domain.timestamps import OrderedTimestamps
 
 REGULAR = "regular"
 TAKEOVER = "takeover"
@@ -155,13 +166,8 @@ class Liquidation(Aggregate):
     After a hand-off its stream holds what the takeover desk holds and owes for it.
     """
 
-    class Event(OrderedTimestamps, Aggregate.Event):
-        account: str
-        at: datetime
-        cause: dict[str, Any]
-
-        def entries(self) -> list[Entry]:
-            return []
+    class Event(AccountingEvent):
+        pass
 
     class Triggered(Aggregate.Created, Event):
         sequence: int
@@ -395,10 +401,7 @@ class Liquidation(Aggregate):
         def entries(self) -> list[Entry]:
             if self.payer != TAKEOVER_DESK:
                 return []
-            entries = []
-            for asset, amount in sorted(self.amounts.items()):
-                entries += move(TAKEOVER_DESK, INSURANCE_FUND, asset, amount)
-            return entries
+            return move_all(TAKEOVER_DESK, INSURANCE_FUND, self.amounts)
 
     @event(FeeCharged)
     def charge_fee(self, account: str, amounts: dict[str, Decimal], value: Decimal, payer: str,

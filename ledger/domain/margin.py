@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Mapping
+from collections.abc import Mapping
 
 from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_half_even
 from ledger.domain.parameters import MarginTier, RiskParameters
