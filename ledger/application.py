@@ -230,6 +230,7 @@ class UnitOfWork:
     def __init__(self, app: Ledger):
         self.app = app
         self.aggregates: dict[uuid.UUID, Aggregate] = {}
+        self.touched: dict[uuid.UUID, Aggregate] = {}  # handed out since the last checkpoint
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
         self.events: list[Any] = []  # collected so far, in the order they happened
@@ -237,16 +238,18 @@ class UnitOfWork:
     # --- loading ---
 
     def find(self, aggregate_id: uuid.UUID) -> Any | None:
-        if aggregate_id in self.aggregates:
-            return self.aggregates[aggregate_id]
-        if aggregate_id in self.missing:
-            return None
-        try:
-            aggregate = self.app.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            self.missing.add(aggregate_id)
-            return None
-        self.aggregates[aggregate_id] = aggregate
+        aggregate = self.aggregates.get(aggregate_id)
+        if aggregate is None:
+            if aggregate_id in self.missing:
+                return None
+            try:
+                aggregate = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                self.missing.add(aggregate_id)
+                return None
+            self.aggregates[aggregate_id] = aggregate
+        # Only what was handed out can have changed: checkpoints look at these alone.
+        self.touched[aggregate_id] = aggregate
         return aggregate
 
     def get(self, aggregate_id: uuid.UUID) -> Any:
@@ -258,6 +261,7 @@ class UnitOfWork:
     def add(self, aggregate: Aggregate) -> None:
         self.missing.discard(aggregate.id)
         self.aggregates[aggregate.id] = aggregate
+        self.touched[aggregate.id] = aggregate
 
     def account(self, name: str) -> Account:
         account = self.find(account_id(name))
@@ -315,7 +319,7 @@ class UnitOfWork:
                  input_id=item.input_id, account=getattr(item.body, "account", None), error=error, at=item.at)
 
     def pending_count(self) -> int:
-        return len(self.log_events) + sum(len(a.pending_events) for a in self.aggregates.values())
+        return len(self.log_events) + sum(len(a.pending_events) for a in self.touched.values())
 
     def has_changes(self) -> bool:
         return bool(self.events) or self.pending_count() > 0
@@ -324,8 +328,9 @@ class UnitOfWork:
         """Collects the events triggered since the last checkpoint, in the order they
         were triggered; directory log entries follow them."""
         new_events: list[Any] = []
-        for aggregate in self.aggregates.values():
+        for aggregate in self.touched.values():
             new_events.extend(aggregate.collect_events())
+        self.touched = {}
         new_events.sort(key=lambda event: event.timestamp)  # trigger order (`OrderedTimestamps`)
         new_events.extend(self.log_events)
         self.log_events = []

@@ -6,6 +6,7 @@ triggered, so a refused command leaves the aggregate as it was.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -46,6 +47,7 @@ class Rejected(Exception):
     """A valid input refused by a business rule; recorded, and the run goes on."""
 
 
+@functools.lru_cache(maxsize=100_000)
 def account_id(name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"account:{name}")
 

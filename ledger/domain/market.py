@@ -6,6 +6,7 @@ Prices live in their own streams (one per asset), never in account streams.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ LIQUIDATIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:liquidations")
 REJECTIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:rejections")
 
 
+@functools.lru_cache(maxsize=10_000)
 def market_id(asset: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"market:{asset}")
 

@@ -6,13 +6,25 @@ amount moves exactly the rounded amount, with its counter-entry.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 
 ZERO = Decimal(0)
 
-# Levels and ratios are computed at this many significant digits; comparisons
-# with thresholds are made on exact cross-multiplied values, never on these.
-LEVEL_DIGITS = 28
+# Products of quantized amounts and prices are exact at 80 significant digits;
+# quotients are carried at 60 and rounded by the caller's rule. Comparisons with
+# thresholds are made on cross-multiplied products, never on a quotient.
+_EXACT = Context(prec=80, traps=[InvalidOperation, DivisionByZero, Overflow])
+_QUOTIENT = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow])
+_QUANTIZING = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
 def unit(precision: int) -> Decimal:
@@ -21,9 +33,7 @@ def unit(precision: int) -> Decimal:
 
 
 def _quantize(amount: Decimal, precision: int, rounding: str) -> Decimal:
-    with localcontext() as context:
-        context.prec = 60
-        return amount.quantize(unit(precision), rounding=rounding)
+    return amount.quantize(unit(precision), rounding=rounding, context=_QUANTIZING)
 
 
 def round_half_even(amount: Decimal, precision: int) -> Decimal:
@@ -43,19 +53,15 @@ def round_down(amount: Decimal, precision: int) -> Decimal:
 
 def exact_product(*factors: Decimal) -> Decimal:
     """A product at enough precision to be exact for quantized amounts and prices."""
-    with localcontext() as context:
-        context.prec = 80
-        result = Decimal(1)
-        for factor in factors:
-            result *= factor
-        return result
+    result = factors[0]
+    for factor in factors[1:]:
+        result = _EXACT.multiply(result, factor)
+    return result
 
 
 def exact_quotient(numerator: Decimal, denominator: Decimal) -> Decimal:
     """A quotient at 60 significant digits, to be rounded by the caller's rule."""
-    with localcontext() as context:
-        context.prec = 60
-        return numerator / denominator
+    return _QUOTIENT.divide(numerator, denominator)
 
 
 def decimal_places(amount: Decimal) -> int:
