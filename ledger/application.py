@@ -343,7 +343,9 @@ class UnitOfWork:
         if not self.events and tracking is None:
             return []
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*self.events)
+        # The events are collected already: hand them over as they are (collect_events
+        # would test each against a runtime protocol, a cost per event).
+        processing_event.events.extend(self.events)
         processing_event.aggregates.update(self.aggregates)
         try:
             recordings = self.app._record(processing_event)
