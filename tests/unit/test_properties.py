@@ -54,7 +54,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ from projections.balance_sheet import BalanceSheet, entries_net_to_zero, stored_
 from projections.report import build_report
 from tests.conftest import LedgerSession
 
-T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 UNIT = Decimal("0.00000001")
 LOCKED = ("liquidating", "taken_over")
 
@@ -78,7 +78,7 @@ MARGINS = ("C3", "C5", "I")
 ACCOUNTS = SPOTS + MARGINS
 ASSETS = ("USDC", "BTC", "ETH", "SUPER")
 MARKED = ("BTC", "ETH", "SUPER")
-INITIAL_MARKS = {"BTC": Decimal("50000"), "ETH": Decimal("3000"), "SUPER": Decimal("1")}
+INITIAL_MARKS = {"BTC": Decimal(50000), "ETH": Decimal(3000), "SUPER": Decimal(1)}
 TIERS = {  # (margin call, liquidation) levels of the default parameter set
     ("cross_classic", 3): (Decimal("1.3"), Decimal("1.1")),
     ("cross_classic", 5): (Decimal("1.16"), Decimal("1.1")),
