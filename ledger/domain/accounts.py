@@ -14,6 +14,12 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.debts import (
+    add_to_book,
+    interest_first,
+    principal_due_interest,
+    total_owed,
+)
 from ledger.domain.entries import (
     DEBT,
     INSURANCE_FUND,
@@ -28,7 +34,13 @@ from ledger.domain.entries import (
     move_all,
     settle_debt,
 )
-from ledger.domain.margin import MissingPrice, PriceBook, margin_position, within_initial_level
+from ledger.domain.margin import (
+    MissingPrice,
+    PriceBook,
+    hourly_interest,
+    margin_position,
+    within_initial_level,
+)
 from ledger.domain.money import ZERO, exact_product, round_half_even
 from ledger.domain.parameters import RiskParameters
 
@@ -50,14 +62,6 @@ class Rejected(Exception):
 @functools.lru_cache(maxsize=100_000)
 def account_id(name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"account:{name}")
-
-
-def _add(book: dict[str, Decimal], asset: str, amount: Decimal) -> None:
-    total = book.get(asset, ZERO) + amount
-    if total == 0:
-        book.pop(asset, None)
-    else:
-        book[asset] = total
 
 
 class Account(Aggregate):
@@ -107,10 +111,7 @@ class Account(Aggregate):
 
     def liabilities(self) -> dict[str, Decimal]:
         """Principal plus accrued interest, per asset."""
-        owed: dict[str, Decimal] = dict(self.principal)
-        for asset, amount in self.interest.items():
-            owed[asset] = owed.get(asset, ZERO) + amount
-        return {asset: amount for asset, amount in owed.items() if amount}
+        return total_owed(self.principal, self.interest)
 
     def owed(self, asset: str) -> Decimal:
         return self.principal.get(asset, ZERO) + self.interest.get(asset, ZERO)
@@ -147,10 +148,10 @@ class Account(Aggregate):
             return
         balances = dict(self.balances)
         for asset, change in balance_changes.items():
-            _add(balances, asset, change)
+            add_to_book(balances, asset, change)
         liabilities = self.liabilities()
         for asset, change in liability_changes.items():
-            _add(liabilities, asset, change)
+            add_to_book(liabilities, asset, change)
         if not liabilities:
             return
         assert self.leverage is not None
@@ -180,7 +181,7 @@ class Account(Aggregate):
 
     @event(Deposited)
     def _deposited(self, account: str, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.balances, asset, amount)
+        add_to_book(self.balances, asset, amount)
 
     class Withdrawn(Event):
         asset: str
@@ -197,7 +198,7 @@ class Account(Aggregate):
 
     @event(Withdrawn)
     def _withdrawn(self, account: str, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.balances, asset, -amount)
+        add_to_book(self.balances, asset, -amount)
 
     class TransferredOut(Event):
         """Carries both entries of a transfer; `TransferredIn` is its mirror."""
@@ -220,7 +221,7 @@ class Account(Aggregate):
     @event(TransferredOut)
     def _transferred_out(self, account: str, asset: str, amount: Decimal, to_account: str,
                          at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.balances, asset, -amount)
+        add_to_book(self.balances, asset, -amount)
 
     class TransferredIn(Event):
         """The receiving side of a `TransferredOut`: its entries are on that event."""
@@ -240,7 +241,7 @@ class Account(Aggregate):
     @event(TransferredIn)
     def _transferred_in(self, account: str, asset: str, amount: Decimal, from_account: str,
                         at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.balances, asset, amount)
+        add_to_book(self.balances, asset, amount)
 
     # --- borrowing, interest, repayment ------------------------------------------
 
@@ -259,7 +260,7 @@ class Account(Aggregate):
         self._require_unlocked("borrow")
         self._require_pair_asset(asset)
         rate = parameters.asset(asset).hourly_interest
-        first_hour = round_half_even(exact_product(amount, rate), parameters.precision(asset))
+        first_hour = hourly_interest(amount, rate, parameters.precision(asset))
         self._require_initial_level_after("borrow", {asset: amount}, {asset: amount + first_hour}, prices)
         self._borrowed(account=self.name, asset=asset, amount=amount, at=at, cause=cause)
         # One hour of interest accrues at the moment of borrowing, on the amount borrowed.
@@ -267,8 +268,8 @@ class Account(Aggregate):
 
     @event(Borrowed)
     def _borrowed(self, account: str, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.balances, asset, amount)
-        _add(self.principal, asset, amount)
+        add_to_book(self.balances, asset, amount)
+        add_to_book(self.principal, asset, amount)
 
     class InterestAccrued(Event):
         asset: str
@@ -283,12 +284,9 @@ class Account(Aggregate):
 
     def accrue_hourly_interest(self, hour: datetime, parameters: RiskParameters, cause: dict[str, Any]) -> None:
         """The interest of the hour starting at `hour` (hh:00), once per asset and hour."""
-        for asset, principal in sorted(self.principal.items()):
-            last_hour = self.last_interest_hour.get(asset)
-            if principal <= 0 or (last_hour is not None and last_hour >= hour):
-                continue
+        for asset, principal in principal_due_interest(self.principal, self.last_interest_hour, hour):
             rate = parameters.asset(asset).hourly_interest
-            amount = round_half_even(exact_product(principal, rate), parameters.precision(asset))
+            amount = hourly_interest(principal, rate, parameters.precision(asset))
             self._accrue(asset, principal, rate, amount, hour, parameters.version, cause)
 
     def _accrue(self, asset: str, principal: Decimal, rate: Decimal, amount: Decimal, hour: datetime,
@@ -301,7 +299,7 @@ class Account(Aggregate):
     def _interest_accrued(self, account: str, asset: str, principal: Decimal, hourly_rate: Decimal,
                           amount: Decimal, hour: datetime, parameters_version: int, at: datetime,
                           cause: dict[str, Any]) -> None:
-        _add(self.interest, asset, amount)
+        add_to_book(self.interest, asset, amount)
         self.last_interest_hour[asset] = hour
 
     class Repaid(Event):
@@ -328,16 +326,16 @@ class Account(Aggregate):
                at: datetime, cause: dict[str, Any]) -> None:
         """Pays `amount` of the debt in `asset` from the balance, interest first."""
         assert ZERO < amount <= self.owed(asset) and amount <= self.balance(asset), "settle beyond debt or balance"
-        interest_paid = min(amount, self.interest.get(asset, ZERO))
+        interest_paid, principal_paid = interest_first(amount, self.interest.get(asset, ZERO))
         self._repaid(account=self.name, asset=asset, interest_paid=interest_paid,
-                     principal_paid=amount - interest_paid, liquidation_id=liquidation_id, at=at, cause=cause)
+                     principal_paid=principal_paid, liquidation_id=liquidation_id, at=at, cause=cause)
 
     @event(Repaid)
     def _repaid(self, account: str, asset: str, interest_paid: Decimal, principal_paid: Decimal,
                 liquidation_id: uuid.UUID | None, at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.balances, asset, -(interest_paid + principal_paid))
-        _add(self.interest, asset, -interest_paid)
-        _add(self.principal, asset, -principal_paid)
+        add_to_book(self.balances, asset, -(interest_paid + principal_paid))
+        add_to_book(self.interest, asset, -interest_paid)
+        add_to_book(self.principal, asset, -principal_paid)
         if asset not in self.principal and asset not in self.interest:
             self.last_interest_hour.pop(asset, None)
 
@@ -375,8 +373,8 @@ class Account(Aggregate):
     def _filled(self, account: str, side: str, base: str, quote: str, quantity: Decimal, price: Decimal,
                 quote_amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         sign = 1 if side == "buy" else -1
-        _add(self.balances, base, sign * quantity)
-        _add(self.balances, quote, -sign * quote_amount)
+        add_to_book(self.balances, base, sign * quantity)
+        add_to_book(self.balances, quote, -sign * quote_amount)
 
     # --- margin calls and auto top-up -----------------------------------------------
 
@@ -474,8 +472,8 @@ class Account(Aggregate):
                         price: Decimal, proceeds_asset: str, proceeds: Decimal,
                         at: datetime, cause: dict[str, Any]) -> None:
         assert ZERO < quantity <= self.balance(asset), "sale beyond the balance"
-        _add(self.balances, asset, -quantity)
-        _add(self.balances, proceeds_asset, proceeds)
+        add_to_book(self.balances, asset, -quantity)
+        add_to_book(self.balances, proceeds_asset, proceeds)
 
     class ShortfallCovered(Event):
         """Liabilities nothing is left to repay, paid to the pool by the insurance fund."""
@@ -494,8 +492,8 @@ class Account(Aggregate):
     @event(ShortfallCovered)
     def cover_shortfall(self, account: str, liquidation_id: uuid.UUID, asset: str, principal: Decimal,
                         interest: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.principal, asset, -principal)
-        _add(self.interest, asset, -interest)
+        add_to_book(self.principal, asset, -principal)
+        add_to_book(self.interest, asset, -interest)
         self.last_interest_hour.pop(asset, None)
 
     class HandedOverToTakeover(Event):
@@ -532,7 +530,7 @@ class Account(Aggregate):
                             at: datetime, cause: dict[str, Any]) -> None:
         for asset, amount in amounts.items():
             assert amount <= self.balance(asset), "fee beyond the balance"
-            _add(self.balances, asset, -amount)
+            add_to_book(self.balances, asset, -amount)
 
     class TakeoverProceedsReturned(Event):
         liquidation_id: uuid.UUID
@@ -545,7 +543,7 @@ class Account(Aggregate):
     def receive_takeover_proceeds(self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal],
                                   at: datetime, cause: dict[str, Any]) -> None:
         for asset, amount in amounts.items():
-            _add(self.balances, asset, amount)
+            add_to_book(self.balances, asset, amount)
 
     class LiquidationEnded(Event):
         liquidation_id: uuid.UUID

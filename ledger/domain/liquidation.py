@@ -8,15 +8,21 @@ turns them into events on the account and on the liquidation.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from collections.abc import Mapping
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.accounts import NAMESPACE, _add
+from ledger.domain.accounts import NAMESPACE
+from ledger.domain.debts import (
+    add_to_book,
+    interest_first,
+    principal_due_interest,
+    total_owed,
+)
 from ledger.domain.entries import (
     INSURANCE_FUND,
     LENDING_POOL,
@@ -30,7 +36,13 @@ from ledger.domain.entries import (
     settle_debt,
 )
 from ledger.domain.margin import PriceBook, hourly_interest
-from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_up
+from ledger.domain.money import (
+    ZERO,
+    exact_product,
+    exact_quotient,
+    round_down,
+    round_up,
+)
 
 REGULAR = "regular"
 TAKEOVER = "takeover"
@@ -93,8 +105,8 @@ def plan_settlement(
         direct = min(held.get(asset, ZERO), owed[asset])
         if direct > 0:
             plan.steps.append(Repayment(asset, direct))
-            _add(held, asset, -direct)
-            _add(owed, asset, -direct)
+            add_to_book(held, asset, -direct)
+            add_to_book(owed, asset, -direct)
 
     for liability_asset in sorted(owed):
         for collateral in _by_value_descending(held, prices, sellable - {liability_asset}):
@@ -105,12 +117,12 @@ def plan_settlement(
             if sale is None:
                 continue
             plan.steps.append(sale)
-            _add(held, collateral, -sale.quantity)
-            _add(held, liability_asset, sale.proceeds)
+            add_to_book(held, collateral, -sale.quantity)
+            add_to_book(held, liability_asset, sale.proceeds)
             repaid = min(sale.proceeds, remaining)
             plan.steps.append(Repayment(liability_asset, repaid))
-            _add(held, liability_asset, -repaid)
-            _add(owed, liability_asset, -repaid)
+            add_to_book(held, liability_asset, -repaid)
+            add_to_book(owed, liability_asset, -repaid)
     plan.remaining = owed
     assert all(q > 0 for q in held.values()), "a plan may not sell more than is held"
     return plan
@@ -200,10 +212,7 @@ class Liquidation(Aggregate):
             "margin_level": margin_level, "threshold": threshold, "prices": dict(prices),
             "parameters_version": parameters_version, "at": at,
         }
-        self.liabilities_at_trigger: dict[str, Decimal] = {}
-        for book in (principal, interest):
-            for asset, amount in book.items():
-                _add(self.liabilities_at_trigger, asset, amount)
+        self.liabilities_at_trigger = total_owed(principal, interest)
         self.fee_value_due = fee_value
         self.regular_repaid = False
         self.regular_part_ended = False
@@ -233,10 +242,7 @@ class Liquidation(Aggregate):
         return self.handed_over and not self.sales_ended
 
     def desk_liabilities(self) -> dict[str, Decimal]:
-        owed = dict(self.desk_principal)
-        for asset, amount in self.desk_interest.items():
-            _add(owed, asset, amount)
-        return owed
+        return total_owed(self.desk_principal, self.desk_interest)
 
     # --- regular part ---
 
@@ -288,8 +294,8 @@ class Liquidation(Aggregate):
     def sell_slice(self, account: str, asset: str, quantity: Decimal, price: Decimal, proceeds_asset: str,
                    proceeds: Decimal, liquidity_at: datetime, at: datetime, cause: dict[str, Any]) -> None:
         assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
-        _add(self.desk_balances, asset, -quantity)
-        _add(self.desk_balances, proceeds_asset, proceeds)
+        add_to_book(self.desk_balances, asset, -quantity)
+        add_to_book(self.desk_balances, proceeds_asset, proceeds)
         if self.desk_balances.get(asset, ZERO) == 0 and asset in self.to_sell:
             self.to_sell.remove(asset)
 
@@ -309,8 +315,8 @@ class Liquidation(Aggregate):
     def sell_at_mark(self, account: str, asset: str, quantity: Decimal, price: Decimal, proceeds_asset: str,
                      proceeds: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
-        _add(self.desk_balances, asset, -quantity)
-        _add(self.desk_balances, proceeds_asset, proceeds)
+        add_to_book(self.desk_balances, asset, -quantity)
+        add_to_book(self.desk_balances, proceeds_asset, proceeds)
 
     class DeskDebtRepaid(Event):
         asset: str
@@ -324,16 +330,16 @@ class Liquidation(Aggregate):
     def repay_desk_debt(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         owed = self.desk_principal.get(asset, ZERO) + self.desk_interest.get(asset, ZERO)
         assert ZERO < amount <= min(owed, self.desk_balances.get(asset, ZERO)), "desk repayment beyond debt or holding"
-        interest_paid = min(amount, self.desk_interest.get(asset, ZERO))
+        interest_paid, principal_paid = interest_first(amount, self.desk_interest.get(asset, ZERO))
         self._desk_debt_repaid(account=self.account, asset=asset, interest_paid=interest_paid,
-                               principal_paid=amount - interest_paid, at=at, cause=cause)
+                               principal_paid=principal_paid, at=at, cause=cause)
 
     @event(DeskDebtRepaid)
     def _desk_debt_repaid(self, account: str, asset: str, interest_paid: Decimal, principal_paid: Decimal,
                           at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.desk_balances, asset, -(interest_paid + principal_paid))
-        _add(self.desk_interest, asset, -interest_paid)
-        _add(self.desk_principal, asset, -principal_paid)
+        add_to_book(self.desk_balances, asset, -(interest_paid + principal_paid))
+        add_to_book(self.desk_interest, asset, -interest_paid)
+        add_to_book(self.desk_principal, asset, -principal_paid)
 
     class DeskInterestAccrued(Event):
         asset: str
@@ -349,10 +355,7 @@ class Liquidation(Aggregate):
     def accrue_hourly_interest(self, hour: datetime, rates: Mapping[str, Decimal], precisions: Mapping[str, int],
                                parameters_version: int, cause: dict[str, Any]) -> None:
         """Interest keeps accruing on liabilities handed to the desk, once per asset and hour."""
-        for asset, principal in sorted(self.desk_principal.items()):
-            last_hour = self.desk_last_interest_hour.get(asset)
-            if principal <= 0 or (last_hour is not None and last_hour >= hour):
-                continue
+        for asset, principal in principal_due_interest(self.desk_principal, self.desk_last_interest_hour, hour):
             amount = hourly_interest(principal, rates[asset], precisions[asset])
             self._desk_interest_accrued(account=self.account, asset=asset, principal=principal,
                                         hourly_rate=rates[asset], amount=amount, hour=hour,
@@ -362,7 +365,7 @@ class Liquidation(Aggregate):
     def _desk_interest_accrued(self, account: str, asset: str, principal: Decimal, hourly_rate: Decimal,
                                amount: Decimal, hour: datetime, parameters_version: int, at: datetime,
                                cause: dict[str, Any]) -> None:
-        _add(self.desk_interest, asset, amount)
+        add_to_book(self.desk_interest, asset, amount)
         self.desk_last_interest_hour[asset] = hour
 
     class TakeoverSalesEnded(Event):
@@ -384,9 +387,9 @@ class Liquidation(Aggregate):
     @event(DeskShortfallCovered)
     def cover_desk_shortfall(self, account: str, asset: str, principal: Decimal, interest: Decimal,
                              at: datetime, cause: dict[str, Any]) -> None:
-        _add(self.desk_principal, asset, -principal)
-        _add(self.desk_interest, asset, -interest)
-        _add(self.shortfall, asset, principal + interest)
+        add_to_book(self.desk_principal, asset, -principal)
+        add_to_book(self.desk_interest, asset, -interest)
+        add_to_book(self.shortfall, asset, principal + interest)
 
     # --- fee, return, completion ---
 
@@ -412,7 +415,7 @@ class Liquidation(Aggregate):
         if payer == TAKEOVER_DESK:
             for asset, amount in amounts.items():
                 assert amount <= self.desk_balances.get(asset, ZERO), "fee beyond the desk's holding"
-                _add(self.desk_balances, asset, -amount)
+                add_to_book(self.desk_balances, asset, -amount)
 
     class ProceedsReturned(Event):
         """The desk's side of the account's `TakeoverProceedsReturned`: entries are there."""

@@ -6,11 +6,17 @@ never on a rounded level: `level <= threshold` is `assets <= threshold * liabili
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from collections.abc import Mapping
 
-from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_half_even
+from ledger.domain.money import (
+    ZERO,
+    exact_product,
+    exact_quotient,
+    round_down,
+    round_half_even,
+)
 from ledger.domain.parameters import MarginTier, RiskParameters
 
 NO_DEBT_LEVEL = Decimal(999)
