@@ -22,25 +22,24 @@ from ledger.domain.liquidation import Liquidation
 from ledger.domain.margin import Mark, PriceBook
 from ledger.domain.market import (
     ACCOUNTS_LOG_ID,
+    CLOCK_ID,
     LIQUIDATIONS_LOG_ID,
+    PARAMETERS_ID,
     REJECTIONS_LOG_ID,
     AccountLogged,
     AssetMarket,
     Clock,
-    CLOCK_ID,
     InputReceipt,
     InputRejected,
     LiquidationLogged,
     ParameterSet,
-    PARAMETERS_ID,
     market_id,
     receipt_id,
 )
 from ledger.domain.parameters import (
     DEFAULT_LEVERAGE,
     RiskParameters,
-    default_parameter_data,
-    merge_parameter_data,
+    first_version_data,
     overlay_changes,
 )
 from ledger.inputs import (
@@ -95,7 +94,7 @@ class Ledger(Application):
         try:
             return self.repository.get(PARAMETERS_ID).data
         except AggregateNotFoundError:
-            return merge_parameter_data(default_parameter_data(), self.parameter_overlay)
+            return first_version_data(self.parameter_overlay)
 
     def next_log_version(self, log: EventSourcedLog[Any]) -> int:
         if log.originator_id not in self._next_log_versions:
@@ -275,8 +274,8 @@ class UnitOfWork:
     def parameter_set(self, at: datetime) -> ParameterSet:
         parameter_set = self.find(PARAMETERS_ID)
         if parameter_set is None:
-            data = merge_parameter_data(default_parameter_data(), self.app.parameter_overlay)
-            parameter_set = ParameterSet(data=data, at=at, cause=SYSTEM_CAUSE)
+            parameter_set = ParameterSet(data=first_version_data(self.app.parameter_overlay), at=at,
+                                         cause=SYSTEM_CAUSE)
             self.add(parameter_set)
         return parameter_set
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.application import Ledger, UnitOfWork
+from ledger.domain.parameters import first_version_data
 from ledger.inputs import KnownState, LedgerInput, parse_scenario
 from ledger.processes import ProcessManager
-from ledger.domain.parameters import default_parameter_data, merge_parameter_data
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment, store_exists
 
 BATCH_LIMIT = 1000  # inputs in one save at most
@@ -45,7 +45,7 @@ def open_validated(url: str, text: str, source: str,
     if store_exists(url):
         app = open_ledger(url, overlay)
         return app, validate(app, text, source)
-    defaults = KnownState(parameter_data=merge_parameter_data(default_parameter_data(), overlay))
+    defaults = KnownState(parameter_data=first_version_data(overlay))
     inputs = parse_scenario(text, source, defaults)
     return open_ledger(url, overlay), inputs
 

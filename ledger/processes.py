@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from eventsourcing.persistence import Recording, Tracking
 
 from ledger.application import Ledger, UnitOfWork
 from ledger.domain.accounts import MARGIN_CALL, Account
+from ledger.domain.debts import add_to_book
 from ledger.domain.entries import TAKEOVER_DESK
 from ledger.domain.liquidation import IN_PROGRESS, Liquidation, Repayment, Sale, plan_fee, plan_settlement
 from ledger.domain.margin import (
@@ -40,9 +41,9 @@ from ledger.domain.margin import (
     reported_level,
 )
 from ledger.domain.market import AssetMarket, Clock, ParameterSet
-from ledger.mark_watch import MarkWatch
 from ledger.domain.money import exact_product, exact_quotient, round_down, round_up
 from ledger.domain.parameters import MarginTier
+from ledger.mark_watch import MarkWatch
 
 LIQUIDATE, TOP_UP, CALL, RECOVER = "liquidate", "top_up", "margin_call", "recover"
 
@@ -89,13 +90,18 @@ class ProcessManager:
         Notifications up to `quiet_through` were found, as they happened, to call for
         no reaction (`would_react`): they count as processed."""
         if quiet_through > self.position:
-            self.position = quiet_through
-            if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
-                self.flush_tracking()
+            self._advance_to(quiet_through)
         queue = deque(recordings)
         while queue:
             recording = queue.popleft()
             queue.extend(self._process_one(recording.domain_event, recording.notification.id))
+
+    def _advance_to(self, notification_id: int) -> None:
+        """Counts a notification as processed with no reaction; its tracking record is
+        written later, with the next reaction or once it lags far enough behind."""
+        self.position = notification_id
+        if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
+            self.flush_tracking()
 
     def flush_tracking(self) -> None:
         if self.position > self.recorded_position:
@@ -108,13 +114,11 @@ class ProcessManager:
         uow = UnitOfWork(self.app)
         self.react(uow, event, {"kind": "process", "notification_id": notification_id,
                                 "event": type(event).__qualname__})
-        self.position = notification_id
         if uow.has_changes() or isinstance(event, AssetMarket.LiquidityOffered):
             recordings = uow.commit(tracking=Tracking(self.app.name, notification_id))
-            self.recorded_position = notification_id
+            self.position = self.recorded_position = notification_id
             return recordings
-        if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
-            self.flush_tracking()
+        self._advance_to(notification_id)
         return []
 
     # --- the policy ------------------------------------------------------------------
@@ -131,7 +135,6 @@ class ProcessManager:
                        for name in self.accounts_a_mark_may_change(uow, event))
         return isinstance(event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan,
                                   Liquidation.Event))
-
 
     def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
         if isinstance(event, Account.Event):
@@ -358,7 +361,7 @@ class ProcessManager:
                                         proceeds=step.proceeds, at=at, cause=cause)
             else:
                 account.settle(step.asset, step.amount, liquidation.id, at, cause)
-                repaid[step.asset] = repaid.get(step.asset, Decimal(0)) + step.amount
+                add_to_book(repaid, step.asset, step.amount)
         illiquid_left = any(not parameters.asset(asset).liquid for asset in plan.holdings_after)
         takeover_needed = bool(plan.remaining) and illiquid_left
         shortfall: dict[str, Decimal] = {}

@@ -85,6 +85,11 @@ def default_parameter_data() -> dict[str, Any]:
     }
 
 
+def first_version_data(overlay: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 of a store's parameters: the defaults, with a run's overlay over them."""
+    return merge_parameter_data(default_parameter_data(), overlay)
+
+
 def merge_parameter_data(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """The set `base` with `changes` laid over it; what changes leave out keeps its value."""
     merged = copy.deepcopy(base)
