@@ -75,6 +75,7 @@ class Ledger(Application):
         self.rejections_log = EventSourcedLog(self.events, REJECTIONS_LOG_ID, InputRejected)
         self._next_log_versions: dict[uuid.UUID, int] = {}
         self.parameter_overlay: dict[str, Any] = {}
+        self.store_url: str | None = None  # set when opened by URL (`ledger.inline.open_ledger`)
 
     def construct_recorder(self):  # type: ignore[no-untyped-def]
         return self.factory.process_recorder()

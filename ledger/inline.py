@@ -22,6 +22,7 @@ BATCH_LIMIT = 1000  # inputs in one save at most
 def open_ledger(url: str, parameter_overlay: dict[str, Any] | None = None) -> Ledger:
     app = Ledger({**store_environment(url), **SINGLE_WRITER_SETTINGS})
     app.parameter_overlay = parameter_overlay or {}
+    app.store_url = url
     return app
 
 

@@ -1,95 +1,108 @@
-"""The report of `ledger run`: every account, the system accounts, liquidations, rejections.
+"""The report of `ledger run`, read from the views: every account, the system
+accounts, liquidations, rejections, conservation.
 
 Amounts are decimal strings; levels to 12 decimal places.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from ledger.application import Ledger, UnitOfWork
-from ledger.domain.accounts import Account
-from ledger.domain.entries import DEBT, SYSTEM_ACCOUNTS
-from ledger.domain.liquidation import Liquidation
-from ledger.domain.margin import MissingPrice, margin_position, reported_level
-from ledger.domain.money import normalized
-from projections.balance_sheet import BalanceSheet, stored_events
+from sqlalchemy import Engine
+
+from ledger.application import Ledger
+from ledger.domain.entries import BALANCE, SYSTEM_ACCOUNTS
+from ledger.domain.margin import MissingPrice, PriceBook, margin_position, reported_level
+from ledger.domain.money import ZERO, normalized
+from projections.queries import ViewReader
+from projections.runner import StoreViews
+from projections.views import amounts_text
 
 
-def amounts(book: dict[str, Decimal]) -> dict[str, str]:
-    return {asset: normalized(amount) for asset, amount in sorted(book.items())}
+def build_report(app: Ledger) -> dict[str, Any]:
+    """Brings the store's views up to date, then reads the report from them."""
+    assert app.store_url is not None, "the report reads the views of a store opened by URL"
+    with StoreViews(app.store_url) as views:
+        return views.report()
 
 
-def account_report(uow: UnitOfWork, account: Account) -> dict[str, Any]:
-    report: dict[str, Any] = {
-        "mode": account.mode,
-        "leverage": account.leverage,
-        "balances": amounts(account.balances),
-        "debts": amounts(account.principal),
-        "interest": amounts(account.interest),
-        "margin_level": margin_level_text(uow, account),
-        "status": account.status,
+def read_report(engine: Engine) -> dict[str, Any]:
+    reader = ViewReader(engine)
+    prices = reader.prices()
+    books = reader.book_totals()
+    return {
+        "accounts": {row["account"]: account_report(row, reader.account_assets(row["account"]), prices)
+                     for row in reader.accounts()},
+        "system": system_report(books),
+        "liquidations": [row["summary"] for row in reader.liquidations()],
+        "rejections": [{"line": row["line"], "source": row["source"], "op": row["op"], "id": row["input_id"],
+                        "account": row["account"], "error": row["error"]} for row in reader.rejections()],
+        "conservation": imbalances(books),
+        "parameters_version": prices.parameters.version,
     }
-    if account.pair is not None:
-        report["pair"] = "/".join(account.pair)
-    if account.liquidation_id is not None:
-        report["liquidation_id"] = str(account.liquidation_id)
+
+
+def account_report(row: dict[str, Any], assets: list[dict[str, Any]], prices: PriceBook) -> dict[str, Any]:
+    balances = column_book(assets, "balance")
+    principal = column_book(assets, "principal")
+    interest = column_book(assets, "interest")
+    report: dict[str, Any] = {
+        "mode": row["mode"],
+        "leverage": row["leverage"],
+        "balances": amounts_text(balances),
+        "debts": amounts_text(principal),
+        "interest": amounts_text(interest),
+        "margin_level": margin_level_text(row["mode"], balances, principal, interest, prices),
+        "status": row["status"],
+    }
+    if row["pair"] is not None:
+        report["pair"] = "/".join(row["pair"])
+    if row["liquidation_id"] is not None:
+        report["liquidation_id"] = row["liquidation_id"]
     return report
 
 
-def margin_level_text(uow: UnitOfWork, account: Account) -> str | None:
+def column_book(assets: list[dict[str, Any]], column: str) -> dict[str, Decimal]:
+    return {row["asset"]: row[column] for row in assets if row[column] is not None}
+
+
+def margin_level_text(mode: str, balances: dict[str, Decimal], principal: dict[str, Decimal],
+                      interest: dict[str, Decimal], prices: PriceBook) -> str | None:
+    liabilities = dict(principal)
+    for asset, amount in interest.items():
+        liabilities[asset] = liabilities.get(asset, ZERO) + amount
     try:
-        position = margin_position(account.mode, account.balances, account.liabilities(), uow.prices())
+        position = margin_position(mode, balances, liabilities, prices)
     except MissingPrice:
         return None
     return normalized(reported_level(position.level()))
 
 
-def liquidation_report(liquidation: Liquidation) -> dict[str, Any]:
-    trigger = liquidation.trigger
-    return {
-        "id": str(liquidation.id),
-        "account": liquidation.account,
-        "kind": liquidation.kind,
-        "status": liquidation.status,
-        "trigger": {
-            "margin_level": normalized(trigger["margin_level"]),
-            "threshold": normalized(trigger["threshold"]),
-            "prices": amounts(trigger["prices"]),
-            "parameters_version": trigger["parameters_version"],
-            "at": trigger["at"].isoformat().replace("+00:00", "Z"),
-        },
-        "liabilities": amounts(liquidation.liabilities_at_trigger),
-        "fee": {"amounts": amounts(liquidation.fee_amounts or {}), "value": normalized(liquidation.fee_value)},
-        "returned": amounts(liquidation.returned),
-        "shortfall": amounts(liquidation.shortfall),
-        "desk": {"balances": amounts(liquidation.desk_balances), "liabilities": amounts(liquidation.desk_liabilities())},
-    }
+def system_report(books: list[dict[str, Any]]) -> dict[str, Any]:
+    """System accounts' balances (an asset once held shows as 0), the lending pool's
+    claims and the takeover desk's debts."""
+    system: dict[str, Any] = {name: {"balances": {}} for name in SYSTEM_ACCOUNTS}
+    system["lending-pool"]["claims"] = {}
+    system["takeover-desk"]["debts"] = {}
+    for row in books:
+        holder, asset, amount = row["holder"], row["asset"], row["amount"]
+        if holder not in system:
+            continue
+        if row["book"] == BALANCE:
+            system[holder]["balances"][asset] = normalized(amount)
+        elif amount != 0:
+            system[holder]["claims" if holder == "lending-pool" else "debts"][asset] = normalized(abs(amount))
+    return system
 
 
-def build_report(app: Ledger) -> dict[str, Any]:
-    uow = UnitOfWork(app)
-    sheet = BalanceSheet().apply_all(stored_events(app))
-    accounts = {name: account_report(uow, uow.account(name)) for name in sorted(app.account_names())}
-    system = {name: {"balances": amounts(sheet.holdings(name))} for name in SYSTEM_ACCOUNTS}
-    for name in ("lending-pool", "takeover-desk"):
-        system[name]["debts" if name == "takeover-desk" else "claims"] = amounts(
-            {asset: abs(amount) for asset, amount in sheet.holdings(name, DEBT).items()})
-    # A system account that held an asset and holds none now shows it at 0, as reconcilers expect.
-    for holder, asset, book in sheet.amounts:
-        if holder in system and book == "balance" and asset not in system[holder]["balances"]:
-            system[holder]["balances"][asset] = "0"
-    liquidations = [liquidation_report(uow.liquidation(i)) for i in app.liquidation_ids()]
-    rejections = [
-        {"line": r.line, "source": r.source, "op": r.op, "id": r.input_id, "account": r.account, "error": r.error}
-        for r in app.rejections()
-    ]
-    return {
-        "accounts": accounts,
-        "system": system,
-        "liquidations": liquidations,
-        "rejections": rejections,
-        "conservation": [str(imbalance) for imbalance in sheet.imbalances()],
-        "parameters_version": uow.parameters().version,
-    }
+def imbalances(books: list[dict[str, Any]]) -> list[str]:
+    """Conservation: per asset, all balances net to zero, and all debts equal the
+    lending pool's claims (the debt book nets to zero)."""
+    totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for row in books:
+        totals[(row["asset"], row["book"])] += row["amount"]
+    return [f"{book} of {asset} nets to {total}, not 0" for (asset, book), total in sorted(totals.items())
+            if total != 0]
+

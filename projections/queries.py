@@ -1,0 +1,122 @@
+"""What the report, history, postmortem and reconciliation read from the views."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from ledger.domain.margin import Mark, PriceBook
+from ledger.domain.parameters import RiskParameters, first_version_data
+from projections import tables
+
+Row = dict[str, Any]
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite gives times back without their zone; every time here is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+class ViewReader:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def _rows(self, statement: Any) -> list[Row]:
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(statement).mappings()]
+
+    def _one(self, statement: Any) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(statement).scalar()
+
+    # --- current state ------------------------------------------------------------------
+
+    def accounts(self) -> list[Row]:
+        return self._rows(select(tables.accounts).order_by(tables.accounts.c.account))
+
+    def account(self, name: str) -> Row | None:
+        rows = self._rows(select(tables.accounts).where(tables.accounts.c.account == name))
+        return rows[0] if rows else None
+
+    def account_assets(self, name: str) -> list[Row]:
+        table = tables.account_assets
+        return self._rows(select(table).where(table.c.account == name).order_by(table.c.asset))
+
+    def book_totals(self) -> list[Row]:
+        table = tables.book_totals
+        return self._rows(select(table).order_by(table.c.holder, table.c.asset, table.c.book))
+
+    def liquidations(self, account: str | None = None) -> list[Row]:
+        """In the order they were triggered."""
+        liquidation, index = tables.liquidations, tables.events
+        statement = (select(liquidation).join(index, (index.c.originator_id == liquidation.c.liquidation_id)
+                                              & (index.c.originator_version == 1))
+                     .order_by(index.c.notification_id))
+        if account is not None:
+            statement = statement.where(liquidation.c.account == account)
+        return self._rows(statement)
+
+    def liquidation(self, liquidation_id: str) -> Row | None:
+        rows = self._rows(select(tables.liquidations).where(tables.liquidations.c.liquidation_id == liquidation_id))
+        return rows[0] if rows else None
+
+    def rejections(self) -> list[Row]:
+        return self._rows(select(tables.rejections).order_by(tables.rejections.c.notification_id))
+
+    def prices(self, through: int | None = None) -> PriceBook:
+        """The marks and parameters in force after notification `through` (default: now)."""
+        return PriceBook(self.marks(through), self.parameters(through))
+
+    def marks(self, through: int | None = None) -> dict[str, Mark]:
+        table = tables.marks
+        latest = select(table.c.asset, func.max(table.c.notification_id).label("notification_id"))
+        if through is not None:
+            latest = latest.where(table.c.notification_id <= through)
+        latest = latest.group_by(table.c.asset).subquery()
+        rows = self._rows(select(table).join(latest, (table.c.asset == latest.c.asset)
+                                             & (table.c.notification_id == latest.c.notification_id)))
+        return {row["asset"]: Mark(price=row["price"], quote=row["quote"]) for row in rows}
+
+    def parameters(self, through: int | None = None) -> RiskParameters:
+        row = self.parameter_version(through)
+        if row is None:
+            return RiskParameters(first_version_data({}), 0)
+        return RiskParameters(row["data"], row["version"])
+
+    def parameter_version(self, through: int | None = None) -> Row | None:
+        table = tables.parameter_versions
+        statement = select(table).order_by(table.c.notification_id.desc()).limit(1)
+        if through is not None:
+            statement = statement.where(table.c.notification_id <= through)
+        rows = self._rows(statement)
+        return rows[0] if rows else None
+
+    # --- the event index ------------------------------------------------------------------
+
+    def last_notification_at_or_before(self, moment: datetime) -> int | None:
+        return self._one(select(func.max(tables.events.c.notification_id)).where(tables.events.c.at <= moment))
+
+    def account_events(self, name: str, through: int | None = None) -> list[Row]:
+        table = tables.events
+        statement = select(table).where(table.c.account == name, table.c.event.like("Account.%"))
+        if through is not None:
+            statement = statement.where(table.c.notification_id <= through)
+        return self._rows(statement.order_by(table.c.notification_id))
+
+    def liquidation_events(self, liquidation_id: str) -> list[Row]:
+        table = tables.events
+        return self._rows(select(table).where(table.c.liquidation_id == liquidation_id)
+                          .order_by(table.c.notification_id))
+
+    def aggregate_version_at(self, originator_id: str, through: int) -> int | None:
+        table = tables.events
+        return self._one(select(func.max(table.c.originator_version)).where(
+            table.c.originator_id == originator_id, table.c.notification_id <= through))
+
+    def position(self) -> int:
+        return self._one(select(func.max(tables.tracking.c.notification_id))) or 0
+

@@ -1,0 +1,171 @@
+"""The read models: SQLAlchemy tables beside the event store's own.
+
+Every row is derived from events by `projections.views`; nothing else writes
+here except the runner's tracking position. Amounts are exact: NUMERIC on
+PostgreSQL, decimal text on SQLite (whose NUMERIC would turn them into floats).
+The schema is created and changed by the Alembic migrations in
+`projections/migrations`, never by `metadata.create_all`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import NUMERIC, TypeDecorator, TypeEngine
+
+
+class Amount(TypeDecorator[Decimal]):
+    """An exact decimal: NUMERIC on PostgreSQL, its text on SQLite."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(NUMERIC())
+        return dialect.type_descriptor(String(80))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        assert isinstance(value, Decimal), f"an amount must be a Decimal, not {type(value).__name__}"
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+metadata = MetaData()
+
+tracking = Table(
+    "view_tracking", metadata,
+    Column("application_name", String(64), primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+# Notification ids the store never committed (aborted inserts use sequence values),
+# recorded once the runner has seen that no transaction could still commit them.
+settled_gaps = Table(
+    "view_settled_gaps", metadata,
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("settled_below", BigInteger, nullable=False),  # the committed notification seen after it
+)
+
+# (account, version, time, notification id): the index of point-in-time queries.
+events = Table(
+    "view_events", metadata,
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("originator_id", String(36), nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("event", String(80), nullable=False),  # e.g. "Account.Deposited"
+    Column("at", DateTime(timezone=True)),
+    Column("account", String(200)),
+    Column("liquidation_id", String(36)),
+    Index("ix_view_events_account", "account", "originator_version"),
+    Index("ix_view_events_liquidation", "liquidation_id"),
+    Index("ix_view_events_at", "at"),
+    Index("ix_view_events_originator", "originator_id", "originator_version"),
+)
+
+accounts = Table(
+    "view_accounts", metadata,
+    Column("account", String(200), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("leverage", Integer),
+    Column("pair", JSON),
+    Column("status", String(32), nullable=False),
+    Column("auto_topup", JSON),
+    Column("liquidation_id", String(36)),
+    Column("liquidations", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("notification_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True)),
+)
+
+# Per user account and asset: wallet balance, debt principal, accrued unpaid interest.
+account_assets = Table(
+    "view_account_assets", metadata,
+    Column("account", String(200), primary_key=True),
+    Column("asset", String(32), primary_key=True),
+    Column("balance", Amount),
+    Column("principal", Amount),
+    Column("interest", Amount),
+)
+
+# The double-entry books: every entry of every event summed per holder (system
+# accounts included), asset and book ("balance" or "debt").
+book_totals = Table(
+    "view_book_totals", metadata,
+    Column("holder", String(200), primary_key=True),
+    Column("asset", String(32), primary_key=True),
+    Column("book", String(16), primary_key=True),
+    Column("amount", Amount, nullable=False),
+)
+
+liquidations = Table(
+    "view_liquidations", metadata,
+    Column("liquidation_id", String(36), primary_key=True),
+    Column("account", String(200), nullable=False, index=True),
+    Column("sequence", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("triggered_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("notification_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("summary", JSON, nullable=False),  # the liquidation as the report shows it
+)
+
+rejections = Table(
+    "view_rejections", metadata,
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("line", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("op", String(32), nullable=False),
+    Column("input_id", String(200)),
+    Column("account", String(200)),
+    Column("error", Text, nullable=False),
+    Column("at", DateTime(timezone=True)),
+)
+
+marks = Table(
+    "view_marks", metadata,
+    Column("asset", String(32), primary_key=True),
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("price", Amount, nullable=False),
+    Column("quote", String(32), nullable=False),
+    Column("at", DateTime(timezone=True)),
+)
+
+parameter_versions = Table(
+    "view_parameter_versions", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True)),
+    Column("data", JSON, nullable=False),
+    Column("cause", JSON, nullable=False),
+)
+
+# The views a rebuild empties and a reconciliation compares, with their keys.
+VIEW_TABLES: tuple[Table, ...] = (
+    events, accounts, account_assets, book_totals, liquidations, rejections, marks, parameter_versions,
+)
+
+
+def key_columns(table: Table) -> tuple[str, ...]:
+    return tuple(column.name for column in table.primary_key.columns)
