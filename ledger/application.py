@@ -23,6 +23,7 @@ from ledger.domain.margin import Mark, PriceBook
 from ledger.domain.market import (
     ACCOUNTS_LOG_ID,
     CLOCK_ID,
+    INPUTS_LOG_ID,
     LIQUIDATIONS_LOG_ID,
     PARAMETERS_ID,
     REJECTIONS_LOG_ID,
@@ -31,6 +32,7 @@ from ledger.domain.market import (
     Clock,
     InputReceipt,
     InputRejected,
+    InputsRecorded,
     LiquidationLogged,
     ParameterSet,
     market_id,
@@ -56,6 +58,7 @@ from ledger.inputs import (
     RepayInput,
     TransferInput,
     WithdrawInput,
+    input_record,
 )
 
 SYSTEM_CAUSE = {"kind": "system"}
@@ -73,6 +76,7 @@ class Ledger(Application):
         self.accounts_log = EventSourcedLog(self.events, ACCOUNTS_LOG_ID, AccountLogged)
         self.liquidations_log = EventSourcedLog(self.events, LIQUIDATIONS_LOG_ID, LiquidationLogged)
         self.rejections_log = EventSourcedLog(self.events, REJECTIONS_LOG_ID, InputRejected)
+        self.inputs_log = EventSourcedLog(self.events, INPUTS_LOG_ID, InputsRecorded)
         self._next_log_versions: dict[uuid.UUID, int] = {}
         self.parameter_overlay: dict[str, Any] = {}
         self.store_url: str | None = None  # set when opened by URL (`ledger.inline.open_ledger`)
@@ -90,6 +94,11 @@ class Ledger(Application):
 
     def rejections(self) -> list[InputRejected]:
         return list(self.rejections_log.get())
+
+    def recorded_inputs(self) -> Iterator[dict[str, Any]]:
+        """Every input applied to the store, in the order it was applied."""
+        for recorded in self.inputs_log.get():
+            yield from recorded.inputs
 
     def parameter_data(self) -> dict[str, Any]:
         try:
@@ -121,6 +130,7 @@ class Ledger(Application):
 
     def apply_within(self, uow: UnitOfWork, item: LedgerInput) -> None:
         """Applies one input to the aggregates of `uow`, which may hold earlier inputs too."""
+        uow.inputs.append(input_record(item))
         if item.input_id is not None and not uow.admit(item):
             return
         pending_before = uow.pending_count()
@@ -233,6 +243,7 @@ class UnitOfWork:
         self.touched: dict[uuid.UUID, Aggregate] = {}  # handed out since the last checkpoint
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
+        self.inputs: list[dict[str, Any]] = []  # records of the inputs applied, saved with their effects
         self.events: list[Any] = []  # collected so far, in the order they happened
 
     # --- loading ---
@@ -340,6 +351,11 @@ class UnitOfWork:
     def commit(self, tracking: Tracking | None = None) -> list[Recording]:
         """Saves every collected event, with `tracking` if given, in one transaction."""
         self.checkpoint()
+        if self.inputs:
+            # First in the transaction: the events after it stay in trigger order.
+            self.events.insert(0, self.app.inputs_log.trigger_event(
+                next_originator_version=self.app.next_log_version(self.app.inputs_log), inputs=self.inputs))
+            self.inputs = []
         if not self.events and tracking is None:
             return []
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)

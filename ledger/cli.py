@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import psycopg
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ledger.inline import open_validated, run_inputs
-from ledger.inputs import InputErrors, parse_parameter_file
-from ledger.store import StoreURLError, store_url
+from ledger.inputs import InputErrors, parse_parameter_file, parse_time
+from ledger.store import StoreURLError, store_exists, store_url
+from projections.history import HistoryError, account_history, resolve_point
+from projections.queries import ViewReader
 from projections.report import build_report
+from projections.runner import ProjectionConflict, StoreViews
 
 app = typer.Typer(help="An event-sourced account ledger for margin trading.", no_args_is_help=True,
                   add_completion=False)
@@ -53,6 +62,202 @@ def run(
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         print_report(report)
+
+
+@app.command()
+def migrate(store: StoreOption = None) -> None:
+    """Creates the event store's tables and brings the view tables to the latest migration."""
+    with _existing_or_new_views(store_url(store)):
+        pass
+    err.print("migrated")
+
+
+@app.command()
+def project(
+    once: Annotated[bool, typer.Option("--once", help="Catch up and exit")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Empty every view and rebuild it from event 1")] = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Follows the store's events into the views, from the tracked position."""
+    with _existing_or_new_views(store_url(store)) as views:
+        runner = views.runner
+        if rebuild:
+            total = runner.last_notification_id()
+            with _progress("rebuilding views", total) as advance:
+                projected = runner.rebuild(on_batch=lambda _count, position: advance(position))
+        elif once:
+            projected = runner.run_once()
+        else:
+            projected = _follow_until_stopped(views)
+        summary = {"projected": projected, "position": runner.position(),
+                   "last_notification_id": runner.last_notification_id()}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        err.print(f"projected {summary['projected']} events; views at notification {summary['position']} "
+                  f"of {summary['last_notification_id']}")
+
+
+def _follow_until_stopped(views: StoreViews) -> int:
+    stop = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stop.set())
+    start = views.runner.position()
+    err.print(f"following the store from notification {start}; Ctrl-C stops")
+    views.runner.run_forever(stop)
+    return views.runner.position() - start
+
+
+@app.command()
+def history(
+    account: Annotated[str, typer.Argument(help="The account's name")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="A UTC time, e.g. 2026-01-05T10:20:00Z")] = None,
+    at_event: Annotated[Optional[int], typer.Option("--at-event", help="A notification id (see the event list)")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The account's events and its state as it stood then."""
+    if as_of is not None and at_event is not None:
+        _exit_usage("give --as-of or --at-event, not both")
+    moment = _parse_moment(as_of)
+    with _current_views(store_url(store)) as views:
+        reader = ViewReader(views.engine)
+        try:
+            result = account_history(views.app, reader, account, resolve_point(reader, moment, at_event))
+        except HistoryError as error:
+            _exit_usage(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        print_history(result)
+
+
+@app.command()
+def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Conservation per asset, every view against a full replay, gaps in the event sequence.
+    Exit 0 when all hold, 1 with every difference listed."""
+    from projections.reconcile import print_reconciliation, reconcile_store
+
+    with _current_views(store_url(store)) as views:
+        result = reconcile_store(views.app, views.engine)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        print_reconciliation(result, Console())
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+@app.command()
+def postmortem(
+    liquidation_id: Annotated[str, typer.Argument(help="The liquidation's id (see the report)")],
+    output_format: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", help="Write to this file, not standard output")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One liquidation told step by step, with the inputs that set it off."""
+    from projections.postmortem import build_postmortem, render_html, render_table
+
+    if as_json:
+        output_format = "json"
+    if output_format not in ("table", "json", "html"):
+        _exit_usage(f"--format {output_format}: use table, json or html")
+    with _current_views(store_url(store)) as views:
+        try:
+            told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
+        except HistoryError as error:
+            _exit_usage(str(error))
+    if output_format == "table":
+        console = Console(file=output.open("w")) if output else Console()
+        render_table(told, console)
+        return
+    text = json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def replay(
+    params: Annotated[Path, typer.Option("--params", help="A parameter overlay (JSON object)")],
+    account: Annotated[Optional[str], typer.Option("--account", help="Only this account")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replays the recorded inputs with another parameter set in a scratch store and
+    prints what would have differed. The store itself is never written."""
+    from projections.counterfactual import CounterfactualError, print_counterfactual, replay_store
+
+    try:
+        overlay = parse_parameter_file(params.read_text(), str(params))
+    except InputErrors as errors:
+        _exit_input_errors(errors)
+    except OSError as error:
+        _exit_usage(str(error))
+    url = store_url(store)
+    try:
+        if not store_exists(url):
+            _exit_usage(f"no store at {url}")
+        result = replay_store(url, overlay, account)
+    except (StoreURLError, psycopg.OperationalError, CounterfactualError) as error:
+        _exit_usage(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        print_counterfactual(result, Console())
+
+
+def _parse_moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        _exit_usage(f"--as-of: {error}")
+    raise AssertionError  # unreachable: _exit_usage raises
+
+
+@contextmanager
+def _existing_or_new_views(url: str) -> Iterator[StoreViews]:
+    try:
+        views = StoreViews(url)
+    except (StoreURLError, psycopg.OperationalError) as error:
+        _exit_usage(str(error))
+    try:
+        yield views
+    finally:
+        views.close()
+
+
+@contextmanager
+def _current_views(url: str) -> Iterator[StoreViews]:
+    """An existing store's views, brought up to date first (unless another runner is at it)."""
+    try:
+        if not store_exists(url):
+            _exit_usage(f"no store at {url}")
+    except (StoreURLError, psycopg.OperationalError) as error:
+        _exit_usage(str(error))
+    with _existing_or_new_views(url) as views:
+        try:
+            views.runner.run_once()
+        except ProjectionConflict:
+            pass  # a projector is running: read what it has written
+        yield views
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[Any]:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda position: progress.update(task, completed=position)
+
+
+def _exit_usage(message: str) -> None:
+    err.print(f"error: {message}")
+    raise typer.Exit(2)
 
 
 def _exit_input_errors(errors: InputErrors) -> None:
@@ -96,6 +301,39 @@ def print_report(report: dict[str, Any]) -> None:
         console.print(rejections)
     if report["conservation"]:
         console.print("[bold red]Conservation broken:[/] " + "; ".join(report["conservation"]))
+
+
+def print_history(result: dict[str, Any]) -> None:
+    console = Console()
+    events = Table(title=f"Account {result['account']}: events through notification "
+                         f"{result['through']['notification_id']} ({result['through']['at']})")
+    for column in ("notification", "version", "at", "event", "facts"):
+        events.add_column(column)
+    for record in result["events"]:
+        facts = {name: value for name, value in record["facts"].items() if name not in ("account", "at", "cause")}
+        events.add_row(str(record["notification_id"]), str(record["version"]), record["at"] or "-",
+                       record["event"], _facts_text(facts))
+    console.print(events)
+    state, position = result["state"], result["state"]["position"]
+    summary = Table(title="State then", show_header=False)
+    summary.add_column("field")
+    summary.add_column("value")
+    for label, value in (
+        ("status", state["status"]), ("mode", f"{state['mode']} {state['leverage'] or ''}x".replace(" x", "")),
+        ("balances", _book(state["balances"])), ("debts", _book(state["debts"])),
+        ("interest", _book(state["interest"])), ("position held by", position["held_by"]),
+        ("collateral", _book(position["collateral"])), ("collateral value", position["collateral_value"] or "-"),
+        ("debt value", position["debt_value"] or "-"), ("net equity", position["net_equity"] or "-"),
+        ("margin level", position["margin_level"] or "-"), ("prices", _book(position["prices"])),
+        ("parameters version", str(state["parameters_version"])),
+    ):
+        summary.add_row(label, value)
+    console.print(summary)
+
+
+def _facts_text(facts: dict[str, Any]) -> str:
+    return " ".join(f"{name}={json.dumps(value, separators=(',', ':')) if isinstance(value, (dict, list)) else value}"
+                    for name, value in facts.items())
 
 
 def _book(book: dict[str, str]) -> str:

@@ -195,6 +195,7 @@ class LedgerInput:
     source: str
     at: datetime
     fingerprint: str
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the JSON object as given
 
     @property
     def op(self) -> str:
@@ -209,6 +210,19 @@ class LedgerInput:
         if self.input_id is not None:
             cause["input_id"] = self.input_id
         return cause
+
+
+def input_record(item: LedgerInput) -> dict[str, Any]:
+    """What the store keeps of an applied input, so that it can be replayed."""
+    return {"source": item.source, "line": item.line, "at": item.at.isoformat().replace("+00:00", "Z"),
+            "input": item.raw}
+
+
+def restore_input(record: dict[str, Any]) -> LedgerInput:
+    """The input a record was made of: it was valid when recorded, so it is parsed, not checked."""
+    raw = record["input"]
+    return LedgerInput(body=_input_adapter.validate_python(raw), line=record["line"], source=record["source"],
+                       at=parse_time(record["at"]), fingerprint=fingerprint(raw), raw=raw)
 
 
 def fingerprint(raw: dict[str, Any]) -> str:
@@ -437,7 +451,7 @@ def parse_scenario(text: str, source: str, known: KnownState) -> list[LedgerInpu
                 continue
         clock = at
         _check_line(body, check)
-        inputs.append(LedgerInput(body=body, line=number, source=source, at=at, fingerprint=fingerprint(raw)))
+        inputs.append(LedgerInput(body=body, line=number, source=source, at=at, fingerprint=fingerprint(raw), raw=raw))
     if errors:
         raise InputErrors(sorted(errors, key=lambda e: e.line))
     return inputs

@@ -100,6 +100,9 @@ class ViewReader:
     def last_notification_at_or_before(self, moment: datetime) -> int | None:
         return self._one(select(func.max(tables.events.c.notification_id)).where(tables.events.c.at <= moment))
 
+    def event_time(self, notification_id: int) -> datetime | None:
+        return as_utc(self._one(select(tables.events.c.at).where(tables.events.c.notification_id == notification_id)))
+
     def account_events(self, name: str, through: int | None = None) -> list[Row]:
         table = tables.events
         statement = select(table).where(table.c.account == name, table.c.event.like("Account.%"))

@@ -24,6 +24,7 @@ CLOCK_ID = uuid.uuid5(NAMESPACE, "clock")
 ACCOUNTS_LOG_ID = uuid.uuid5(NAMESPACE, "log:accounts")
 LIQUIDATIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:liquidations")
 REJECTIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:rejections")
+INPUTS_LOG_ID = uuid.uuid5(NAMESPACE, "log:inputs")
 
 
 @functools.lru_cache(maxsize=10_000)
@@ -204,3 +205,10 @@ class InputRejected(DomainEvent):
     account: str | None
     error: str
     at: datetime
+
+
+class InputsRecorded(DomainEvent):
+    """The inputs one save applied, as they were given (`ledger.inputs.input_record`):
+    what a counterfactual replay runs again."""
+
+    inputs: list[dict[str, Any]]
