@@ -69,8 +69,11 @@ def account_state(app: Ledger, reader: ViewReader, account_id: uuid.UUID, versio
     prices = reader.prices(through)
     holdings, owed, held_by = account.balances, account.liabilities(), account.name
     if account.status == TAKEN_OVER and account.liquidation_id is not None:
+        # From the hand-off to the return the desk holds the position; the return
+        # itself lands in the account before the liquidation ends.
         desk = liquidation_at(app, reader, account.liquidation_id, through)
-        holdings, owed, held_by = desk.desk_balances, desk.desk_liabilities(), "takeover-desk"
+        if any(desk.desk_balances.values()) or any(desk.desk_liabilities().values()):
+            holdings, owed, held_by = desk.desk_balances, desk.desk_liabilities(), "takeover-desk"
     tier = prices.parameters.margin_tier(account.mode, account.leverage) if account.is_margin else None
     return {
         "version": version,

@@ -103,6 +103,10 @@ class ViewReader:
     def event_time(self, notification_id: int) -> datetime | None:
         return as_utc(self._one(select(tables.events.c.at).where(tables.events.c.notification_id == notification_id)))
 
+    def events_named(self, name: str) -> list[Row]:
+        table = tables.events
+        return self._rows(select(table).where(table.c.event == name).order_by(table.c.notification_id))
+
     def account_events(self, name: str, through: int | None = None) -> list[Row]:
         table = tables.events
         statement = select(table).where(table.c.account == name, table.c.event.like("Account.%"))

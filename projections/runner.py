@@ -9,6 +9,7 @@ once no transaction that could still commit it is running (`GapWatch`).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from projections.views import Key, LedgerViews, Row, RowChanges
 
 APPLICATION_NAME = Ledger.name
 BATCH_SIZE = 2000
+BATCH_SIZE_VARIABLE = "LEDGER_PROJECTION_BATCH"  # notifications a batch, for `ledger project` (default BATCH_SIZE)
 APPEND_ONLY = {tables.events.name, tables.marks.name, tables.rejections.name}
 
 
@@ -62,10 +64,12 @@ class ViewStore(TrackingRecorder):
             found = connection.execute(select(table).where(condition)).mappings().first()
         return None if found is None else dict(found)
 
-    def write(self, changes: RowChanges, tracking: Tracking, settled_gaps: list[tuple[int, int]]) -> None:
-        """The batch's rows, the gaps it passed and its position: one transaction."""
+    def write(self, changes: RowChanges, tracking: Tracking, settled_gaps: list[tuple[int, int]],
+              read_after: int) -> None:
+        """The batch's rows, the gaps it passed and its position: one transaction, applied
+        only if the views still stand where the batch was read from (`read_after`, 0: none)."""
         with self.engine.begin() as connection:
-            self._advance(connection, tracking)
+            self._advance(connection, tracking, read_after)
             if settled_gaps:
                 connection.execute(insert(tables.settled_gaps), [
                     {"notification_id": gap, "settled_below": below} for gap, below in settled_gaps])
@@ -82,7 +86,12 @@ class ViewStore(TrackingRecorder):
         return connection.execute(select(tables.tracking.c.notification_id).where(
             tables.tracking.c.application_name == application_name)).scalar()
 
-    def _advance(self, connection: Connection, tracking: Tracking) -> None:
+    def _advance(self, connection: Connection, tracking: Tracking, read_after: int | None = None) -> None:
+        """Moves the position to `tracking`'s. With `read_after`, only from there (compare and
+        set): any other position means another runner wrote meanwhile (ProjectionConflict)."""
+        if read_after is not None:
+            self._move_from(connection, tracking, read_after)
+            return
         current = self._position(connection, tracking.application_name)
         if current is None:
             connection.execute(insert(tables.tracking).values(
@@ -95,6 +104,22 @@ class ViewStore(TrackingRecorder):
             tables.tracking.c.notification_id == current).values(notification_id=tracking.notification_id))
         if moved.rowcount != 1:
             raise ProjectionConflict(f"views moved past notification {current} meanwhile")
+
+    def _move_from(self, connection: Connection, tracking: Tracking, read_after: int) -> None:
+        if read_after == 0:  # no position yet: the first writer inserts it, any other finds it there
+            first = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(tables.tracking).values(
+                application_name=tracking.application_name, notification_id=tracking.notification_id)
+            statement: Any = first.on_conflict_do_nothing(index_elements=["application_name"])
+        else:
+            statement = update(tables.tracking).where(
+                tables.tracking.c.application_name == tracking.application_name,
+                tables.tracking.c.notification_id == read_after).values(notification_id=tracking.notification_id)
+        # RETURNING, not rowcount: psycopg reports no rowcount for INSERT ... ON CONFLICT DO NOTHING here.
+        moved = connection.execute(statement.returning(tables.tracking.c.notification_id)).first()
+        if moved is None:
+            current = self._position(connection, tracking.application_name)
+            raise ProjectionConflict(f"views are at notification {current}, not {read_after} where this batch "
+                                     "was read from: another runner wrote meanwhile")
 
     def _write_table(self, connection: Connection, table: Any, rows: dict[Key, Row | None]) -> None:
         if not rows:
@@ -176,6 +201,8 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.gaps = GapWatch(app, store.engine, gap_wait_seconds)
         self.views = LedgerViews(load_row=store.load_row, load_aggregate=self._aggregate_at)
+        # The position what `views` holds in memory is as of: what this runner last wrote.
+        self.held_through: int | None = None
 
     def position(self) -> int:
         return self.store.max_tracking_id(APPLICATION_NAME) or 0
@@ -187,11 +214,13 @@ class ProjectionRunner:
         """Projects every committed event after the tracked position; returns how many.
         Stops early before a gap that a running transaction may still fill."""
         position = self.position()
+        if position != self.held_through:
+            self.views.forget()  # another runner moved the views: what this one holds is stale
         projected = 0
         while True:
             batch = self._read(position)
             if batch.notifications:
-                position = self._project(batch)
+                position = self._project(batch, position)
                 projected += len(batch.notifications)
                 if on_batch is not None:
                     on_batch(projected, position)
@@ -235,19 +264,32 @@ class ProjectionRunner:
             expected = notification.id + 1
         return batch
 
-    def _project(self, batch: Batch) -> int:
+    def _project(self, batch: Batch, read_after: int) -> int:
         try:
             for notification in batch.notifications:
                 self.views.process(notification.id, self.app.mapper.to_domain_event(notification))
             last = batch.notifications[-1].id
-            self.store.write(self.views.take_changes(), Tracking(APPLICATION_NAME, last), batch.settled_gaps)
+            self.store.write(self.views.take_changes(), Tracking(APPLICATION_NAME, last), batch.settled_gaps,
+                             read_after)
         except BaseException:
             self.views.forget()  # what it held may include the unwritten batch
+            self.held_through = None
             raise
+        self.held_through = last
         return last
 
     def _aggregate_at(self, aggregate_id: uuid.UUID, version: int) -> Any:
         return self.app.repository.get(aggregate_id, version=version)
+
+
+def configured_batch_size() -> int:
+    """$LEDGER_PROJECTION_BATCH, or BATCH_SIZE."""
+    value = os.environ.get(BATCH_SIZE_VARIABLE, "").strip()
+    if not value:
+        return BATCH_SIZE
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${BATCH_SIZE_VARIABLE} must be a positive whole number, not {value!r}")
+    return int(value)
 
 
 class StoreViews:
@@ -261,7 +303,7 @@ class StoreViews:
         self.engine = views_engine(store_url)
         migrate(self.engine)
         self.app = Ledger(store_environment(store_url))
-        self.runner = ProjectionRunner(self.app, ViewStore(self.engine))
+        self.runner = ProjectionRunner(self.app, ViewStore(self.engine), batch_size=configured_batch_size())
 
     def report(self) -> dict[str, Any]:
         from projections.report import read_report

@@ -161,7 +161,7 @@ class LedgerViews:
             "originator_id": str(event.originator_id),
             "originator_version": event.originator_version,
             "event": event_name(event),
-            "at": getattr(event, "at", None) or event.timestamp,
+            "at": getattr(event, "at", None),  # ledger time; directory logs have none
             "account": getattr(event, "account", None) if isinstance(event, (Account.Event, Liquidation.Event)) else None,
             "liquidation_id": None if liquidation_id is None else str(liquidation_id),
         })

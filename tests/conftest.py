@@ -21,7 +21,7 @@ from psycopg import sql
 from ledger.application import Ledger
 from ledger.inline import open_ledger, run_inputs, validate
 from ledger.processes import ProcessManager
-from projections.report import build_report
+from projections.runner import StoreViews
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SCENARIOS = SHARED / "scenarios"
@@ -56,27 +56,40 @@ class LedgerSession:
         self.url = url
         self.app: Ledger = open_ledger(url)
         self.processes = ProcessManager(self.app)
+        self.views: StoreViews | None = None  # opened at the first report
         self.runs = 0
 
     def run(self, text: str, source: str | None = None) -> dict[str, Any]:
         self.runs += 1
         inputs = validate(self.app, text, source or f"test-{self.runs}")
         run_inputs(self.app, inputs, self.processes)
-        return build_report(self.app)
+        return self.report()
+
+    def report(self) -> dict[str, Any]:
+        """The report of `ledger run`, from the store's views brought up to date."""
+        if self.views is None:
+            self.views = StoreViews(self.url)
+        return self.views.report()
 
     def run_lines(self, *lines: dict[str, Any]) -> dict[str, Any]:
         return self.run("\n".join(json.dumps(line) for line in lines))
 
     def reopen(self) -> LedgerSession:
-        self.app.close()
+        self.close()
         return LedgerSession(self.url)
+
+    def close(self) -> None:
+        self.app.close()
+        if self.views is not None:
+            self.views.close()
+            self.views = None
 
 
 @pytest.fixture
 def ledger_session(store_url: str) -> Iterator[LedgerSession]:
     session = LedgerSession(store_url)
     yield session
-    session.app.close()
+    session.close()
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def store_state(store_url: str) -> tuple[int | None, dict[str, Any]]:
 def seeded_store(ledger_session: Any) -> str:
     """A store holding SETUP, applied and closed."""
     ledger_session.run_lines(*SETUP)
-    ledger_session.app.close()
+    ledger_session.close()
     return ledger_session.url
 
 

@@ -24,7 +24,7 @@ def test_a_liquidation_set_off_before_a_stop_runs_once_on_reopening(store_url: s
     session.run("\n".join(SEED_A[:-1]))
     _save_without_processes(session.app, SEED_A[-1])  # the mark that triggers the liquidation
     assert build_report(session.app)["liquidations"] == []
-    session.app.close()
+    session.close()
 
     reopened = LedgerSession(store_url)
     report = reopened.run("")
@@ -32,7 +32,7 @@ def test_a_liquidation_set_off_before_a_stop_runs_once_on_reopening(store_url: s
     assert report["accounts"]["A"]["balances"] == {"BTC": "0.72727273"}
     again = LedgerSession(store_url).run("")
     assert again == report
-    reopened.app.close()
+    reopened.close()
 
 
 def test_the_tracked_position_reaches_the_end_of_the_log(store_url: str) -> None:
@@ -40,7 +40,7 @@ def test_the_tracked_position_reaches_the_end_of_the_log(store_url: str) -> None
     session.run("\n".join(SEED_A))
     app = session.app
     assert app.recorder.max_tracking_id(app.name) == app.recorder.max_notification_id()
-    session.app.close()
+    session.close()
 
 
 def test_a_reaction_is_recorded_with_the_tracking_of_its_cause(store_url: str) -> None:

@@ -33,4 +33,4 @@ def test_a_reopened_store_reads_its_snapshots(ledger_session: LedgerSession) -> 
     reopened = ledger_session.reopen()
     market = reopened.app.repository.get(market_id("BTC"))
     assert market.mark_price == 50449
-    reopened.app.close()
+    reopened.close()

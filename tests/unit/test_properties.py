@@ -66,7 +66,8 @@ from ledger.domain.accounts import Account
 from ledger.domain.entries import DEBT, TAKEOVER_DESK
 from ledger.domain.liquidation import Liquidation
 from projections.balance_sheet import BalanceSheet, entries_net_to_zero, stored_events
-from projections.report import build_report
+from projections.counterfactual import views_in_memory
+from projections.report import read_report
 from tests.conftest import LedgerSession
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -179,7 +180,7 @@ class Run:
         self.locked_attempts = 0  # effects tried on an account locked before the input
 
     def close(self) -> None:
-        self.session.app.close()
+        self.session.close()
 
     # --- reading the last report ---
 
@@ -387,13 +388,14 @@ class Run:
     # --- property 4: replay ---
 
     def reopened_report(self) -> tuple[LedgerSession, dict[str, Any]]:
+        """A second ledger on the store, its views rebuilt from event 1 in memory."""
         other = LedgerSession(self.url)
-        return other, build_report(other.app)
+        return other, read_report(views_in_memory(other.app))
 
     def reopen(self) -> None:
         other, report = self.reopened_report()
         assert report == self.report, "a ledger reopened on the same store reports differently"
-        self.session.app.close()
+        self.session.close()
         self.session = other
 
 
@@ -546,7 +548,7 @@ def test_ledger_properties_hold_on_random_valid_inputs(spec: dict[str, Any], ste
                 run.act(step)
             # (4) replay: a second ledger on the same store reports the same
             other, report = run.reopened_report()
-            other.app.close()
+            other.close()
             assert report == run.report, "a ledger reopened on the same store reports differently"
             kinds = sorted({liq["kind"] for liq in run.report["liquidations"]})
             event(f"liquidations: {len(run.report['liquidations'])} {kinds}")

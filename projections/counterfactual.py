@@ -1,0 +1,128 @@
+"""`ledger replay`: what would have happened under another parameter set.
+
+The store keeps every input it applied (`InputsRecorded`). They are run again,
+with the same code as `ledger run --params FILE`, into a scratch store in memory;
+both the store and the scratch store are projected into in-memory views by the
+same runner, and their reports compared account by account. Nothing is written
+to the store or its views.
+
+The replay starts, as a new store would, from the default parameters with FILE
+over them; every recorded `params` input still applies, FILE winning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+from ledger.application import Ledger
+from ledger.inline import run_inputs
+from ledger.inputs import restore_input
+from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
+from projections.database import migrate
+from projections.report import read_report
+from projections.runner import ProjectionRunner, ViewStore
+
+OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "status")
+LIQUIDATION_FIELDS = ("kind", "status", "trigger_at", "trigger_margin_level", "fee", "returned")
+
+
+class CounterfactualError(ValueError):
+    pass
+
+
+def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = None) -> dict[str, Any]:
+    store = Ledger(store_environment(store_url))
+    try:
+        records = list(store.recorded_inputs())
+        if not records:
+            raise CounterfactualError("the store holds no recorded inputs to replay")
+        recorded = read_report(views_in_memory(store))
+    finally:
+        store.close()
+    scratch = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
+    scratch.parameter_overlay = overlay
+    try:
+        run_inputs(scratch, [restore_input(record) for record in records])
+        replayed = read_report(views_in_memory(scratch))
+    finally:
+        scratch.close()
+    if account is not None and account not in recorded["accounts"]:
+        raise CounterfactualError(f"unknown account {account!r}")
+    return compare_reports(recorded, replayed, overlay, len(records), account)
+
+
+def views_in_memory(app: Ledger) -> Engine:
+    """The app's views, projected from event 1 into a private in-memory database."""
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    migrate(engine)
+    ProjectionRunner(app, ViewStore(engine)).rebuild()
+    return engine
+
+
+def compare_reports(recorded: dict[str, Any], replayed: dict[str, Any], overlay: dict[str, Any],
+                    input_count: int, account: str | None) -> dict[str, Any]:
+    names = sorted(set(recorded["accounts"]) | set(replayed["accounts"]))
+    if account is not None:
+        names = [account]
+    accounts: dict[str, Any] = {}
+    differences: list[dict[str, Any]] = []
+    for name in names:
+        before, after = outcome(recorded, name), outcome(replayed, name)
+        changed = [field for field in OUTCOME_FIELDS if before.get(field) != after.get(field)]
+        accounts[name] = {"recorded": before, "replayed": after, "differs": changed}
+        differences += [{"account": name, "what": field, "recorded": before.get(field), "replayed": after.get(field)}
+                        for field in changed]
+    return {"params": overlay, "inputs_replayed": input_count, "accounts": accounts, "differences": differences}
+
+
+def outcome(report: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the replay compares of one account: its liquidations and where it ended."""
+    state = report["accounts"].get(name)
+    if state is None:
+        return {}
+    liquidations = [liquidation_outcome(item) for item in report["liquidations"] if item["account"] == name]
+    return {
+        "liquidated": bool(liquidations),
+        "liquidations": liquidations,
+        "balances": state["balances"],
+        "debts": state["debts"],
+        "status": state["status"],
+    }
+
+
+def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": liquidation["kind"],
+        "status": liquidation["status"],
+        "trigger_at": liquidation["trigger"]["at"],
+        "trigger_margin_level": liquidation["trigger"]["margin_level"],
+        "fee": liquidation["fee"],
+        "returned": liquidation["returned"],
+    }
+
+
+def print_counterfactual(result: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"Replay of {result['inputs_replayed']} recorded inputs with {result['params']}")
+    for column in ("account", "what", "recorded", "replayed"):
+        table.add_column(column)
+    for difference in result["differences"]:
+        table.add_row(difference["account"], difference["what"], describe(difference["what"], difference["recorded"]),
+                      describe(difference["what"], difference["replayed"]))
+    console.print(table)
+    if not result["differences"]:
+        console.print("Nothing would have differed.")
+
+
+def describe(what: str, value: Any) -> str:
+    if what != "liquidations":
+        return str(value)
+    if not value:
+        return "none"
+    return "; ".join(
+        f"{item['kind']} at {item['trigger_at']} (ML {item['trigger_margin_level']}), fee value "
+        f"{item['fee']['value']}, returned {item['returned'] or '-'}" for item in value)

@@ -1,0 +1,97 @@
+"""`ledger replay`: the recorded inputs again, under other parameters, in a scratch store.
+
+Seed 004's user A is liquidated at a margin level of 1.1 (5x cross classic). With the
+liquidation level lowered to 1.05 the same inputs liquidate nothing; with a 3% fee
+the fee is 3% of the 400,000 USDC liabilities: 12,000. The store is never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tests.conftest import SCENARIOS
+
+
+def ledger(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True, check=False)
+
+
+def replay(store_url: str, tmp_path: Path, params: dict[str, Any], *extra: str) -> dict[str, Any]:
+    params_file = tmp_path / "params.json"
+    params_file.write_text(json.dumps(params))
+    completed = ledger("replay", "--params", str(params_file), "--store", store_url, "--json", *extra)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def run_seed_a(store_url: str) -> None:
+    completed = ledger("run", str(SCENARIOS / "seed004_user_a.jsonl"), "--store", store_url, "--json")
+    assert completed.returncode == 0, completed.stderr
+
+
+def store_fingerprint(store_url: str) -> Any:
+    """What would change if anything wrote to the store or its views."""
+    if store_url.startswith("sqlite:///"):
+        return hashlib.sha256(Path(store_url[len("sqlite:///"):]).read_bytes()).hexdigest()
+    base, schema = store_url.split("?schema=")
+    with psycopg.connect(base) as connection:
+        connection.execute(f"SET search_path TO {schema}")
+        events = connection.execute("SELECT max(notification_id), count(*) FROM ledger_events").fetchone()
+        views = connection.execute("SELECT count(*) FROM view_events").fetchone()
+        position = connection.execute("SELECT notification_id FROM view_tracking").fetchone()
+    return events, views, position
+
+
+def test_a_lower_liquidation_level_leaves_user_a_unliquidated(store_url: str, tmp_path: Path) -> None:
+    run_seed_a(store_url)
+    before = store_fingerprint(store_url)
+    result = replay(store_url, tmp_path, {"margin": {"cross_classic": {"5": {"liquidation": "1.05"}}}})
+    account = result["accounts"]["A"]
+    assert account["recorded"]["liquidated"] is True
+    assert account["replayed"]["liquidated"] is False
+    assert account["replayed"]["liquidations"] == []
+    assert account["replayed"]["balances"] == {"BTC": "10"}  # the position stands, in a margin call
+    assert account["replayed"]["status"] == "margin_call"
+    assert {"liquidated", "liquidations", "balances", "debts", "status"} <= set(account["differs"])
+    assert result["inputs_replayed"] == 7
+    assert store_fingerprint(store_url) == before
+
+
+def test_a_three_percent_fee_makes_it_12000(store_url: str, tmp_path: Path) -> None:
+    run_seed_a(store_url)
+    result = replay(store_url, tmp_path, {"margin": {"cross_classic": {"5": {"fee": "0.03"}}}})
+    recorded, replayed = (result["accounts"]["A"][side]["liquidations"][0] for side in ("recorded", "replayed"))
+    assert abs(Decimal(recorded["fee"]["value"]) - Decimal("8000")) <= Decimal("0.01")
+    assert abs(Decimal(replayed["fee"]["value"]) - Decimal("12000")) <= Decimal("0.01")
+    assert replayed["kind"] == recorded["kind"] == "regular"
+    assert replayed["trigger_at"] == recorded["trigger_at"] == "2026-01-05T10:20:00Z"
+    assert result["accounts"]["A"]["differs"] == ["liquidations", "balances"]
+
+
+def test_the_same_parameters_change_nothing(store_url: str, tmp_path: Path) -> None:
+    run_seed_a(store_url)
+    result = replay(store_url, tmp_path, {"margin": {"cross_classic": {"5": {"fee": "0.02"}}}})
+    assert result["differences"] == []
+    table = ledger("replay", "--params", str(tmp_path / "params.json"), "--store", store_url)
+    assert table.returncode == 0
+    assert "Nothing would have differed" in table.stdout
+
+
+def test_replay_of_one_account_and_bad_arguments(store_url: str, tmp_path: Path) -> None:
+    run_seed_a(store_url)
+    result = replay(store_url, tmp_path, {"margin": {"cross_classic": {"5": {"fee": "0.03"}}}}, "--account", "A")
+    assert list(result["accounts"]) == ["A"]
+    unknown = ledger("replay", "--params", str(tmp_path / "params.json"), "--store", store_url, "--account", "Z")
+    assert unknown.returncode == 2 and "unknown account 'Z'" in unknown.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"margin": {"cross_classic": {"5": {"fee": 0.03}}}}))
+    refused = ledger("replay", "--params", str(bad), "--store", store_url)
+    assert refused.returncode == 2 and "fee" in refused.stderr
