@@ -113,7 +113,7 @@ def _follow_until_stopped(views: StoreViews) -> int:
 def history(
     account: Annotated[str, typer.Argument(help="The account's name")],
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="A UTC time, e.g. 2026-01-05T10:20:00Z")] = None,
-    at_event: Annotated[Optional[int], typer.Option("--at-event", help="A notification id (see the event list)")] = None,
+    at_event: Annotated[Optional[int], typer.Option("--at-event", help="A notification id (event list)")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:

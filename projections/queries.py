@@ -107,6 +107,18 @@ class ViewReader:
         table = tables.events
         return self._rows(select(table).where(table.c.event == name).order_by(table.c.notification_id))
 
+    def events_named_before(self, name: str, notification_id: int, limit: int) -> list[Row]:
+        """The last `limit` events of that name at or before `notification_id`, latest first."""
+        table = tables.events
+        return self._rows(select(table).where(table.c.event == name, table.c.notification_id <= notification_id)
+                          .order_by(table.c.notification_id.desc()).limit(limit))
+
+    def mark_notifications(self, assets: set[str], start: int, end: int) -> list[int]:
+        table = tables.marks
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(table.c.notification_id).where(
+                table.c.asset.in_(sorted(assets)), table.c.notification_id.between(start, end))).scalars())
+
     def account_events(self, name: str, through: int | None = None) -> list[Row]:
         table = tables.events
         statement = select(table).where(table.c.account == name, table.c.event.like("Account.%"))
