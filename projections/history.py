@@ -96,7 +96,7 @@ def position_value(mode: str, holdings: dict[str, Decimal], owed: dict[str, Deci
                    prices: PriceBook) -> dict[str, Any]:
     """Collateral value, debt value, net equity and margin level at `prices` (None
     where an asset has no mark yet)."""
-    assets = {asset for asset, amount in holdings.items() if amount} | {asset for asset, amount in owed.items() if amount}
+    assets = {asset for book in (holdings, owed) for asset, amount in book.items() if amount}
     try:
         position = margin_position(mode, holdings, owed, prices)
         used = amounts_text(prices.prices_used(assets))

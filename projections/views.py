@@ -162,7 +162,7 @@ class LedgerViews:
             "originator_version": event.originator_version,
             "event": event_name(event),
             "at": getattr(event, "at", None),  # ledger time; directory logs have none
-            "account": getattr(event, "account", None) if isinstance(event, (Account.Event, Liquidation.Event)) else None,
+            "account": event.account if isinstance(event, (Account.Event, Liquidation.Event)) else None,
             "liquidation_id": None if liquidation_id is None else str(liquidation_id),
         })
 

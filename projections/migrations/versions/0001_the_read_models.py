@@ -2,7 +2,7 @@
 parameter versions, the event index, and the projection runner's tracking and gaps.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21
 """
 
