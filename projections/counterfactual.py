@@ -58,7 +58,8 @@ def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = 
 
 def views_in_memory(app: Ledger) -> Engine:
     """The app's views, projected from event 1 into a private in-memory database."""
-    engine = create_engine("sqlite://", poolclass=StaticPool)
+    # One connection, handed to the runner's writer thread in turn.
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     migrate(engine)
     ProjectionRunner(app, ViewStore(engine)).rebuild()
     return engine

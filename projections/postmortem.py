@@ -381,20 +381,10 @@ def render_table(postmortem: dict[str, Any], console: Console) -> None:
 
 
 def _summary_table(postmortem: dict[str, Any]) -> Table:
-    summary, account = postmortem["liquidation"], postmortem["account"]
-    trigger = summary["trigger"]
-    table = Table(title=f"Liquidation {summary['id']}", show_header=False)
+    table = Table(title=f"Liquidation {postmortem['liquidation']['id']}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    for label, value in (
-        ("account", f"{account['name']} ({account['mode']} {account['leverage']}x)"),
-        ("kind", summary["kind"]), ("status", summary["status"]),
-        ("triggered", f"{trigger['at']}: margin level {trigger['margin_level']} <= {trigger['threshold']}"),
-        ("completed", postmortem["completed_at"] or "-"),
-        ("liabilities at trigger", _book(summary["liabilities"])),
-        ("fee", f"{_book(summary['fee']['amounts'])} (value {summary['fee']['value']})"),
-        ("returned", _book(summary["returned"])), ("shortfall", _book(summary["shortfall"])),
-    ):
+    for label, value in _summary_pairs(postmortem):
         table.add_row(label, value)
     return table
 

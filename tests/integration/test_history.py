@@ -7,8 +7,6 @@ in history); `--as-of` is checked at the times the scenarios give.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -18,13 +16,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import BACKENDS, SCENARIOS
+from tests.conftest import ledger_cli as ledger
 
 VALUE_TOLERANCE = Decimal("0.01")  # the scenarios' rule for values in the valuation asset
 LEVEL_TOLERANCE = Decimal("0.00000001")  # the seed's tables give levels to 8 decimal places
-
-
-def ledger(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True, check=False)
 
 
 def run_seed(user: str, store_url: str) -> None:

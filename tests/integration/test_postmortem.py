@@ -13,7 +13,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import uuid
 import zlib
 from collections.abc import Callable
@@ -26,17 +25,12 @@ from typer.testing import CliRunner, Result
 
 from ledger.cli import app
 from tests.conftest import BACKENDS, SCENARIOS
+from tests.conftest import ledger_cli as ledger
 
 VALUE_TOLERANCE = Decimal("0.01")  # the scenarios' rule for values in the valuation asset
 QUANTITY_TOLERANCE = Decimal("0.00000002")  # the seed table rounds sold quantities its own way
 CHROMIUM = Path("/usr/bin/chromium")
 WIDE_TERMINAL = {**os.environ, "COLUMNS": "220"}  # rich wraps step names in a narrow table
-
-
-def ledger(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The `ledger` command as other tools run it: a process of its own."""
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True,
-                          check=False, env=env)
 
 
 def postmortem(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,7 @@ from typing import Any
 import psycopg
 
 from tests.conftest import SCENARIOS
-
-
-def ledger(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True, check=False)
+from tests.conftest import ledger_cli as ledger
 
 
 def replay(store_url: str, tmp_path: Path, params: dict[str, Any], *extra: str) -> dict[str, Any]:
