@@ -82,14 +82,18 @@ def project(
     """Follows the store's events into the views, from the tracked position."""
     with _existing_or_new_views(store_url(store)) as views:
         runner = views.runner
-        if rebuild:
-            total = runner.last_notification_id()
-            with _progress("rebuilding views", total) as advance:
-                projected = runner.rebuild(on_batch=lambda _count, position: advance(position))
-        elif once:
-            projected = runner.run_once()
-        else:
-            projected = _follow_until_stopped(views)
+        try:
+            if rebuild:
+                total = runner.last_notification_id()
+                with _progress("rebuilding views", total) as advance:
+                    projected = runner.rebuild(on_batch=lambda _count, position: advance(position))
+            elif once:
+                projected = runner.run_once()
+            else:
+                projected = _follow_until_stopped(views)
+        except ProjectionConflict as conflict:
+            err.print(f"error: {conflict}; nothing of this batch was written, run again")
+            raise typer.Exit(1) from None
         summary = {"projected": projected, "position": runner.position(),
                    "last_notification_id": runner.last_notification_id()}
     if as_json:

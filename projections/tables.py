@@ -9,6 +9,7 @@ The schema is created and changed by the Alembic migrations in
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -167,5 +168,6 @@ VIEW_TABLES: tuple[Table, ...] = (
 )
 
 
+@functools.cache
 def key_columns(table: Table) -> tuple[str, ...]:
     return tuple(column.name for column in table.primary_key.columns)

@@ -13,6 +13,8 @@ memory only.
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -82,6 +84,16 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def row_key(table: Any) -> Callable[[Row], Key]:
+    """The function giving a row's primary key as a tuple (called for every row put)."""
+    columns = tables.key_columns(table)
+    if len(columns) == 1:
+        (column,) = columns
+        return lambda row: (row[column],)
+    return operator.itemgetter(*columns)
+
+
 class RowChanges:
     """The rows a batch of events sets, per table and key (None: the row is deleted)."""
 
@@ -89,8 +101,7 @@ class RowChanges:
         self.by_table: dict[str, dict[Key, Row | None]] = {table.name: {} for table in tables.VIEW_TABLES}
 
     def put(self, table: Any, row: Row) -> None:
-        key = tuple(row[column] for column in tables.key_columns(table))
-        self.by_table[table.name][key] = row
+        self.by_table[table.name][row_key(table)(row)] = row
 
     def delete(self, table: Any, key: Key) -> None:
         self.by_table[table.name][key] = None

@@ -451,6 +451,7 @@ def test_two_projector_processes_racing_leave_exact_views(pg_url: str, tmp_path:
                  for command, batch in zip(commands, ("40", "70"))]
     for process in processes:
         _, err = process.communicate(timeout=120)
-        assert process.returncode == 0 or "ProjectionConflict" in err, err
+        # The loser of a race stops with exit 1 and says so; nothing it held is written.
+        assert process.returncode == 0 or (process.returncode == 1 and "run again" in err), err
     project_once(pg_url)
     assert_views_match_the_events(pg_url)
