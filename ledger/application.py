@@ -59,6 +59,7 @@ from ledger.inputs import (
     TransferInput,
     WithdrawInput,
     input_record,
+    overlay_record,
 )
 
 SYSTEM_CAUSE = {"kind": "system"}
@@ -231,6 +232,9 @@ class Ledger(Application):
             uow.parameter_set(at)
         elif self.parameter_overlay:
             uow.get(PARAMETERS_ID).change(self.parameter_overlay, at, cause)
+        if self.parameter_overlay:
+            # Recorded as a `params` input, so that a replay applies it where the run did.
+            uow.inputs.append(overlay_record(self.parameter_overlay, at, cause))
         return uow.commit()
 
 

@@ -80,7 +80,7 @@ def project(
     as_json: JsonOption = False,
 ) -> None:
     """Follows the store's events into the views, from the tracked position."""
-    with _existing_or_new_views(store_url(store)) as views:
+    with _existing_views(store_url(store)) as views:
         runner = views.runner
         try:
             if rebuild:
@@ -88,7 +88,7 @@ def project(
                 with _progress("rebuilding views", total) as advance:
                     projected = runner.rebuild(on_batch=lambda _count, position: advance(position))
             elif once:
-                projected = runner.run_once()
+                projected = runner.catch_up()
             else:
                 projected = _follow_until_stopped(views)
         except ProjectionConflict as conflict:
@@ -148,7 +148,7 @@ def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
-        print_reconciliation(result, Console())
+        print_reconciliation(result, output_console())
     raise typer.Exit(0 if result["ok"] else 1)
 
 
@@ -172,15 +172,20 @@ def postmortem(
             told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
         except HistoryError as error:
             _exit_usage(str(error))
-    if output_format == "table":
-        console = Console(file=output.open("w")) if output else Console()
-        render_table(told, console)
+    if output is None:
+        if output_format == "table":
+            render_table(told, output_console())
+        else:
+            sys.stdout.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
         return
-    text = json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told)
-    if output:
-        output.write_text(text)
-    else:
-        sys.stdout.write(text)
+    try:
+        with output.open("w") as file:
+            if output_format == "table":
+                render_table(told, output_console(file))
+            else:
+                file.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
+    except OSError as error:
+        _exit_usage(f"--output: {error}")
 
 
 @app.command()
@@ -210,7 +215,7 @@ def replay(
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
-        print_counterfactual(result, Console())
+        print_counterfactual(result, output_console())
 
 
 def _parse_moment(text: str | None) -> datetime | None:
@@ -236,18 +241,22 @@ def _existing_or_new_views(url: str) -> Iterator[StoreViews]:
 
 
 @contextmanager
-def _current_views(url: str) -> Iterator[StoreViews]:
-    """An existing store's views, brought up to date first (unless another runner is at it)."""
+def _existing_views(url: str) -> Iterator[StoreViews]:
+    """An existing store's views: a mistyped store URL is an error, not a new empty store."""
     try:
         if not store_exists(url):
             _exit_usage(f"no store at {url}")
     except (StoreURLError, psycopg.OperationalError) as error:
         _exit_usage(str(error))
     with _existing_or_new_views(url) as views:
-        try:
-            views.runner.run_once()
-        except ProjectionConflict:
-            pass  # a projector is running: read what it has written
+        yield views
+
+
+@contextmanager
+def _current_views(url: str) -> Iterator[StoreViews]:
+    """An existing store's views, brought up to date first."""
+    with _existing_views(url) as views:
+        views.runner.catch_up()
         yield views
 
 
@@ -257,6 +266,15 @@ def _progress(description: str, total: int) -> Iterator[Any]:
                   console=err) as progress:
         task = progress.add_task(description, total=total)
         yield lambda position: progress.update(task, completed=position)
+
+
+def output_console(file: Any = None) -> Console:
+    """Tables for a terminal fit it; written to a file or a pipe they are wide enough that
+    no figure is cut short (rich would shorten cells to 80 columns)."""
+    console = Console(file=file)
+    if not console.is_terminal:
+        console = Console(file=file, width=240)
+    return console
 
 
 def _exit_usage(message: str) -> None:
@@ -271,7 +289,7 @@ def _exit_input_errors(errors: InputErrors) -> None:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    console = Console()
+    console = output_console()
     accounts = Table(title="Accounts")
     for column in ("account", "mode", "balances", "debts", "interest", "margin level", "status"):
         accounts.add_column(column)
@@ -308,7 +326,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def print_history(result: dict[str, Any]) -> None:
-    console = Console()
+    console = output_console()
     events = Table(title=f"Account {result['account']}: events through notification "
                          f"{result['through']['notification_id']} ({result['through']['at']})")
     for column in ("notification", "version", "at", "event", "facts"):

@@ -218,6 +218,26 @@ def input_record(item: LedgerInput) -> dict[str, Any]:
             "input": item.raw}
 
 
+def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
+    """The checks of a scenario that depend on context (accounts, assets, precisions), made
+    again on inputs restored from a store, e.g. under other parameters; raises InputErrors
+    naming each input's source and line."""
+    errors: list[InputError] = []
+    for item in inputs:
+        found: list[InputError] = []
+        _check_line(item.body, _LineChecker(item.line, known, found))
+        errors += [InputError(error.line, f"{error.field} (recorded from {item.source})", error.message)
+                   for error in found]
+    if errors:
+        raise InputErrors(errors)
+
+
+def overlay_record(overlay: dict[str, Any], at: datetime, cause: dict[str, Any]) -> dict[str, Any]:
+    """A run's `--params` overlay, kept with the inputs as the `params` input it amounts to."""
+    return {"source": cause.get("source", "run"), "line": 0, "at": at.isoformat().replace("+00:00", "Z"),
+            "input": {"op": "params", **overlay}, "overlay": True}
+
+
 def restore_input(record: dict[str, Any]) -> LedgerInput:
     """The input a record was made of: it was valid when recorded, so it is parsed, not checked."""
     raw = record["input"]

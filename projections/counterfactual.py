@@ -20,15 +20,15 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from ledger.application import Ledger
+from ledger.domain.parameters import first_version_data
 from ledger.inline import run_inputs
-from ledger.inputs import restore_input
+from ledger.inputs import InputErrors, KnownState, check_restored_inputs, restore_input
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
 from projections.database import migrate
 from projections.report import read_report
 from projections.runner import ProjectionRunner, ViewStore
 
-OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "status")
-LIQUIDATION_FIELDS = ("kind", "status", "trigger_at", "trigger_margin_level", "fee", "returned")
+OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "interest", "margin_level", "status")
 
 
 class CounterfactualError(ValueError):
@@ -44,10 +44,15 @@ def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = 
         recorded = read_report(views_in_memory(store))
     finally:
         store.close()
+    inputs = [restore_input(record) for record in records]
+    try:
+        check_restored_inputs(inputs, KnownState(parameter_data=first_version_data(overlay)))
+    except InputErrors as errors:
+        raise CounterfactualError(f"under these parameters the recorded inputs are not valid:\n{errors}") from None
     scratch = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
     scratch.parameter_overlay = overlay
     try:
-        run_inputs(scratch, [restore_input(record) for record in records])
+        run_inputs(scratch, inputs)
         replayed = read_report(views_in_memory(scratch))
     finally:
         scratch.close()
@@ -92,6 +97,8 @@ def outcome(report: dict[str, Any], name: str) -> dict[str, Any]:
         "liquidations": liquidations,
         "balances": state["balances"],
         "debts": state["debts"],
+        "interest": state["interest"],
+        "margin_level": state["margin_level"],
         "status": state["status"],
     }
 
@@ -104,6 +111,7 @@ def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
         "trigger_margin_level": liquidation["trigger"]["margin_level"],
         "fee": liquidation["fee"],
         "returned": liquidation["returned"],
+        "shortfall": liquidation["shortfall"],
     }
 
 

@@ -30,15 +30,15 @@ class HistoryError(ValueError):
 
 
 def resolve_point(reader: ViewReader, as_of: datetime | None = None, at_event: int | None = None) -> int:
-    """The notification id of the last event that counts: at `at_event`, the last at or
-    before `as_of`, or the latest the views have seen."""
+    """The notification id of the last event that counts: `at_event`, the end of the
+    history up to `as_of`, or the latest the views have seen."""
     latest = reader.position()
     if at_event is not None:
         if not 1 <= at_event <= latest:
             raise HistoryError(f"--at-event {at_event}: the store's events run from 1 to {latest}")
         return at_event
     if as_of is not None:
-        found = reader.last_notification_at_or_before(as_of)
+        found = reader.last_notification_as_of(as_of)
         if found is None:
             raise HistoryError(f"--as-of {as_of.isoformat()}: the store has no event at or before it")
         return found

@@ -97,8 +97,16 @@ class ViewReader:
 
     # --- the event index ------------------------------------------------------------------
 
-    def last_notification_at_or_before(self, moment: datetime) -> int | None:
-        return self._one(select(func.max(tables.events.c.notification_id)).where(tables.events.c.at <= moment))
+    def last_notification_as_of(self, moment: datetime) -> int | None:
+        """The end of the history's prefix up to `moment`: the notification before the first
+        event whose ledger time is later (a later run may start at an earlier time, so
+        "the last event at or before" would reach past events that came after `moment`)."""
+        table = tables.events
+        first_later = self._one(select(func.min(table.c.notification_id)).where(table.c.at > moment))
+        through = self.position() if first_later is None else first_later - 1
+        any_before = self._one(select(func.max(table.c.notification_id)).where(
+            table.c.at <= moment, table.c.notification_id <= through))
+        return None if any_before is None else through
 
     def event_time(self, notification_id: int) -> datetime | None:
         return as_utc(self._one(select(tables.events.c.at).where(tables.events.c.notification_id == notification_id)))

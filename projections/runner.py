@@ -282,9 +282,20 @@ class ProjectionRunner:
             if batch.held_at_gap or len(batch.notifications) < batch_size and not batch.settled_gaps:
                 return projected
 
+    def catch_up(self, attempts: int = 10) -> int:
+        """`run_once`, again when another runner wrote first (a `history` or `ledger run`
+        beside a running projector): its batch was not written, and the next attempt
+        starts from where that runner left the views."""
+        for _ in range(attempts - 1):
+            try:
+                return self.run_once()
+            except ProjectionConflict:
+                continue
+        return self.run_once()
+
     def run_forever(self, stop: Event, poll_seconds: float = 0.5) -> None:
         while not stop.is_set():
-            if self.run_once() == 0:
+            if self.catch_up() == 0:
                 stop.wait(poll_seconds)
 
     def rebuild(self, on_batch: Callable[[int, int], None] | None = None) -> int:
@@ -448,7 +459,7 @@ class StoreViews:
     def report(self) -> dict[str, Any]:
         from projections.report import read_report
 
-        self.runner.run_once()
+        self.runner.catch_up()
         return read_report(self.engine)
 
     def close(self) -> None:

@@ -38,7 +38,7 @@ class Amount(TypeDecorator[Decimal]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(NUMERIC())
-        return dialect.type_descriptor(String(80))
+        return dialect.type_descriptor(String())
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
@@ -54,7 +54,7 @@ metadata = MetaData()
 
 tracking = Table(
     "view_tracking", metadata,
-    Column("application_name", String(64), primary_key=True),
+    Column("application_name", String(), primary_key=True),
     Column("notification_id", BigInteger, nullable=False),
 )
 
@@ -70,12 +70,12 @@ settled_gaps = Table(
 events = Table(
     "view_events", metadata,
     Column("notification_id", BigInteger, primary_key=True),
-    Column("originator_id", String(36), nullable=False),
+    Column("originator_id", String(), nullable=False),
     Column("originator_version", Integer, nullable=False),
-    Column("event", String(80), nullable=False),  # e.g. "Account.Deposited"
+    Column("event", String(), nullable=False),  # e.g. "Account.Deposited"
     Column("at", DateTime(timezone=True)),
-    Column("account", String(200)),
-    Column("liquidation_id", String(36)),
+    Column("account", String()),
+    Column("liquidation_id", String()),
     Index("ix_view_events_account", "account", "originator_version"),
     Index("ix_view_events_liquidation", "liquidation_id"),
     Index("ix_view_events_at", "at"),
@@ -84,14 +84,14 @@ events = Table(
 
 accounts = Table(
     "view_accounts", metadata,
-    Column("account", String(200), primary_key=True),
-    Column("account_id", String(36), nullable=False),
-    Column("mode", String(32), nullable=False),
+    Column("account", String(), primary_key=True),
+    Column("account_id", String(), nullable=False),
+    Column("mode", String(), nullable=False),
     Column("leverage", Integer),
     Column("pair", JSON),
-    Column("status", String(32), nullable=False),
+    Column("status", String(), nullable=False),
     Column("auto_topup", JSON),
-    Column("liquidation_id", String(36)),
+    Column("liquidation_id", String()),
     Column("liquidations", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("notification_id", BigInteger, nullable=False),
@@ -101,8 +101,8 @@ accounts = Table(
 # Per user account and asset: wallet balance, debt principal, accrued unpaid interest.
 account_assets = Table(
     "view_account_assets", metadata,
-    Column("account", String(200), primary_key=True),
-    Column("asset", String(32), primary_key=True),
+    Column("account", String(), primary_key=True),
+    Column("asset", String(), primary_key=True),
     Column("balance", Amount),
     Column("principal", Amount),
     Column("interest", Amount),
@@ -112,19 +112,19 @@ account_assets = Table(
 # accounts included), asset and book ("balance" or "debt").
 book_totals = Table(
     "view_book_totals", metadata,
-    Column("holder", String(200), primary_key=True),
-    Column("asset", String(32), primary_key=True),
-    Column("book", String(16), primary_key=True),
+    Column("holder", String(), primary_key=True),
+    Column("asset", String(), primary_key=True),
+    Column("book", String(), primary_key=True),
     Column("amount", Amount, nullable=False),
 )
 
 liquidations = Table(
     "view_liquidations", metadata,
-    Column("liquidation_id", String(36), primary_key=True),
-    Column("account", String(200), nullable=False, index=True),
+    Column("liquidation_id", String(), primary_key=True),
+    Column("account", String(), nullable=False, index=True),
     Column("sequence", Integer, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("kind", String(), nullable=False),
+    Column("status", String(), nullable=False),
     Column("triggered_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
     Column("notification_id", BigInteger, nullable=False),
@@ -137,19 +137,19 @@ rejections = Table(
     Column("notification_id", BigInteger, primary_key=True),
     Column("line", Integer, nullable=False),
     Column("source", Text, nullable=False),
-    Column("op", String(32), nullable=False),
-    Column("input_id", String(200)),
-    Column("account", String(200)),
+    Column("op", String(), nullable=False),
+    Column("input_id", String()),
+    Column("account", String()),
     Column("error", Text, nullable=False),
     Column("at", DateTime(timezone=True)),
 )
 
 marks = Table(
     "view_marks", metadata,
-    Column("asset", String(32), primary_key=True),
+    Column("asset", String(), primary_key=True),
     Column("notification_id", BigInteger, primary_key=True),
     Column("price", Amount, nullable=False),
-    Column("quote", String(32), nullable=False),
+    Column("quote", String(), nullable=False),
     Column("at", DateTime(timezone=True)),
 )
 

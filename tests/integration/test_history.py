@@ -160,3 +160,32 @@ def test_history_of_a_missing_store_is_an_error(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert "no store" in completed.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_as_of_follows_history_when_a_later_run_starts_earlier(store_url: str) -> None:
+    """Seed A run twice into one store: the second run starts at 10:00 again, after the first
+    run's 10:20 liquidation. As of 10:10 the account is as the first run left it at 10:00."""
+    run_seed("a", store_url)
+    run_seed("a", store_url)
+    result = history(store_url, "A", "--as-of", "2026-01-05T10:10:00Z")
+    assert_period(result["state"], {"BTC": "10"}, "500000", "400000", "1.25", "100000", held_by="A")
+
+
+def test_long_names_are_kept_whole(store_url: str, tmp_path: Path) -> None:
+    name = "desk-" + "x" * 250
+    scenario = tmp_path / "long.jsonl"
+    scenario.write_text("\n".join(json.dumps(line) for line in (
+        {"op": "open", "account": name, "mode": "spot"},
+        {"op": "deposit", "account": name, "asset": "USDC", "amount": "5"},
+    )))
+    completed = ledger("run", str(scenario), "--store", store_url, "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["accounts"][name]["balances"] == {"USDC": "5"}
+    assert history(store_url, name)["state"]["balances"] == {"USDC": "5"}
+
+
+def test_the_table_written_to_a_pipe_keeps_every_figure_whole(seeded: Callable[[str], str]) -> None:
+    completed = ledger("history", "C", "--store", seeded("c"), "--at-event",
+                       str(notification_of(seeded("c"), "Account.Repaid")))
+    assert completed.returncode == 0, completed.stderr
+    assert "1.114285705714" in completed.stdout and "…" not in completed.stdout

@@ -54,7 +54,8 @@ def postmortem_json(store_url: str, liquidation_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[str, str]]:
+def seeded(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[str, str]]:
     """Seed 004's stores, one per user and backend, run once for the module's tests (they
     only read): user -> (store URL, liquidation id)."""
     stores: dict[str, tuple[str, str]] = {}

@@ -455,3 +455,24 @@ def test_two_projector_processes_racing_leave_exact_views(pg_url: str, tmp_path:
         assert process.returncode == 0 or (process.returncode == 1 and "run again" in err), err
     project_once(pg_url)
     assert_views_match_the_events(pg_url)
+
+
+def test_a_runner_that_loses_a_race_catches_up_from_where_the_winner_left(store_url: str) -> None:
+    """`ledger run`'s report and `history` bring the views up to date beside a running
+    projector: the one that writes second finds the position moved, writes nothing of its
+    batch, and tries again from there (`catch_up`) instead of failing."""
+    app = open_ledger(store_url)
+    run_inputs(app, validate(app, (SCENARIOS / "seed004_user_c.jsonl").read_text(), "c"))
+    app.close()
+    with StoreViews(store_url) as first, StoreViews(store_url) as second:
+        write = first.runner.store.write
+
+        def write_after_the_other_runner(*args: Any, **kwargs: Any) -> None:
+            first.runner.store.write = write  # the race happens once
+            second.runner.run_once()
+            write(*args, **kwargs)
+
+        first.runner.store.write = write_after_the_other_runner  # type: ignore[method-assign]
+        assert first.runner.catch_up() == 0  # the winner projected everything
+        assert first.runner.position() == first.runner.last_notification_id()
+    assert_views_match_the_events(store_url)

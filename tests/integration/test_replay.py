@@ -90,3 +90,46 @@ def test_replay_of_one_account_and_bad_arguments(store_url: str, tmp_path: Path)
     bad.write_text(json.dumps({"margin": {"cross_classic": {"5": {"fee": 0.03}}}}))
     refused = ledger("replay", "--params", str(bad), "--store", store_url)
     assert refused.returncode == 2 and "fee" in refused.stderr
+
+
+def test_a_runs_own_params_overlay_is_replayed_where_the_run_applied_it(store_url: str, tmp_path: Path) -> None:
+    overlay = tmp_path / "lower.json"
+    overlay.write_text(json.dumps({"margin": {"cross_classic": {"5": {"liquidation": "1.05"}}}}))
+    completed = ledger("run", str(SCENARIOS / "seed004_user_a.jsonl"), "--params", str(overlay),
+                       "--store", store_url, "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["liquidations"] == []
+    assert replay(store_url, tmp_path, {})["differences"] == []
+
+
+INTEREST_SCENARIO = [
+    {"op": "params", "at": "2026-03-01T09:30:00Z", "assets": {"USDC": {"hourly_interest": "0.0001"}}},
+    {"op": "open", "account": "I", "mode": "cross_classic", "leverage": 3},
+    {"op": "mark", "asset": "BTC", "price": "50000"},
+    {"op": "deposit", "account": "I", "asset": "BTC", "amount": "1.5"},
+    {"op": "borrow", "account": "I", "asset": "USDC", "amount": "20000"},
+    {"op": "mark", "asset": "BTC", "price": "50100", "at": "2026-03-01T12:10:00Z"},
+]
+
+
+def test_interest_and_margin_level_are_compared(store_url: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "interest.jsonl"
+    scenario.write_text("\n".join(json.dumps(line) for line in INTEREST_SCENARIO))
+    assert ledger("run", str(scenario), "--store", store_url).returncode == 0
+    result = replay(store_url, tmp_path, {"assets": {"USDC": {"hourly_interest": "0.001"}}})
+    account = result["accounts"]["I"]
+    # 20,000 USDC at 0.0001 an hour, charged at 09:30, 10:00, 11:00 and 12:00: 8 USDC; ten times the rate: 80.
+    assert account["recorded"]["interest"] == {"USDC": "8"}
+    assert account["replayed"]["interest"] == {"USDC": "80"}
+    assert {"interest", "margin_level"} <= set(account["differs"])
+
+
+def test_inputs_invalid_under_the_new_parameters_are_named(store_url: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "interest.jsonl"
+    scenario.write_text("\n".join(json.dumps(line) for line in INTEREST_SCENARIO))
+    assert ledger("run", str(scenario), "--store", store_url).returncode == 0
+    params_file = tmp_path / "coarse.json"
+    params_file.write_text(json.dumps({"assets": {"BTC": {"precision": 0}}}))
+    completed = ledger("replay", "--params", str(params_file), "--store", store_url)
+    assert completed.returncode == 2
+    assert "line 4" in completed.stderr and "interest.jsonl" in completed.stderr, completed.stderr
