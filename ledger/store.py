@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 DEFAULT_STORE = "sqlite:///ledger.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 # `ledger run` is the one writer of its store: cached aggregates need no re-reading.
 SINGLE_WRITER_SETTINGS = {
     "AGGREGATE_CACHE_MAXSIZE": "1000000",
@@ -64,7 +65,7 @@ def store_environment(url: str) -> dict[str, str]:
         if not path:
             raise StoreURLError(f"store URL {url!r} names no file")
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "30"}
-    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+    if url.startswith(POSTGRES_SCHEMES):
         target = parse_postgres(url)
         ensure_postgres_store(target)
         return {
@@ -84,6 +85,8 @@ def store_exists(url: str) -> bool:
     """Whether the store already holds a ledger (without creating anything)."""
     if url.startswith("sqlite:///"):
         return os.path.exists(url[len("sqlite:///"):])
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise StoreURLError(f"store URL {url!r} is neither sqlite:///PATH nor postgresql://USER@HOST:PORT/DB")
     target = parse_postgres(url)
     with psycopg.connect(target.conninfo("postgres"), autocommit=True) as connection:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)).fetchone():

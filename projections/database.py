@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from ledger.store import StoreURLError, parse_postgres
+from ledger.store import POSTGRES_SCHEMES, StoreURLError, parse_postgres
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "view_alembic_version"
@@ -24,7 +24,7 @@ def views_engine(store_url: str) -> Engine:
         engine = create_engine(store_url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_exact_and_patient)
         return engine
-    if store_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+    if store_url.startswith(POSTGRES_SCHEMES):
         target = parse_postgres(store_url)
         url = URL.create("postgresql+psycopg", username=target.user, password=target.password or None,
                          host=target.host, port=int(target.port), database=target.dbname)

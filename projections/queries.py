@@ -109,7 +109,12 @@ class ViewReader:
         return None if any_before is None else through
 
     def event_time(self, notification_id: int) -> datetime | None:
-        return as_utc(self._one(select(tables.events.c.at).where(tables.events.c.notification_id == notification_id)))
+        """The ledger time at that point: of the latest event up to it that has one (an id
+        may be a settled gap, or an event without a ledger time, such as a directory log)."""
+        table = tables.events
+        return as_utc(self._one(select(table.c.at).where(table.c.notification_id <= notification_id,
+                                                          table.c.at.is_not(None))
+                                .order_by(table.c.notification_id.desc()).limit(1)))
 
     def events_named(self, name: str) -> list[Row]:
         table = tables.events

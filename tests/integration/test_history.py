@@ -189,3 +189,9 @@ def test_the_table_written_to_a_pipe_keeps_every_figure_whole(seeded: Callable[[
                        str(notification_of(seeded("c"), "Account.Repaid")))
     assert completed.returncode == 0, completed.stderr
     assert "1.114285705714" in completed.stdout and "…" not in completed.stdout
+
+
+def test_a_store_url_of_another_kind_is_named() -> None:
+    completed = ledger("history", "A", "--store", "mysql://root@localhost/ledger")
+    assert completed.returncode == 2
+    assert "neither sqlite:///PATH nor postgresql://" in completed.stderr
