@@ -28,7 +28,7 @@ from projections.runner import ProjectionConflict, StoreViews
 
 app = typer.Typer(help="An event-sourced account ledger for margin trading.", no_args_is_help=True,
                   add_completion=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error message stays on one line, for tools that read it
 
 StoreOption = Annotated[Optional[str], typer.Option("--store", help="Store URL (default $LEDGER_STORE or sqlite:///ledger.db)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
