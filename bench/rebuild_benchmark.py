@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_common import ensure_project_interpreter, progress, project_commit
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -43,35 +45,12 @@ EVENTS_PER_INPUT = 1.14       # what a generated scenario stores per input (meas
 INPUTS_PER_ACCOUNT = 100      # as bench/run_benchmark.py (10,000 accounts for 1,000,000 inputs)
 FETCH = 10_000
 GOAL = 0.4
-T0 = time.time()
 
 
-def progress(message: str) -> None:
-    print(f"[{time.time() - T0:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def _ensure_project_interpreter() -> None:
-    """Re-runs this script with the project's virtualenv when started with another Python."""
-    try:
-        import psycopg  # noqa: F401
-
-        import ledger  # noqa: F401
-    except ImportError:
-        venv_python = ROOT / ".venv" / "bin" / "python"
-        if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
-            os.execv(str(venv_python), [str(venv_python), *sys.argv])
-        raise
 
 
-def project_commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -235,7 +214,7 @@ def print_profile(path: Path, top: int = 25) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _ensure_project_interpreter()
+    ensure_project_interpreter()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--events", type=int, help=f"events in the store, about (default {FULL_EVENTS:,}; "

@@ -37,6 +37,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench_common import T0, ensure_project_interpreter, progress, project_commit
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 QUICK = {"accounts": 1000, "inputs": 50000}
@@ -45,36 +47,12 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BASELINE_BATCH = 100
 BASELINE_STATE_BYTES = 300
 BASELINE_TOPIC = "ledger.domain.accounts:Account.Deposited"
-# Progress is timed from the start of the benchmark, in the measuring processes too.
-T0 = float(os.environ.setdefault("LEDGER_BENCH_T0", repr(time.time())))
 
 
-def progress(message: str) -> None:
-    print(f"[{time.time() - T0:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def project_commit() -> str:
-    """The project's commit, "+dirty" when tracked files differ from it (the code measured)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
-def _ensure_project_interpreter() -> None:
-    """Re-runs this script with the project's virtualenv when started with another Python."""
-    try:
-        import ledger  # noqa: F401
-        import psycopg  # noqa: F401
-    except ImportError:
-        venv_python = ROOT / ".venv" / "bin" / "python"
-        if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
-            os.execv(str(venv_python), [str(venv_python), *sys.argv])
-        raise
 
 
 # --- (a), (b): one store, measured in a child process ---------------------------------------
@@ -508,5 +486,5 @@ def _measure_main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    _ensure_project_interpreter()
+    ensure_project_interpreter()
     sys.exit(main())

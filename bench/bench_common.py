@@ -1,0 +1,42 @@
+"""What the benchmark scripts share: progress lines, the commit measured, the interpreter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Progress is timed from the start of the benchmark, in the measuring processes too.
+T0 = float(os.environ.setdefault("LEDGER_BENCH_T0", repr(time.time())))
+
+
+def progress(message: str) -> None:
+    print(f"[{time.time() - T0:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def project_commit() -> str:
+    """The project's commit, "+dirty" when tracked files differ from it (the code measured)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def ensure_project_interpreter() -> None:
+    """Re-runs the script with the project's virtualenv when started with another Python."""
+    try:
+        import psycopg  # noqa: F401
+
+        import ledger  # noqa: F401
+    except ImportError:
+        venv_python = ROOT / ".venv" / "bin" / "python"
+        if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        raise
