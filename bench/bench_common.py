@@ -40,3 +40,15 @@ def ensure_project_interpreter() -> None:
         if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
             os.execv(str(venv_python), [str(venv_python), *sys.argv])
         raise
+
+
+class ProgressList(list):  # type: ignore[type-arg]
+    """The validated inputs, as run_inputs iterates them: counts how far it has got."""
+
+    done = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for index, item in enumerate(list.__iter__(self)):
+            self.done = index
+            yield item
+        self.done = len(self)

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import ensure_project_interpreter, progress, project_commit
+from bench_common import ProgressList, ensure_project_interpreter, progress, project_commit
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -90,18 +90,6 @@ def drop_store(url: str) -> None:
         connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target.schema)))
 
 
-class Counted(list):  # type: ignore[type-arg]
-    """The validated inputs, as run_inputs iterates them: counts how far it has got."""
-
-    done = 0
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        for index, item in enumerate(list.__iter__(self)):
-            self.done = index
-            yield item
-        self.done = len(self)
-
-
 def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
     """A generated scenario sized for about `events` events, applied as `ledger run` applies it."""
     from ledger.inline import open_ledger, run_inputs, validate
@@ -117,7 +105,7 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
                        check=True, stdout=subprocess.DEVNULL)
     drop_store(url)
     app = open_ledger(url)
-    items = Counted(validate(app, scenario.read_text(), scenario.name))
+    items = ProgressList(validate(app, scenario.read_text(), scenario.name))
     progress(f"applying {len(items):,} inputs to {url}")
     stop = threading.Event()
     started = time.perf_counter()

@@ -37,7 +37,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench_common import T0, ensure_project_interpreter, progress, project_commit
+from bench_common import (
+    T0,
+    ProgressList,
+    ensure_project_interpreter,
+    progress,
+    project_commit,
+)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -56,18 +62,6 @@ BASELINE_TOPIC = "ledger.domain.accounts:Account.Deposited"
 
 
 # --- (a), (b): one store, measured in a child process ---------------------------------------
-
-
-class ProgressList(list):
-    """The validated inputs, as run_inputs iterates them: counts how far it has got."""
-
-    done = 0
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        for index, item in enumerate(list.__iter__(self)):
-            self.done = index
-            yield item
-        self.done = len(self)
 
 
 def _count_rows(url: str, app: Any) -> dict[str, int]:

@@ -25,6 +25,7 @@ from projections.history import HistoryError, account_history, resolve_point
 from projections.queries import ViewReader
 from projections.report import build_report
 from projections.runner import ProjectionConflict, StoreViews
+from projections.views import book_text
 
 app = typer.Typer(help="An event-sourced account ledger for margin trading.", no_args_is_help=True,
                   add_completion=False)
@@ -295,14 +296,14 @@ def print_report(report: dict[str, Any]) -> None:
         accounts.add_column(column)
     for name, account in report["accounts"].items():
         accounts.add_row(name, f"{account['mode']} {account['leverage'] or ''}x".replace(" x", ""),
-                         _book(account["balances"]), _book(account["debts"]), _book(account["interest"]),
+                         book_text(account["balances"]), book_text(account["debts"]), book_text(account["interest"]),
                          account["margin_level"] or "-", account["status"])
     console.print(accounts)
     system = Table(title="System accounts")
     system.add_column("account")
     system.add_column("balances")
     for name, holding in report["system"].items():
-        system.add_row(name, _book(holding["balances"]))
+        system.add_row(name, book_text(holding["balances"]))
     console.print(system)
     if report["liquidations"]:
         liquidations = Table(title="Liquidations")
@@ -310,9 +311,9 @@ def print_report(report: dict[str, Any]) -> None:
             liquidations.add_column(column)
         for liquidation in report["liquidations"]:
             liquidations.add_row(liquidation["account"], liquidation["kind"], liquidation["status"],
-                                 liquidation["trigger"]["margin_level"], _book(liquidation["liabilities"]),
-                                 f"{_book(liquidation['fee']['amounts'])} (value {liquidation['fee']['value']})",
-                                 _book(liquidation["returned"]))
+                                 liquidation["trigger"]["margin_level"], book_text(liquidation["liabilities"]),
+                                 f"{book_text(liquidation['fee']['amounts'])} (value {liquidation['fee']['value']})",
+                                 book_text(liquidation["returned"]))
         console.print(liquidations)
     if report["rejections"]:
         rejections = Table(title="Rejections")
@@ -342,11 +343,11 @@ def print_history(result: dict[str, Any]) -> None:
     summary.add_column("value")
     for label, value in (
         ("status", state["status"]), ("mode", f"{state['mode']} {state['leverage'] or ''}x".replace(" x", "")),
-        ("balances", _book(state["balances"])), ("debts", _book(state["debts"])),
-        ("interest", _book(state["interest"])), ("position held by", position["held_by"]),
-        ("collateral", _book(position["collateral"])), ("collateral value", position["collateral_value"] or "-"),
+        ("balances", book_text(state["balances"])), ("debts", book_text(state["debts"])),
+        ("interest", book_text(state["interest"])), ("position held by", position["held_by"]),
+        ("collateral", book_text(position["collateral"])), ("collateral value", position["collateral_value"] or "-"),
         ("debt value", position["debt_value"] or "-"), ("net equity", position["net_equity"] or "-"),
-        ("margin level", position["margin_level"] or "-"), ("prices", _book(position["prices"])),
+        ("margin level", position["margin_level"] or "-"), ("prices", book_text(position["prices"])),
         ("parameters version", str(state["parameters_version"])),
     ):
         summary.add_row(label, value)
@@ -357,9 +358,6 @@ def _facts_text(facts: dict[str, Any]) -> str:
     return " ".join(f"{name}={json.dumps(value, separators=(',', ':')) if isinstance(value, (dict, list)) else value}"
                     for name, value in facts.items())
 
-
-def _book(book: dict[str, str]) -> str:
-    return ", ".join(f"{amount} {asset}" for asset, amount in book.items()) or "-"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,7 @@ from ledger.domain.margin import MissingPrice
 from ledger.domain.money import normalized
 from projections.history import BOOKKEEPING, HistoryError, account_state, iso
 from projections.queries import Row, ViewReader, as_utc
-from projections.views import json_safe
+from projections.views import book_text, json_safe
 
 CHART_POINT_LIMIT = 500
 CAUSE_CHAIN_LIMIT = 50  # a cause chain longer than this is a bug in the processes, not a history
@@ -432,7 +432,7 @@ def _steps_table(postmortem: dict[str, Any]) -> Table:
     valuation = postmortem["parameters"]["valuation_asset"]
     for step in postmortem["steps"]:
         label = f"[bold]{step['step']}[/]\n#{step['notification_id']} {step['at'] or ''}"
-        table.add_row(label, step["held_by"], _book(step["collateral"]), step["collateral_value"] or "-",
+        table.add_row(label, step["held_by"], book_text(step["collateral"]), step["collateral_value"] or "-",
                       step["debt"] or "-", step["margin_level"] or "-", step["net_equity"] or "-",
                       _prices_text(step["prices"], valuation), step_details(step))
     return table
@@ -452,13 +452,13 @@ def step_details(step: dict[str, Any]) -> str:
     if label == "trigger":
         return f"margin level {facts['margin_level']} <= {facts['threshold']}; fee due {facts['fee_value']}"
     if label == "hand-off":
-        return f"to the takeover desk: {_book(facts['assets'])}; liabilities {_book(facts['principal'])}"
+        return f"to the takeover desk: {book_text(facts['assets'])}; liabilities {book_text(facts['principal'])}"
     if label == "fee":
-        return f"fee {_book(facts['amounts'])} (value {facts['value']}) paid by {facts['payer']}"
+        return f"fee {book_text(facts['amounts'])} (value {facts['value']}) paid by {facts['payer']}"
     if label == "return":
-        return f"returned {_book(facts['amounts'])}"
+        return f"returned {book_text(facts['amounts'])}"
     if label == "regular part ended":
-        return (f"repaid {_book(facts['repaid'])}; shortfall {_book(facts['shortfall'])}; "
+        return (f"repaid {book_text(facts['repaid'])}; shortfall {book_text(facts['shortfall'])}; "
                 f"takeover {'needed' if facts['takeover_needed'] else 'not needed'}")
     if label == "desk interest":
         return f"interest {facts['amount']} {facts['asset']} on {facts['principal']}"
@@ -468,9 +468,6 @@ def step_details(step: dict[str, Any]) -> str:
         return f"before the input that set it off (after {step['event']})"
     return ""
 
-
-def _book(book: dict[str, Any]) -> str:
-    return ", ".join(f"{amount} {asset}" for asset, amount in book.items()) or "-"
 
 
 def _prices_text(prices: dict[str, str], valuation: str) -> str:
@@ -545,9 +542,9 @@ def _summary_pairs(postmortem: dict[str, Any]) -> list[tuple[str, str]]:
         ("kind", summary["kind"]), ("status", summary["status"]),
         ("triggered", f"{trigger['at']}: margin level {trigger['margin_level']} <= {trigger['threshold']}"),
         ("completed", postmortem["completed_at"] or "-"),
-        ("liabilities at trigger", _book(summary["liabilities"])),
-        ("fee", f"{_book(summary['fee']['amounts'])} (value {summary['fee']['value']})"),
-        ("returned", _book(summary["returned"])), ("shortfall", _book(summary["shortfall"])),
+        ("liabilities at trigger", book_text(summary["liabilities"])),
+        ("fee", f"{book_text(summary['fee']['amounts'])} (value {summary['fee']['value']})"),
+        ("returned", book_text(summary["returned"])), ("shortfall", book_text(summary["shortfall"])),
     ]
 
 
@@ -586,7 +583,7 @@ def _html_steps(steps: list[dict[str, Any]], valuation: str) -> str:
     columns = ["step", "event", "notification", "at", "held by", "collateral", "collateral value", "debt",
                "margin level", "net equity", "prices", "what happened"]
     rows = [[step["step"], ", ".join(step["events"]), step["notification_id"], step["at"], step["held_by"],
-             _book(step["collateral"]), step["collateral_value"], step["debt"], step["margin_level"],
+             book_text(step["collateral"]), step["collateral_value"], step["debt"], step["margin_level"],
              step["net_equity"], _prices_text(step["prices"], valuation), step_details(step)] for step in steps]
     return _html_table(columns, rows, numeric=frozenset({6, 7, 8, 9}))
 

@@ -43,6 +43,11 @@ def amounts_text(book: dict[str, Decimal]) -> dict[str, str]:
     return {asset: normalized(amount) for asset, amount in sorted(book.items())}
 
 
+def book_text(book: dict[str, Any]) -> str:
+    """A book of amounts as a table cell: "0.5 BTC, 100 USDC", or "-" when empty."""
+    return ", ".join(f"{amount} {asset}" for asset, amount in book.items()) or "-"
+
+
 def event_name(event: Any) -> str:
     return type(event).__qualname__
 
