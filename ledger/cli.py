@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledger import service_cli
+from ledger.cli_errors import err, exit_input_errors, exit_usage
 from ledger.inline import open_validated, run_inputs
 from ledger.inputs import InputErrors, parse_parameter_file, parse_time
 from ledger.store import StoreURLError, store_exists, store_url
@@ -29,7 +31,6 @@ from projections.views import book_text
 
 app = typer.Typer(help="An event-sourced account ledger for margin trading.", no_args_is_help=True,
                   add_completion=False)
-err = Console(stderr=True, soft_wrap=True)  # an error message stays on one line, for tools that read it
 
 StoreOption = Annotated[Optional[str], typer.Option("--store", help="Store URL (default $LEDGER_STORE or sqlite:///ledger.db)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
@@ -38,6 +39,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 @app.callback()
 def main() -> None:
     """An event-sourced account ledger for margin trading."""
+
 
 
 @app.command()
@@ -53,7 +55,7 @@ def run(
         overlay = parse_parameter_file(params.read_text(), str(params)) if params else {}
         ledger, inputs = open_validated(store_url(store), text, scenario.name, overlay)
     except InputErrors as errors:
-        _exit_input_errors(errors)
+        exit_input_errors(errors)
     except (OSError, StoreURLError, psycopg.OperationalError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from None
@@ -124,14 +126,14 @@ def history(
 ) -> None:
     """The account's events and its state as it stood then."""
     if as_of is not None and at_event is not None:
-        _exit_usage("give --as-of or --at-event, not both")
+        exit_usage("give --as-of or --at-event, not both")
     moment = _parse_moment(as_of)
     with _current_views(store_url(store)) as views:
         reader = ViewReader(views.engine)
         try:
             result = account_history(views.app, reader, account, resolve_point(reader, moment, at_event))
         except HistoryError as error:
-            _exit_usage(str(error))
+            exit_usage(str(error))
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
@@ -167,12 +169,12 @@ def postmortem(
     if as_json:
         output_format = "json"
     if output_format not in ("table", "json", "html"):
-        _exit_usage(f"--format {output_format}: use table, json or html")
+        exit_usage(f"--format {output_format}: use table, json or html")
     with _current_views(store_url(store)) as views:
         try:
             told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
         except HistoryError as error:
-            _exit_usage(str(error))
+            exit_usage(str(error))
     if output is None:
         if output_format == "table":
             render_table(told, output_console())
@@ -186,7 +188,7 @@ def postmortem(
             else:
                 file.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
     except OSError as error:
-        _exit_usage(f"--output: {error}")
+        exit_usage(f"--output: {error}")
 
 
 @app.command()
@@ -203,16 +205,16 @@ def replay(
     try:
         overlay = parse_parameter_file(params.read_text(), str(params))
     except InputErrors as errors:
-        _exit_input_errors(errors)
+        exit_input_errors(errors)
     except OSError as error:
-        _exit_usage(str(error))
+        exit_usage(str(error))
     url = store_url(store)
     try:
         if not store_exists(url):
-            _exit_usage(f"no store at {url}")
+            exit_usage(f"no store at {url}")
         result = replay_store(url, overlay, account)
     except (StoreURLError, psycopg.OperationalError, CounterfactualError) as error:
-        _exit_usage(str(error))
+        exit_usage(str(error))
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
@@ -225,7 +227,7 @@ def _parse_moment(text: str | None) -> datetime | None:
     try:
         return parse_time(text)
     except ValueError as error:
-        _exit_usage(f"--as-of: {error}")
+        exit_usage(f"--as-of: {error}")
     raise AssertionError  # unreachable: _exit_usage raises
 
 
@@ -234,7 +236,7 @@ def _existing_or_new_views(url: str) -> Iterator[StoreViews]:
     try:
         views = StoreViews(url)
     except (StoreURLError, psycopg.OperationalError) as error:
-        _exit_usage(str(error))
+        exit_usage(str(error))
     try:
         yield views
     finally:
@@ -246,9 +248,9 @@ def _existing_views(url: str) -> Iterator[StoreViews]:
     """An existing store's views: a mistyped store URL is an error, not a new empty store."""
     try:
         if not store_exists(url):
-            _exit_usage(f"no store at {url}")
+            exit_usage(f"no store at {url}")
     except (StoreURLError, psycopg.OperationalError) as error:
-        _exit_usage(str(error))
+        exit_usage(str(error))
     with _existing_or_new_views(url) as views:
         yield views
 
@@ -276,17 +278,6 @@ def output_console(file: Any = None) -> Console:
     if not console.is_terminal:
         console = Console(file=file, width=240)
     return console
-
-
-def _exit_usage(message: str) -> None:
-    err.print(f"error: {message}")
-    raise typer.Exit(2)
-
-
-def _exit_input_errors(errors: InputErrors) -> None:
-    for error in errors.errors:
-        print(str(error), file=sys.stderr)
-    raise typer.Exit(2)
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -362,3 +353,8 @@ def _facts_text(facts: dict[str, Any]) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+# The service mode's commands (`ledger.service_cli`), listed after the others.
+for service_command in (service_cli.submit, service_cli.worker, service_cli.beat, service_cli.dispatcher):
+    app.command()(service_command)

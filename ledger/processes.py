@@ -1,16 +1,19 @@
-"""The process manager: margin evaluation, auto top-up, liquidation, takeover,
-fee and return, as reactions to recorded events.
+"""The processes: margin evaluation, auto top-up, liquidation, takeover, fee,
+return and hourly interest, as reactions to recorded events.
 
-It follows the ledger's own notification log from a tracked position. The
-events a reaction produces are saved together with the tracking record of the
-notification that caused them, so a notification is acted on exactly once.
-Reactions that produce nothing advance the position lazily: every such
-reaction is idempotent by state (re-evaluating a margin level at the current
-marks changes nothing twice), except the sale against offered liquidity,
-whose position is therefore always recorded at once.
+`ProcessSteps` is the process code: each step acts on a unit of work. What an
+event calls for is a list of `Reaction`s (a step and its subject: an account, a
+liquidation, an asset). Two drivers call the same steps:
 
-`ledger run` calls `process` after each save, to completion; the Celery
-workers of the service mode call the same `react` from the log.
+- `ProcessManager` (`ledger run`) follows the ledger's own notification log from a
+  tracked position and runs an event's reactions together. The events they produce
+  are saved with the tracking record of the notification that caused them, so a
+  notification is acted on exactly once. Reactions that produce nothing advance the
+  position lazily: every such reaction is idempotent by state (re-evaluating a
+  margin level at the current marks changes nothing twice), except the sale against
+  offered liquidity, whose position is therefore always recorded at once.
+- The service mode (`ledger.service`, `workers/`) runs each reaction as a Celery task
+  in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -47,6 +50,29 @@ from ledger.mark_watch import MarkWatch
 
 LIQUIDATE, TOP_UP, CALL, RECOVER = "liquidate", "top_up", "margin_call", "recover"
 
+# The steps: what a reaction does. In service mode each is a Celery task of the same name.
+EVALUATE_MARGIN = "evaluate_margin"
+AUTO_TOP_UP = "auto_top_up"  # the margin evaluation of an account with auto top-up enabled
+REGULAR_PART = "regular_part"
+HAND_OFF = "hand_off"
+TAKEOVER_SALES = "takeover_sales"
+FEE = "fee"
+RETURN = "return"
+UNLOCK = "unlock"
+ACCRUE_INTEREST = "accrue_interest"
+ACCRUE_DESK_INTEREST = "accrue_desk_interest"
+STEPS = (EVALUATE_MARGIN, AUTO_TOP_UP, REGULAR_PART, HAND_OFF, TAKEOVER_SALES, FEE, RETURN, UNLOCK,
+         ACCRUE_INTEREST, ACCRUE_DESK_INTEREST)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A step an event calls for, and what it acts on."""
+
+    step: str
+    subject: str  # an account name, a liquidation id, or the asset of offered liquidity
+    takeovers: tuple[str, ...] = ()  # a liquidity offer's candidates: the takeovers open when it came
+
 
 @dataclass(frozen=True)
 class MarginAssessment:
@@ -57,126 +83,78 @@ class MarginAssessment:
 
 
 # Account events that the margin evaluation itself produces: reacting to them again is waste.
-_EVALUATION_EVENTS = (Account.MarginCallIssued, Account.MarginRecovered, Account.AutoTopUpApplied,
-                      Account.AutoTopUpFailed)
+EVALUATION_EVENTS = (Account.MarginCallIssued, Account.MarginRecovered, Account.AutoTopUpApplied,
+                     Account.AutoTopUpFailed)
+# Events whose reactions are to run only once everything recorded before them is processed,
+# and before anything after them: interest by the hour, liquidity by the offer, a new rule set.
+BARRIER_EVENTS = (Clock.HourBegan, AssetMarket.LiquidityOffered, ParameterSet.Changed)
 LAZY_TRACKING_LIMIT = 1000
 
 
-class ProcessManager:
-    def __init__(self, app: Ledger):
+def liquidation_step(event: Liquidation.Event) -> str | None:
+    """The step a liquidation's own event calls for next, if any."""
+    if isinstance(event, Liquidation.Triggered):
+        return REGULAR_PART
+    if isinstance(event, Liquidation.RegularPartEnded):
+        return HAND_OFF if event.takeover_needed else FEE
+    if isinstance(event, Liquidation.TakeoverStarted):
+        return TAKEOVER_SALES  # ends them at once when nothing is to be sold
+    if isinstance(event, Liquidation.TakeoverSalesEnded):
+        return FEE
+    if isinstance(event, Liquidation.FeeCharged):
+        return RETURN
+    if isinstance(event, Liquidation.Completed):
+        return UNLOCK
+    return None
+
+
+def margin_step(account: Account) -> str:
+    return AUTO_TOP_UP if account.auto_topup is not None else EVALUATE_MARGIN
+
+
+def takeover_order(liquidation: Liquidation) -> tuple[datetime, str, int]:
+    """Oldest takeover first: by the time its liquidation was triggered, then account."""
+    return liquidation.triggered_at, liquidation.account, liquidation.sequence
+
+
+def liquidity_tracking_name(asset: str) -> str:
+    """The tracking record of the liquidity offers of `asset` already sold against (service mode)."""
+    return f"ledger.liquidity.{asset}"
+
+
+class ProcessSteps:
+    """The process code: every step, run on a unit of work. `watch`, when given, is
+    told what each margin assessment found (the inline driver's mark index)."""
+
+    def __init__(self, app: Ledger, watch: MarkWatch | None = None):
         self.app = app
-        self.position = app.recorder.max_tracking_id(app.name) or 0
-        self.recorded_position = self.position
-        self.debtors: set[str] = set()
-        self.watch = MarkWatch()
-        self.open_takeovers: list[uuid.UUID] = []
-        self._rebuild_indexes()
+        self.watch = watch
 
-    # --- following the log ---------------------------------------------------------
-
-    def catch_up(self) -> None:
-        """Processes every notification beyond the tracked position."""
-        while True:
-            notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=500)
-            if not notifications:
-                break
-            for notification in notifications:
-                self._process_one(self.app.mapper.to_domain_event(notification), notification.id)
-        self.flush_tracking()
-
-    def process(self, recordings: Iterable[Recording], quiet_through: int = 0) -> None:
-        """Processes just-saved events and, in turn, what the reactions save, to completion.
-
-        Notifications up to `quiet_through` were found, as they happened, to call for
-        no reaction (`would_react`): they count as processed."""
-        if quiet_through > self.position:
-            self._advance_to(quiet_through)
-        queue = deque(recordings)
-        while queue:
-            recording = queue.popleft()
-            queue.extend(self._process_one(recording.domain_event, recording.notification.id))
-
-    def _advance_to(self, notification_id: int) -> None:
-        """Counts a notification as processed with no reaction; its tracking record is
-        written later, with the next reaction or once it lags far enough behind."""
-        self.position = notification_id
-        if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
-            self.flush_tracking()
-
-    def flush_tracking(self) -> None:
-        if self.position > self.recorded_position:
-            self.app.recorder.insert_tracking(Tracking(self.app.name, self.position))
-            self.recorded_position = self.position
-
-    def _process_one(self, event: Any, notification_id: int) -> list[Recording]:
-        if notification_id <= self.position:
-            return []
-        uow = UnitOfWork(self.app)
-        self.react(uow, event, {"kind": "process", "notification_id": notification_id,
-                                "event": type(event).__qualname__})
-        if uow.has_changes() or isinstance(event, AssetMarket.LiquidityOffered):
-            recordings = uow.commit(tracking=Tracking(self.app.name, notification_id))
-            self.position = self.recorded_position = notification_id
-            return recordings
-        self._advance_to(notification_id)
-        return []
-
-    # --- the policy ------------------------------------------------------------------
-
-    def would_react(self, uow: UnitOfWork, event: Any) -> bool:
-        """False only when reacting to `event` would record nothing, so that `ledger run`
-        may save it together with the inputs after it. Keeps the indexes up to date."""
-        if isinstance(event, Account.Event):
-            account = uow.account(event.account)
-            self._index_account(account)
-            return not isinstance(event, _EVALUATION_EVENTS) and self.assess_margin(uow, account) is not None
-        if isinstance(event, AssetMarket.MarkRecorded):
-            return any(self.assess_margin(uow, uow.account(name)) is not None
-                       for name in self.accounts_a_mark_may_change(uow, event))
-        return isinstance(event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan,
-                                  Liquidation.Event))
-
-    def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
-        if isinstance(event, Account.Event):
-            account = uow.account(event.account)
-            self._index_account(account)
-            if not isinstance(event, _EVALUATION_EVENTS):
-                self.evaluate_margin(uow, account, event.at, cause)
-        elif isinstance(event, AssetMarket.MarkRecorded):
-            for name in self.accounts_a_mark_may_change(uow, event):
-                self.evaluate_margin(uow, uow.account(name), event.at, cause)
+    def run(self, uow: UnitOfWork, reaction: Reaction, event: Any, cause: dict[str, Any]) -> None:
+        step = reaction.step
+        if step in (EVALUATE_MARGIN, AUTO_TOP_UP):
+            self.evaluate_margin(uow, uow.account(reaction.subject), event.at, cause)
+        elif step == ACCRUE_INTEREST:
+            uow.account(reaction.subject).accrue_hourly_interest(event.hour, uow.parameters(),
+                                                                 {**cause, "step": "hourly_interest"})
+        elif step == ACCRUE_DESK_INTEREST:
+            self.accrue_desk_interest(uow, uuid.UUID(reaction.subject), event.hour, cause)
         elif isinstance(event, AssetMarket.LiquidityOffered):
-            self.sell_to_liquidity(uow, event, cause)
-        elif isinstance(event, ParameterSet.Changed):
-            for name in sorted(self.debtors):
-                self.evaluate_margin(uow, uow.account(name), event.at, cause)
-        elif isinstance(event, Clock.HourBegan):
-            self.accrue_interest(uow, event.hour, cause)
+            self.sell_to_liquidity(uow, event, [uuid.UUID(t) for t in reaction.takeovers], cause)
         elif isinstance(event, Liquidation.Event):
             self.advance_liquidation(uow, event, cause)
+        else:  # pragma: no cover - reactions name no other step
+            raise AssertionError(f"no step {step} for {type(event).__qualname__}")
 
-    # --- indexes: who owes, which marks may change whom, which takeovers are open -------
+    # --- the mark index, when there is one -------------------------------------------
 
-    def accounts_a_mark_may_change(self, uow: UnitOfWork, event: AssetMarket.MarkRecorded) -> list[str]:
-        if event.quote != uow.parameters().valuation_asset:
-            return self.watch.accounts_watching(event.asset)  # bands are in the valuation asset
-        return self.watch.accounts_to_evaluate(event.asset, event.price)
+    def _forget(self, account: Account) -> None:
+        if self.watch is not None:
+            self.watch.forget(account.name)
 
-    def _rebuild_indexes(self) -> None:
-        uow = UnitOfWork(self.app)
-        for name in self.app.account_names():
-            account = uow.account(name)
-            self._index_account(account)
-            self.assess_margin(uow, account)
-        for liquidation_id in self.app.liquidation_ids():
-            if uow.liquidation(liquidation_id).is_taking_over:
-                self.open_takeovers.append(liquidation_id)
-
-    def _index_account(self, account: Account) -> None:
-        if account.liabilities():
-            self.debtors.add(account.name)
-        else:
-            self.debtors.discard(account.name)
+    def _watch_always(self, account: Account, assets: set[str]) -> None:
+        if self.watch is not None:
+            self.watch.watch_always(account.name, assets)
 
     # --- margin evaluation -------------------------------------------------------------
 
@@ -185,7 +163,7 @@ class ProcessManager:
         notes which marks could change the answer (`MarkWatch`)."""
         parameters = uow.parameters()
         if not account.is_margin or account.is_locked or not parameters.has_tier(account.mode, account.leverage):
-            self.watch.forget(account.name)
+            self._forget(account)
             return None
         assert account.leverage is not None
         tier = parameters.margin_tier(account.mode, account.leverage)
@@ -195,7 +173,7 @@ class ProcessManager:
         try:
             position = margin_position(account.mode, account.balances, liabilities, prices)
         except MissingPrice:
-            self.watch.watch_always(account.name, assets)  # the level is unknown until it is marked
+            self._watch_always(account, assets)  # the level is unknown until it is marked
             return None
         at_call = position.is_at_or_below_margin_call(tier)
         if position.is_at_or_below_liquidation(tier):
@@ -209,11 +187,13 @@ class ProcessManager:
         else:
             self._watch_quiet(account, position, liabilities, prices, tier)
             return None
-        self.watch.watch_always(account.name, assets)  # until an evaluation finds it quiet
+        self._watch_always(account, assets)  # until an evaluation finds it quiet
         return MarginAssessment(action, tier, prices, position)
 
     def _watch_quiet(self, account: Account, position: MarginPosition, liabilities: dict[str, Decimal],
                      prices: PriceBook, tier: MarginTier) -> None:
+        if self.watch is None:
+            return
         if not liabilities:
             self.watch.forget(account.name)
             return
@@ -386,7 +366,6 @@ class ProcessManager:
         liquidation.start_takeover(account=account.name, assets=assets, principal=principal, interest=interest,
                                    to_sell=sorted(a for a in assets if not parameters.asset(a).liquid),
                                    at=at, cause=cause)
-        self.open_takeovers.append(liquidation.id)
 
     def charge_regular_fee(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
                            cause: dict[str, Any]) -> None:
@@ -400,21 +379,22 @@ class ProcessManager:
         liquidation.charge_fee(account=account.name, amounts=amounts, value=value, payer=account.name,
                                at=at, cause=cause)
 
-    def sell_to_liquidity(self, uow: UnitOfWork, event: AssetMarket.LiquidityOffered, cause: dict[str, Any]) -> None:
+    def sell_to_liquidity(self, uow: UnitOfWork, event: AssetMarket.LiquidityOffered,
+                          takeover_ids: Iterable[uuid.UUID], cause: dict[str, Any]) -> None:
         """The desk sells into offered liquidity, oldest takeover first; what is left lapses."""
         parameters = uow.parameters()
+        takeovers = sorted((uow.liquidation(liquidation_id) for liquidation_id in takeover_ids), key=takeover_order)
         left = event.quantity
-        for liquidation_id in list(self.open_takeovers):
+        for liquidation in takeovers:
             if left <= 0:
                 break
-            liquidation = uow.liquidation(liquidation_id)
             if not liquidation.is_taking_over or event.asset not in liquidation.to_sell:
                 continue
             quantity = min(liquidation.desk_balances[event.asset], left)
             proceeds = round_down(exact_product(quantity, event.price), parameters.precision(event.quote))
             if proceeds <= 0:
                 continue
-            step_cause = {**cause, "liquidation_id": str(liquidation_id), "step": "takeover_sale"}
+            step_cause = {**cause, "liquidation_id": str(liquidation.id), "step": "takeover_sale"}
             liquidation.sell_slice(account=liquidation.account, asset=event.asset, quantity=quantity,
                                    price=event.price, proceeds_asset=event.quote, proceeds=proceeds,
                                    liquidity_at=event.at, at=event.at, cause=step_cause)
@@ -432,8 +412,6 @@ class ProcessManager:
     def settle_takeover(self, uow: UnitOfWork, liquidation: Liquidation, at: datetime, cause: dict[str, Any]) -> None:
         """After the last sale: liabilities in other assets are bought at the marks, a
         shortfall is covered by the insurance fund, and the fee comes from the proceeds."""
-        if liquidation.id in self.open_takeovers:
-            self.open_takeovers.remove(liquidation.id)
         prices = uow.prices()
         parameters = prices.parameters
         sellable = {asset for asset in liquidation.desk_balances if parameters.asset(asset).liquid}
@@ -470,15 +448,152 @@ class ProcessManager:
 
     # --- interest ----------------------------------------------------------------------------
 
-    def accrue_interest(self, uow: UnitOfWork, hour: datetime, cause: dict[str, Any]) -> None:
-        """The hour's interest on every open debt, the takeover desk's included."""
+    def accrue_desk_interest(self, uow: UnitOfWork, liquidation_id: uuid.UUID, hour: datetime,
+                             cause: dict[str, Any]) -> None:
+        """The hour's interest on what the takeover desk owes for one liquidation."""
+        liquidation = uow.liquidation(liquidation_id)
+        if not liquidation.is_taking_over:
+            return
         parameters = uow.parameters()
-        cause = {**cause, "step": "hourly_interest"}
-        for name in sorted(self.debtors):
-            uow.account(name).accrue_hourly_interest(hour, parameters, cause)
-        for liquidation_id in self.open_takeovers:
-            liquidation = uow.liquidation(liquidation_id)
-            assets = liquidation.desk_principal
-            liquidation.accrue_hourly_interest(
-                hour, {a: parameters.asset(a).hourly_interest for a in assets},
-                {a: parameters.precision(a) for a in assets}, parameters.version, cause)
+        assets = liquidation.desk_principal
+        liquidation.accrue_hourly_interest(
+            hour, {a: parameters.asset(a).hourly_interest for a in assets},
+            {a: parameters.precision(a) for a in assets}, parameters.version, {**cause, "step": "hourly_interest"})
+
+
+class ProcessManager(ProcessSteps):
+    """`ledger run`'s driver: follows the log and runs each event's reactions together,
+    with in-memory indexes of who owes, which marks may change whom (`MarkWatch`)
+    and which takeovers are open."""
+
+    def __init__(self, app: Ledger):
+        super().__init__(app, MarkWatch())
+        self.position = app.recorder.max_tracking_id(app.name) or 0
+        self.recorded_position = self.position
+        self.debtors: set[str] = set()
+        self.open_takeovers: set[uuid.UUID] = set()
+        self._rebuild_indexes()
+
+    # --- following the log ---------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Processes every notification beyond the tracked position."""
+        while True:
+            notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=500)
+            if not notifications:
+                break
+            for notification in notifications:
+                self._process_one(self.app.mapper.to_domain_event(notification), notification.id)
+        self.flush_tracking()
+
+    def process(self, recordings: Iterable[Recording], quiet_through: int = 0) -> None:
+        """Processes just-saved events and, in turn, what the reactions save, to completion.
+
+        Notifications up to `quiet_through` were found, as they happened, to call for
+        no reaction (`would_react`): they count as processed."""
+        if quiet_through > self.position:
+            self._advance_to(quiet_through)
+        queue = deque(recordings)
+        while queue:
+            recording = queue.popleft()
+            queue.extend(self._process_one(recording.domain_event, recording.notification.id))
+
+    def _advance_to(self, notification_id: int) -> None:
+        """Counts a notification as processed with no reaction; its tracking record is
+        written later, with the next reaction or once it lags far enough behind."""
+        self.position = notification_id
+        if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
+            self.flush_tracking()
+
+    def flush_tracking(self) -> None:
+        if self.position > self.recorded_position:
+            self.app.recorder.insert_tracking(Tracking(self.app.name, self.position))
+            self.recorded_position = self.position
+
+    def _process_one(self, event: Any, notification_id: int) -> list[Recording]:
+        if notification_id <= self.position:
+            return []
+        uow = UnitOfWork(self.app)
+        self.react(uow, event, process_cause(event, notification_id))
+        if uow.has_changes() or isinstance(event, AssetMarket.LiquidityOffered):
+            recordings = uow.commit(tracking=Tracking(self.app.name, notification_id))
+            self.position = self.recorded_position = notification_id
+            return recordings
+        self._advance_to(notification_id)
+        return []
+
+    # --- the policy ------------------------------------------------------------------
+
+    def would_react(self, uow: UnitOfWork, event: Any) -> bool:
+        """False only when reacting to `event` would record nothing, so that `ledger run`
+        may save it together with the inputs after it. Keeps the indexes up to date."""
+        self._observe(uow, event)
+        if isinstance(event, Account.Event):
+            return not isinstance(event, EVALUATION_EVENTS) and self.assess_margin(uow, uow.account(event.account)) is not None
+        if isinstance(event, AssetMarket.MarkRecorded):
+            return any(self.assess_margin(uow, uow.account(name)) is not None
+                       for name in self.accounts_a_mark_may_change(uow, event))
+        return isinstance(event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan,
+                                  Liquidation.Event))
+
+    def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
+        self._observe(uow, event)
+        for reaction in self.reactions(uow, event):
+            self.run(uow, reaction, event, cause)
+
+    def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
+        if isinstance(event, Account.Event):
+            if isinstance(event, EVALUATION_EVENTS):
+                return []
+            return [Reaction(margin_step(uow.account(event.account)), event.account)]
+        if isinstance(event, AssetMarket.MarkRecorded):
+            return [Reaction(margin_step(uow.account(name)), name)
+                    for name in self.accounts_a_mark_may_change(uow, event)]
+        if isinstance(event, AssetMarket.LiquidityOffered):
+            return [Reaction(TAKEOVER_SALES, event.asset, tuple(sorted(map(str, self.open_takeovers))))]
+        if isinstance(event, ParameterSet.Changed):
+            return [Reaction(margin_step(uow.account(name)), name) for name in sorted(self.debtors)]
+        if isinstance(event, Clock.HourBegan):
+            return ([Reaction(ACCRUE_INTEREST, name) for name in sorted(self.debtors)]
+                    + [Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(self.open_takeovers, key=str)])
+        if isinstance(event, Liquidation.Event):
+            step = liquidation_step(event)
+            return [] if step is None else [Reaction(step, str(event.originator_id))]
+        return []
+
+    # --- indexes: who owes, which marks may change whom, which takeovers are open -------
+
+    def accounts_a_mark_may_change(self, uow: UnitOfWork, event: AssetMarket.MarkRecorded) -> list[str]:
+        assert self.watch is not None
+        if event.quote != uow.parameters().valuation_asset:
+            return self.watch.accounts_watching(event.asset)  # bands are in the valuation asset
+        return self.watch.accounts_to_evaluate(event.asset, event.price)
+
+    def _observe(self, uow: UnitOfWork, event: Any) -> None:
+        if isinstance(event, Account.Event):
+            self._index_account(uow.account(event.account))
+        elif isinstance(event, Liquidation.TakeoverStarted):
+            self.open_takeovers.add(event.originator_id)
+        elif isinstance(event, Liquidation.TakeoverSalesEnded):
+            self.open_takeovers.discard(event.originator_id)
+
+    def _rebuild_indexes(self) -> None:
+        uow = UnitOfWork(self.app)
+        for name in self.app.account_names():
+            account = uow.account(name)
+            self._index_account(account)
+            self.assess_margin(uow, account)
+        for liquidation_id in self.app.liquidation_ids():
+            if uow.liquidation(liquidation_id).is_taking_over:
+                self.open_takeovers.add(liquidation_id)
+
+    def _index_account(self, account: Account) -> None:
+        if account.liabilities():
+            self.debtors.add(account.name)
+        else:
+            self.debtors.discard(account.name)
+
+
+def process_cause(event: Any, notification_id: int) -> dict[str, Any]:
+    """The cause every event of a reaction carries: the notification it reacted to."""
+    return {"kind": "process", "notification_id": notification_id, "event": type(event).__qualname__}

@@ -244,6 +244,22 @@ class Batch:
     held_at_gap: bool = False  # stopped before a gap that may still fill
 
 
+def read_committed(app: Ledger, gaps: GapWatch, position: int, limit: int) -> Batch:
+    """The notifications after `position`, stopping before a gap that may still fill."""
+    batch = Batch()
+    expected = position + 1
+    for notification in app.recorder.select_notifications(start=expected, limit=limit):
+        if notification.id != expected:
+            missing = range(expected, notification.id)
+            if not gaps.settled(missing):
+                batch.held_at_gap = True
+                break
+            batch.settled_gaps.extend((gap, notification.id) for gap in missing)
+        batch.notifications.append(notification)
+        expected = notification.id + 1
+    return batch
+
+
 class ProjectionRunner:
     """`ledger project`: catch up (`run_once`), follow (`run_forever`), or `rebuild`."""
 
@@ -356,18 +372,7 @@ class ProjectionRunner:
             self.views.forget()
 
     def _read(self, position: int, limit: int) -> Batch:
-        batch = Batch()
-        expected = position + 1
-        for notification in self.app.recorder.select_notifications(start=expected, limit=limit):
-            if notification.id != expected:
-                missing = range(expected, notification.id)
-                if not self.gaps.settled(missing):
-                    batch.held_at_gap = True
-                    break
-                batch.settled_gaps.extend((gap, notification.id) for gap in missing)
-            batch.notifications.append(notification)
-            expected = notification.id + 1
-        return batch
+        return read_committed(self.app, self.gaps, position, limit)
 
     def _changes(self, batch: Batch) -> RowChanges:
         """The rows the batch's events set (held in memory until they are written)."""

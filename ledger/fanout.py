@@ -1,0 +1,104 @@
+"""What each recorded event calls for in service mode, and the index that says so.
+
+The dispatcher (`workers/dispatcher.py`) follows the notification log and asks
+`ServiceIndex.reactions` what to start for each event. The index is kept in
+memory from the events themselves (accounts are followed with their own
+aggregates' mutators, so no rule is written twice) and rebuilt from the store
+when the dispatcher starts. A price mark fans out to the margin accounts that
+hold or owe the asset and owe anything at all: no other account's margin level
+depends on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from ledger.application import Ledger, UnitOfWork
+from ledger.domain.accounts import Account
+from ledger.domain.liquidation import Liquidation
+from ledger.domain.market import AssetMarket, Clock, ParameterSet
+from ledger.processes import (
+    ACCRUE_DESK_INTEREST,
+    ACCRUE_INTEREST,
+    EVALUATION_EVENTS,
+    TAKEOVER_SALES,
+    Reaction,
+    liquidation_step,
+    margin_step,
+)
+
+
+class ServiceIndex:
+    """Which margin accounts hold or owe each asset, who owes anything, and which
+    takeovers are open, as of the last event observed."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.exposed_to: dict[str, set[str]] = defaultdict(set)  # asset -> debtor margin accounts holding or owing it
+        self.assets_of: dict[str, set[str]] = {}
+        self.debtors: set[str] = set()
+        self.open_takeovers: set[uuid.UUID] = set()
+
+    @classmethod
+    def load(cls, app: Ledger) -> ServiceIndex:
+        """The index of the store as it stands now."""
+        index = cls()
+        uow = UnitOfWork(app)
+        for name in app.account_names():
+            index._index(uow.account(name))
+        for liquidation_id in app.liquidation_ids():
+            if uow.liquidation(liquidation_id).is_taking_over:
+                index.open_takeovers.add(liquidation_id)
+        return index
+
+    def observe(self, event: Any) -> None:
+        if isinstance(event, Account.Event):
+            account = self.accounts.get(event.account)
+            if account is not None and event.originator_version <= account.version:
+                return  # already in the state the index was loaded with
+            self._index(event.mutate(account))
+        elif isinstance(event, Liquidation.TakeoverStarted):
+            self.open_takeovers.add(event.originator_id)
+        elif isinstance(event, Liquidation.TakeoverSalesEnded):
+            self.open_takeovers.discard(event.originator_id)
+
+    def reactions(self, event: Any) -> list[Reaction]:
+        """What `event` calls for, given the state the events before it left."""
+        if isinstance(event, Account.Event):
+            if isinstance(event, EVALUATION_EVENTS):
+                return []
+            return [Reaction(margin_step(self.accounts[event.account]), event.account)]
+        if isinstance(event, AssetMarket.MarkRecorded):
+            return self._evaluations(self.exposed_to.get(event.asset, set()))
+        if isinstance(event, AssetMarket.LiquidityOffered):
+            return [Reaction(TAKEOVER_SALES, event.asset, tuple(sorted(map(str, self.open_takeovers))))]
+        if isinstance(event, ParameterSet.Changed):
+            return self._evaluations(self.debtors)
+        if isinstance(event, Clock.HourBegan):
+            return ([Reaction(ACCRUE_INTEREST, name) for name in sorted(self.debtors)]
+                    + [Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(self.open_takeovers, key=str)])
+        if isinstance(event, Liquidation.Event):
+            step = liquidation_step(event)
+            return [] if step is None else [Reaction(step, str(event.originator_id))]
+        return []
+
+    def _evaluations(self, names: set[str]) -> list[Reaction]:
+        return [Reaction(margin_step(self.accounts[name]), name) for name in sorted(names)]
+
+    def _index(self, account: Account) -> None:
+        name = account.name
+        self.accounts[name] = account
+        liabilities = account.liabilities()
+        for asset in self.assets_of.pop(name, set()):
+            self.exposed_to[asset].discard(name)
+        if liabilities:
+            self.debtors.add(name)
+        else:
+            self.debtors.discard(name)
+        if account.is_margin and liabilities:
+            assets = {asset for asset, quantity in account.balances.items() if quantity} | set(liabilities)
+            self.assets_of[name] = assets
+            for asset in assets:
+                self.exposed_to[asset].add(name)

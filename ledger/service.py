@@ -1,0 +1,195 @@
+"""The service mode's command side: a reaction run on its own, and inputs submitted
+one by one to a store that the workers process.
+
+A reaction (`ledger.processes.Reaction`) is run by a Celery task with the same
+process code that `ledger run` calls inline, in a transaction of its own. Running it
+twice, or two copies at once, has one effect, from the event store alone:
+
+- every step is idempotent by state (a liquidation step checks that its stage is
+  not done yet, interest is accrued once per asset and hour, a margin evaluation at
+  the current state changes nothing twice), and a second copy running at the same
+  moment fails its save on the aggregates' expected versions and looks again;
+- the sale against offered liquidity, which state alone cannot tell apart, is saved
+  with a tracking record per asset: the same offer cannot be sold against twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+
+from ledger.application import Ledger, UnitOfWork
+from ledger.domain.market import AssetMarket
+from ledger.inputs import LedgerInput, input_record
+from ledger.processes import ProcessSteps, Reaction, liquidity_tracking_name, process_cause
+from ledger.store import POSTGRES_SCHEMES, StoreURLError, store_environment, store_exists
+
+DISPATCHER_TRACKING = "ledger.dispatcher"  # everything up to this notification id has been reacted to
+CONFLICT_ATTEMPTS = 20
+# What a restart of PostgreSQL or a lost connection raises: worth trying again later.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError)
+
+
+class ServiceStoreError(ValueError):
+    pass
+
+
+class ServiceNotSettled(TimeoutError):
+    pass
+
+
+def open_service_ledger(url: str) -> Ledger:
+    """The store of the running service, opened without the single writer's cache:
+    workers, the dispatcher and submitters write and read it at the same time."""
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise StoreURLError(f"the service mode needs a PostgreSQL store, not {url!r}")
+    if not store_exists(url):
+        raise ServiceStoreError(f"no ledger store at {url}: run `ledger migrate --store URL` first")
+    environment = {**store_environment(url), "CREATE_TABLE": "n", "POSTGRES_PRE_PING": "y"}
+    app = Ledger(environment)
+    app.store_url = url
+    return app
+
+
+# --- reactions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReactionOutcome:
+    step: str
+    subject: str
+    notification_id: int
+    events: int  # recorded by this run: 0 when the step was done already or called for nothing
+    attempts: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "subject": self.subject, "notification_id": self.notification_id,
+                "events": self.events, "attempts": self.attempts}
+
+
+def causing_event(app: Ledger, notification_id: int) -> Any:
+    notifications = app.recorder.select_notifications(start=notification_id, limit=1, stop=notification_id)
+    if not notifications:
+        raise LookupError(f"no notification {notification_id} in the store")
+    return app.mapper.to_domain_event(notifications[0])
+
+
+def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int) -> ReactionOutcome:
+    """Runs one reaction to the event at `notification_id` and saves what it records."""
+    event = causing_event(app, notification_id)
+    cause = process_cause(event, notification_id)
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        tracking = None
+        if isinstance(event, AssetMarket.LiquidityOffered):
+            tracking = Tracking(liquidity_tracking_name(event.asset), notification_id)
+            if (app.recorder.max_tracking_id(tracking.application_name) or 0) >= notification_id:
+                return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt)
+        uow = UnitOfWork(app)
+        steps.run(uow, reaction, event, cause)
+        if not uow.has_changes() and tracking is None:
+            return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt)
+        try:
+            recordings = uow.commit(tracking=tracking)
+        except IntegrityError:
+            continue  # another reaction saved first: look again at the state it left
+        return ReactionOutcome(reaction.step, reaction.subject, notification_id, len(recordings), attempt)
+    raise IntegrityError(f"{reaction.step} of {reaction.subject} for notification {notification_id} "
+                         f"conflicted {CONFLICT_ATTEMPTS} times")
+
+
+# --- the service's progress ------------------------------------------------------------------
+
+
+def dispatcher_position(app: Ledger) -> int:
+    return app.recorder.max_tracking_id(DISPATCHER_TRACKING) or 0
+
+
+def is_settled(app: Ledger) -> bool:
+    """Whether every event in the store has been reacted to, and so every reaction's events."""
+    return dispatcher_position(app) >= (app.recorder.max_notification_id() or 0)
+
+
+def wait_until_settled(app: Ledger, timeout_seconds: float, poll_seconds: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not is_settled(app):
+        if time.monotonic() >= deadline:
+            raise ServiceNotSettled(
+                f"the service has not processed the store within {timeout_seconds:g} s (dispatcher at "
+                f"notification {dispatcher_position(app)} of {app.recorder.max_notification_id() or 0}): "
+                "is `ledger dispatcher` running, and a `ledger worker`?")
+        time.sleep(poll_seconds)
+
+
+# --- submitting inputs --------------------------------------------------------------------
+
+
+class Submission:
+    """`ledger submit`: a scenario's inputs applied one by one, each in its own
+    transaction, with no process run here. With `settle`, each save waits until the
+    service has processed everything it set off, so that results are those of
+    `ledger run`. A save whose outcome a lost connection hid is found in the store's
+    record of inputs rather than applied twice."""
+
+    def __init__(self, app: Ledger, settle: Callable[[], None], retry_seconds: float = 60.0,
+                 on_wait: Callable[[Exception], None] | None = None):
+        self.app = app
+        self.settle = settle
+        self.retry_seconds = retry_seconds
+        self.on_wait = on_wait or (lambda _error: None)
+
+    def submit(self, inputs: list[LedgerInput]) -> Iterator[LedgerInput]:
+        """Applies each input, yielding it once it is in the store."""
+        if not inputs:
+            return
+        first = inputs[0]
+        self._retrying(lambda: self.app.establish_parameters(first.at, {"kind": "submit", "source": first.source}))
+        self.settle()
+        for item in inputs:
+            self._begin_hours(item)
+            self._apply_once(item)
+            self.settle()
+            yield item
+
+    def _begin_hours(self, item: LedgerInput) -> None:
+        # Each hour's events, then its interest, before time moves on (as `ledger run`).
+        cause = {**item.cause(), "step": "clock"}
+        while self._retrying(lambda: self.app.hour_due(item.at)):
+            self._retrying(lambda: next(self.app.begin_hours(item.at, cause), None))  # the next hour only
+            self.settle()
+
+    def _apply_once(self, item: LedgerInput) -> None:
+        inputs_before = self._retrying(self._inputs_log_version)
+        record = input_record(item)
+
+        def apply() -> None:
+            if self._recorded_since(inputs_before, record):
+                return  # committed before the connection was lost
+            self.app.apply(item)
+
+        self._retrying(apply)
+
+    def _inputs_log_version(self) -> int:
+        last = self.app.inputs_log.get_last()
+        return 0 if last is None else last.originator_version
+
+    def _recorded_since(self, version: int, record: dict[str, Any]) -> bool:
+        return any(record in recorded.inputs for recorded in self.app.inputs_log.get(gt=version))
+
+    def _retrying(self, operation: Callable[[], Any]) -> Any:
+        deadline = time.monotonic() + self.retry_seconds
+        pause = 0.1
+        while True:
+            try:
+                return operation()
+            except TRANSIENT_ERRORS as error:
+                self.app.forget_cached_state()
+                if time.monotonic() + pause > deadline:
+                    raise
+                self.on_wait(error)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)

@@ -1,0 +1,134 @@
+"""The service mode's commands: `ledger submit`, `worker`, `beat` and `dispatcher`.
+They only translate: arguments and `LEDGER_*` settings in, the service called."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import psycopg
+import typer
+from pydantic import ValidationError
+from ledger.cli_errors import err, exit_input_errors, exit_usage
+from ledger.inline import validate
+from ledger.inputs import InputErrors
+from ledger.service import Submission, ServiceNotSettled, ServiceStoreError, open_service_ledger, wait_until_settled
+from ledger.store import StoreURLError
+
+ServiceStoreOption = Annotated[Optional[str], typer.Option(
+    "--store", help="The service's PostgreSQL store (default $LEDGER_STORE, else the settings' default)")]
+SETTLE_CHOICES = ("each", "end", "none")
+
+
+def submit(
+    scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
+    store: ServiceStoreOption = None,
+    settle: Annotated[str, typer.Option(
+        "--settle", help="Wait for the service after each input (each: the results of `ledger run`), "
+                         "only at the end (end), or not at all (none)")] = "each",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the service each time")] = 120.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+) -> None:
+    """Appends a scenario's inputs one by one to a running service's store; the workers run the processes."""
+    from ledger.cli import print_report
+    from projections.report import build_report
+
+    if settle not in SETTLE_CHOICES:
+        exit_usage(f"--settle {settle}: use each, end or none")
+    settings = _settings(store)
+    try:
+        text = scenario.read_text()
+        ledger = open_service_ledger(settings.store)
+    except (OSError, StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
+        exit_usage(str(exc))
+    try:
+        inputs = validate(ledger, text, scenario.name)
+    except InputErrors as errors:
+        exit_input_errors(errors)
+
+    def wait() -> None:
+        wait_until_settled(ledger, timeout)
+
+    def no_wait() -> None:
+        pass
+
+    submission = Submission(ledger, wait if settle == "each" else no_wait,
+                            on_wait=lambda error: err.print(f"waiting for the store: {error}"))
+    try:
+        submitted = sum(1 for _ in submission.submit(inputs))
+        if settle != "none":
+            wait()
+    except ServiceNotSettled as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from None
+    if settle == "none":
+        summary = {"submitted": submitted, "store": settings.store}
+        sys.stdout.write(json.dumps(summary) + "\n") if as_json else err.print(f"submitted {submitted} inputs")
+        return
+    report = build_report(ledger)
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        print_report(report)
+
+
+def worker(
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Worker processes")] = None,
+    store: ServiceStoreOption = None,
+) -> None:
+    """A Celery worker of the service: runs the process tasks."""
+    settings = _settings(store)
+    from workers.app import app as celery_app
+
+    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency or settings.worker_concurrency}",
+                            "--queues", settings.queue, "--without-gossip", "--without-mingle"])
+
+
+def beat(store: ServiceStoreOption = None) -> None:
+    """Celery beat: advances the ledger's clock every LEDGER_CLOCK_TICK_SECONDS, which starts each hour's interest."""
+    _settings(store)
+    from workers.app import app as celery_app
+
+    schedule = Path(tempfile.gettempdir()) / f"ledger-beat-{os.getpid()}"
+    celery_app.start(["beat", "--loglevel=INFO", "--schedule", str(schedule)])
+
+
+def dispatcher(store: ServiceStoreOption = None) -> None:
+    """Follows the store's events and starts the tasks they call for, from the tracked position."""
+    settings = _settings(store)
+    from workers.app import app as celery_app
+    from workers.dispatcher import Dispatcher
+    from workers.logs import configure_logging
+
+    configure_logging()
+    try:
+        ledger = open_service_ledger(settings.store)
+    except (StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
+        exit_usage(str(exc))
+    stop = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stop.set())
+    running = Dispatcher(ledger, celery_app, settings)
+    try:
+        running.run_forever(stop)
+    finally:
+        running.close()
+        ledger.close()
+
+
+def _settings(store: str | None):  # type: ignore[no-untyped-def]
+    """The service settings, with --store taking the place of $LEDGER_STORE."""
+    from workers.settings import ServiceSettings
+
+    if store is not None:
+        os.environ["LEDGER_STORE"] = store  # read again by the Celery app's own settings
+    try:
+        return ServiceSettings()
+    except ValidationError as exc:
+        exit_usage(f"bad service settings: {exc}")

@@ -1,0 +1,124 @@
+"""The tasks: ids in, the process code called (`ledger.service.run_reaction`).
+
+One task per step of the processes. Each takes the subject it acts on and the
+notification id of the event that calls for it, loads what it needs from the
+store and appends events. Running one again, or two copies at once, has one
+effect (see `ledger.service`), so every task is acknowledged late. A lost
+database connection is retried with backoff; so is a save that kept conflicting.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task
+from eventsourcing.persistence import IntegrityError
+
+from ledger import processes
+from ledger.processes import Reaction
+from ledger.service import TRANSIENT_ERRORS, run_reaction
+from workers.app import app, service, settings
+from workers.logs import logger
+
+RETRIED = (*TRANSIENT_ERRORS, IntegrityError)
+TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": RETRIED,
+    "retry_backoff": True,
+    "retry_backoff_max": settings.retry_backoff_max_seconds,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
+SUBJECT_FIELD = {
+    processes.EVALUATE_MARGIN: "account", processes.AUTO_TOP_UP: "account", processes.ACCRUE_INTEREST: "account",
+    processes.TAKEOVER_SALES: "asset",
+}
+
+
+def react(task: Task, step: str, subject: str, notification_id: int, takeovers: tuple[str, ...] = ()) -> dict[str, Any]:
+    log = logger("worker").bind(task_id=task.request.id, task=task.name, notification_id=notification_id,
+                                **{SUBJECT_FIELD.get(step, "liquidation_id"): subject})
+    ledger, steps = service()
+    outcome = run_reaction(ledger, steps, Reaction(step, subject, takeovers), notification_id)
+    log.info("reacted", events=outcome.events, attempts=outcome.attempts, redelivered=task.request.delivery_info
+             .get("redelivered", False) if task.request.delivery_info else False)
+    return outcome.as_dict()
+
+
+@app.task(name="ledger.evaluate_margin", **TASK_OPTIONS)
+def evaluate_margin(self: Task, account: str, notification_id: int) -> dict[str, Any]:
+    """Margin call, recovery or the trigger of a liquidation, as the account's level requires."""
+    return react(self, processes.EVALUATE_MARGIN, account, notification_id)
+
+
+@app.task(name="ledger.auto_top_up", **TASK_OPTIONS)
+def auto_top_up(self: Task, account: str, notification_id: int) -> dict[str, Any]:
+    """The margin evaluation of an account with auto top-up: transfers from its source first."""
+    return react(self, processes.AUTO_TOP_UP, account, notification_id)
+
+
+@app.task(name="ledger.regular_part", **TASK_OPTIONS)
+def regular_part(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+    return react(self, processes.REGULAR_PART, liquidation_id, notification_id)
+
+
+@app.task(name="ledger.hand_off", **TASK_OPTIONS)
+def hand_off(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+    return react(self, processes.HAND_OFF, liquidation_id, notification_id)
+
+
+@app.task(name="ledger.takeover_sales", **TASK_OPTIONS)
+def takeover_sales(self: Task, subject: str, notification_id: int, takeovers: list[str] | None = None) -> dict[str, Any]:
+    """Sales against offered liquidity (subject: the asset), or the end of a takeover's
+    sales when it has nothing to sell (subject: the liquidation)."""
+    return react(self, processes.TAKEOVER_SALES, subject, notification_id, tuple(takeovers or ()))
+
+
+@app.task(name="ledger.fee", **TASK_OPTIONS)
+def fee(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+    """The fee: from the account after a regular part, from the desk's proceeds after a takeover."""
+    return react(self, processes.FEE, liquidation_id, notification_id)
+
+
+@app.task(name="ledger.return", **TASK_OPTIONS)
+def return_proceeds(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+    """The desk returns what is left; the liquidation completes."""
+    return react(self, processes.RETURN, liquidation_id, notification_id)
+
+
+@app.task(name="ledger.unlock", **TASK_OPTIONS)
+def unlock(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+    return react(self, processes.UNLOCK, liquidation_id, notification_id)
+
+
+@app.task(name="ledger.accrue_interest", **TASK_OPTIONS)
+def accrue_interest(self: Task, account: str, notification_id: int) -> dict[str, Any]:
+    return react(self, processes.ACCRUE_INTEREST, account, notification_id)
+
+
+@app.task(name="ledger.accrue_desk_interest", **TASK_OPTIONS)
+def accrue_desk_interest(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+    return react(self, processes.ACCRUE_DESK_INTEREST, liquidation_id, notification_id)
+
+
+@app.task(name="ledger.tick_clock", **TASK_OPTIONS)
+def tick_clock(self: Task) -> dict[str, Any]:
+    """Celery beat: begins every hour the wall clock has passed; the dispatcher then starts
+    each hour's interest. Safe to repeat: an hour already begun is not begun again."""
+    ledger, _steps = service()
+    now = datetime.now(UTC)
+    hours = [recordings[0].domain_event.at.isoformat() for recordings in
+             ledger.begin_hours(now, {"kind": "clock", "source": "beat", "task_id": self.request.id}) if recordings]
+    logger("beat").bind(task_id=self.request.id).info("clock advanced", hours=hours)
+    return {"hours": hours}
+
+
+TASKS_BY_STEP = {
+    processes.EVALUATE_MARGIN: evaluate_margin, processes.AUTO_TOP_UP: auto_top_up,
+    processes.REGULAR_PART: regular_part, processes.HAND_OFF: hand_off, processes.TAKEOVER_SALES: takeover_sales,
+    processes.FEE: fee, processes.RETURN: return_proceeds, processes.UNLOCK: unlock,
+    processes.ACCRUE_INTEREST: accrue_interest, processes.ACCRUE_DESK_INTEREST: accrue_desk_interest,
+}
+assert set(TASKS_BY_STEP) == set(processes.STEPS), "every step has its task"
