@@ -351,10 +351,12 @@ def _facts_text(facts: dict[str, Any]) -> str:
 
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
 
 
 # The service mode's commands (`ledger.service_cli`), listed after the others.
 for service_command in (service_cli.submit, service_cli.worker, service_cli.beat, service_cli.dispatcher):
     app.command()(service_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

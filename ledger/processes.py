@@ -225,6 +225,10 @@ class ProcessSteps:
             return
         tier, prices, position = assessment.tier, assessment.prices, assessment.position
         cause = {**cause, "step": "margin_evaluation"}
+        # Run after newer marks were recorded (a service fed without waiting), the evaluation
+        # happens when the newest price it used was known, not at its cause's earlier time.
+        newest_mark = prices.latest_mark_time(set(account.balances) | set(account.liabilities()))
+        at = max(at, newest_mark) if newest_mark is not None else at
         if assessment.action == LIQUIDATE:
             self.start_liquidation(uow, account, position, tier, prices, at, cause)
             return

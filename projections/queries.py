@@ -51,11 +51,11 @@ class ViewReader:
         return self._rows(select(table).order_by(table.c.holder, table.c.asset, table.c.book))
 
     def liquidations(self, account: str | None = None) -> list[Row]:
-        """In the order they were triggered."""
-        liquidation, index = tables.liquidations, tables.events
-        statement = (select(liquidation).join(index, (index.c.originator_id == liquidation.c.liquidation_id)
-                                              & (index.c.originator_version == 1))
-                     .order_by(index.c.notification_id))
+        """Oldest first: by trigger time, then account (as the takeover desk serves them,
+        `ledger.processes.takeover_order`), whichever worker happened to save first."""
+        liquidation = tables.liquidations
+        statement = select(liquidation).order_by(liquidation.c.triggered_at, liquidation.c.account,
+                                                 liquidation.c.sequence)
         if account is not None:
             statement = statement.where(liquidation.c.account == account)
         return self._rows(statement)

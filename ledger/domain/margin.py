@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from ledger.domain.money import (
@@ -35,6 +36,7 @@ class MissingPrice(Exception):
 class Mark:
     price: Decimal
     quote: str
+    at: datetime | None = None  # when it was recorded, where known
 
 
 class PriceBook:
@@ -72,6 +74,11 @@ class PriceBook:
     def exchange_rate(self, sold: str, bought: str) -> Decimal:
         """How many units of `bought` one unit of `sold` is worth at the marks."""
         return exact_quotient(self.value_of_one(sold), self.value_of_one(bought))
+
+    def latest_mark_time(self, assets: set[str]) -> datetime | None:
+        """When the newest mark among `assets` was recorded (None: none is marked)."""
+        times = [mark.at for mark in (self.marks.get(asset) for asset in assets) if mark is not None and mark.at]
+        return max(times, default=None)
 
     def prices_used(self, assets: set[str]) -> dict[str, Decimal]:
         """The valuation price of each asset, as a liquidation records them."""

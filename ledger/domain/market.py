@@ -55,12 +55,13 @@ class AssetMarket(Aggregate):
         self.asset = asset
         self.mark_price: Decimal | None = None
         self.mark_quote: str | None = None
+        self.marked_at: datetime | None = None
 
     @property
     def mark(self) -> Mark | None:
         if self.mark_price is None or self.mark_quote is None:
             return None
-        return Mark(price=self.mark_price, quote=self.mark_quote)
+        return Mark(price=self.mark_price, quote=self.mark_quote, at=self.marked_at)
 
     class MarkRecorded(Event):
         asset: str
@@ -71,6 +72,7 @@ class AssetMarket(Aggregate):
     def record_mark(self, asset: str, price: Decimal, quote: str, at: datetime, cause: dict[str, Any]) -> None:
         self.mark_price = price
         self.mark_quote = quote
+        self.marked_at = at
 
     class LiquidityOffered(Event):
         """The market will buy up to `quantity` at `price`; what the desk does not use lapses."""
