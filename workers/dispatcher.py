@@ -117,7 +117,8 @@ class Dispatcher:
             if barrier and self.in_flight:
                 break  # once everything before it has finished
             self.index.observe(event)
-            self._add(InFlight(notification.id, type(event).__qualname__, barrier, self.index.reactions(event)))
+            reactions = self.index.reactions(event) * self.settings.dispatch_copies
+            self._add(InFlight(notification.id, type(event).__qualname__, barrier, reactions))
             self.read_position = notification.id
             read += 1
             if barrier:
@@ -164,7 +165,7 @@ class Dispatcher:
         for i in range(entry.finished, len(entry.results)):
             result = entry.results[i]
             if result is not None and not self._finished(result, entry, i):
-                self.log.warning("sending again", notification_id=entry.notification_id, event=entry.event,
+                self.log.warning("sending again", notification_id=entry.notification_id, cause_event=entry.event,
                                  task=self.tasks[entry.reactions[i].step].name, subject=entry.reactions[i].subject,
                                  previous_task_id=result.id)
                 entry.results[i] = None
@@ -196,7 +197,7 @@ class Dispatcher:
             return True
         reaction = entry.reactions[index]
         self.log.error("task failed; it will be sent again", notification_id=entry.notification_id,
-                       event=entry.event, task=self.tasks[reaction.step].name, task_id=result.id,
+                       cause_event=entry.event, task=self.tasks[reaction.step].name, task_id=result.id,
                        subject=reaction.subject, error=repr(result.result))
         entry.results[index] = None
         return False

@@ -32,6 +32,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is a log line like any other
 
 
 def logger(component: str) -> structlog.typing.FilteringBoundLogger:

@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     dispatch_poll_seconds: float = Field(0.02, gt=0)
     dispatch_batch: int = Field(500, ge=1)
     clock_tick_seconds: float = Field(60.0, gt=0)
+    # A drill: every reaction is sent this many times at once. Results must not change.
+    dispatch_copies: int = Field(1, ge=1, le=10)
 
     @model_validator(mode="after")
     def _visibility_covers_every_wait(self) -> ServiceSettings:

@@ -100,6 +100,18 @@ class Service:
     def submit(self, scenario: Path, *args: str) -> subprocess.CompletedProcess[str]:
         return ledger_cli("submit", str(scenario), *args, env=self.env)
 
+    def submit_in_background(self, scenario: Path, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "ledger.cli", "submit", str(scenario), "--json", *args],
+                                env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    def wait_for_events(self, topic_suffix: str, at_least: int, seconds: float = 120.0) -> int:
+        deadline = time.monotonic() + seconds
+        while (count := self.count_events(topic_suffix)) < at_least:
+            assert time.monotonic() < deadline, f"fewer than {at_least} {topic_suffix}:\n{self.log_tail()}"
+            time.sleep(0.01)
+        return count
+
     def submit_report(self, scenario: Path, *args: str, timeout: float = 120.0) -> dict[str, Any]:
         result = self.submit(scenario, "--json", "--timeout", str(timeout), *args)
         assert result.returncode == 0, result.stderr + self.log_tail()
@@ -121,6 +133,13 @@ class Service:
             query = sql.SQL("SELECT count(*) FROM {}.ledger_events WHERE topic LIKE %s").format(
                 sql.Identifier(target.schema))
             return connection.execute(query, ("%" + topic_suffix,)).fetchone()[0]  # type: ignore[index]
+
+    def notification_ids(self, topic_suffix: str) -> list[int]:
+        target = parse_postgres(self.store)
+        with psycopg.connect(target.conninfo()) as connection:
+            query = sql.SQL("SELECT notification_id FROM {}.ledger_events WHERE topic LIKE %s "
+                            "ORDER BY notification_id").format(sql.Identifier(target.schema))
+            return [row[0] for row in connection.execute(query, ("%" + topic_suffix,))]
 
     def events_per_originator(self, topic_suffix: str) -> dict[str, int]:
         target = parse_postgres(self.store)
