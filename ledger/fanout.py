@@ -25,6 +25,7 @@ from ledger.processes import (
     EVALUATION_EVENTS,
     TAKEOVER_SALES,
     Reaction,
+    evaluation_may_record,
     liquidation_step,
     margin_step,
 )
@@ -69,7 +70,7 @@ class ServiceIndex:
         if isinstance(event, Account.Event):
             if isinstance(event, EVALUATION_EVENTS):
                 return []
-            return [Reaction(margin_step(self.accounts[event.account]), event.account)]
+            return self._evaluations({event.account})
         if isinstance(event, AssetMarket.MarkRecorded):
             return self._evaluations(self.exposed_to.get(event.asset, set()))
         if isinstance(event, AssetMarket.LiquidityOffered):
@@ -85,7 +86,8 @@ class ServiceIndex:
         return []
 
     def _evaluations(self, names: set[str]) -> list[Reaction]:
-        return [Reaction(margin_step(self.accounts[name]), name) for name in sorted(names)]
+        accounts = (self.accounts[name] for name in sorted(names))
+        return [Reaction(margin_step(account), account.name) for account in accounts if evaluation_may_record(account)]
 
     def _index(self, account: Account) -> None:
         name = account.name

@@ -112,14 +112,23 @@ def margin_step(account: Account) -> str:
     return AUTO_TOP_UP if account.auto_topup is not None else EVALUATE_MARGIN
 
 
+def evaluation_may_record(account: Account) -> bool:
+    """Whether a margin evaluation could record anything for the account as it stands:
+    only a margin account, not locked by a liquidation, that owes something (or is still
+    in margin call) has a level that calls for action."""
+    return account.is_margin and not account.is_locked and (bool(account.liabilities())
+                                                             or account.status == MARGIN_CALL)
+
+
+def reaction_tracking_name(reaction: Reaction) -> str:
+    """Service mode: the tracking record of a step on its subject, which holds the last
+    notification it was run for."""
+    return f"ledger.{reaction.step}.{reaction.subject}"
+
+
 def takeover_order(liquidation: Liquidation) -> tuple[datetime, str, int]:
     """Oldest takeover first: by the time its liquidation was triggered, then account."""
     return liquidation.triggered_at, liquidation.account, liquidation.sequence
-
-
-def liquidity_tracking_name(asset: str) -> str:
-    """The tracking record of the liquidity offers of `asset` already sold against (service mode)."""
-    return f"ledger.liquidity.{asset}"
 
 
 class ProcessSteps:
@@ -547,9 +556,10 @@ class ProcessManager(ProcessSteps):
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
         if isinstance(event, Account.Event):
-            if isinstance(event, EVALUATION_EVENTS):
+            account = uow.account(event.account)
+            if isinstance(event, EVALUATION_EVENTS) or not evaluation_may_record(account):
                 return []
-            return [Reaction(margin_step(uow.account(event.account)), event.account)]
+            return [Reaction(margin_step(account), event.account)]
         if isinstance(event, AssetMarket.MarkRecorded):
             return [Reaction(margin_step(uow.account(name)), name)
                     for name in self.accounts_a_mark_may_change(uow, event)]

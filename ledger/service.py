@@ -2,15 +2,20 @@
 one by one to a store that the workers process.
 
 A reaction (`ledger.processes.Reaction`) is run by a Celery task with the same
-process code that `ledger run` calls inline, in a transaction of its own. Running it
-twice, or two copies at once, has one effect, from the event store alone:
+process code that `ledger run` calls inline, in a transaction of its own, saved with
+a tracking record named after the step and its subject that holds the notification
+it reacted to (`reaction_tracking_name`). Running it twice, or two copies at once,
+has one effect, from the event store alone:
 
-- every step is idempotent by state (a liquidation step checks that its stage is
-  not done yet, interest is accrued once per asset and hour, a margin evaluation at
-  the current state changes nothing twice), and a second copy running at the same
-  moment fails its save on the aggregates' expected versions and looks again;
-- the sale against offered liquidity, which state alone cannot tell apart, is saved
-  with a tracking record per asset: the same offer cannot be sold against twice.
+- a reaction whose tracking record has reached its notification is done: a second
+  delivery records nothing, and a second copy running at the same moment fails its
+  save (the tracking record, or the aggregates' expected versions) and finds it done;
+- a reaction overtaken by a later one of the same step and subject (a margin
+  evaluation after a newer event of the account) is done too: the later one saw
+  everything the earlier one would have.
+
+The tracking records also tell the dispatcher which reactions have finished
+(`tracked_positions`), whatever became of Redis meanwhile.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 
 from ledger.application import Ledger, UnitOfWork
-from ledger.domain.market import AssetMarket
 from ledger.inputs import LedgerInput, input_record
-from ledger.processes import ProcessSteps, Reaction, liquidity_tracking_name, process_cause
+from ledger.processes import ProcessSteps, Reaction, process_cause, reaction_tracking_name
 from ledger.store import POSTGRES_SCHEMES, StoreURLError, store_environment, store_exists
 
 DISPATCHER_TRACKING = "ledger.dispatcher"  # everything up to this notification id has been reacted to
@@ -80,26 +85,35 @@ def causing_event(app: Ledger, notification_id: int) -> Any:
 
 
 def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int) -> ReactionOutcome:
-    """Runs one reaction to the event at `notification_id` and saves what it records."""
-    event = causing_event(app, notification_id)
-    cause = process_cause(event, notification_id)
+    """Runs one reaction to the event at `notification_id`, unless it is done, and saves
+    what it records with its tracking record."""
+    tracking = Tracking(reaction_tracking_name(reaction), notification_id)
+    event = None
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        tracking = None
-        if isinstance(event, AssetMarket.LiquidityOffered):
-            tracking = Tracking(liquidity_tracking_name(event.asset), notification_id)
-            if (app.recorder.max_tracking_id(tracking.application_name) or 0) >= notification_id:
-                return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt)
-        uow = UnitOfWork(app)
-        steps.run(uow, reaction, event, cause)
-        if not uow.has_changes() and tracking is None:
+        if (app.recorder.max_tracking_id(tracking.application_name) or 0) >= notification_id:
             return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt)
+        event = event or causing_event(app, notification_id)
+        uow = UnitOfWork(app)
+        steps.run(uow, reaction, event, process_cause(event, notification_id))
         try:
             recordings = uow.commit(tracking=tracking)
         except IntegrityError:
-            continue  # another reaction saved first: look again at the state it left
+            continue  # another copy, or another reaction, saved first: look again
         return ReactionOutcome(reaction.step, reaction.subject, notification_id, len(recordings), attempt)
     raise IntegrityError(f"{reaction.step} of {reaction.subject} for notification {notification_id} "
                          f"conflicted {CONFLICT_ATTEMPTS} times")
+
+
+def tracked_positions(app: Ledger, names: set[str]) -> dict[str, int]:
+    """The notification each named tracking record has reached (absent: none yet)."""
+    if not names:
+        return {}
+    recorder: Any = app.recorder
+    query = sql.SQL("SELECT application_name, notification_id FROM {}.{} WHERE application_name = ANY(%s)").format(
+        sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.tracking_table_name))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (sorted(names),))
+        return {row["application_name"]: row["notification_id"] for row in cursor.fetchall()}
 
 
 # --- the service's progress ------------------------------------------------------------------

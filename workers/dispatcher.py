@@ -1,11 +1,14 @@
 """The dispatcher: follows the notification log and starts the tasks each event calls for.
 
 It reads committed events only (never from inside a transaction), in order, from
-where it stopped. Its tracked position (`ledger.service.DISPATCHER_TRACKING`) is
-the last notification whose every task has finished, so after a restart, of the
-dispatcher or of Redis, whatever may not have run is sent again; a task's result
-that does not come within `redispatch_after_seconds` is sent again too. Sending
-twice is harmless: every task has one effect however often it runs.
+where it stopped. A reaction has finished when its tracking record in the store has
+reached the notification it reacts to (`ledger.service.tracked_positions`); the
+dispatcher's own tracked position (`ledger.service.DISPATCHER_TRACKING`) is the last
+notification whose every reaction has finished. So after a restart, of the
+dispatcher or of Redis, whatever may not have run is sent again, and a reaction
+not finished within `redispatch_after_seconds` (lost with Redis, or with a worker
+killed mid-task) is sent again too. Sending twice is harmless: every task has one
+effect however often it runs.
 
 Events that begin an hour, offer liquidity or change the parameters are barriers:
 their tasks start once everything before them has finished, and nothing after
@@ -22,14 +25,14 @@ from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
+import sqlalchemy.exc
 from celery import Celery
-from celery.result import AsyncResult
 from eventsourcing.persistence import Tracking
 
 from ledger.application import Ledger
 from ledger.fanout import ServiceIndex
-from ledger.processes import BARRIER_EVENTS, TAKEOVER_SALES, Reaction
-from ledger.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position
+from ledger.processes import BARRIER_EVENTS, TAKEOVER_SALES, Reaction, reaction_tracking_name
+from ledger.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
 from projections.database import views_engine
 from projections.runner import GapWatch, read_committed
 from workers.logs import logger
@@ -37,27 +40,28 @@ from workers.settings import ServiceSettings
 
 BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                  ConnectionError)
+WAIT_ERRORS = (*TRANSIENT_ERRORS, *BROKER_ERRORS, sqlalchemy.exc.OperationalError)
 MAX_OUTSTANDING = 20_000  # reactions sent and not finished, before reading further
+CHECKED_A_ROUND = 5_000  # reactions whose tracking records one round looks up, oldest first
 
 
 @dataclass
 class InFlight:
-    """One event's reactions, from dispatch to the last one's result."""
+    """One event's reactions, from dispatch to the last one's tracking record."""
 
     notification_id: int
     event: str
     barrier: bool
     reactions: list[Reaction]
-    results: list[AsyncResult | None] = field(default_factory=list)  # None: to be sent
+    names: list[str] = field(default_factory=list)  # each reaction's tracking record
+    unfinished: set[int] = field(default_factory=set)  # indexes into reactions
+    unsent: set[int] = field(default_factory=set)
     sent_at: float = 0.0
-    finished: int = 0  # reactions known to have finished, from the front
 
     def __post_init__(self) -> None:
-        self.results = [None] * len(self.reactions)
-
-    @property
-    def complete(self) -> bool:
-        return self.finished == len(self.reactions)
+        self.names = [reaction_tracking_name(reaction) for reaction in self.reactions]
+        self.unfinished = set(range(len(self.reactions)))
+        self.unsent = set(self.unfinished)
 
 
 class Dispatcher:
@@ -87,7 +91,7 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 busy = self.run_round()
-            except (*TRANSIENT_ERRORS, *BROKER_ERRORS) as error:
+            except WAIT_ERRORS as error:
                 self.log.warning("waiting for the store or the broker", error=str(error), error_type=type(error).__name__)
                 self.app.forget_cached_state()
                 stop.wait(1.0)
@@ -131,7 +135,7 @@ class Dispatcher:
             self.done_position = entry.notification_id  # nothing to wait for
             return
         self.in_flight.append(entry)
-        self.outstanding += len(entry.reactions)
+        self.outstanding += len(entry.unfinished)
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -140,67 +144,48 @@ class Dispatcher:
         now = time.monotonic()
         overdue_before = now - self.settings.redispatch_after_seconds
         for entry in self.in_flight:
-            if entry.sent_at and entry.sent_at < overdue_before:
-                self._mark_overdue(entry)
-            unsent = [i for i, result in enumerate(entry.results) if result is None]
-            for i in unsent:
-                entry.results[i] = self._send(entry.reactions[i], entry.notification_id)
-            if unsent:
+            if entry.sent_at and entry.sent_at < overdue_before and entry.unfinished:
+                for index in sorted(entry.unfinished):
+                    reaction = entry.reactions[index]
+                    self.log.warning("sending again", notification_id=entry.notification_id, cause_event=entry.event,
+                                     task=self.tasks[reaction.step].name, subject=reaction.subject)
+                entry.unsent |= entry.unfinished
+            if entry.unsent:
+                with self.celery_app.producer_or_acquire() as producer:
+                    for index in sorted(entry.unsent):
+                        self._send(producer, entry.reactions[index], entry.notification_id)
+                        entry.unsent.discard(index)
                 entry.sent_at = now
 
-    def _send(self, reaction: Reaction, notification_id: int) -> AsyncResult:
+    def _send(self, producer: Any, reaction: Reaction, notification_id: int) -> None:
         task = self.tasks[reaction.step]
         kwargs: dict[str, Any] = {}
         if reaction.step == TAKEOVER_SALES and reaction.takeovers:
             kwargs["takeovers"] = list(reaction.takeovers)
-        result = task.apply_async(args=[reaction.subject, notification_id], kwargs=kwargs,
-                                  queue=self.settings.queue)
-        self.log.debug("dispatched", task=task.name, task_id=result.id, notification_id=notification_id,
-                       subject=reaction.subject)
-        return result
+        # Whether it ran is read from the store, not from a result in Redis.
+        task.apply_async(args=[reaction.subject, notification_id], kwargs=kwargs, queue=self.settings.queue,
+                         ignore_result=True, producer=producer)
 
-    def _mark_overdue(self, entry: InFlight) -> None:
-        """Reactions whose result has not come are sent again (lost with Redis, or with a
-        worker killed mid-task); a second copy of one still running changes nothing."""
-        for i in range(entry.finished, len(entry.results)):
-            result = entry.results[i]
-            if result is not None and not self._finished(result, entry, i):
-                self.log.warning("sending again", notification_id=entry.notification_id, cause_event=entry.event,
-                                 task=self.tasks[entry.reactions[i].step].name, subject=entry.reactions[i].subject,
-                                 previous_task_id=result.id)
-                entry.results[i] = None
-
-    # --- results ----------------------------------------------------------------------------------
+    # --- finished reactions --------------------------------------------------------------------
 
     def collect(self) -> bool:
         """Moves the done position over every event whose reactions have all finished."""
-        moved = False
-        while self.in_flight:
-            entry = self.in_flight[0]
-            while entry.finished < len(entry.results):
-                result = entry.results[entry.finished]
-                if result is None or not self._finished(result, entry, entry.finished):
-                    break
-                entry.finished += 1
-                self.outstanding -= 1
-            if not entry.complete:
+        names: set[str] = set()
+        for entry in self.in_flight:
+            names.update(entry.names[index] for index in entry.unfinished)
+            if len(names) >= CHECKED_A_ROUND:
                 break
-            self.in_flight.popleft()
-            self.done_position = entry.notification_id
+        reached = tracked_positions(self.app, names)
+        for entry in self.in_flight:
+            finished = {index for index in entry.unfinished
+                        if reached.get(entry.names[index], 0) >= entry.notification_id}
+            entry.unfinished -= finished
+            self.outstanding -= len(finished)
+        moved = False
+        while self.in_flight and not self.in_flight[0].unfinished:
+            self.done_position = self.in_flight.popleft().notification_id
             moved = True
         return moved
-
-    def _finished(self, result: AsyncResult, entry: InFlight, index: int) -> bool:
-        if not result.ready():
-            return False
-        if result.successful():
-            return True
-        reaction = entry.reactions[index]
-        self.log.error("task failed; it will be sent again", notification_id=entry.notification_id,
-                       cause_event=entry.event, task=self.tasks[reaction.step].name, task_id=result.id,
-                       subject=reaction.subject, error=repr(result.result))
-        entry.results[index] = None
-        return False
 
     def record_position(self) -> None:
         if self.done_position > self.recorded_position:
