@@ -21,17 +21,19 @@ The tracking records also tell the dispatcher which reactions have finished
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Recording, Tracking
 
 from ledger.application import Ledger, UnitOfWork
 from ledger.inputs import LedgerInput, input_record
-from ledger.processes import ProcessSteps, Reaction, process_cause, reaction_tracking_name
+from ledger.domain.liquidation import Liquidation
+from ledger.processes import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
 from ledger.store import POSTGRES_SCHEMES, StoreURLError, store_environment, store_exists
 
 DISPATCHER_TRACKING = "ledger.dispatcher"  # everything up to this notification id has been reacted to
@@ -55,7 +57,9 @@ def open_service_ledger(url: str) -> Ledger:
         raise StoreURLError(f"the service mode needs a PostgreSQL store, not {url!r}")
     if not store_exists(url):
         raise ServiceStoreError(f"no ledger store at {url}: run `ledger migrate --store URL` first")
-    environment = {**store_environment(url), "CREATE_TABLE": "n", "POSTGRES_PRE_PING": "y"}
+    # No pre-ping: a connection a restart broke fails once, is dropped by the pool, and the
+    # operation is retried (tasks, the dispatcher and `ledger submit` all retry).
+    environment = {**store_environment(url), "CREATE_TABLE": "n"}
     app = Ledger(environment)
     app.store_url = url
     return app
@@ -69,7 +73,7 @@ class ReactionOutcome:
     step: str
     subject: str
     notification_id: int
-    events: int  # recorded by this run: 0 when the step was done already or called for nothing
+    events: int  # recorded by this run: 0 when it was done already or called for nothing
     attempts: int
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,22 +88,63 @@ def causing_event(app: Ledger, notification_id: int) -> Any:
     return app.mapper.to_domain_event(notifications[0])
 
 
-def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int) -> ReactionOutcome:
-    """Runs one reaction to the event at `notification_id`, unless it is done, and saves
-    what it records with its tracking record."""
+def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int,
+                 follow_on: bool = True) -> list[ReactionOutcome]:
+    """Runs one reaction to the event at `notification_id`, unless it is done; then, with
+    `follow_on`, each step its liquidation's new events call for, each in a transaction
+    of its own, as the dispatcher would start them (it finds them done, and sends none).
+    A step that follows on starts from the states the one before it saved."""
+    outcomes = []
+    queue: deque[FollowOn] = deque([FollowOn(reaction, notification_id)])
+    while queue:
+        step = queue.popleft()
+        outcome, recordings, uow = _run_once(app, steps, step)
+        outcomes.append(outcome)
+        if follow_on:
+            queue.extend(follow_on_reactions(recordings, uow))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class FollowOn:
+    reaction: Reaction
+    notification_id: int
+    event: Any = None  # the causing event, when it is in hand
+    saved: UnitOfWork | None = None  # the unit of work that saved it, whose states are current
+
+
+def follow_on_reactions(recordings: list[Recording], saved: UnitOfWork) -> list[FollowOn]:
+    """The next steps of the liquidations whose events were just recorded."""
+    found = []
+    for recording in recordings:
+        event = recording.domain_event
+        step = liquidation_step(event) if isinstance(event, Liquidation.Event) else None
+        if step is not None:
+            found.append(FollowOn(Reaction(step, str(event.originator_id)), recording.notification.id, event, saved))
+    return found
+
+
+def _run_once(app: Ledger, steps: ProcessSteps, step: FollowOn) -> tuple[ReactionOutcome, list[Recording], UnitOfWork]:
+    reaction, notification_id = step.reaction, step.notification_id
     tracking = Tracking(reaction_tracking_name(reaction), notification_id)
-    event = None
+    event, saved = step.event, step.saved
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        if (app.recorder.max_tracking_id(tracking.application_name) or 0) >= notification_id:
-            return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt)
-        event = event or causing_event(app, notification_id)
         uow = UnitOfWork(app)
+        if saved is not None:
+            # Just recorded by this process: not done yet unless another copy raced it, which
+            # the save's tracking record would then refuse.
+            uow.aggregates.update(saved.aggregates)
+            saved = None
+        elif (app.recorder.max_tracking_id(tracking.application_name) or 0) >= notification_id:
+            return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt), [], uow
+        event = event or causing_event(app, notification_id)
         steps.run(uow, reaction, event, process_cause(event, notification_id))
         try:
             recordings = uow.commit(tracking=tracking)
         except IntegrityError:
-            continue  # another copy, or another reaction, saved first: look again
-        return ReactionOutcome(reaction.step, reaction.subject, notification_id, len(recordings), attempt)
+            continue  # another copy, or another reaction, saved first: look again at fresh states
+        outcome = ReactionOutcome(reaction.step, reaction.subject, notification_id, len(recordings), attempt)
+        return outcome, recordings, uow
     raise IntegrityError(f"{reaction.step} of {reaction.subject} for notification {notification_id} "
                          f"conflicted {CONFLICT_ATTEMPTS} times")
 

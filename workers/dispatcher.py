@@ -127,6 +127,7 @@ class Dispatcher:
             read += 1
             if barrier:
                 break  # nothing after it until its reactions have finished
+        self.collect()  # a worker following on from a step may have run the next ones already
         self.send_due()
         return read
 

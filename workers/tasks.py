@@ -41,10 +41,13 @@ def react(task: Task, step: str, subject: str, notification_id: int, takeovers: 
     log = logger("worker").bind(task_id=task.request.id, task=task.name, notification_id=notification_id,
                                 **{SUBJECT_FIELD.get(step, "liquidation_id"): subject})
     ledger, steps = service()
-    outcome = run_reaction(ledger, steps, Reaction(step, subject, takeovers), notification_id)
-    log.info("reacted", events=outcome.events, attempts=outcome.attempts, redelivered=task.request.delivery_info
-             .get("redelivered", False) if task.request.delivery_info else False)
-    return outcome.as_dict()
+    outcomes = run_reaction(ledger, steps, Reaction(step, subject, takeovers), notification_id)
+    first, follow_on = outcomes[0], outcomes[1:]
+    log.info("reacted", events=first.events, attempts=first.attempts)
+    for outcome in follow_on:
+        log.bind(liquidation_id=outcome.subject).info("followed on", step=outcome.step, events=outcome.events,
+                                                      cause_notification_id=outcome.notification_id)
+    return {**first.as_dict(), "followed_on": [outcome.as_dict() for outcome in follow_on]}
 
 
 @app.task(name="ledger.evaluate_margin", **TASK_OPTIONS)
