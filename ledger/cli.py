@@ -112,7 +112,9 @@ def _follow_until_stopped(views: StoreViews) -> int:
         signal.signal(signal_number, lambda *_: stop.set())
     start = views.runner.position()
     err.print(f"following the store from notification {start}; Ctrl-C stops")
-    views.runner.run_forever(stop)
+    from workers.heartbeat import Heartbeat
+
+    views.runner.run_forever(stop, on_round=Heartbeat().beat)
     return views.runner.position() - start
 
 

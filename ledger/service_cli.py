@@ -85,8 +85,11 @@ def worker(
     """A Celery worker of the service: runs the process tasks."""
     settings = _settings(store)
     from workers.app import app as celery_app
+    from workers.logs import configure_logging
 
-    celery_app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency or settings.worker_concurrency}",
+    configure_logging()  # from the start: Celery warns before it sets up its logging
+    celery_app.worker_main(["--quiet", "worker", "--loglevel=INFO",  # --quiet: no banner, only JSON lines
+                            f"--concurrency={concurrency or settings.worker_concurrency}",
                             "--queues", settings.queue, "--without-gossip", "--without-mingle"])
 
 
@@ -94,9 +97,12 @@ def beat(store: ServiceStoreOption = None) -> None:
     """Celery beat: advances the ledger's clock every LEDGER_CLOCK_TICK_SECONDS, which starts each hour's interest."""
     _settings(store)
     from workers.app import app as celery_app
+    from workers.logs import configure_logging
 
+    configure_logging()
     schedule = Path(tempfile.gettempdir()) / f"ledger-beat-{os.getpid()}"
-    celery_app.start(["beat", "--loglevel=INFO", "--schedule", str(schedule)])
+    celery_app.start(["--quiet", "beat", "--loglevel=INFO", "--schedule", str(schedule),
+                      "--scheduler", "workers.heartbeat:HeartbeatScheduler"])
 
 
 def dispatcher(store: ServiceStoreOption = None) -> None:

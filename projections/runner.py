@@ -309,8 +309,10 @@ class ProjectionRunner:
                 continue
         return self.run_once()
 
-    def run_forever(self, stop: Event, poll_seconds: float = 0.5) -> None:
+    def run_forever(self, stop: Event, poll_seconds: float = 0.5, on_round: Callable[[], None] | None = None) -> None:
         while not stop.is_set():
+            if on_round is not None:
+                on_round()
             if self.catch_up() == 0:
                 stop.wait(poll_seconds)
 

@@ -1,2 +1,2 @@
-"""Celery workers of the service mode (a later issue). They will call the same
-process code as `ledger run`: `ledger.processes.ProcessManager.react`."""
+"""The service mode: Celery tasks that run the process code of `ledger.processes`
+(through `ledger.service.run_reaction`), and the dispatcher that starts them."""

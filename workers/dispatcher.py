@@ -35,6 +35,7 @@ from ledger.processes import BARRIER_EVENTS, TAKEOVER_SALES, Reaction, reaction_
 from ledger.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
 from projections.database import views_engine
 from projections.runner import GapWatch, read_committed
+from workers.heartbeat import Heartbeat
 from workers.logs import logger
 from workers.settings import ServiceSettings
 
@@ -88,7 +89,9 @@ class Dispatcher:
     # --- the loop ------------------------------------------------------------------------
 
     def run_forever(self, stop: Event) -> None:
+        heartbeat = Heartbeat()
         while not stop.is_set():
+            heartbeat.beat()
             try:
                 busy = self.run_round()
             except WAIT_ERRORS as error:

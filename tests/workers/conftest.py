@@ -62,12 +62,21 @@ class Service:
         self.dispatchers.append(process)
         return process
 
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        process = self._start("beat", ready="beat: Starting")
+        self.dispatchers.append(process)
+        return process
+
+    def log_lines(self, command: str) -> list[str]:
+        return [line for log in sorted(self.logs.glob(f"{command}-*.log"))
+                for line in log.read_text(errors="replace").splitlines() if line.strip()]
+
     def _start(self, command: str, *args: str, ready: str) -> subprocess.Popen[bytes]:
         self.started += 1
-        log = self.logs / f"{command}-{self.started}.log"
-        with log.open("wb") as output:
+        log = self.logs / f"{command}-{self.started}.log"  # standard error: the JSON log lines
+        with log.open("wb") as errors, (self.logs / f"{command}-{self.started}.out").open("wb") as output:
             process = subprocess.Popen([sys.executable, "-m", "ledger.cli", command, *args],
-                                       env={**os.environ, **self.env}, stdout=output, stderr=subprocess.STDOUT,
+                                       env={**os.environ, **self.env}, stdout=output, stderr=errors,
                                        start_new_session=True)  # its own process group, children included
         deadline = time.monotonic() + READY_SECONDS
         while ready not in log.read_text(errors="replace"):
