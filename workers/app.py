@@ -5,6 +5,10 @@ each declares `acks_late`: a task is acknowledged once it has run, and one lost 
 a killed worker comes back. Prefetch is 1, so a worker holds no more unacknowledged
 tasks than it runs. The ledger is built in each worker process after the fork, and
 never creates tables: `ledger migrate` does, once.
+
+The dispatcher learns that a task has run from its tracking record in the store,
+and sends tasks with `ignore_result`; the result backend serves callers that ask
+for a result (a test, an operator's `send_task`).
 """
 
 from __future__ import annotations
