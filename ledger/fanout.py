@@ -18,17 +18,7 @@ from typing import Any
 from ledger.application import Ledger, UnitOfWork
 from ledger.domain.accounts import Account
 from ledger.domain.liquidation import Liquidation
-from ledger.domain.market import AssetMarket, Clock, ParameterSet
-from ledger.processes import (
-    ACCRUE_DESK_INTEREST,
-    ACCRUE_INTEREST,
-    EVALUATION_EVENTS,
-    TAKEOVER_SALES,
-    Reaction,
-    evaluation_may_record,
-    liquidation_step,
-    margin_step,
-)
+from ledger.processes import Reaction, reactions_to
 
 
 class ServiceIndex:
@@ -67,27 +57,8 @@ class ServiceIndex:
 
     def reactions(self, event: Any) -> list[Reaction]:
         """What `event` calls for, given the state the events before it left."""
-        if isinstance(event, Account.Event):
-            if isinstance(event, EVALUATION_EVENTS):
-                return []
-            return self._evaluations({event.account})
-        if isinstance(event, AssetMarket.MarkRecorded):
-            return self._evaluations(self.exposed_to.get(event.asset, set()))
-        if isinstance(event, AssetMarket.LiquidityOffered):
-            return [Reaction(TAKEOVER_SALES, event.asset, tuple(sorted(map(str, self.open_takeovers))))]
-        if isinstance(event, ParameterSet.Changed):
-            return self._evaluations(self.debtors)
-        if isinstance(event, Clock.HourBegan):
-            return ([Reaction(ACCRUE_INTEREST, name) for name in sorted(self.debtors)]
-                    + [Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(self.open_takeovers, key=str)])
-        if isinstance(event, Liquidation.Event):
-            step = liquidation_step(event)
-            return [] if step is None else [Reaction(step, str(event.originator_id))]
-        return []
-
-    def _evaluations(self, names: set[str]) -> list[Reaction]:
-        accounts = (self.accounts[name] for name in sorted(names))
-        return [Reaction(margin_step(account), account.name) for account in accounts if evaluation_may_record(account)]
+        return reactions_to(event, self.accounts.__getitem__, lambda mark: self.exposed_to.get(mark.asset, ()),
+                            self.debtors, self.open_takeovers)
 
     def _index(self, account: Account) -> None:
         name = account.name

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -129,6 +129,33 @@ def reaction_tracking_name(reaction: Reaction) -> str:
 def takeover_order(liquidation: Liquidation) -> tuple[datetime, str, int]:
     """Oldest takeover first: by the time its liquidation was triggered, then account."""
     return liquidation.triggered_at, liquidation.account, liquidation.sequence
+
+
+def reactions_to(event: Any, account: Callable[[str], Account],
+                 marked_accounts: Callable[[AssetMarket.MarkRecorded], Iterable[str]],
+                 debtors: set[str], open_takeovers: set[uuid.UUID]) -> list[Reaction]:
+    """What `event` calls for, given the state the events before it left: the accounts
+    (`account`), those a mark may change, who owes anything, the takeovers open."""
+
+    def evaluations(names: Iterable[str]) -> list[Reaction]:
+        accounts = (account(name) for name in sorted(names))
+        return [Reaction(margin_step(found), found.name) for found in accounts if evaluation_may_record(found)]
+
+    if isinstance(event, Account.Event):
+        return [] if isinstance(event, EVALUATION_EVENTS) else evaluations([event.account])
+    if isinstance(event, AssetMarket.MarkRecorded):
+        return evaluations(marked_accounts(event))
+    if isinstance(event, AssetMarket.LiquidityOffered):
+        return [Reaction(TAKEOVER_SALES, event.asset, tuple(sorted(map(str, open_takeovers))))]
+    if isinstance(event, ParameterSet.Changed):
+        return evaluations(debtors)
+    if isinstance(event, Clock.HourBegan):
+        return ([Reaction(ACCRUE_INTEREST, name) for name in sorted(debtors)]
+                + [Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(open_takeovers, key=str)])
+    if isinstance(event, Liquidation.Event):
+        step = liquidation_step(event)
+        return [] if step is None else [Reaction(step, str(event.originator_id))]
+    return []
 
 
 class ProcessSteps:
@@ -555,25 +582,8 @@ class ProcessManager(ProcessSteps):
             self.run(uow, reaction, event, cause)
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
-        if isinstance(event, Account.Event):
-            account = uow.account(event.account)
-            if isinstance(event, EVALUATION_EVENTS) or not evaluation_may_record(account):
-                return []
-            return [Reaction(margin_step(account), event.account)]
-        if isinstance(event, AssetMarket.MarkRecorded):
-            return [Reaction(margin_step(uow.account(name)), name)
-                    for name in self.accounts_a_mark_may_change(uow, event)]
-        if isinstance(event, AssetMarket.LiquidityOffered):
-            return [Reaction(TAKEOVER_SALES, event.asset, tuple(sorted(map(str, self.open_takeovers))))]
-        if isinstance(event, ParameterSet.Changed):
-            return [Reaction(margin_step(uow.account(name)), name) for name in sorted(self.debtors)]
-        if isinstance(event, Clock.HourBegan):
-            return ([Reaction(ACCRUE_INTEREST, name) for name in sorted(self.debtors)]
-                    + [Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(self.open_takeovers, key=str)])
-        if isinstance(event, Liquidation.Event):
-            step = liquidation_step(event)
-            return [] if step is None else [Reaction(step, str(event.originator_id))]
-        return []
+        return reactions_to(event, uow.account, lambda mark: self.accounts_a_mark_may_change(uow, mark),
+                            self.debtors, self.open_takeovers)
 
     # --- indexes: who owes, which marks may change whom, which takeovers are open -------
 
