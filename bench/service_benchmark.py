@@ -136,7 +136,7 @@ def service_run(url: str, mark_text: str, workers: int, logs: Path) -> dict[str,
                 time.sleep(0.1)
         app = open_service_ledger(url)
         try:
-            list(Submission(app, settle=lambda: None).submit(validate(app, mark_text, "mark.jsonl")))
+            list(Submission(app, lambda: None, settle_each=False).submit(validate(app, mark_text, "mark.jsonl")))
             wait_until_settled(app, timeout_seconds=1800, poll_seconds=0.2)
         finally:
             app.close()

@@ -5,8 +5,8 @@ The dispatcher (`workers/dispatcher.py`) follows the notification log and asks
 memory from the events themselves (accounts are followed with their own
 aggregates' mutators, so no rule is written twice) and rebuilt from the store
 when the dispatcher starts. A price mark fans out to the margin accounts that
-hold or owe the asset and owe anything at all: no other account's margin level
-depends on it.
+hold or owe the asset and owe anything at all, or are still in margin call: no
+other account's margin state can change with it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 from ledger.application import Ledger, UnitOfWork
-from ledger.domain.accounts import Account
+from ledger.domain.accounts import MARGIN_CALL, Account
 from ledger.domain.liquidation import Liquidation
 from ledger.processes import Reaction, reactions_to
 
@@ -27,7 +27,8 @@ class ServiceIndex:
 
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
-        self.exposed_to: dict[str, set[str]] = defaultdict(set)  # asset -> debtor margin accounts holding or owing it
+        # asset -> the margin accounts holding or owing it that owe anything or are in margin call
+        self.exposed_to: dict[str, set[str]] = defaultdict(set)
         self.assets_of: dict[str, set[str]] = {}
         self.debtors: set[str] = set()
         self.open_takeovers: set[uuid.UUID] = set()
@@ -70,7 +71,7 @@ class ServiceIndex:
             self.debtors.add(name)
         else:
             self.debtors.discard(name)
-        if account.is_margin and liabilities:
+        if account.is_margin and (liabilities or account.status == MARGIN_CALL):  # a call may still recover
             assets = {asset for asset, quantity in account.balances.items() if quantity} | set(liabilities)
             self.assets_of[name] = assets
             for asset in assets:

@@ -189,15 +189,24 @@ def wait_until_settled(app: Ledger, timeout_seconds: float, poll_seconds: float 
 
 class Submission:
     """`ledger submit`: a scenario's inputs applied one by one, each in its own
-    transaction, with no process run here. With `settle`, each save waits until the
-    service has processed everything it set off, so that results are those of
-    `ledger run`. A save whose outcome a lost connection hid is found in the store's
-    record of inputs rather than applied twice."""
+    transaction, with no process run here.
 
-    def __init__(self, app: Ledger, settle: Callable[[], None], retry_seconds: float = 60.0,
-                 on_wait: Callable[[Exception], None] | None = None):
+    `settle_each` waits after each input until the service has processed everything it
+    set off, so that results are those of `ledger run`. An hour, whatever the mode,
+    begins only once the service has settled, and the next input waits for its
+    interest: interest is owed on what was owed at hh:00, and an hour that began in
+    the middle of a liquidation, or a borrow saved before the hour's accrual, would
+    change it.
+
+    A save whose outcome a lost connection hid (the library's own retry then finds its
+    rows there) is found in the store's record of inputs rather than applied twice; a
+    save that lost a race with a worker is applied again to the new state."""
+
+    def __init__(self, app: Ledger, wait_for_service: Callable[[], None], settle_each: bool = True,
+                 retry_seconds: float = 60.0, on_wait: Callable[[Exception], None] | None = None):
         self.app = app
-        self.settle = settle
+        self.wait_for_service = wait_for_service
+        self.settle_each = settle_each
         self.retry_seconds = retry_seconds
         self.on_wait = on_wait or (lambda _error: None)
 
@@ -207,19 +216,24 @@ class Submission:
             return
         first = inputs[0]
         self._retrying(lambda: self.app.establish_parameters(first.at, {"kind": "submit", "source": first.source}))
-        self.settle()
+        self._settle()
         for item in inputs:
             self._begin_hours(item)
             self._apply_once(item)
-            self.settle()
+            self._settle()
             yield item
 
+    def _settle(self) -> None:
+        if self.settle_each:
+            self.wait_for_service()
+
     def _begin_hours(self, item: LedgerInput) -> None:
-        # Each hour's events, then its interest, before time moves on (as `ledger run`).
         cause = {**item.cause(), "step": "clock"}
         while self._retrying(lambda: self.app.hour_due(item.at)):
-            self._retrying(lambda: next(self.app.begin_hours(item.at, cause), None))  # the next hour only
-            self.settle()
+            self.wait_for_service()
+            # The next hour only; a conflict means it was begun meanwhile: hour_due says.
+            self._retrying(lambda: next(self.app.begin_hours(item.at, cause), None), conflicts_retried=True)
+            self.wait_for_service()
 
     def _apply_once(self, item: LedgerInput) -> None:
         inputs_before = self._retrying(self._inputs_log_version)
@@ -227,10 +241,10 @@ class Submission:
 
         def apply() -> None:
             if self._recorded_since(inputs_before, record):
-                return  # committed before the connection was lost
+                return  # committed, though its reply was lost
             self.app.apply(item)
 
-        self._retrying(apply)
+        self._retrying(apply, conflicts_retried=True)
 
     def _inputs_log_version(self) -> int:
         last = self.app.inputs_log.get_last()
@@ -239,13 +253,16 @@ class Submission:
     def _recorded_since(self, version: int, record: dict[str, Any]) -> bool:
         return any(record in recorded.inputs for recorded in self.app.inputs_log.get(gt=version))
 
-    def _retrying(self, operation: Callable[[], Any]) -> Any:
+    def _retrying(self, operation: Callable[[], Any], conflicts_retried: bool = False) -> Any:
+        """`operation`, again after a lost connection (and, if it looks before it writes,
+        after a conflict), with backoff, for up to `retry_seconds`."""
+        retried = (*TRANSIENT_ERRORS, IntegrityError) if conflicts_retried else TRANSIENT_ERRORS
         deadline = time.monotonic() + self.retry_seconds
         pause = 0.1
         while True:
             try:
                 return operation()
-            except TRANSIENT_ERRORS as error:
+            except retried as error:
                 self.app.forget_cached_state()
                 if time.monotonic() + pause > deadline:
                     raise

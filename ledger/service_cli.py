@@ -55,10 +55,7 @@ def submit(
     def wait() -> None:
         wait_until_settled(ledger, timeout)
 
-    def no_wait() -> None:
-        pass
-
-    submission = Submission(ledger, wait if settle == "each" else no_wait,
+    submission = Submission(ledger, wait, settle_each=settle == "each",
                             on_wait=lambda error: err.print(f"waiting for the store: {error}"))
     try:
         submitted = sum(1 for _ in submission.submit(inputs))

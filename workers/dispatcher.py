@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from threading import Event
 from typing import Any
@@ -27,11 +28,11 @@ import kombu.exceptions
 import redis.exceptions
 import sqlalchemy.exc
 from celery import Celery
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
 from ledger.fanout import ServiceIndex
-from ledger.processes import BARRIER_EVENTS, TAKEOVER_SALES, Reaction, reaction_tracking_name
+from ledger.processes import AUTO_TOP_UP, BARRIER_EVENTS, TAKEOVER_SALES, Reaction, reaction_tracking_name
 from ledger.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
 from projections.database import views_engine
 from projections.runner import GapWatch, read_committed
@@ -58,6 +59,7 @@ class InFlight:
     unfinished: set[int] = field(default_factory=set)  # indexes into reactions
     unsent: set[int] = field(default_factory=set)
     sent_at: float = 0.0
+    resends: int = 0
 
     def __post_init__(self) -> None:
         self.names = [reaction_tracking_name(reaction) for reaction in self.reactions]
@@ -66,13 +68,15 @@ class InFlight:
 
 
 class Dispatcher:
-    def __init__(self, app: Ledger, celery_app: Celery, settings: ServiceSettings):
-        from workers.tasks import TASKS_BY_STEP
+    def __init__(self, app: Ledger, celery_app: Celery, settings: ServiceSettings,
+                 tasks: Mapping[str, Any] | None = None):
+        if tasks is None:
+            from workers.tasks import TASKS_BY_STEP as tasks  # the Celery tasks, one a step
 
         self.app = app
         self.celery_app = celery_app
         self.settings = settings
-        self.tasks = TASKS_BY_STEP
+        self.tasks = tasks
         self.log = logger("dispatcher")
         assert app.store_url is not None
         self.engine = views_engine(app.store_url)
@@ -144,22 +148,43 @@ class Dispatcher:
     # --- sending -----------------------------------------------------------------------------
 
     def send_due(self) -> None:
-        """Sends reactions not sent yet, and again those overdue."""
+        """Sends reactions not sent yet, and again those overdue (each time waiting twice
+        as long, so that a backlog is not flooded with copies)."""
         now = time.monotonic()
-        overdue_before = now - self.settings.redispatch_after_seconds
         for entry in self.in_flight:
-            if entry.sent_at and entry.sent_at < overdue_before and entry.unfinished:
-                for index in sorted(entry.unfinished):
-                    reaction = entry.reactions[index]
-                    self.log.warning("sending again", notification_id=entry.notification_id, cause_event=entry.event,
-                                     task=self.tasks[reaction.step].name, subject=reaction.subject)
-                entry.unsent |= entry.unfinished
-            if entry.unsent:
+            if entry.sent_at and entry.unfinished and now - entry.sent_at > self._resend_after(entry):
+                self._resend(entry)
+            due = sorted(entry.unsent)
+            if any(entry.reactions[index].step == AUTO_TOP_UP for index in due):
+                due = self._top_ups_one_at_a_time(entry, due)
+            if due:
                 with self.celery_app.producer_or_acquire() as producer:
-                    for index in sorted(entry.unsent):
+                    for index in due:
                         self._send(producer, entry.reactions[index], entry.notification_id)
                         entry.unsent.discard(index)
                 entry.sent_at = now
+
+    def _resend_after(self, entry: InFlight) -> float:
+        return self.settings.redispatch_after_seconds * 2 ** min(entry.resends, 5)
+
+    def _resend(self, entry: InFlight) -> None:
+        """Reactions not finished in time are sent again: lost with Redis, or with a worker
+        killed mid-task; a copy of one still queued or running changes nothing."""
+        entry.resends += 1
+        log = self.log.error if entry.resends > 3 else self.log.warning
+        for index in sorted(entry.unfinished - entry.unsent):
+            reaction = entry.reactions[index]
+            log("sending again", notification_id=entry.notification_id, cause_event=entry.event,
+                task=self.tasks[reaction.step].name, subject=reaction.subject, resends=entry.resends)
+        entry.unsent |= entry.unfinished
+
+    @staticmethod
+    def _top_ups_one_at_a_time(entry: InFlight, due: list[int]) -> list[int]:
+        """Accounts that top up may draw on the same source: as `ledger run` does, one
+        after the other in name order, each once the one before it has finished."""
+        top_ups = [index for index in sorted(entry.unfinished) if entry.reactions[index].step == AUTO_TOP_UP]
+        first_unfinished = top_ups[0] if top_ups else None
+        return [index for index in due if entry.reactions[index].step != AUTO_TOP_UP or index == first_unfinished]
 
     def _send(self, producer: Any, reaction: Reaction, notification_id: int) -> None:
         task = self.tasks[reaction.step]
@@ -184,6 +209,7 @@ class Dispatcher:
             finished = {index for index in entry.unfinished
                         if reached.get(entry.names[index], 0) >= entry.notification_id}
             entry.unfinished -= finished
+            entry.unsent -= finished  # run already, by a worker following on from a step
             self.outstanding -= len(finished)
         moved = False
         while self.in_flight and not self.in_flight[0].unfinished:
@@ -193,7 +219,12 @@ class Dispatcher:
 
     def record_position(self) -> None:
         if self.done_position > self.recorded_position:
-            self.app.recorder.insert_tracking(Tracking(DISPATCHER_TRACKING, self.done_position))
+            try:
+                self.app.recorder.insert_tracking(Tracking(DISPATCHER_TRACKING, self.done_position))
+            except IntegrityError:
+                # Recorded already: a commit whose reply was lost, retried by the library.
+                if dispatcher_position(self.app) < self.done_position:
+                    raise
             self.recorded_position = self.done_position
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger import processes
 from ledger.processes import Reaction
-from ledger.service import TRANSIENT_ERRORS, run_reaction
+from ledger.service import TRANSIENT_ERRORS, is_settled, run_reaction
 from workers.app import app, service, settings
 from workers.logs import logger
 
@@ -108,14 +108,22 @@ def accrue_desk_interest(self: Task, liquidation_id: str, notification_id: int) 
 
 @app.task(name="ledger.tick_clock", **TASK_OPTIONS)
 def tick_clock(self: Task) -> dict[str, Any]:
-    """Celery beat: begins every hour the wall clock has passed; the dispatcher then starts
-    each hour's interest. Safe to repeat: an hour already begun is not begun again."""
+    """Celery beat: begins the next hour the wall clock has passed, once the service has
+    processed everything before it (an hour's interest is owed on what was owed at
+    hh:00); the dispatcher then starts the hour's interest. One hour a tick: the next
+    waits for this one's interest. Safe to repeat: an hour begun is not begun again."""
     ledger, _steps = service()
+    log = logger("beat").bind(task_id=self.request.id)
     now = datetime.now(UTC)
-    hours = [recordings[0].domain_event.at.isoformat() for recordings in
-             ledger.begin_hours(now, {"kind": "clock", "source": "beat", "task_id": self.request.id}) if recordings]
-    logger("beat").bind(task_id=self.request.id).info("clock advanced", hours=hours)
-    return {"hours": hours}
+    if not ledger.hour_due(now):
+        return {"hour": None}
+    if not is_settled(ledger):
+        log.info("hour due; waiting for the service to settle first")
+        return {"hour": None, "waiting": True}
+    recordings = next(ledger.begin_hours(now, {"kind": "clock", "source": "beat", "task_id": self.request.id}), [])
+    hour = recordings[0].domain_event.at.isoformat() if recordings else None
+    log.info("clock advanced", hour=hour)
+    return {"hour": hour}
 
 
 TASKS_BY_STEP = {

@@ -76,3 +76,19 @@ def test_a_restarted_dispatcher_resumes_from_its_position(service: Service, tmp_
     stdout, stderr = submission.communicate(timeout=300)
     assert submission.returncode == 0, stderr + service.log_tail()
     assert json.loads(stdout) == inline_report(scenario, tmp_path)
+
+
+def test_an_hour_begins_only_once_the_service_has_settled(service: Service, tmp_path: Path) -> None:
+    """Interest is owed on what was owed at hh:00: neither `submit` nor beat begins an
+    hour while reactions to what came before it are still due."""
+    scenario = tmp_path / "mass.jsonl"
+    scenario.write_text(mass_liquidation_text(regular=2, takeovers=1))
+    service.start_worker()  # and no dispatcher: nothing settles
+
+    stopped = service.submit(scenario, "--settle", "none", "--timeout", "2")
+
+    assert stopped.returncode == 1 and "is `ledger dispatcher` running" in stopped.stderr
+    assert service.count_events("Clock.HourBegan") == 0
+    tick = service.celery().send_task("ledger.tick_clock").get(timeout=60)
+    assert tick == {"hour": None, "waiting": True}
+    assert service.count_events("Clock.HourBegan") == 0
