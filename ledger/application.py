@@ -141,6 +141,13 @@ class Ledger(Application):
             assert uow.pending_count() == pending_before, "a refused command must leave no event behind"
             uow.reject(item, str(rejection))
 
+    def clock_started(self) -> bool:
+        try:
+            self.repository.get(CLOCK_ID)
+        except AggregateNotFoundError:
+            return False
+        return True
+
     def hour_due(self, at: datetime) -> bool:
         """Whether time reaching `at` passes an hh:00 the clock has not begun (or starts it)."""
         try:

@@ -230,10 +230,13 @@ class Submission:
     def _begin_hours(self, item: LedgerInput) -> None:
         cause = {**item.cause(), "step": "clock"}
         while self._retrying(lambda: self.app.hour_due(item.at)):
-            self.wait_for_service()
+            an_hour = self._retrying(self.app.clock_started)  # else this starts the clock
+            if an_hour:
+                self.wait_for_service()
             # The next hour only; a conflict means it was begun meanwhile: hour_due says.
             self._retrying(lambda: next(self.app.begin_hours(item.at, cause), None), conflicts_retried=True)
-            self.wait_for_service()
+            if an_hour:
+                self.wait_for_service()
 
     def _apply_once(self, item: LedgerInput) -> None:
         inputs_before = self._retrying(self._inputs_log_version)
