@@ -108,7 +108,7 @@ class Dispatcher:
         self.record_position()
 
     def run_round(self) -> bool:
-        """Collects finished results, sends what is due, reads further; True when anything moved."""
+        """Collects finished reactions, sends what is due, reads further; True when anything moved."""
         collected = self.collect()
         self.send_due()
         read = self.read_more()

@@ -127,7 +127,8 @@ class Service:
         return json.loads(result.stdout)
 
     def settings(self) -> ServiceSettings:
-        return ServiceSettings(**{name[len("LEDGER_"):].lower(): value for name, value in self.env.items()})
+        values = {name[len("LEDGER_"):].lower(): value for name, value in self.env.items()}
+        return ServiceSettings(**{name: value for name, value in values.items() if name in ServiceSettings.model_fields})
 
     def celery(self) -> Any:
         """A Celery app of the test process, sending to this service's queue."""
