@@ -88,46 +88,44 @@ def causing_event(app: Ledger, notification_id: int) -> Any:
     return app.mapper.to_domain_event(notifications[0])
 
 
-def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int,
-                 follow_on: bool = True) -> list[ReactionOutcome]:
-    """Runs one reaction to the event at `notification_id`, unless it is done; then, with
-    `follow_on`, each step its liquidation's new events call for, each in a transaction
-    of its own, as the dispatcher would start them (it finds them done, and sends none).
+def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int) -> list[ReactionOutcome]:
+    """Runs one reaction to the event at `notification_id`, unless it is done; then each
+    step its liquidation's new events call for (follows on), each in a transaction of
+    its own, as the dispatcher would start them: it finds them done, and sends none.
     A step that follows on starts from the states the one before it saved."""
     outcomes = []
-    queue: deque[FollowOn] = deque([FollowOn(reaction, notification_id)])
+    queue: deque[DueReaction] = deque([DueReaction(reaction, notification_id)])
     while queue:
-        step = queue.popleft()
-        outcome, recordings, uow = _run_once(app, steps, step)
+        due = queue.popleft()
+        outcome, recordings, uow = _run_once(app, steps, due)
         outcomes.append(outcome)
-        if follow_on:
-            queue.extend(follow_on_reactions(recordings, uow))
+        queue.extend(follow_on_reactions(recordings, uow))
     return outcomes
 
 
 @dataclass(frozen=True)
-class FollowOn:
+class DueReaction:
     reaction: Reaction
     notification_id: int
     event: Any = None  # the causing event, when it is in hand
     saved: UnitOfWork | None = None  # the unit of work that saved it, whose states are current
 
 
-def follow_on_reactions(recordings: list[Recording], saved: UnitOfWork) -> list[FollowOn]:
+def follow_on_reactions(recordings: list[Recording], saved: UnitOfWork) -> list[DueReaction]:
     """The next steps of the liquidations whose events were just recorded."""
     found = []
     for recording in recordings:
         event = recording.domain_event
         step = liquidation_step(event) if isinstance(event, Liquidation.Event) else None
         if step is not None:
-            found.append(FollowOn(Reaction(step, str(event.originator_id)), recording.notification.id, event, saved))
+            found.append(DueReaction(Reaction(step, str(event.originator_id)), recording.notification.id, event, saved))
     return found
 
 
-def _run_once(app: Ledger, steps: ProcessSteps, step: FollowOn) -> tuple[ReactionOutcome, list[Recording], UnitOfWork]:
-    reaction, notification_id = step.reaction, step.notification_id
+def _run_once(app: Ledger, steps: ProcessSteps, due: DueReaction) -> tuple[ReactionOutcome, list[Recording], UnitOfWork]:
+    reaction, notification_id = due.reaction, due.notification_id
     tracking = Tracking(reaction_tracking_name(reaction), notification_id)
-    event, saved = step.event, step.saved
+    event, saved = due.event, due.saved
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         uow = UnitOfWork(app)
         if saved is not None:

@@ -9,6 +9,7 @@ database connection is retried with backoff; so is a save that kept conflicting.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,15 +32,23 @@ TASK_OPTIONS: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 12,
 }
-SUBJECT_FIELD = {
-    processes.EVALUATE_MARGIN: "account", processes.AUTO_TOP_UP: "account", processes.ACCRUE_INTEREST: "account",
-    processes.TAKEOVER_SALES: "asset",
-}
+ACCOUNT_STEPS = (processes.EVALUATE_MARGIN, processes.AUTO_TOP_UP, processes.ACCRUE_INTEREST)
+
+
+def subject_field(step: str, subject: str) -> str:
+    """What a task's subject is, for its log lines: an account, an asset or a liquidation."""
+    if step in ACCOUNT_STEPS:
+        return "account"
+    try:
+        uuid.UUID(subject)
+    except ValueError:
+        return "asset"  # the sales against an offer of liquidity
+    return "liquidation_id"
 
 
 def react(task: Task, step: str, subject: str, notification_id: int, takeovers: tuple[str, ...] = ()) -> dict[str, Any]:
     log = logger("worker").bind(task_id=task.request.id, task=task.name, notification_id=notification_id,
-                                **{SUBJECT_FIELD.get(step, "liquidation_id"): subject})
+                                **{subject_field(step, subject): subject})
     ledger, steps = service()
     outcomes = run_reaction(ledger, steps, Reaction(step, subject, takeovers), notification_id)
     first, follow_on = outcomes[0], outcomes[1:]
