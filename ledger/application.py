@@ -9,7 +9,7 @@ a movement and its counter-entry together. A refused command records an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,6 +61,7 @@ from ledger.inputs import (
     input_record,
     overlay_record,
 )
+from ledger.recorders import MORE_TRACKING
 
 SYSTEM_CAUSE = {"kind": "system"}
 
@@ -359,8 +360,9 @@ class UnitOfWork:
         self.events.extend(new_events)
         return new_events
 
-    def commit(self, tracking: Tracking | None = None) -> list[Recording]:
-        """Saves every collected event, with `tracking` if given, in one transaction."""
+    def commit(self, tracking: Tracking | None = None, more_tracking: Sequence[Tracking] = ()) -> list[Recording]:
+        """Saves every collected event, with `tracking` if given, in one transaction; the
+        service mode's recorder (`ledger.recorders`) saves `more_tracking` too."""
         self.checkpoint()
         if self.inputs:
             # First in the transaction: the events after it stay in trigger order.
@@ -370,6 +372,8 @@ class UnitOfWork:
         if not self.events and tracking is None:
             return []
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
+        if more_tracking:
+            processing_event.saved_kwargs[MORE_TRACKING] = list(more_tracking)
         # The events are collected already: hand them over as they are (collect_events
         # would test each against a runtime protocol, a cost per event).
         processing_event.events.extend(self.events)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -59,7 +59,8 @@ def open_service_ledger(url: str) -> Ledger:
         raise ServiceStoreError(f"no ledger store at {url}: run `ledger migrate --store URL` first")
     # No pre-ping: a connection a restart broke fails once, is dropped by the pool, and the
     # operation is retried (tasks, the dispatcher and `ledger submit` all retry).
-    environment = {**store_environment(url), "CREATE_TABLE": "n"}
+    environment = {**store_environment(url), "CREATE_TABLE": "n",
+                   "PROCESS_RECORDER_TOPIC": "ledger.recorders:PostgresMultiTrackingRecorder"}
     app = Ledger(environment)
     app.store_url = url
     return app
@@ -88,18 +89,20 @@ def causing_event(app: Ledger, notification_id: int) -> Any:
     return app.mapper.to_domain_event(notifications[0])
 
 
-def run_reaction(app: Ledger, steps: ProcessSteps, reaction: Reaction, notification_id: int) -> list[ReactionOutcome]:
-    """Runs one reaction to the event at `notification_id`, unless it is done; then each
-    step its liquidation's new events call for (follows on), each in a transaction of
-    its own, as the dispatcher would start them: it finds them done, and sends none.
-    A step that follows on starts from the states the one before it saved."""
-    outcomes = []
-    queue: deque[DueReaction] = deque([DueReaction(reaction, notification_id)])
+def run_reactions(app: Ledger, steps: ProcessSteps, reactions: Sequence[Reaction],
+                  notification_id: int) -> list[ReactionOutcome]:
+    """Runs the reactions (one step, for one or many subjects) to the event at
+    `notification_id` that are not done yet, in one transaction; then the steps their
+    liquidations' new events call for (they follow on), one transaction a step, as the
+    dispatcher would start them: it finds them done, and sends none. A step that
+    follows on starts from the states the one before it saved."""
+    outcomes: list[ReactionOutcome] = []
+    queue: deque[Batch] = deque([Batch([DueReaction(reaction, notification_id) for reaction in reactions])])
     while queue:
-        due = queue.popleft()
-        outcome, recordings, uow = _run_once(app, steps, due)
-        outcomes.append(outcome)
-        queue.extend(follow_on_reactions(recordings, uow))
+        batch = queue.popleft()
+        done, recordings, uow = _run_batch(app, steps, batch)
+        outcomes += done
+        queue.extend(follow_on_batches(recordings, uow))
     return outcomes
 
 
@@ -108,43 +111,66 @@ class DueReaction:
     reaction: Reaction
     notification_id: int
     event: Any = None  # the causing event, when it is in hand
-    saved: UnitOfWork | None = None  # the unit of work that saved it, whose states are current
+
+    @property
+    def tracking(self) -> Tracking:
+        return Tracking(reaction_tracking_name(self.reaction), self.notification_id)
 
 
-def follow_on_reactions(recordings: list[Recording], saved: UnitOfWork) -> list[DueReaction]:
-    """The next steps of the liquidations whose events were just recorded."""
-    found = []
+@dataclass(frozen=True)
+class Batch:
+    """Reactions of one step, saved together."""
+
+    due: list[DueReaction]
+    saved: UnitOfWork | None = None  # the unit of work that saved their causes, whose states are current
+
+
+def follow_on_batches(recordings: list[Recording], saved: UnitOfWork) -> list[Batch]:
+    """The next steps of the liquidations whose events were just recorded, a batch a step."""
+    by_step: dict[str, list[DueReaction]] = {}
     for recording in recordings:
         event = recording.domain_event
         step = liquidation_step(event) if isinstance(event, Liquidation.Event) else None
         if step is not None:
-            found.append(DueReaction(Reaction(step, str(event.originator_id)), recording.notification.id, event, saved))
-    return found
+            due = DueReaction(Reaction(step, str(event.originator_id)), recording.notification.id, event)
+            by_step.setdefault(step, []).append(due)
+    return [Batch(due, saved) for due in by_step.values()]
 
 
-def _run_once(app: Ledger, steps: ProcessSteps, due: DueReaction) -> tuple[ReactionOutcome, list[Recording], UnitOfWork]:
-    reaction, notification_id = due.reaction, due.notification_id
-    tracking = Tracking(reaction_tracking_name(reaction), notification_id)
-    event, saved = due.event, due.saved
+def _run_batch(app: Ledger, steps: ProcessSteps,
+               batch: Batch) -> tuple[list[ReactionOutcome], list[Recording], UnitOfWork]:
+    due, saved = batch.due, batch.saved
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         uow = UnitOfWork(app)
         if saved is not None:
-            # Just recorded by this process: not done yet unless another copy raced it, which
-            # the save's tracking record would then refuse.
+            # Just recorded by this process: not done yet unless another copy raced them,
+            # which their saves' tracking records would then refuse.
             uow.aggregates.update(saved.aggregates)
             saved = None
-        elif (app.recorder.max_tracking_id(tracking.application_name) or 0) >= notification_id:
-            return ReactionOutcome(reaction.step, reaction.subject, notification_id, 0, attempt), [], uow
-        event = event or causing_event(app, notification_id)
-        steps.run(uow, reaction, event, process_cause(event, notification_id))
+        else:
+            due = _not_done(app, due)
+        if not due:
+            return [], [], uow
+        due = [item if item.event is not None else replace(item, event=causing_event(app, item.notification_id))
+               for item in due]
+        for item in due:
+            steps.run(uow, item.reaction, item.event, process_cause(item.event, item.notification_id))
+        trackings = [item.tracking for item in due]
         try:
-            recordings = uow.commit(tracking=tracking)
+            recordings = uow.commit(tracking=trackings[0], more_tracking=trackings[1:])
         except IntegrityError:
             continue  # another copy, or another reaction, saved first: look again at fresh states
-        outcome = ReactionOutcome(reaction.step, reaction.subject, notification_id, len(recordings), attempt)
-        return outcome, recordings, uow
-    raise IntegrityError(f"{reaction.step} of {reaction.subject} for notification {notification_id} "
-                         f"conflicted {CONFLICT_ATTEMPTS} times")
+        outcomes = [ReactionOutcome(item.reaction.step, item.reaction.subject, item.notification_id,
+                                    len(recordings), attempt) for item in due]
+        return outcomes, recordings, uow
+    first = due[0]
+    raise IntegrityError(f"{first.reaction.step} of {len(due)} subject(s) from {first.reaction.subject} for "
+                         f"notification {first.notification_id} conflicted {CONFLICT_ATTEMPTS} times")
+
+
+def _not_done(app: Ledger, due: list[DueReaction]) -> list[DueReaction]:
+    reached = tracked_positions(app, {item.tracking.application_name for item in due})
+    return [item for item in due if reached.get(item.tracking.application_name, 0) < item.notification_id]
 
 
 def tracked_positions(app: Ledger, names: set[str]) -> dict[str, int]:

@@ -32,7 +32,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
 from ledger.fanout import ServiceIndex
-from ledger.processes import AUTO_TOP_UP, BARRIER_EVENTS, TAKEOVER_SALES, Reaction, reaction_tracking_name
+from ledger.processes import AUTO_TOP_UP, BARRIER_EVENTS, Reaction, reaction_tracking_name
 from ledger.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
 from projections.database import views_engine
 from projections.runner import GapWatch, read_committed
@@ -159,10 +159,25 @@ class Dispatcher:
                 due = self._top_ups_one_at_a_time(entry, due)
             if due:
                 with self.celery_app.producer_or_acquire() as producer:
-                    for index in due:
-                        self._send(producer, entry.reactions[index], entry.notification_id)
-                        entry.unsent.discard(index)
+                    for chunk in self._chunks(entry, due):
+                        self._send(producer, [entry.reactions[index] for index in chunk], entry.notification_id)
+                        entry.unsent.difference_update(chunk)
                 entry.sent_at = now
+
+    def _chunks(self, entry: InFlight, due: list[int]) -> list[list[int]]:
+        """One step for up to `task_chunk` subjects a task, each subject once a task; an
+        auto top-up or a sale against liquidity alone."""
+        chunks: list[list[int]] = []
+        open_chunks: dict[str, list[int]] = {}
+        for index in due:
+            reaction = entry.reactions[index]
+            chunk = open_chunks.get(reaction.step)
+            if chunk is None or len(chunk) >= self.settings.task_chunk or reaction.step == AUTO_TOP_UP \
+                    or reaction.takeovers or any(entry.reactions[i].subject == reaction.subject for i in chunk):
+                chunk = open_chunks[reaction.step] = []
+                chunks.append(chunk)
+            chunk.append(index)
+        return chunks
 
     def _resend_after(self, entry: InFlight) -> float:
         return self.settings.redispatch_after_seconds * 2 ** min(entry.resends, 5)
@@ -186,14 +201,14 @@ class Dispatcher:
         first_unfinished = top_ups[0] if top_ups else None
         return [index for index in due if entry.reactions[index].step != AUTO_TOP_UP or index == first_unfinished]
 
-    def _send(self, producer: Any, reaction: Reaction, notification_id: int) -> None:
-        task = self.tasks[reaction.step]
+    def _send(self, producer: Any, reactions: list[Reaction], notification_id: int) -> None:
+        task = self.tasks[reactions[0].step]
         kwargs: dict[str, Any] = {}
-        if reaction.step == TAKEOVER_SALES and reaction.takeovers:
-            kwargs["takeovers"] = list(reaction.takeovers)
+        if reactions[0].takeovers:
+            kwargs["takeovers"] = list(reactions[0].takeovers)
         # Whether it ran is read from the store, not from a result in Redis.
-        task.apply_async(args=[reaction.subject, notification_id], kwargs=kwargs, queue=self.settings.queue,
-                         ignore_result=True, producer=producer)
+        task.apply_async(args=[[reaction.subject for reaction in reactions], notification_id], kwargs=kwargs,
+                         queue=self.settings.queue, ignore_result=True, producer=producer)
 
     # --- finished reactions --------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
     redispatch_after_seconds: float = Field(30.0, gt=0)
     dispatch_poll_seconds: float = Field(0.02, gt=0)
     dispatch_batch: int = Field(500, ge=1)
+    # Subjects one task runs a step for, in one transaction: a mark's evaluations, then
+    # the same step of each liquidation they set off.
+    task_chunk: int = Field(50, ge=1, le=1000)
     clock_tick_seconds: float = Field(60.0, gt=0)
     # A drill: every reaction is sent this many times at once. Results must not change.
     dispatch_copies: int = Field(1, ge=1, le=10)

@@ -1,9 +1,10 @@
-"""The tasks: ids in, the process code called (`ledger.service.run_reaction`).
+"""The tasks: ids in, the process code called (`ledger.service.run_reactions`).
 
-One task per step of the processes. Each takes the subject it acts on and the
-notification id of the event that calls for it, loads what it needs from the
-store and appends events. Running one again, or two copies at once, has one
-effect (see `ledger.service`), so every task is acknowledged late. A lost
+One task per step of the processes. Each takes the subjects it acts on (up to
+LEDGER_TASK_CHUNK, saved together) and the notification id of the event that calls
+for it, loads what it needs from the store and appends events. Running one again,
+or two copies at once, has one effect (see `ledger.service`), so every task is
+acknowledged late. A lost
 database connection is retried with backoff; so is a save that kept conflicting.
 """
 
@@ -18,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger import processes
 from ledger.processes import Reaction
-from ledger.service import TRANSIENT_ERRORS, is_settled, run_reaction
+from ledger.service import TRANSIENT_ERRORS, is_settled, run_reactions
 from workers.app import app, service, settings
 from workers.logs import logger
 
@@ -46,73 +47,75 @@ def subject_field(step: str, subject: str) -> str:
     return "liquidation_id"
 
 
-def react(task: Task, step: str, subject: str, notification_id: int, takeovers: tuple[str, ...] = ()) -> dict[str, Any]:
-    log = logger("worker").bind(task_id=task.request.id, task=task.name, notification_id=notification_id,
-                                **{subject_field(step, subject): subject})
+def react(task: Task, step: str, subjects: list[str], notification_id: int,
+          takeovers: tuple[str, ...] = ()) -> dict[str, Any]:
+    log = logger("worker").bind(task_id=task.request.id, task=task.name)
     ledger, steps = service()
-    outcomes = run_reaction(ledger, steps, Reaction(step, subject, takeovers), notification_id)
-    first, follow_on = outcomes[0], outcomes[1:]
-    log.info("reacted", events=first.events, attempts=first.attempts)
-    for outcome in follow_on:
-        log.bind(liquidation_id=outcome.subject).info("followed on", step=outcome.step, events=outcome.events,
-                                                      cause_notification_id=outcome.notification_id)
-    return {**first.as_dict(), "followed_on": [outcome.as_dict() for outcome in follow_on]}
+    reactions = [Reaction(step, subject, takeovers) for subject in subjects]
+    outcomes = run_reactions(ledger, steps, reactions, notification_id)
+    for outcome in outcomes:
+        followed_on = outcome.notification_id != notification_id
+        log.info("followed on" if followed_on else "reacted", step=outcome.step, notification_id=outcome.notification_id,
+                 events=outcome.events, attempts=outcome.attempts,
+                 **{subject_field(outcome.step, outcome.subject): outcome.subject})
+    return {"subjects": len(subjects), "notification_id": notification_id, "ran": [o.as_dict() for o in outcomes]}
 
 
 @app.task(name="ledger.evaluate_margin", **TASK_OPTIONS)
-def evaluate_margin(self: Task, account: str, notification_id: int) -> dict[str, Any]:
-    """Margin call, recovery or the trigger of a liquidation, as the account's level requires."""
-    return react(self, processes.EVALUATE_MARGIN, account, notification_id)
+def evaluate_margin(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
+    """Margin call, recovery or the trigger of a liquidation, as each account's level requires."""
+    return react(self, processes.EVALUATE_MARGIN, accounts, notification_id)
 
 
 @app.task(name="ledger.auto_top_up", **TASK_OPTIONS)
-def auto_top_up(self: Task, account: str, notification_id: int) -> dict[str, Any]:
+def auto_top_up(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
     """The margin evaluation of an account with auto top-up: transfers from its source first."""
-    return react(self, processes.AUTO_TOP_UP, account, notification_id)
+    return react(self, processes.AUTO_TOP_UP, accounts, notification_id)
 
 
 @app.task(name="ledger.regular_part", **TASK_OPTIONS)
-def regular_part(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
-    return react(self, processes.REGULAR_PART, liquidation_id, notification_id)
+def regular_part(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
+    return react(self, processes.REGULAR_PART, liquidation_ids, notification_id)
 
 
 @app.task(name="ledger.hand_off", **TASK_OPTIONS)
-def hand_off(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
-    return react(self, processes.HAND_OFF, liquidation_id, notification_id)
+def hand_off(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
+    return react(self, processes.HAND_OFF, liquidation_ids, notification_id)
 
 
 @app.task(name="ledger.takeover_sales", **TASK_OPTIONS)
-def takeover_sales(self: Task, subject: str, notification_id: int, takeovers: list[str] | None = None) -> dict[str, Any]:
+def takeover_sales(self: Task, subjects: list[str], notification_id: int,
+                   takeovers: list[str] | None = None) -> dict[str, Any]:
     """Sales against offered liquidity (subject: the asset), or the end of a takeover's
     sales when it has nothing to sell (subject: the liquidation)."""
-    return react(self, processes.TAKEOVER_SALES, subject, notification_id, tuple(takeovers or ()))
+    return react(self, processes.TAKEOVER_SALES, subjects, notification_id, tuple(takeovers or ()))
 
 
 @app.task(name="ledger.fee", **TASK_OPTIONS)
-def fee(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+def fee(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
     """The fee: from the account after a regular part, from the desk's proceeds after a takeover."""
-    return react(self, processes.FEE, liquidation_id, notification_id)
+    return react(self, processes.FEE, liquidation_ids, notification_id)
 
 
 @app.task(name="ledger.return", **TASK_OPTIONS)
-def return_proceeds(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
+def return_proceeds(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
     """The desk returns what is left; the liquidation completes."""
-    return react(self, processes.RETURN, liquidation_id, notification_id)
+    return react(self, processes.RETURN, liquidation_ids, notification_id)
 
 
 @app.task(name="ledger.unlock", **TASK_OPTIONS)
-def unlock(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
-    return react(self, processes.UNLOCK, liquidation_id, notification_id)
+def unlock(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
+    return react(self, processes.UNLOCK, liquidation_ids, notification_id)
 
 
 @app.task(name="ledger.accrue_interest", **TASK_OPTIONS)
-def accrue_interest(self: Task, account: str, notification_id: int) -> dict[str, Any]:
-    return react(self, processes.ACCRUE_INTEREST, account, notification_id)
+def accrue_interest(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
+    return react(self, processes.ACCRUE_INTEREST, accounts, notification_id)
 
 
 @app.task(name="ledger.accrue_desk_interest", **TASK_OPTIONS)
-def accrue_desk_interest(self: Task, liquidation_id: str, notification_id: int) -> dict[str, Any]:
-    return react(self, processes.ACCRUE_DESK_INTEREST, liquidation_id, notification_id)
+def accrue_desk_interest(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
+    return react(self, processes.ACCRUE_DESK_INTEREST, liquidation_ids, notification_id)
 
 
 @app.task(name="ledger.tick_clock", **TASK_OPTIONS)

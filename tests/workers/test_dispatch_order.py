@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.processes import AUTO_TOP_UP, STEPS, ProcessSteps, Reaction
-from ledger.service import DISPATCHER_TRACKING, Submission, is_settled, open_service_ledger, run_reaction
+from ledger.service import DISPATCHER_TRACKING, Submission, is_settled, open_service_ledger, run_reactions
 from projections.report import build_report
 from tests.conftest import ledger_cli
 from workers.dispatcher import Dispatcher
@@ -43,8 +43,9 @@ class RecordedTask:
         self.sent = sent
 
     def apply_async(self, args: list[Any], kwargs: dict[str, Any], **_options: Any) -> None:
-        subject, notification_id = args
-        self.sent.append((Reaction(self.step, subject, tuple(kwargs.get("takeovers", ()))), notification_id))
+        subjects, notification_id = args
+        for subject in subjects:
+            self.sent.append((Reaction(self.step, subject, tuple(kwargs.get("takeovers", ()))), notification_id))
 
 
 class RecordingCelery:
@@ -64,7 +65,7 @@ class InProcessService:
     def run_sent(self) -> None:
         while self.sent:
             reaction, notification_id = self.sent.pop(0)
-            run_reaction(self.app, self.steps, reaction, notification_id)
+            run_reactions(self.app, self.steps, [reaction], notification_id)
 
     def settle(self) -> None:
         for _ in range(1000):
