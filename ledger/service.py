@@ -151,8 +151,7 @@ def _run_batch(app: Ledger, steps: ProcessSteps,
             due = _not_done(app, due)
         if not due:
             return [], [], uow
-        due = [item if item.event is not None else replace(item, event=causing_event(app, item.notification_id))
-               for item in due]
+        due = _with_events(app, due)
         for item in due:
             steps.run(uow, item.reaction, item.event, process_cause(item.event, item.notification_id))
         trackings = [item.tracking for item in due]
@@ -166,6 +165,15 @@ def _run_batch(app: Ledger, steps: ProcessSteps,
     first = due[0]
     raise IntegrityError(f"{first.reaction.step} of {len(due)} subject(s) from {first.reaction.subject} for "
                          f"notification {first.notification_id} conflicted {CONFLICT_ATTEMPTS} times")
+
+
+def _with_events(app: Ledger, due: list[DueReaction]) -> list[DueReaction]:
+    """Each with its causing event, loaded once a notification."""
+    loaded = {item.notification_id: item.event for item in due if item.event is not None}
+    for item in due:
+        if item.notification_id not in loaded:
+            loaded[item.notification_id] = causing_event(app, item.notification_id)
+    return [replace(item, event=loaded[item.notification_id]) for item in due]
 
 
 def _not_done(app: Ledger, due: list[DueReaction]) -> list[DueReaction]:

@@ -28,7 +28,7 @@ class ServiceSettings(BaseSettings):
     dispatch_batch: int = Field(500, ge=1)
     # Subjects one task runs a step for, in one transaction: a mark's evaluations, then
     # the same step of each liquidation they set off.
-    task_chunk: int = Field(50, ge=1, le=1000)
+    task_chunk: int = Field(100, ge=1, le=1000)
     clock_tick_seconds: float = Field(60.0, gt=0)
     # A drill: every reaction is sent this many times at once. Results must not change.
     dispatch_copies: int = Field(1, ge=1, le=10)
