@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from ledger.store import StoreURLError
 ServiceStoreOption = Annotated[Optional[str], typer.Option(
     "--store", help="The service's PostgreSQL store (default $LEDGER_STORE, else the settings' default)")]
 SETTLE_CHOICES = ("each", "end", "none")
+SUPERVISED = "LEDGER_WORKER_SUPERVISED"  # set in the Celery worker that `ledger worker` watches over
 
 
 def submit(
@@ -81,13 +83,46 @@ def worker(
 ) -> None:
     """A Celery worker of the service: runs the process tasks."""
     settings = _settings(store)
-    from workers.app import app as celery_app
     from workers.logs import configure_logging
 
     configure_logging()  # from the start: Celery warns before it sets up its logging
+    if os.environ.get(SUPERVISED) != "1":
+        _supervise(["worker", *(["--concurrency", str(concurrency)] if concurrency else [])])
+        return
+    from workers.app import app as celery_app
+
     celery_app.worker_main(["--quiet", "worker", "--loglevel=INFO",  # --quiet: no banner, only JSON lines
                             f"--concurrency={concurrency or settings.worker_concurrency}",
                             "--queues", settings.queue, "--without-gossip", "--without-mingle"])
+
+
+def _supervise(arguments: list[str]) -> None:
+    """Runs the Celery worker as a child and starts it again when it dies on its own:
+    Celery/kombu can stop with "Unrecoverable error" when Redis goes away mid-call
+    (celery/kombu issues #582, #970). The tasks it held come back, by redelivery or
+    from the dispatcher. SIGTERM and SIGINT are passed on and end both."""
+    from workers.logs import logger
+
+    log = logger("worker-supervisor")
+    stopping = threading.Event()
+    child: list[subprocess.Popen[bytes]] = []
+
+    def stop(signal_number: int, _frame: object) -> None:
+        stopping.set()
+        if child and child[0].poll() is None:
+            child[0].send_signal(signal_number)
+
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, stop)
+    while not stopping.is_set():
+        child[:] = [subprocess.Popen([sys.executable, "-m", "ledger.cli", *arguments],
+                                     env={**os.environ, SUPERVISED: "1"})]
+        code = child[0].wait()
+        if stopping.is_set():
+            break
+        log.error("worker exited; starting it again", exit_code=code)
+        stopping.wait(1.0)
+    raise typer.Exit(0)
 
 
 def beat(store: ServiceStoreOption = None) -> None:

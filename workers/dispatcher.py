@@ -87,6 +87,7 @@ class Dispatcher:
         self.index = ServiceIndex.load(app)
         self.in_flight: deque[InFlight] = deque()
         self.outstanding = 0
+        self.collected_at = 0.0
         self.log.info("started", position=self.done_position, accounts=len(self.index.accounts),
                       open_takeovers=len(self.index.open_takeovers))
 
@@ -122,6 +123,7 @@ class Dispatcher:
             return 0
         batch = read_committed(self.app, self.gaps, self.read_position, self.settings.dispatch_batch)
         read = 0
+        added_from = len(self.in_flight)
         for notification in batch.notifications:
             event = self.app.mapper.to_domain_event(notification)
             barrier = isinstance(event, BARRIER_EVENTS)
@@ -134,7 +136,8 @@ class Dispatcher:
             read += 1
             if barrier:
                 break  # nothing after it until its reactions have finished
-        self.collect()  # a worker following on from a step may have run the next ones already
+        # A worker following on from a step may have run the next ones already.
+        self.collect(list(self.in_flight)[added_from:])
         self.send_due()
         return read
 
@@ -212,15 +215,22 @@ class Dispatcher:
 
     # --- finished reactions --------------------------------------------------------------------
 
-    def collect(self) -> bool:
-        """Moves the done position over every event whose reactions have all finished."""
+    def collect(self, entries: list[InFlight] | None = None) -> bool:
+        """Moves the done position over every event whose reactions have all finished.
+        Looks up the tracking records of the oldest unfinished reactions, or of `entries`;
+        at most every `dispatch_collect_seconds` unless `entries` are given (each look is a query)."""
+        now = time.monotonic()
+        if entries is None and now - self.collected_at < self.settings.dispatch_collect_seconds:
+            return False
+        if entries is None:
+            self.collected_at = now
         names: set[str] = set()
-        for entry in self.in_flight:
+        for entry in self.in_flight if entries is None else entries:
             names.update(entry.names[index] for index in entry.unfinished)
             if len(names) >= CHECKED_A_ROUND:
                 break
         reached = tracked_positions(self.app, names)
-        for entry in self.in_flight:
+        for entry in self.in_flight if entries is None else entries:
             finished = {index for index in entry.unfinished
                         if reached.get(entry.names[index], 0) >= entry.notification_id}
             entry.unfinished -= finished

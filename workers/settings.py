@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     # (a task lost with Redis, or a worker killed while running it).
     redispatch_after_seconds: float = Field(30.0, gt=0)
     dispatch_poll_seconds: float = Field(0.02, gt=0)
+    # Between the dispatcher's looks at which reactions finished: each look is a query.
+    dispatch_collect_seconds: float = Field(0.05, ge=0)
     dispatch_batch: int = Field(500, ge=1)
     # Subjects one task runs a step for, in one transaction: a mark's evaluations, then
     # the same step of each liquidation they set off.

@@ -60,7 +60,8 @@ class InProcessService:
         self.sent: list[tuple[Reaction, int]] = []
         tasks = {step: RecordedTask(step, self.sent) for step in STEPS}
         self.dispatcher = Dispatcher(self.app, RecordingCelery(),  # type: ignore[arg-type]
-                                     ServiceSettings(store=store, redispatch_after_seconds=3600), tasks=tasks)
+                                     ServiceSettings(store=store, redispatch_after_seconds=3600,
+                                                     dispatch_collect_seconds=0), tasks=tasks)
 
     def run_sent(self) -> None:
         while self.sent:
