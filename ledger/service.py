@@ -74,7 +74,7 @@ class ReactionOutcome:
     step: str
     subject: str
     notification_id: int
-    events: int  # recorded by this run: 0 when it was done already or called for nothing
+    events: int  # recorded by the transaction it ran in (with the others of its batch)
     attempts: int
 
     def as_dict(self) -> dict[str, Any]:
