@@ -42,6 +42,7 @@ ensure_project_interpreter()
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+import redis  # noqa: E402
 from eventsourcing.persistence import Tracking  # noqa: E402
 from psycopg import sql  # noqa: E402
 
@@ -50,6 +51,7 @@ from ledger.domain.market import AssetMarket  # noqa: E402
 from ledger.inline import open_ledger, run_inputs, validate  # noqa: E402
 from ledger.service import DISPATCHER_TRACKING, Submission, open_service_ledger, wait_until_settled  # noqa: E402
 from tests.workers.mass_liquidation import mass_liquidation_lines  # noqa: E402
+from workers.settings import ServiceSettings  # noqa: E402
 
 ADMIN = os.environ.get("LEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "ledger_service_bench"
@@ -145,6 +147,9 @@ def service_run(url: str, mark_text: str, workers: int, logs: Path) -> dict[str,
             os.killpg(process.pid, signal.SIGTERM)
         for process, _log, _ready in processes:
             process.wait(timeout=60)
+        queue = env["LEDGER_QUEUE"]
+        redis.Redis.from_url(ServiceSettings().broker_url).delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     return timings(url)
 
 

@@ -132,9 +132,10 @@ def beat(store: ServiceStoreOption = None) -> None:
     from workers.logs import configure_logging
 
     configure_logging()
-    schedule = Path(tempfile.gettempdir()) / f"ledger-beat-{os.getpid()}"
-    celery_app.start(["--quiet", "beat", "--loglevel=INFO", "--schedule", str(schedule),
-                      "--scheduler", "workers.heartbeat:HeartbeatScheduler"])
+    # What was run last needs no keeping: the clock's own state is in the store.
+    with tempfile.TemporaryDirectory(prefix="ledger-beat-") as folder:
+        celery_app.start(["--quiet", "beat", "--loglevel=INFO", "--schedule", str(Path(folder) / "schedule"),
+                          "--scheduler", "workers.heartbeat:HeartbeatScheduler"])
 
 
 def dispatcher(store: ServiceStoreOption = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from psycopg import sql
 
 from ledger.service import open_service_ledger
@@ -103,6 +104,16 @@ class Service:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill(process)
+        self._delete_queue()
+
+    def _delete_queue(self) -> None:
+        """What this test left in Redis: its queue and the queue's bindings."""
+        queue = self.env["LEDGER_QUEUE"]
+        try:
+            client = redis.Redis.from_url(self.env["LEDGER_BROKER_URL"], socket_connect_timeout=2)
+            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        except redis.exceptions.ConnectionError:
+            pass  # a private Redis, stopped already
 
     # --- driving it ---
 
