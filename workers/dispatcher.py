@@ -95,15 +95,19 @@ class Dispatcher:
 
     def run_forever(self, stop: Event) -> None:
         heartbeat = Heartbeat()
+        pause = 0.0
         while not stop.is_set():
             heartbeat.beat()
             try:
                 busy = self.run_round()
             except WAIT_ERRORS as error:
-                self.log.warning("waiting for the store or the broker", error=str(error), error_type=type(error).__name__)
+                pause = min(max(pause * 2, 0.25), 10.0)  # backing off while it is away
+                self.log.warning("waiting for the store or the broker", error=str(error),
+                                 error_type=type(error).__name__, retry_in_seconds=pause)
                 self.app.forget_cached_state()
-                stop.wait(1.0)
+                stop.wait(pause)
                 continue
+            pause = 0.0
             if not busy:
                 stop.wait(self.settings.dispatch_poll_seconds)
         self.record_position()
