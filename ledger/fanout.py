@@ -11,14 +11,13 @@ other account's margin state can change with it.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from typing import Any
 
-from ledger.application import Ledger, UnitOfWork
+from ledger.application import Ledger
 from ledger.domain.accounts import MARGIN_CALL, Account
 from ledger.domain.liquidation import Liquidation
-from ledger.processes import Reaction, reactions_to
+from ledger.processes import OpenDebts, Reaction, reactions_to
 
 
 class ServiceIndex:
@@ -30,19 +29,13 @@ class ServiceIndex:
         # asset -> the margin accounts holding or owing it that owe anything or are in margin call
         self.exposed_to: dict[str, set[str]] = defaultdict(set)
         self.assets_of: dict[str, set[str]] = {}
-        self.debtors: set[str] = set()
-        self.open_takeovers: set[uuid.UUID] = set()
+        self.open_debts = OpenDebts()
 
     @classmethod
     def load(cls, app: Ledger) -> ServiceIndex:
         """The index of the store as it stands now."""
         index = cls()
-        uow = UnitOfWork(app)
-        for name in app.account_names():
-            index._index(uow.account(name))
-        for liquidation_id in app.liquidation_ids():
-            if uow.liquidation(liquidation_id).is_taking_over:
-                index.open_takeovers.add(liquidation_id)
+        index.open_debts.load(app, lambda _uow, account: index._index(account))
         return index
 
     def observe(self, event: Any) -> None:
@@ -50,16 +43,16 @@ class ServiceIndex:
             account = self.accounts.get(event.account)
             if account is not None and event.originator_version <= account.version:
                 return  # already in the state the index was loaded with
-            self._index(event.mutate(account))
-        elif isinstance(event, Liquidation.TakeoverStarted):
-            self.open_takeovers.add(event.originator_id)
-        elif isinstance(event, Liquidation.TakeoverSalesEnded):
-            self.open_takeovers.discard(event.originator_id)
+            account = event.mutate(account)
+            self.open_debts.note_account(account)
+            self._index(account)
+        elif isinstance(event, Liquidation.Event):
+            self.open_debts.note_liquidation(event)
 
     def reactions(self, event: Any) -> list[Reaction]:
         """What `event` calls for, given the state the events before it left."""
         return reactions_to(event, self.accounts.__getitem__, lambda mark: self.exposed_to.get(mark.asset, ()),
-                            self.debtors, self.open_takeovers)
+                            self.open_debts)
 
     def _index(self, account: Account) -> None:
         name = account.name
@@ -67,10 +60,6 @@ class ServiceIndex:
         liabilities = account.liabilities()
         for asset in self.assets_of.pop(name, set()):
             self.exposed_to[asset].discard(name)
-        if liabilities:
-            self.debtors.add(name)
-        else:
-            self.debtors.discard(name)
         if account.is_margin and (liabilities or account.status == MARGIN_CALL):  # a call may still recover
             assets = {asset for asset, quantity in account.balances.items() if quantity} | set(liabilities)
             self.assets_of[name] = assets

@@ -131,11 +131,45 @@ def takeover_order(liquidation: Liquidation) -> tuple[datetime, str, int]:
     return liquidation.triggered_at, liquidation.account, liquidation.sequence
 
 
+class OpenDebts:
+    """Who owes anything, and which takeovers are open: whom an hour's interest and a new
+    rule set concern, and whom offered liquidity may serve. Kept from the events by
+    both drivers (`ProcessManager`, and the dispatcher's `ledger.fanout.ServiceIndex`)."""
+
+    def __init__(self) -> None:
+        self.debtors: set[str] = set()
+        self.open_takeovers: set[uuid.UUID] = set()
+
+    def load(self, app: Ledger, on_account: Callable[[UnitOfWork, Account], None]) -> None:
+        """From the store as it stands; `on_account` sees each account too."""
+        uow = UnitOfWork(app)
+        for name in app.account_names():
+            account = uow.account(name)
+            self.note_account(account)
+            on_account(uow, account)
+        for liquidation_id in app.liquidation_ids():
+            if uow.liquidation(liquidation_id).is_taking_over:
+                self.open_takeovers.add(liquidation_id)
+
+    def note_account(self, account: Account) -> None:
+        if account.liabilities():
+            self.debtors.add(account.name)
+        else:
+            self.debtors.discard(account.name)
+
+    def note_liquidation(self, event: Liquidation.Event) -> None:
+        if isinstance(event, Liquidation.TakeoverStarted):
+            self.open_takeovers.add(event.originator_id)
+        elif isinstance(event, Liquidation.TakeoverSalesEnded):
+            self.open_takeovers.discard(event.originator_id)
+
+
 def reactions_to(event: Any, account: Callable[[str], Account],
                  marked_accounts: Callable[[AssetMarket.MarkRecorded], Iterable[str]],
-                 debtors: set[str], open_takeovers: set[uuid.UUID]) -> list[Reaction]:
+                 open_debts: OpenDebts) -> list[Reaction]:
     """What `event` calls for, given the state the events before it left: the accounts
-    (`account`), those a mark may change, who owes anything, the takeovers open."""
+    (`account`), those a mark may change, who owes anything and the takeovers open."""
+    debtors, open_takeovers = open_debts.debtors, open_debts.open_takeovers
 
     def evaluations(names: Iterable[str]) -> list[Reaction]:
         accounts = (account(name) for name in sorted(names))
@@ -263,7 +297,8 @@ class ProcessSteps:
         cause = {**cause, "step": "margin_evaluation"}
         # Run after newer marks were recorded (a service fed without waiting), the evaluation
         # happens when the newest price it used was known, not at its cause's earlier time.
-        newest_mark = prices.latest_mark_time(set(account.balances) | set(account.liabilities()))
+        assets = set(account.balances) | set(account.liabilities())
+        newest_mark = prices.latest_mark_time(assets)
         at = max(at, newest_mark) if newest_mark is not None else at
         if assessment.action == LIQUIDATE:
             self.start_liquidation(uow, account, position, tier, prices, at, cause)
@@ -274,7 +309,7 @@ class ProcessSteps:
             if account.status != MARGIN_CALL:
                 account.issue_margin_call(
                     account=account.name, margin_level=reported_level(position.level()),
-                    threshold=tier.margin_call, prices=prices.prices_used(set(account.balances) | set(account.liabilities())),
+                    threshold=tier.margin_call, prices=prices.prices_used(assets),
                     liabilities=account.liabilities(), parameters_version=prices.parameters.version, at=at, cause=cause)
         elif account.status == MARGIN_CALL:
             account.recover(account=account.name, margin_level=reported_level(position.level()),
@@ -510,9 +545,8 @@ class ProcessManager(ProcessSteps):
         super().__init__(app, MarkWatch())
         self.position = app.recorder.max_tracking_id(app.name) or 0
         self.recorded_position = self.position
-        self.debtors: set[str] = set()
-        self.open_takeovers: set[uuid.UUID] = set()
-        self._rebuild_indexes()
+        self.open_debts = OpenDebts()
+        self.open_debts.load(app, self.assess_margin)  # which notes each account's quiet bands
 
     # --- following the log ---------------------------------------------------------
 
@@ -583,7 +617,7 @@ class ProcessManager(ProcessSteps):
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
         return reactions_to(event, uow.account, lambda mark: self.accounts_a_mark_may_change(uow, mark),
-                            self.debtors, self.open_takeovers)
+                            self.open_debts)
 
     # --- indexes: who owes, which marks may change whom, which takeovers are open -------
 
@@ -595,27 +629,9 @@ class ProcessManager(ProcessSteps):
 
     def _observe(self, uow: UnitOfWork, event: Any) -> None:
         if isinstance(event, Account.Event):
-            self._index_account(uow.account(event.account))
-        elif isinstance(event, Liquidation.TakeoverStarted):
-            self.open_takeovers.add(event.originator_id)
-        elif isinstance(event, Liquidation.TakeoverSalesEnded):
-            self.open_takeovers.discard(event.originator_id)
-
-    def _rebuild_indexes(self) -> None:
-        uow = UnitOfWork(self.app)
-        for name in self.app.account_names():
-            account = uow.account(name)
-            self._index_account(account)
-            self.assess_margin(uow, account)
-        for liquidation_id in self.app.liquidation_ids():
-            if uow.liquidation(liquidation_id).is_taking_over:
-                self.open_takeovers.add(liquidation_id)
-
-    def _index_account(self, account: Account) -> None:
-        if account.liabilities():
-            self.debtors.add(account.name)
-        else:
-            self.debtors.discard(account.name)
+            self.open_debts.note_account(uow.account(event.account))
+        elif isinstance(event, Liquidation.Event):
+            self.open_debts.note_liquidation(event)
 
 
 def process_cause(event: Any, notification_id: int) -> dict[str, Any]:

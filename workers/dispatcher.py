@@ -89,7 +89,7 @@ class Dispatcher:
         self.outstanding = 0
         self.collected_at = 0.0
         self.log.info("started", position=self.done_position, accounts=len(self.index.accounts),
-                      open_takeovers=len(self.index.open_takeovers))
+                      open_takeovers=len(self.index.open_debts.open_takeovers))
 
     # --- the loop ------------------------------------------------------------------------
 

@@ -71,9 +71,9 @@ def test_a_mark_fans_out_to_debtors_holding_or_owing_the_asset_only(tmp_path: Pa
                                     at=None, cause={})  # type: ignore[arg-type]
 
     assert [reaction.subject for reaction in loaded.reactions(mark)] == ["holds-btc", "owes-btc"]
-    assert loaded.debtors == {"holds-btc", "owes-btc", "eth-only"}
+    assert loaded.open_debts.debtors == {"holds-btc", "owes-btc", "eth-only"}
     observed = ServiceIndex()
     for notification in app.recorder.select_notifications(start=1, limit=10_000):
         observed.observe(app.mapper.to_domain_event(notification))
-    assert observed.exposed_to == loaded.exposed_to and observed.debtors == loaded.debtors
+    assert observed.exposed_to == loaded.exposed_to and observed.open_debts.debtors == loaded.open_debts.debtors
     app.close()
