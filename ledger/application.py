@@ -35,8 +35,10 @@ from ledger.domain.market import (
     InputsRecorded,
     LiquidationLogged,
     ParameterSet,
+    ScenarioFile,
     market_id,
     receipt_id,
+    scenario_file_id,
 )
 from ledger.domain.parameters import (
     DEFAULT_LEVERAGE,
@@ -58,9 +60,11 @@ from ledger.inputs import (
     RepayInput,
     TransferInput,
     WithdrawInput,
+    fingerprint,
     input_record,
     overlay_record,
 )
+from ledger.idempotency import FileMark
 from ledger.recorders import MORE_TRACKING
 
 SYSTEM_CAUSE = {"kind": "system"}
@@ -71,7 +75,8 @@ class Ledger(Application):
     the process manager (`ledger.processes`) records its reactions exactly once."""
 
     name = "ledger"
-    snapshotting_intervals = {Account: 200, AssetMarket: 200, Liquidation: 100, ParameterSet: 50, Clock: 200}
+    snapshotting_intervals = {Account: 200, AssetMarket: 200, Liquidation: 100, ParameterSet: 50, Clock: 200,
+                              ScenarioFile: 200}
 
     def __init__(self, env: Mapping[str, str] | None = None):
         super().__init__(env)
@@ -101,6 +106,26 @@ class Ledger(Application):
         """Every input applied to the store, in the order it was applied."""
         for recorded in self.inputs_log.get():
             yield from recorded.inputs
+
+    def store_clock(self) -> datetime | None:
+        """The store's one clock: the time of the last input it recorded."""
+        last = self.inputs_log.get_last()
+        if last is None or not last.inputs:
+            return None
+        return datetime.fromisoformat(last.inputs[-1]["at"].replace("Z", "+00:00"))
+
+    def file_mark(self, source: str) -> FileMark | None:
+        """How far the scenario file `source` was applied to this store."""
+        try:
+            scenario_file = self.repository.get(scenario_file_id(source))
+        except AggregateNotFoundError:
+            return None
+        return FileMark(source=source, inputs_applied=scenario_file.inputs_applied,
+                        through_line=scenario_file.through_line, chain_digest=scenario_file.chain_digest,
+                        overlay_fingerprint=scenario_file.overlay_fingerprint)
+
+    def overlay_fingerprint(self) -> str | None:
+        return fingerprint(self.parameter_overlay) if self.parameter_overlay else None
 
     def parameter_data(self) -> dict[str, Any]:
         try:
@@ -133,6 +158,7 @@ class Ledger(Application):
     def apply_within(self, uow: UnitOfWork, item: LedgerInput) -> None:
         """Applies one input to the aggregates of `uow`, which may hold earlier inputs too."""
         uow.inputs.append(input_record(item))
+        uow.note_applied(item)
         if item.input_id is not None and not uow.admit(item):
             return
         pending_before = uow.pending_count()
@@ -233,16 +259,20 @@ class Ledger(Application):
             yield uow.commit()
             hour += timedelta(hours=1)
 
-    def establish_parameters(self, at: datetime, cause: dict[str, Any]) -> list[Recording]:
-        """Version 1 of the parameters (defaults, with a run's overlay), once per store."""
+    def begin_run(self, first: LedgerInput, again: bool = False, kind: str = "run") -> list[Recording]:
+        """Before a run's first input: version 1 of the parameters (defaults, with the run's
+        overlay) once per store, and the file begun (or begun again). The overlay is
+        recorded when its file is begun, not again when a run resumes it."""
         uow = UnitOfWork(self)
-        if uow.find(PARAMETERS_ID) is None:
-            uow.parameter_set(at)
-        elif self.parameter_overlay:
-            uow.get(PARAMETERS_ID).change(self.parameter_overlay, at, cause)
-        if self.parameter_overlay:
+        new_store = uow.find(PARAMETERS_ID) is None
+        if new_store:
+            uow.parameter_set(first.at)
+        begun = first.chain is None or uow.begin_file(first.source, self.overlay_fingerprint(), again)
+        if self.parameter_overlay and begun:
+            if not new_store:
+                uow.get(PARAMETERS_ID).change(self.parameter_overlay, first.at, {"kind": kind, "source": first.source})
             # Recorded as a `params` input, so that a replay applies it where the run did.
-            uow.inputs.append(overlay_record(self.parameter_overlay, at, cause))
+            uow.inputs.append(overlay_record(self.parameter_overlay, first.at, {"kind": kind, "source": first.source}))
         return uow.commit()
 
 
@@ -256,6 +286,7 @@ class UnitOfWork:
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
         self.inputs: list[dict[str, Any]] = []  # records of the inputs applied, saved with their effects
+        self.files_applied: dict[str, LedgerInput] = {}  # per scenario file, its last input applied here
         self.events: list[Any] = []  # collected so far, in the order they happened
 
     # --- loading ---
@@ -337,6 +368,36 @@ class UnitOfWork:
                               f"({receipt.source} line {receipt.line})")
         return False
 
+    def note_applied(self, item: LedgerInput) -> None:
+        """The file's mark moves to this input when the unit of work is saved (`ledger.idempotency`)."""
+        if item.chain is not None:
+            self.files_applied[item.source] = item
+
+    def begin_file(self, source: str, overlay_fingerprint: str | None, again: bool) -> bool:
+        """Whether the file is begun now (new to the store, or begun again on purpose)."""
+        scenario_file = self.find(scenario_file_id(source))
+        if scenario_file is None:
+            self.add(ScenarioFile(source=source, overlay_fingerprint=overlay_fingerprint))
+            return True
+        if again:
+            scenario_file.begin_again(overlay_fingerprint)
+            return True
+        return False
+
+    def _advance_file_marks(self) -> list[DomainEvent]:
+        """The marks' events, to be saved first: the events after them stay those of the inputs,
+        in trigger order (`InputBatch` counts the reacting ones from the end)."""
+        mark_events: list[DomainEvent] = []
+        for source, item in self.files_applied.items():
+            scenario_file = self.find(scenario_file_id(source))
+            if scenario_file is None:  # applied without a run that began it (tests, tools)
+                scenario_file = ScenarioFile(source=source, overlay_fingerprint=None)
+                self.add(scenario_file)
+            scenario_file.advance(item.ordinal, item.line, item.chain)
+            mark_events.extend(scenario_file.collect_events())
+        self.files_applied = {}
+        return mark_events
+
     def reject(self, item: LedgerInput, error: str) -> None:
         self.log(self.app.rejections_log, line=item.line, source=item.source, op=item.op,
                  input_id=item.input_id, account=getattr(item.body, "account", None), error=error, at=item.at)
@@ -364,6 +425,7 @@ class UnitOfWork:
         """Saves every collected event, with `tracking` if given, in one transaction; the
         service mode's recorder (`ledger.recorders`) saves `more_tracking` too."""
         self.checkpoint()
+        self.events[0:0] = self._advance_file_marks()
         if self.inputs:
             # First in the transaction: the events after it stay in trigger order.
             self.events.insert(0, self.app.inputs_log.trigger_event(

@@ -12,7 +12,8 @@ from typing import Any
 
 from ledger.application import Ledger, UnitOfWork
 from ledger.domain.parameters import first_version_data
-from ledger.inputs import KnownState, LedgerInput, parse_scenario
+from ledger.idempotency import latest_round
+from ledger.inputs import InputError, InputErrors, KnownState, LedgerInput, Scenario, parse_scenario
 from ledger.processes import ProcessManager
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment, store_exists
 
@@ -26,29 +27,49 @@ def open_ledger(url: str, parameter_overlay: dict[str, Any] | None = None) -> Le
     return app
 
 
-def known_state(app: Ledger) -> KnownState:
-    """What the store already knows, as input validation starts from it."""
+def known_state(app: Ledger, source: str) -> KnownState:
+    """What the store already knows, as input validation starts from it: its accounts,
+    parameters and clock, and how far it applied the file `source` before."""
     uow = UnitOfWork(app)
     accounts = {name: uow.account(name).mode for name in app.account_names()}
-    return KnownState(accounts=accounts, parameter_data=app.parameter_data())
+    return KnownState(accounts=accounts, parameter_data=app.parameter_data(), clock=app.store_clock(),
+                      file_mark=app.file_mark(source),
+                      recorded_from_file=lambda name: latest_round(app.recorded_inputs(), name))
+
+
+def plan(app: Ledger, text: str, source: str, again: bool = False) -> Scenario:
+    """The scenario's inputs still to apply to the store; raises InputErrors naming every
+    faulty line. Nothing is written either way."""
+    known = known_state(app, source)
+    _check_overlay(app, known, again)
+    return parse_scenario(text, source, known, again)
 
 
 def validate(app: Ledger, text: str, source: str) -> list[LedgerInput]:
-    """Raises InputErrors naming every faulty line; nothing is written either way."""
-    return parse_scenario(text, source, known_state(app))
+    return plan(app, text, source).inputs
 
 
-def open_validated(url: str, text: str, source: str,
-                   parameter_overlay: dict[str, Any] | None = None) -> tuple[Ledger, list[LedgerInput]]:
+def _check_overlay(app: Ledger, known: KnownState, again: bool) -> None:
+    """A resumed file keeps the overlay it was begun with."""
+    mark = known.file_mark
+    if again or mark is None or mark.overlay_fingerprint == app.overlay_fingerprint():
+        return
+    began = "with another --params overlay" if mark.overlay_fingerprint else "without --params"
+    raise InputErrors([InputError(0, "--params", f"{mark.source} was begun on this store {began}; resume it as it "
+                                  "was begun, or apply it anew with --again", location=f"scenario {mark.source}")])
+
+
+def open_validated(url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None,
+                   again: bool = False) -> tuple[Ledger, Scenario]:
     """Validates a scenario against the store, then opens it; a missing store is
     created only once the scenario is known to be valid."""
     overlay = parameter_overlay or {}
     if store_exists(url):
         app = open_ledger(url, overlay)
-        return app, validate(app, text, source)
+        return app, plan(app, text, source, again)
     defaults = KnownState(parameter_data=first_version_data(overlay))
-    inputs = parse_scenario(text, source, defaults)
-    return open_ledger(url, overlay), inputs
+    scenario = parse_scenario(text, source, defaults, again)
+    return open_ledger(url, overlay), scenario
 
 
 class InputBatch:
@@ -78,11 +99,14 @@ class InputBatch:
         self.size = 0
 
 
-def run_inputs(app: Ledger, inputs: list[LedgerInput], processes: ProcessManager | None = None) -> ProcessManager:
+def run_inputs(app: Ledger, inputs: list[LedgerInput], processes: ProcessManager | None = None,
+               again: bool = False) -> ProcessManager:
+    """Applies the inputs in order, each one's processes run to completion before the next;
+    first, whatever a run cut short left unprocessed is processed (a crash is resumed)."""
     processes = processes or ProcessManager(app)
     processes.catch_up()
     if inputs:
-        processes.process(app.establish_parameters(inputs[0].at, {"kind": "run", "source": inputs[0].source}))
+        processes.process(app.begin_run(inputs[0], again))
     batch = InputBatch(app, processes)
     for item in inputs:
         if app.hour_due(item.at):

@@ -2,9 +2,11 @@
 
 A scenario is checked whole before anything is applied: every fault is an
 `InputError` naming its line and field. Shapes are pydantic models (strict:
-a JSON number where a decimal string belongs is an error); the checks that need
-context (known accounts and assets, precisions, time order) follow the file
-line by line, starting from what the store already knows.
+a JSON number where a decimal string belongs is an error); what a number, a
+name and a time may be is `ledger.domain.limits`; the checks that need context
+(known accounts and assets, precisions, time order) follow the file line by
+line, starting from what the store already knows. Lines a store has applied
+already are identified first and skipped (`ledger.idempotency`).
 """
 
 from __future__ import annotations
@@ -12,24 +14,47 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, Union
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 
 from ledger.domain.entries import SYSTEM_ACCOUNTS
-from ledger.domain.money import decimal_places
+from ledger.domain.limits import (
+    AMOUNT_MAX,
+    EARLIEST_TIME,
+    LEVEL_MAX,
+    LEVERAGE_MAX,
+    NameKind,
+    Sign,
+    check_name,
+    name_fault,
+    parse_decimal,
+    parse_whole_number,
+)
+from ledger.domain.limits import parse_time as parse_bounded_time
+from ledger.domain.money import decimal_places, exact_product
 from ledger.domain.parameters import (
     MARGIN_MODES,
+    first_version_data,
+    max_clock_jump,
     merge_parameter_data,
     validate_parameter_changes,
     validate_parameter_set,
 )
+from ledger.idempotency import CHAIN_SEED, FileMark, canonical_json, chain_digest, latest_round
 
-DEFAULT_START = datetime(2000, 1, 1, tzinfo=timezone.utc)
+DEFAULT_START = EARLIEST_TIME
 FUTURES_OPS = ("position_mode", "leverage", "trade", "funding", "isolated_margin")
 FUTURES_MODES = ("usdm", "coinm")
+ERROR_TEXT_LIMIT = 200  # characters of a field or message an error line quotes
+
+
+def _printable(text: str) -> str:
+    """Text an error line can carry whole on one line: what is not printable escaped."""
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return shown if len(shown) <= ERROR_TEXT_LIMIT else shown[: ERROR_TEXT_LIMIT - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -37,9 +62,11 @@ class InputError:
     line: int
     field: str
     message: str
+    location: str | None = None  # where the fault is when not a scenario line, e.g. "--params FILE"
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.message}"
+        where = self.location or f"line {self.line}"
+        return f"{_printable(where)}: {_printable(self.field)}: {_printable(self.message)}"
 
 
 class InputErrors(Exception):
@@ -48,104 +75,119 @@ class InputErrors(Exception):
         self.errors = errors
 
 
-# --- decimal fields ---------------------------------------------------------------
+# --- fields: numbers and names within the ledger's bounds (`ledger.domain.limits`) -------------
 
 
-def _decimal(value: Any, *, minimum: str) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a decimal string, got {json.dumps(value)}")
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"'{value}' is not a decimal") from None
-    if not number.is_finite():
-        raise ValueError(f"'{value}' is not a finite decimal")
-    if minimum == "positive" and number <= 0:
-        raise ValueError(f"must be > 0, got {value}")
-    if minimum == "non_negative" and number < 0:
-        raise ValueError(f"must be >= 0, got {value}")
-    return number
+def _restoring(info: ValidationInfo) -> bool:
+    """Inputs restored from a store were valid when recorded: read them, do not judge them
+    again by bounds that may have changed since (no stored input may make a replay fail)."""
+    return bool(info.context and info.context.get("restoring"))
 
 
-Positive = Annotated[Decimal, BeforeValidator(lambda v: _decimal(v, minimum="positive"))]
+def _decimal_field(sign: Sign, maximum: Decimal) -> BeforeValidator:
+    def validate(value: Any, info: ValidationInfo) -> Decimal:
+        if _restoring(info):
+            return Decimal(value)
+        return parse_decimal(value, sign=sign, maximum=maximum)
+
+    return BeforeValidator(validate)
+
+
+def _name_field(kind: NameKind) -> BeforeValidator:
+    def validate(value: Any, info: ValidationInfo) -> str:
+        return value if _restoring(info) else check_name(value, kind)
+
+    return BeforeValidator(validate)
+
+
+def _leverage(value: Any, info: ValidationInfo) -> int:
+    return value if _restoring(info) else parse_whole_number(value, minimum=2, maximum=LEVERAGE_MAX)
+
+
+Positive = Annotated[Decimal, _decimal_field(Sign.POSITIVE, AMOUNT_MAX)]
+Level = Annotated[Decimal, _decimal_field(Sign.POSITIVE, LEVEL_MAX)]
+Name = Annotated[str, _name_field(NameKind.TEXT)]
+Asset = Annotated[str, _name_field(NameKind.ASSET)]
+Symbol = Annotated[str, _name_field(NameKind.SYMBOL)]
+Leverage = Annotated[int, BeforeValidator(_leverage)]
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    id: str | None = Field(default=None, min_length=1)
+    id: Name | None = None
     at: str | None = None
 
 
 class OpenInput(_Input):
     op: Literal["open"]
-    account: str = Field(min_length=1)
+    account: Name
     mode: Literal["spot", "cross_classic", "cross_pro", "isolated", "usdm", "coinm"]
-    leverage: int | None = Field(default=None, ge=2)
+    leverage: Leverage | None = None
     pair: str | None = None
-    asset: str | None = None
+    asset: Asset | None = None
 
 
 class DepositInput(_Input):
     op: Literal["deposit"]
-    account: str
-    asset: str
+    account: Name
+    asset: Asset
     amount: Positive
 
 
 class WithdrawInput(_Input):
     op: Literal["withdraw"]
-    account: str
-    asset: str
+    account: Name
+    asset: Asset
     amount: Positive
 
 
 class TransferInput(_Input):
     model_config = ConfigDict(populate_by_name=True)
     op: Literal["transfer"]
-    from_account: str = Field(alias="from")
-    to_account: str = Field(alias="to")
-    asset: str
+    from_account: Name = Field(alias="from")
+    to_account: Name = Field(alias="to")
+    asset: Asset
     amount: Positive
 
 
 class BorrowInput(_Input):
     op: Literal["borrow"]
-    account: str
-    asset: str
+    account: Name
+    asset: Asset
     amount: Positive
 
 
 class RepayInput(_Input):
     op: Literal["repay"]
-    account: str
-    asset: str
+    account: Name
+    asset: Asset
     amount: Positive
 
 
 class FillInput(_Input):
     op: Literal["fill"]
-    account: str
+    account: Name
     side: Literal["buy", "sell"]
-    base: str
-    quote: str
+    base: Asset
+    quote: Asset
     quantity: Positive
     price: Positive
 
 
 class MarkInput(_Input):
     op: Literal["mark"]
-    asset: str | None = None
-    symbol: str | None = None
+    asset: Asset | None = None
+    symbol: Symbol | None = None
     price: Positive
-    quote: str | None = None
+    quote: Asset | None = None
 
 
 class LiquidityInput(_Input):
     op: Literal["liquidity"]
-    asset: str
+    asset: Asset
     price: Positive
     quantity: Positive
-    quote: str | None = None
+    quote: Asset | None = None
 
 
 class ClockInput(_Input):
@@ -155,16 +197,16 @@ class ClockInput(_Input):
 
 class AutoTopUpInput(_Input):
     op: Literal["auto_topup"]
-    account: str
-    source: str
-    assets: list[str] = Field(min_length=1, max_length=3)
-    target: Positive | None = None
+    account: Name
+    source: Name
+    assets: list[Asset] = Field(min_length=1, max_length=3)
+    target: Level | None = None
 
 
 class ParamsInput(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
     op: Literal["params"]
-    id: str | None = Field(default=None, min_length=1)
+    id: Name | None = None
     at: str | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -196,6 +238,8 @@ class LedgerInput:
     at: datetime
     fingerprint: str
     raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the JSON object as given
+    ordinal: int = 0  # its place among the file's inputs (1 for the first); 0 when not from a file
+    chain: str | None = None  # its implicit id: the chain digest of the file's inputs 1..ordinal
 
     @property
     def op(self) -> str:
@@ -212,10 +256,25 @@ class LedgerInput:
         return cause
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """A file's inputs still to apply, after the `skipped` ones a store had applied already."""
+
+    source: str
+    inputs: list[LedgerInput]
+    skipped: int = 0
+    skipped_through_line: int = 0
+    again: bool = False  # begun anew on purpose (`ledger run --again`)
+    overlay_fingerprint: str | None = None
+
+
 def input_record(item: LedgerInput) -> dict[str, Any]:
     """What the store keeps of an applied input, so that it can be replayed."""
-    return {"source": item.source, "line": item.line, "at": item.at.isoformat().replace("+00:00", "Z"),
-            "input": item.raw}
+    return {"source": item.source, "line": item.line, "at": _time_text(item.at), "input": item.raw}
+
+
+def _time_text(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
@@ -234,33 +293,28 @@ def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
 
 def overlay_record(overlay: dict[str, Any], at: datetime, cause: dict[str, Any]) -> dict[str, Any]:
     """A run's `--params` overlay, kept with the inputs as the `params` input it amounts to."""
-    return {"source": cause.get("source", "run"), "line": 0, "at": at.isoformat().replace("+00:00", "Z"),
+    return {"source": cause.get("source", "run"), "line": 0, "at": _time_text(at),
             "input": {"op": "params", **overlay}, "overlay": True}
 
 
 def restore_input(record: dict[str, Any]) -> LedgerInput:
-    """The input a record was made of: it was valid when recorded, so it is parsed, not checked."""
+    """The input a record was made of: it was valid when recorded, so it is read, not judged
+    again by today's bounds."""
     raw = record["input"]
-    return LedgerInput(body=_input_adapter.validate_python(raw), line=record["line"], source=record["source"],
-                       at=parse_time(record["at"]), fingerprint=fingerprint(raw), raw=raw)
+    return LedgerInput(body=_input_adapter.validate_python(raw, context={"restoring": True}), line=record["line"],
+                       source=record["source"], at=datetime.fromisoformat(record["at"].replace("Z", "+00:00")),
+                       fingerprint=fingerprint(raw), raw=raw)
 
 
 def fingerprint(raw: dict[str, Any]) -> str:
     """Two inputs with one id are the same when every field but `at` is equal."""
     content = {key: value for key, value in raw.items() if key != "at"}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
 def parse_time(text: Any) -> datetime:
-    if not isinstance(text, str):
-        raise ValueError(f"must be an ISO-8601 UTC time string, got {json.dumps(text)}")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"'{text}' is not an ISO-8601 time") from None
-    if moment.tzinfo is None or moment.utcoffset() != timezone.utc.utcoffset(None):
-        raise ValueError(f"'{text}' must be in UTC (end it with Z)")
-    return moment.astimezone(timezone.utc)
+    """An input's time (`ledger.domain.limits`); ValueError naming the fault."""
+    return parse_bounded_time(text)
 
 
 # --- context: what the store and the earlier lines make known -----------------------
@@ -268,11 +322,15 @@ def parse_time(text: Any) -> datetime:
 
 @dataclass
 class KnownState:
-    """Accounts, modes and asset parameters known at a point of the file."""
+    """Accounts, modes and asset parameters known at a point of the file, the store's clock,
+    and how far the file being read was applied to the store before."""
 
     accounts: dict[str, str] = field(default_factory=dict)  # name -> mode
     parameter_data: dict[str, Any] = field(default_factory=dict)
-    last_time: datetime | None = None
+    clock: datetime | None = None  # the time of the last input the store recorded
+    file_mark: FileMark | None = None
+    # The inputs recorded from a file since it was last begun (only read to name an edited line).
+    recorded_from_file: Callable[[str], list[dict[str, Any]]] = lambda _source: []
 
     def precision(self, asset: str) -> int:
         return int(self.parameter_data["assets"][asset]["precision"])
@@ -308,6 +366,13 @@ class _LineChecker:
             self.fail(field_name, f"{amount} has more decimals than {asset}'s precision "
                                   f"({self.known.precision(asset)})")
 
+    def value_moved(self, field_name: str, quantity: Decimal, price: Decimal) -> None:
+        """What a trade moves on its quote side is an amount too, within the same bound."""
+        value = exact_product(quantity, price)
+        if value > AMOUNT_MAX:
+            self.fail(field_name, f"{quantity} at {price} moves {value}, beyond the ledger's bound of "
+                                  f"{AMOUNT_MAX:f} in one input")
+
 
 def _check_open(body: OpenInput, check: _LineChecker) -> None:
     if body.account in SYSTEM_ACCOUNTS:
@@ -326,8 +391,8 @@ def _check_open(body: OpenInput, check: _LineChecker) -> None:
             check.fail("pair", "an isolated account needs a pair such as \"BTC/USDC\"")
         else:
             assets = body.pair.split("/")
-            if len(assets) != 2 or assets[0] == assets[1]:
-                check.fail("pair", f"'{body.pair}' is not a pair of two assets such as \"BTC/USDC\"")
+            if len(assets) != 2 or assets[0] == assets[1] or any(name_fault(a, NameKind.ASSET) for a in assets):
+                check.fail("pair", f"{json.dumps(body.pair)} is not a pair of two assets such as \"BTC/USDC\"")
             else:
                 for asset in assets:
                     check.asset("pair", asset)
@@ -362,6 +427,7 @@ def _check_line(body: Any, check: _LineChecker) -> None:
             check.fail("quote", "base and quote must differ")
         if base_known:
             check.amount("quantity", body.base, body.quantity)
+        check.value_moved("price", body.quantity, body.price)
     elif isinstance(body, MarkInput):
         if (body.asset is None) == (body.symbol is None):
             check.fail("asset", "a mark names either an asset or a symbol")
@@ -377,6 +443,7 @@ def _check_line(body: Any, check: _LineChecker) -> None:
     elif isinstance(body, LiquidityInput):
         if check.asset("asset", body.asset):
             check.amount("quantity", body.asset, body.quantity)
+        check.value_moved("price", body.quantity, body.price)
         if body.quote is not None:
             check.asset("quote", body.quote)
     elif isinstance(body, ClockInput):
@@ -429,76 +496,187 @@ def _pydantic_errors(line: int, error: ValidationError) -> list[InputError]:
     return found
 
 
-def parse_scenario(text: str, source: str, known: KnownState) -> list[LedgerInput]:
-    """Every input of a scenario, validated against `known` (which it updates);
-    raises InputErrors listing every fault of the file."""
+@dataclass(frozen=True)
+class _Line:
+    number: int  # the physical line, counting from 1
+    raw: dict[str, Any]
+
+
+def split_lines(text: str) -> tuple[list[_Line], list[InputError]]:
+    """The JSON object of every non-empty line, and the faults of those that are none."""
+    lines: list[_Line] = []
     errors: list[InputError] = []
-    inputs: list[LedgerInput] = []
-    clock: datetime | None = None
-    raw_lines = text.split("\n")
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    for number, raw_line in enumerate(raw_lines, start=1):
+    for number, raw_line in enumerate(text.split("\n"), start=1):
         if not raw_line.strip():
             continue
         try:
-            raw = json.loads(raw_line, parse_constant=_reject_constant)
-        except (json.JSONDecodeError, ValueError) as exc:
+            raw = json.loads(raw_line, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+        except RecursionError:
+            errors.append(InputError(number, "line", "invalid JSON: nested too deeply"))
+            continue
+        except ValueError as exc:  # JSONDecodeError, a duplicate key, a number too long
             errors.append(InputError(number, "line", f"invalid JSON: {exc}"))
             continue
         if not isinstance(raw, dict):
             errors.append(InputError(number, "line", "an input must be a JSON object"))
             continue
-        parsed.append((number, raw))
+        lines.append(_Line(number, raw))
+    return lines, errors
 
-    if clock is None:
-        clock = _first_time(parsed)
-    for number, raw in parsed:
-        check = _LineChecker(number, known, errors)
-        try:
-            body = _input_adapter.validate_python(raw)
-        except ValidationError as exc:
-            errors.extend(_pydantic_errors(number, exc))
-            continue
-        at = clock
-        if raw.get("at") is not None:
-            try:
-                at = parse_time(raw["at"])
-            except ValueError as exc:
-                check.fail("at", str(exc))
-                continue
-            if at < clock:
-                check.fail("at", f"{raw['at']} is earlier than the input before it ({clock.isoformat()})")
-                continue
-        clock = at
-        _check_line(body, check)
-        inputs.append(LedgerInput(body=body, line=number, source=source, at=at, fingerprint=fingerprint(raw), raw=raw))
-    if errors:
-        raise InputErrors(sorted(errors, key=lambda e: e.line))
-    return inputs
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"key {json.dumps(key)} appears twice in one object")
+        found[key] = value
+    return found
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number the ledger accepts")
 
 
-def _first_time(parsed: list[tuple[int, dict[str, Any]]]) -> datetime:
-    for _, raw in parsed:
+def decode_scenario(data: bytes) -> str:
+    """A scenario's bytes as text: UTF-8, or an input error naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputErrors([InputError(line, "line", f"not valid UTF-8 (byte 0x{data[error.start]:02x})")]) from None
+
+
+def parse_scenario(text: str, source: str, known: KnownState, again: bool = False) -> Scenario:
+    """The inputs of a scenario still to apply, validated against `known` (which it
+    updates); raises InputErrors listing every fault of the file. Lines the store
+    applied from this file before are skipped first (unless `again`), and checked to be
+    unchanged."""
+    lines, errors = split_lines(text)
+    source_fault = name_fault(source)
+    if source_fault is not None:
+        raise InputErrors([InputError(0, "file name", source_fault, location=f"scenario {source!r}")])
+    mark = None if again else known.file_mark
+    skipped, chain = _applied_prefix(lines, errors, mark, known, source)
+    inputs = _check_lines(lines[skipped:], errors, known, source, chain, first_ordinal=skipped + 1)
+    if errors:
+        raise InputErrors(sorted(errors, key=lambda e: e.line))
+    return Scenario(source=source, inputs=inputs, skipped=skipped,
+                    skipped_through_line=lines[skipped - 1].number if skipped else 0, again=again)
+
+
+def _applied_prefix(lines: list[_Line], errors: list[InputError], mark: FileMark | None, known: KnownState,
+                    source: str) -> tuple[int, str]:
+    """How many of the file's inputs the store applied already, and the chain digest after them."""
+    if mark is None or mark.inputs_applied == 0:
+        return 0, CHAIN_SEED
+    first_bad = min((error.line for error in errors), default=None)
+    applied = lines[: mark.inputs_applied]
+    chain = CHAIN_SEED
+    for line in applied:
+        chain = chain_digest(chain, line.raw)
+    edited = len(applied) < mark.inputs_applied or chain != mark.chain_digest
+    if first_bad is not None and first_bad <= mark.through_line:
+        edited = True
+    if edited:
+        errors.append(_edited_line(lines, mark, known.recorded_from_file(source), first_bad))
+        return len(lines), chain
+    return mark.inputs_applied, chain
+
+
+def _edited_line(lines: list[_Line], mark: FileMark, recorded: list[dict[str, Any]],
+                 first_bad: int | None) -> InputError:
+    """The first line of an applied part that differs from what was applied."""
+    message = (f"differs from what this store applied from {mark.source} before ({mark.inputs_applied} inputs "
+               f"through line {mark.through_line}): the file was edited; restore it, or run it "
+               "anew with --again")
+    for index, line in enumerate(lines[: mark.inputs_applied]):
+        if first_bad is not None and first_bad < line.number:
+            return InputError(first_bad, "line", message)
+        if index >= len(recorded) or canonical_json(line.raw) != canonical_json(recorded[index]):
+            return InputError(line.number, "line", message)
+    if first_bad is not None:
+        return InputError(first_bad, "line", message)
+    after = lines[mark.inputs_applied - 1].number + 1 if len(lines) >= mark.inputs_applied else (
+        lines[-1].number + 1 if lines else 1)
+    return InputError(after, "line", f"missing: {message}")
+
+
+def _check_lines(lines: list[_Line], errors: list[InputError], known: KnownState, source: str, chain: str,
+                 first_ordinal: int) -> list[LedgerInput]:
+    inputs: list[LedgerInput] = []
+    clock = known.clock if known.clock is not None else _first_time(lines)
+    for ordinal, line in enumerate(lines, start=first_ordinal):
+        chain = chain_digest(chain, line.raw)
+        check = _LineChecker(line.number, known, errors)
         try:
-            return parse_time(raw["at"])
+            body = _input_adapter.validate_python(line.raw)
+        except ValidationError as exc:
+            errors.extend(_pydantic_errors(line.number, exc))
+            continue
+        at = _line_time(line.raw, clock, known, check)
+        if at is None:
+            continue
+        clock = at
+        _check_line(body, check)
+        inputs.append(LedgerInput(body=body, line=line.number, source=source, at=at,
+                                  fingerprint=fingerprint(line.raw), raw=line.raw, ordinal=ordinal, chain=chain))
+    return inputs
+
+
+def _line_time(raw: dict[str, Any], clock: datetime, known: KnownState, check: _LineChecker) -> datetime | None:
+    """The line's time: its own `at`, or the time before it. One clock for the store: never
+    earlier than the input before (in the file or the store), nor a jump beyond the bound."""
+    if raw.get("at") is None:
+        return clock
+    try:
+        at = parse_time(raw["at"])
+    except ValueError as exc:
+        check.fail("at", str(exc))
+        return None
+    if at < clock:
+        check.fail("at", f"{raw['at']} is earlier than the input before it ({_time_text(clock)}, in this file "
+                         "or the store): the store has one clock")
+        return None
+    limit = max_clock_jump(known.parameter_data)
+    if at - clock > limit:
+        check.fail("at", f"{raw['at']} jumps {_duration_text(at - clock)} past the input before it "
+                         f"({_time_text(clock)}); at most {_duration_text(limit)} (parameter clock.max_jump_hours)")
+        return None
+    return at
+
+
+def _duration_text(duration: timedelta) -> str:
+    return f"{duration.total_seconds() / 3600:g} hours"
+
+
+def _first_time(lines: list[_Line]) -> datetime:
+    """A new store's clock starts at the file's first time."""
+    for line in lines:
+        try:
+            return parse_time(line.raw["at"])
         except (KeyError, ValueError):
             continue
     return DEFAULT_START
 
 
 def parse_parameter_file(text: str, source: str) -> dict[str, Any]:
-    """A `--params FILE`: a params input without `op`."""
+    """A `--params FILE`: a params input without `op` (`"op": "params"` may stand in it);
+    its faults name the file."""
+    location = f"--params {source}"
     try:
-        changes = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise InputErrors([InputError(1, "line", f"invalid JSON in {source}: {exc}")]) from None
+        changes = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+    except RecursionError:
+        raise InputErrors([InputError(0, "file", "invalid JSON: nested too deeply", location)]) from None
+    except ValueError as exc:
+        raise InputErrors([InputError(0, "file", f"invalid JSON: {exc}", location)]) from None
     if not isinstance(changes, dict):
-        raise InputErrors([InputError(1, "line", f"{source} must hold a JSON object")])
-    faults = validate_parameter_changes(changes)
+        raise InputErrors([InputError(0, "file", "must hold one JSON object", location)])
+    if "op" in changes:
+        if changes["op"] != "params":
+            raise InputErrors([InputError(0, "op", f"a parameter file holds a params input, not "
+                                                   f"{json.dumps(changes['op'])}", location)])
+        changes = {key: value for key, value in changes.items() if key not in ("op", "at", "id")}
+    faults = validate_parameter_changes(changes) or validate_parameter_set(first_version_data(changes))
     if faults:
-        raise InputErrors([InputError(1, f, m) for f, m in faults])
+        raise InputErrors([InputError(0, f, m, location) for f, m in faults])
     return changes

@@ -247,7 +247,7 @@ class Submission:
         if not inputs:
             return
         first = inputs[0]
-        self._retrying(lambda: self.app.establish_parameters(first.at, {"kind": "submit", "source": first.source}))
+        self._retrying(lambda: self.app.begin_run(first, kind="submit"))
         self._settle()
         for item in inputs:
             self._begin_hours(item)

@@ -36,6 +36,10 @@ def receipt_id(input_id: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"input:{input_id}")
 
 
+def scenario_file_id(source: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"scenario-file:{source}")
+
+
 class AssetMarket(Aggregate):
     """Marks and offered liquidity of one asset."""
 
@@ -185,6 +189,54 @@ class InputReceipt(Aggregate):
         self.fingerprint = fingerprint
         self.line = line
         self.source = source
+
+
+class ScenarioFile(Aggregate):
+    """How far a scenario file has been applied: one high-water mark per file (its name),
+    so that running the file again resumes it instead of applying it twice
+    (`ledger.idempotency`)."""
+
+    class Event(OrderedTimestamps, Aggregate.Event):
+        pass
+
+    class Begun(Aggregate.Created, Event):
+        source: str
+        overlay_fingerprint: str | None
+
+    @staticmethod
+    def create_id(source: str, **_: Any) -> uuid.UUID:
+        return scenario_file_id(source)
+
+    @event(Begun)
+    def __init__(self, source: str, overlay_fingerprint: str | None):
+        self.source = source
+        self.overlay_fingerprint = overlay_fingerprint
+        self.inputs_applied = 0
+        self.through_line = 0
+        self.chain_digest: str | None = None
+
+    class BegunAgain(Event):
+        overlay_fingerprint: str | None
+
+    @event(BegunAgain)
+    def begin_again(self, overlay_fingerprint: str | None) -> None:
+        """`ledger run --again`: the file is applied anew from its first line."""
+        self.overlay_fingerprint = overlay_fingerprint
+        self.inputs_applied = 0
+        self.through_line = 0
+        self.chain_digest = None
+
+    class LinesApplied(Event):
+        inputs_applied: int
+        through_line: int
+        chain_digest: str
+
+    @event(LinesApplied)
+    def advance(self, inputs_applied: int, through_line: int, chain_digest: str) -> None:
+        assert inputs_applied > self.inputs_applied, "a file's mark only moves forward"
+        self.inputs_applied = inputs_applied
+        self.through_line = through_line
+        self.chain_digest = chain_digest
 
 
 class AccountLogged(DomainEvent):

@@ -11,16 +11,36 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
+from decimal import Decimal
 from importlib import resources
 from typing import Any
+
+from ledger.domain.limits import (
+    CAP_MAX,
+    LEVEL_MAX,
+    LEVERAGE_MAX,
+    MAX_PLACES,
+    RATE_MAX,
+    NameKind,
+    Sign,
+    name_fault,
+    parse_decimal,
+    parse_whole_number,
+)
 
 MARGIN_MODES = ("cross_classic", "cross_pro", "isolated")
 DEFAULT_LEVERAGE = {"cross_classic": 3, "cross_pro": 10, "isolated": 3}
 ASSET_FIELDS = {"precision", "liquid", "hourly_interest", "pro_mmr", "stable"}
 TIER_FIELDS = {"margin_call", "liquidation", "fee"}
-TOP_LEVEL_FIELDS = {"valuation_asset", "assets", "margin", "symbols", "auto_topup"}
-MAX_PRECISION = 18
+TOP_LEVEL_FIELDS = {"valuation_asset", "assets", "margin", "symbols", "auto_topup", "clock"}
+SYMBOL_FIELDS = {"type", "base", "quote", "contract_size", "clearance_fee", "brackets"}
+BRACKET_FIELDS = {"cap", "max_leverage", "mmr"}
+SYMBOL_TYPES = ("linear", "inverse")
+MAX_PRECISION = MAX_PLACES
+# The largest step the clock may take between two inputs: a year, and a day more so that any
+# date a year on passes. A typo'd year would otherwise begin hours for ever.
+DEFAULT_MAX_CLOCK_JUMP_HOURS = 366 * 24
 
 
 @dataclass(frozen=True)
@@ -81,8 +101,14 @@ def default_parameter_data() -> dict[str, Any]:
             "cross_pro": {"10": _tier("1.5", "1.0", "0.03")},
         },
         "auto_topup": {"target": "1.5"},
+        "clock": {"max_jump_hours": DEFAULT_MAX_CLOCK_JUMP_HOURS},
         "symbols": _default_symbols(),
     }
+
+
+def max_clock_jump(data: dict[str, Any]) -> timedelta:
+    """The bound on time passing between two inputs (a set stored before it existed has the default)."""
+    return timedelta(hours=data.get("clock", {}).get("max_jump_hours", DEFAULT_MAX_CLOCK_JUMP_HOURS))
 
 
 def first_version_data(overlay: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +128,7 @@ def merge_parameter_data(base: dict[str, Any], changes: dict[str, Any]) -> dict[
                 for leverage, fields in tiers.items():
                     mode_tiers = merged["margin"].setdefault(mode, {})
                     mode_tiers[str(leverage)] = {**mode_tiers.get(str(leverage), {}), **fields}
-        elif key in ("symbols", "auto_topup"):
+        elif key in ("symbols", "auto_topup", "clock"):
             merged[key] = {**merged.get(key, {}), **copy.deepcopy(value)}
         else:
             merged[key] = value
@@ -164,45 +190,54 @@ class RiskParameters:
 
 # --- validation of a `params` input (pure: the input layer names the line) ---
 
+Faults = list[tuple[str, str]]
 
-def _is_decimal_string(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
+
+def _check_number(path: str, value: Any, errors: Faults, *, sign: Sign = Sign.NON_NEGATIVE,
+                  maximum: Decimal = RATE_MAX) -> Decimal | None:
     try:
-        return Decimal(value).is_finite()
-    except InvalidOperation:
-        return False
+        return parse_decimal(value, sign=sign, maximum=maximum)
+    except ValueError as fault:
+        errors.append((path, str(fault)))
+        return None
 
 
-def _check_rate(path: str, value: Any, errors: list[tuple[str, str]], *, positive: bool = False) -> None:
-    if not _is_decimal_string(value):
-        errors.append((path, f"must be a decimal string, got {json.dumps(value)}"))
-    elif positive and Decimal(value) <= 0:
-        errors.append((path, f"must be > 0, got {value}"))
-    elif Decimal(value) < 0:
-        errors.append((path, f"must be >= 0, got {value}"))
+def _check_whole(path: str, value: Any, errors: Faults, *, minimum: int, maximum: int) -> int | None:
+    try:
+        return parse_whole_number(value, minimum=minimum, maximum=maximum)
+    except ValueError as fault:
+        errors.append((path, str(fault)))
+        return None
 
 
-def _check_asset_fields(asset: str, fields: Any, errors: list[tuple[str, str]]) -> None:
+def _check_key(path: str, key: str, kind: NameKind, errors: Faults) -> bool:
+    fault = name_fault(key, kind)
+    if fault is not None:
+        errors.append((path, fault))
+    return fault is None
+
+
+def _check_asset_fields(asset: str, fields: Any, errors: Faults) -> None:
     path = f"assets.{asset}"
+    if not _check_key(path, asset, NameKind.ASSET, errors):
+        return
     if not isinstance(fields, dict):
         errors.append((path, "must be an object"))
         return
     for name in sorted(set(fields) - ASSET_FIELDS):
         errors.append((f"{path}.{name}", "unknown asset parameter"))
     if "precision" in fields:
-        precision = fields["precision"]
-        if not isinstance(precision, int) or isinstance(precision, bool) or not 0 <= precision <= MAX_PRECISION:
-            errors.append((f"{path}.precision", f"must be an integer from 0 to {MAX_PRECISION}"))
+        _check_whole(f"{path}.precision", fields["precision"], errors, minimum=0, maximum=MAX_PRECISION)
     for flag in ("liquid", "stable"):
         if flag in fields and not isinstance(fields[flag], bool):
             errors.append((f"{path}.{flag}", "must be true or false"))
-    for rate in ("hourly_interest", "pro_mmr"):
-        if rate in fields:
-            _check_rate(f"{path}.{rate}", fields[rate], errors)
+    if "hourly_interest" in fields:
+        _check_number(f"{path}.hourly_interest", fields["hourly_interest"], errors)
+    if "pro_mmr" in fields:
+        _check_number(f"{path}.pro_mmr", fields["pro_mmr"], errors, sign=Sign.POSITIVE)
 
 
-def _check_margin(margin: Any, errors: list[tuple[str, str]]) -> None:
+def _check_margin(margin: Any, errors: Faults) -> None:
     if not isinstance(margin, dict):
         errors.append(("margin", "must be an object"))
         return
@@ -214,25 +249,109 @@ def _check_margin(margin: Any, errors: list[tuple[str, str]]) -> None:
             errors.append((f"margin.{mode}", "must be an object keyed by leverage"))
             continue
         for leverage, fields in tiers.items():
-            path = f"margin.{mode}.{leverage}"
-            if not str(leverage).isdigit() or int(leverage) < 2:
-                errors.append((path, "leverage must be an integer >= 2"))
-            if not isinstance(fields, dict):
-                errors.append((path, "must be an object"))
-                continue
-            for name in sorted(set(fields) - TIER_FIELDS):
-                errors.append((f"{path}.{name}", "unknown margin parameter"))
-            for name in sorted(TIER_FIELDS & set(fields)):
-                _check_rate(f"{path}.{name}", fields[name], errors, positive=name != "fee")
+            _check_tier(f"margin.{mode}.{leverage}", leverage, fields, errors)
 
 
-def validate_parameter_changes(changes: dict[str, Any]) -> list[tuple[str, str]]:
+def _check_tier(path: str, leverage: str, fields: Any, errors: Faults) -> None:
+    # ASCII digits only: "²".isdigit() is true, and int("²") fails.
+    if not (leverage.isascii() and leverage.isdigit() and 2 <= int(leverage) <= LEVERAGE_MAX) or leverage[0] == "0":
+        errors.append((path, f"leverage must be a whole number from 2 to {LEVERAGE_MAX}, written in digits"))
+    if not isinstance(fields, dict):
+        errors.append((path, "must be an object"))
+        return
+    for name in sorted(set(fields) - TIER_FIELDS):
+        errors.append((f"{path}.{name}", "unknown margin parameter"))
+    if "fee" in fields:
+        _check_number(f"{path}.fee", fields["fee"], errors)
+    for level in sorted({"margin_call", "liquidation"} & set(fields)):
+        _check_number(f"{path}.{level}", fields[level], errors, sign=Sign.POSITIVE, maximum=LEVEL_MAX)
+
+
+def _check_symbols(symbols: Any, errors: Faults) -> None:
+    if not isinstance(symbols, dict):
+        errors.append(("symbols", "must be an object keyed by symbol"))
+        return
+    for symbol, spec in symbols.items():
+        path = f"symbols.{symbol}"
+        if _check_key(path, symbol, NameKind.SYMBOL, errors):
+            _check_symbol(path, spec, errors)
+
+
+def _check_symbol(path: str, spec: Any, errors: Faults) -> None:
+    """A symbol is replaced whole by a `params` input, so each must be complete."""
+    if not isinstance(spec, dict):
+        errors.append((path, "must be an object"))
+        return
+    for name in sorted(set(spec) - SYMBOL_FIELDS):
+        errors.append((f"{path}.{name}", "unknown symbol parameter"))
+    kind = spec.get("type")
+    if kind not in SYMBOL_TYPES:
+        errors.append((f"{path}.type", f"must be one of {', '.join(SYMBOL_TYPES)}"))
+    required = {"type", "base", "brackets"} | ({"quote"} if kind == "linear" else set()) | (
+        {"contract_size"} if kind == "inverse" else set())
+    for name in sorted(required - set(spec)):
+        errors.append((f"{path}.{name}", "missing"))
+    for name in ("base", "quote"):
+        if name in spec:
+            _check_key(f"{path}.{name}", spec[name], NameKind.ASSET, errors)
+    if kind == "linear" and "contract_size" in spec:
+        errors.append((f"{path}.contract_size", "only an inverse symbol has a contract size"))
+    if "contract_size" in spec:
+        _check_number(f"{path}.contract_size", spec["contract_size"], errors, sign=Sign.POSITIVE,
+                      maximum=LEVEL_MAX * LEVEL_MAX)
+    if "clearance_fee" in spec:
+        _check_number(f"{path}.clearance_fee", spec["clearance_fee"], errors)
+    if "brackets" in spec:
+        _check_brackets(f"{path}.brackets", spec["brackets"], errors)
+
+
+def _check_brackets(path: str, brackets: Any, errors: Faults) -> None:
+    if not isinstance(brackets, list) or not brackets:
+        errors.append((path, "must be a non-empty list of {cap, max_leverage, mmr}"))
+        return
+    previous_cap, previous_mmr = Decimal(0), Decimal(0)
+    for index, bracket in enumerate(brackets):
+        at = f"{path}.{index}"
+        if not isinstance(bracket, dict):
+            errors.append((at, "must be an object {cap, max_leverage, mmr}"))
+            continue
+        for name in sorted(set(bracket) - BRACKET_FIELDS):
+            errors.append((f"{at}.{name}", "unknown bracket field"))
+        for name in sorted(BRACKET_FIELDS - set(bracket)):
+            errors.append((f"{at}.{name}", "missing"))
+        cap = _check_number(f"{at}.cap", bracket.get("cap"), errors, sign=Sign.POSITIVE, maximum=CAP_MAX)
+        _check_whole(f"{at}.max_leverage", bracket.get("max_leverage"), errors, minimum=1, maximum=LEVERAGE_MAX)
+        mmr = _check_number(f"{at}.mmr", bracket.get("mmr"), errors, sign=Sign.POSITIVE)
+        if cap is not None:
+            if cap <= previous_cap:
+                errors.append((f"{at}.cap", f"caps must increase: {cap} follows {previous_cap}"))
+            previous_cap = cap
+        if mmr is not None:
+            if mmr >= 1:
+                errors.append((f"{at}.mmr", f"must be below 1, got {mmr}"))
+            elif mmr < previous_mmr:
+                # A lower rate above a higher one would make maintenance margin fall as notional grows.
+                errors.append((f"{at}.mmr", f"maintenance rates must not fall: {mmr} follows {previous_mmr}"))
+            previous_mmr = mmr
+
+
+def _check_clock(clock: Any, errors: Faults) -> None:
+    if not isinstance(clock, dict):
+        errors.append(("clock", "must be an object such as {\"max_jump_hours\": 8784}"))
+        return
+    for name in sorted(set(clock) - {"max_jump_hours"}):
+        errors.append((f"clock.{name}", "unknown clock parameter"))
+    if "max_jump_hours" in clock:
+        _check_whole("clock.max_jump_hours", clock["max_jump_hours"], errors, minimum=1, maximum=100 * 366 * 24)
+
+
+def validate_parameter_changes(changes: dict[str, Any]) -> Faults:
     """(field, message) for every fault in a `params` input's changes."""
-    errors: list[tuple[str, str]] = []
+    errors: Faults = []
     for name in sorted(set(changes) - TOP_LEVEL_FIELDS):
         errors.append((name, "unknown parameter"))
-    if "valuation_asset" in changes and not isinstance(changes["valuation_asset"], str):
-        errors.append(("valuation_asset", "must be an asset name"))
+    if "valuation_asset" in changes:
+        _check_key("valuation_asset", changes["valuation_asset"], NameKind.ASSET, errors)
     assets = changes.get("assets", {})
     if not isinstance(assets, dict):
         errors.append(("assets", "must be an object keyed by asset"))
@@ -242,16 +361,27 @@ def validate_parameter_changes(changes: dict[str, Any]) -> list[tuple[str, str]]
     if "margin" in changes:
         _check_margin(changes["margin"], errors)
     if "auto_topup" in changes:
-        target = changes["auto_topup"].get("target") if isinstance(changes["auto_topup"], dict) else None
-        _check_rate("auto_topup.target", target, errors, positive=True)
-    if "symbols" in changes and not isinstance(changes["symbols"], dict):
-        errors.append(("symbols", "must be an object keyed by symbol"))
+        _check_auto_topup(changes["auto_topup"], errors)
+    if "symbols" in changes:
+        _check_symbols(changes["symbols"], errors)
+    if "clock" in changes:
+        _check_clock(changes["clock"], errors)
     return errors
 
 
-def validate_parameter_set(data: dict[str, Any]) -> list[tuple[str, str]]:
+def _check_auto_topup(auto_topup: Any, errors: Faults) -> None:
+    if not isinstance(auto_topup, dict):
+        errors.append(("auto_topup", "must be an object such as {\"target\": \"1.5\"}"))
+        return
+    for name in sorted(set(auto_topup) - {"target"}):
+        errors.append((f"auto_topup.{name}", "unknown auto top-up parameter"))
+    if "target" in auto_topup:
+        _check_number("auto_topup.target", auto_topup["target"], errors, sign=Sign.POSITIVE, maximum=LEVEL_MAX)
+
+
+def validate_parameter_set(data: dict[str, Any]) -> Faults:
     """Faults of a whole merged set that no single field shows."""
-    errors: list[tuple[str, str]] = []
+    errors: Faults = []
     if data["valuation_asset"] not in data["assets"]:
         errors.append(("valuation_asset", f"asset {data['valuation_asset']} is not declared"))
     for mode, tiers in data["margin"].items():
@@ -261,4 +391,9 @@ def validate_parameter_set(data: dict[str, Any]) -> list[tuple[str, str]]:
                 errors.append((f"margin.{mode}.{leverage}", f"missing {', '.join(sorted(missing))}"))
             elif Decimal(fields["margin_call"]) < Decimal(fields["liquidation"]):
                 errors.append((f"margin.{mode}.{leverage}", "margin_call must not be below liquidation"))
+    for symbol, spec in data.get("symbols", {}).items():
+        declared = ("base", "quote") if spec.get("type") == "linear" else ("base",)
+        for name in declared:
+            if name in spec and spec[name] not in data["assets"]:
+                errors.append((f"symbols.{symbol}.{name}", f"asset {spec[name]} is not declared"))
     return errors

@@ -1,0 +1,71 @@
+"""Why nothing is applied twice: the one place that explains it.
+
+A back office hands the ledger a file, and after a crash (or by mistake) hands it
+the same file again; a worker gets a task twice; a connection drops after a commit.
+Each of these repeats is caught by one mechanism:
+
+1. **An input with an explicit `id`** (an idempotency key) is admitted once: its
+   first occurrence leaves an `InputReceipt` (a stream per id, `UnitOfWork.admit`).
+   The same id again with the same content (every field but `at`) has no effect;
+   with other content it is a rejection.
+2. **A line of a scenario file**, with or without an id, has an implicit id: the
+   chain digest of the file's inputs 1..N (`chain_digest`), which names a line by
+   its place in its file and everything before it. It is not stored per line: the
+   store keeps one high-water mark per file (`ScenarioFile`, keyed by the file's
+   name): how many inputs were applied, through which line, and the chain digest
+   there, moved in the same transaction as the inputs it counts. Running a file
+   again skips what is applied (a rejected line counts as applied) after checking
+   that the chain still matches; validation and the clock rule start at the first
+   line not yet applied. An applied part that was edited is an input error naming
+   the first line that differs. `ledger run --again` begins the file anew
+   (`ScenarioFile.BegunAgain`); explicit ids still hold then. A run's `--params`
+   overlay is recorded when its file is begun, not again on a resumed run.
+3. **A reaction to an event** (a margin evaluation, a liquidation step, an hour's
+   interest) saves its events with a tracking record of the notification it
+   reacted to, in one transaction (`ledger.processes`, `ledger.service`): a
+   reaction found recorded is not run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+CHAIN_SEED = hashlib.sha256(b"ledger scenario file chain, version 1").hexdigest()
+
+
+def canonical_json(raw: dict[str, Any]) -> str:
+    """One text per JSON object, whatever its key order or spacing in the file."""
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def chain_digest(previous: str, raw: dict[str, Any]) -> str:
+    """The implicit id of an input: the digest of the one before it and its own content."""
+    return hashlib.sha256(f"{previous}\n{canonical_json(raw)}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileMark:
+    """How far a file was applied to a store (the state of its `ScenarioFile`)."""
+
+    source: str
+    inputs_applied: int
+    through_line: int
+    chain_digest: str | None
+    overlay_fingerprint: str | None
+
+
+def latest_round(records: Iterable[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """The inputs recorded from `source` since it was last begun, in order: a file run
+    `--again` starts again from a lower line."""
+    found: list[dict[str, Any]] = []
+    for record in records:
+        if record["source"] != source or record.get("overlay"):
+            continue
+        if found and record["line"] <= found[-1]["line"]:
+            found = []
+        found.append(record["input"])
+    return found
