@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import Recording, Tracking
 
 from ledger.domain.accounts import Account, Rejected, account_id
+from ledger.domain.limits import use_ledger_decimal_context
 from ledger.domain.liquidation import Liquidation
 from ledger.domain.margin import Mark, PriceBook
 from ledger.domain.market import (
@@ -79,6 +80,7 @@ class Ledger(Application):
                               ScenarioFile: 200}
 
     def __init__(self, env: Mapping[str, str] | None = None):
+        use_ledger_decimal_context()
         super().__init__(env)
         self.accounts_log = EventSourcedLog(self.events, ACCOUNTS_LOG_ID, AccountLogged)
         self.liquidations_log = EventSourcedLog(self.events, LIQUIDATIONS_LOG_ID, LiquidationLogged)

@@ -7,27 +7,35 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import psycopg
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ledger import service_cli
-from ledger.cli_errors import err, exit_input_errors, exit_usage
+from ledger.cli_errors import err, exit_input_errors, exit_usage, print_error
+from ledger.domain.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
+from ledger.files import InputFileError, read_parameter_file, read_scenario
 from ledger.inline import open_validated, run_inputs
 from ledger.inputs import InputErrors, parse_parameter_file, parse_time
-from ledger.store import StoreURLError, store_exists, store_url
+from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, store_exists, store_url, writer_lease
 from projections.history import HistoryError, account_history, resolve_point
+from projections.presentation import (
+    OnProgress,
+    liquidations_sheet,
+    output_console,
+    print_history,
+    print_report,
+    print_sheet,
+)
 from projections.queries import ViewReader
 from projections.report import build_report
 from projections.runner import ProjectionConflict, StoreViews
-from projections.views import book_text
 
 app = typer.Typer(help="An event-sourced account ledger for margin trading.", no_args_is_help=True,
                   add_completion=False)
@@ -46,31 +54,53 @@ def main() -> None:
 def run(
     scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
     params: Annotated[Optional[Path], typer.Option("--params", help="A parameter overlay (JSON object)")] = None,
+    again: Annotated[bool, typer.Option("--again", help="Apply the file anew, though the store applied it before")] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Applies a scenario to the store, runs every process it sets off, and prints the report."""
-    try:
-        text = scenario.read_text()
-        overlay = parse_parameter_file(params.read_text(), str(params)) if params else {}
-        ledger, inputs = open_validated(store_url(store), text, scenario.name, overlay)
-    except InputErrors as errors:
-        exit_input_errors(errors)
-    except (OSError, StoreURLError, psycopg.OperationalError) as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(2) from None
-    run_inputs(ledger, inputs)
-    report = build_report(ledger)
+    """Applies a scenario to the store, runs every process it sets off, and prints the report.
+    Lines the store applied from this file before are skipped: a run cut short is resumed."""
+    url = store_url(store)
+    with _held_writer_lease(url):
+        try:
+            text = read_scenario(scenario)
+            overlay = parse_parameter_file(read_parameter_file(params), str(params)) if params else {}
+            ledger, planned = open_validated(url, text, scenario.name, overlay, again)
+        except InputErrors as errors:
+            exit_input_errors(errors)
+        except (InputFileError, StoreURLError, psycopg.OperationalError) as exc:
+            exit_usage(str(exc))
+        if planned.skipped:
+            err.print(Text(f"skipped {planned.skipped} inputs of {planned.source} that this store applied before "
+                           f"(through line {planned.skipped_through_line})"))
+        run_inputs(ledger, planned.inputs, again=again)
+        report = build_report(ledger)
+    report["run"] = {"source": planned.source, "skipped": planned.skipped, "applied": len(planned.inputs)}
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         print_report(report)
 
 
+@contextmanager
+def _held_writer_lease(url: str) -> Iterator[None]:
+    """The store's writer lease for the block: a second writer exits at once, with its own code."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(writer_lease(url))
+        except StoreBusy as busy:
+            print_error(str(busy))
+            raise typer.Exit(EXIT_STORE_BUSY) from None
+        except StoreURLError as error:
+            exit_usage(str(error))
+        yield
+
+
 @app.command()
 def migrate(store: StoreOption = None) -> None:
     """Creates the event store's tables and brings the view tables to the latest migration."""
-    with _existing_or_new_views(store_url(store)):
+    url = store_url(store)
+    with _held_writer_lease(url), _existing_or_new_views(url):
         pass
     err.print("migrated")
 
@@ -88,14 +118,15 @@ def project(
         try:
             if rebuild:
                 total = runner.last_notification_id()
-                with _progress("rebuilding views", total) as advance:
-                    projected = runner.rebuild(on_batch=lambda _count, position: advance(position))
+                with _progress() as advance:
+                    projected = runner.rebuild(
+                        on_batch=lambda _count, position: advance("rebuilding views", position, total))
             elif once:
                 projected = runner.catch_up()
             else:
                 projected = _follow_until_stopped(views)
         except ProjectionConflict as conflict:
-            err.print(f"error: {conflict}; nothing of this batch was written, run again")
+            print_error(f"{conflict}; nothing of this batch was written, run again")
             raise typer.Exit(1) from None
         summary = {"projected": projected, "position": runner.position(),
                    "last_notification_id": runner.last_notification_id()}
@@ -129,7 +160,7 @@ def history(
     """The account's events and its state as it stood then."""
     if as_of is not None and at_event is not None:
         exit_usage("give --as-of or --at-event, not both")
-    moment = _parse_moment(as_of)
+    moment = _parse_moment("--as-of", as_of)
     with _current_views(store_url(store)) as views:
         reader = ViewReader(views.engine)
         try:
@@ -148,8 +179,8 @@ def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
     Exit 0 when all hold, 1 with every difference listed."""
     from projections.reconcile import print_reconciliation, reconcile_store
 
-    with _current_views(store_url(store)) as views:
-        result = reconcile_store(views.app, views.engine)
+    with _current_views(store_url(store)) as views, _progress() as advance:
+        result = reconcile_store(views.app, views.engine, advance)
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
@@ -159,9 +190,11 @@ def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
 
 @app.command()
 def postmortem(
-    liquidation_id: Annotated[str, typer.Argument(help="The liquidation's id (see the report)")],
+    liquidation_id: Annotated[str, typer.Argument(help="The liquidation's id, or the start of it "
+                                                       "(see `ledger liquidations`)")],
     output_format: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
-    output: Annotated[Optional[Path], typer.Option("--output", help="Write to this file, not standard output")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Write to this new file instead")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --output replace a file (never the store's)")] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -173,6 +206,8 @@ def postmortem(
     if output_format not in ("table", "json", "html"):
         exit_usage(f"--format {output_format}: use table, json or html")
     with _current_views(store_url(store)) as views:
+        if output is not None:
+            _check_output(output, force, _store_files(views))
         try:
             told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
         except HistoryError as error:
@@ -184,13 +219,74 @@ def postmortem(
             sys.stdout.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
         return
     try:
-        with output.open("w") as file:
+        # "x" creates the file or fails: a file made since the check is not overwritten either
+        with output.open("w" if force else "x") as file:
             if output_format == "table":
                 render_table(told, output_console(file))
             else:
                 file.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
+    except FileExistsError:
+        exit_usage(f"--output {output}: the file exists; --force replaces it")
     except OSError as error:
         exit_usage(f"--output: {error}")
+
+
+def _store_files(views: StoreViews) -> list[Path]:
+    """The files of a SQLite store (the database and the journals SQLite keeps beside it);
+    none for PostgreSQL."""
+    url = views.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return []
+    database = Path(url.database)
+    return [database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def _check_output(output: Path, force: bool, store_files: list[Path]) -> None:
+    """Refuses, before anything is written, to write over the store itself (even with
+    --force) or over any existing file without --force."""
+    for store_file in store_files:
+        if output.resolve() == store_file.resolve() or (
+                output.exists() and store_file.exists() and output.samefile(store_file)):
+            exit_usage(f"--output {output} is the store's own file {store_file}: it is never written over")
+    if output.exists() and not force:
+        exit_usage(f"--output {output}: the file exists; --force replaces it")
+
+
+LIQUIDATION_KINDS = (REGULAR, TAKEOVER, MIXED)
+LIQUIDATION_STATUSES = (IN_PROGRESS, COMPLETED)
+
+
+@app.command()
+def liquidations(
+    account: Annotated[Optional[str], typer.Option("--account", help="Only this account's")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Triggered at or after this UTC time")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Triggered at or before this UTC time")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="regular, takeover or mixed")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="in_progress or completed")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The store's liquidations, oldest first, with their ids (for `ledger postmortem`)."""
+    _check_choice("--kind", kind, LIQUIDATION_KINDS)
+    _check_choice("--status", status, LIQUIDATION_STATUSES)
+    start, end = _parse_moment("--since", since), _parse_moment("--until", until)
+    if start is not None and end is not None and start > end:
+        exit_usage(f"--since {since} is after --until {until}")
+    with _current_views(store_url(store)) as views:
+        rows = ViewReader(views.engine).liquidations(account=account, since=start, until=end, kind=kind,
+                                                     status=status)
+    found = [row["summary"] for row in rows]
+    if as_json:
+        sys.stdout.write(json.dumps({"liquidations": found}, indent=2) + "\n")
+    elif found:
+        print_sheet(output_console(), liquidations_sheet(found))
+    else:
+        output_console().print("No liquidation matches.")
+
+
+def _check_choice(option: str, given: str | None, choices: tuple[str, ...]) -> None:
+    if given is not None and given not in choices:
+        exit_usage(f"{option} {given!r}: use {', '.join(choices[:-1])} or {choices[-1]}")
 
 
 @app.command()
@@ -214,7 +310,8 @@ def replay(
     try:
         if not store_exists(url):
             exit_usage(f"no store at {url}")
-        result = replay_store(url, overlay, account)
+        with _progress() as advance:
+            result = replay_store(url, overlay, account, advance)
     except (StoreURLError, psycopg.OperationalError, CounterfactualError) as error:
         exit_usage(str(error))
     if as_json:
@@ -223,14 +320,13 @@ def replay(
         print_counterfactual(result, output_console())
 
 
-def _parse_moment(text: str | None) -> datetime | None:
+def _parse_moment(option: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
         return parse_time(text)
     except ValueError as error:
-        exit_usage(f"--as-of: {error}")
-    raise AssertionError  # unreachable: _exit_usage raises
+        exit_usage(f"{option}: {error}")
 
 
 @contextmanager
@@ -266,93 +362,19 @@ def _current_views(url: str) -> Iterator[StoreViews]:
 
 
 @contextmanager
-def _progress(description: str, total: int) -> Iterator[Any]:
+def _progress() -> Iterator[OnProgress]:
+    """A bar per phase of a long command (what it is doing, how far, out of how many), on
+    standard error and only when that is a terminal: a pipe or a file gets nothing."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda position: progress.update(task, completed=position)
+                  console=err, disable=not err.is_terminal) as progress:
+        tasks: dict[str, TaskID] = {}
 
+        def advance(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = progress.add_task(what, total=total)
+            progress.update(tasks[what], completed=done, total=total)
 
-def output_console(file: Any = None) -> Console:
-    """Tables for a terminal fit it; written to a file or a pipe they are wide enough that
-    no figure is cut short (rich would shorten cells to 80 columns)."""
-    console = Console(file=file)
-    if not console.is_terminal:
-        console = Console(file=file, width=240)
-    return console
-
-
-def print_report(report: dict[str, Any]) -> None:
-    console = output_console()
-    accounts = Table(title="Accounts")
-    for column in ("account", "mode", "balances", "debts", "interest", "margin level", "status"):
-        accounts.add_column(column)
-    for name, account in report["accounts"].items():
-        accounts.add_row(name, f"{account['mode']} {account['leverage'] or ''}x".replace(" x", ""),
-                         book_text(account["balances"]), book_text(account["debts"]), book_text(account["interest"]),
-                         account["margin_level"] or "-", account["status"])
-    console.print(accounts)
-    system = Table(title="System accounts")
-    system.add_column("account")
-    system.add_column("balances")
-    for name, holding in report["system"].items():
-        system.add_row(name, book_text(holding["balances"]))
-    console.print(system)
-    if report["liquidations"]:
-        liquidations = Table(title="Liquidations")
-        for column in ("account", "kind", "status", "trigger ML", "liabilities", "fee", "returned"):
-            liquidations.add_column(column)
-        for liquidation in report["liquidations"]:
-            liquidations.add_row(liquidation["account"], liquidation["kind"], liquidation["status"],
-                                 liquidation["trigger"]["margin_level"], book_text(liquidation["liabilities"]),
-                                 f"{book_text(liquidation['fee']['amounts'])} (value {liquidation['fee']['value']})",
-                                 book_text(liquidation["returned"]))
-        console.print(liquidations)
-    if report["rejections"]:
-        rejections = Table(title="Rejections")
-        for column in ("line", "op", "error"):
-            rejections.add_column(column)
-        for rejection in report["rejections"]:
-            rejections.add_row(str(rejection["line"]), rejection["op"], rejection["error"])
-        console.print(rejections)
-    if report["conservation"]:
-        console.print("[bold red]Conservation broken:[/] " + "; ".join(report["conservation"]))
-
-
-def print_history(result: dict[str, Any]) -> None:
-    console = output_console()
-    events = Table(title=f"Account {result['account']}: events through notification "
-                         f"{result['through']['notification_id']} ({result['through']['at']})")
-    for column in ("notification", "version", "at", "event", "facts"):
-        events.add_column(column)
-    for record in result["events"]:
-        facts = {name: value for name, value in record["facts"].items() if name not in ("account", "at", "cause")}
-        events.add_row(str(record["notification_id"]), str(record["version"]), record["at"] or "-",
-                       record["event"], _facts_text(facts))
-    console.print(events)
-    state, position = result["state"], result["state"]["position"]
-    summary = Table(title="State then", show_header=False)
-    summary.add_column("field")
-    summary.add_column("value")
-    for label, value in (
-        ("status", state["status"]), ("mode", f"{state['mode']} {state['leverage'] or ''}x".replace(" x", "")),
-        ("balances", book_text(state["balances"])), ("debts", book_text(state["debts"])),
-        ("interest", book_text(state["interest"])), ("position held by", position["held_by"]),
-        ("collateral", book_text(position["collateral"])), ("collateral value", position["collateral_value"] or "-"),
-        ("debt value", position["debt_value"] or "-"), ("net equity", position["net_equity"] or "-"),
-        ("margin level", position["margin_level"] or "-"), ("prices", book_text(position["prices"])),
-        ("parameters version", str(state["parameters_version"])),
-    ):
-        summary.add_row(label, value)
-    console.print(summary)
-
-
-def _facts_text(facts: dict[str, Any]) -> str:
-    return " ".join(f"{name}={json.dumps(value, separators=(',', ':')) if isinstance(value, (dict, list)) else value}"
-                    for name, value in facts.items())
-
-
-
+        yield advance
 
 
 # The service mode's commands (`ledger.service_cli`), listed after the others.

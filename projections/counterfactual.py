@@ -12,21 +12,24 @@ over them; every recorded `params` input still applies, FILE winning.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from ledger.application import Ledger
 from ledger.domain.parameters import first_version_data
 from ledger.inline import run_inputs
-from ledger.inputs import InputErrors, KnownState, check_restored_inputs, restore_input
+from ledger.inputs import InputErrors, KnownState, LedgerInput, check_restored_inputs, restore_input
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
 from projections.database import migrate
+from projections.presentation import OnProgress, Sheet, print_sheet
 from projections.report import read_report
 from projections.runner import ProjectionRunner, ViewStore
+from projections.views import book_text
 
 OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "interest", "margin_level", "status")
 
@@ -35,13 +38,18 @@ class CounterfactualError(ValueError):
     pass
 
 
-def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = None) -> dict[str, Any]:
+def _unreported(_what: str, _done: int, _total: int) -> None:
+    pass
+
+
+def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = None,
+                 on_progress: OnProgress = _unreported) -> dict[str, Any]:
     store = Ledger(store_environment(store_url))
     try:
         records = list(store.recorded_inputs())
         if not records:
             raise CounterfactualError("the store holds no recorded inputs to replay")
-        recorded = read_report(views_in_memory(store))
+        recorded = read_report(views_in_memory(store, "reading the store's events", on_progress))
     finally:
         store.close()
     inputs = [restore_input(record) for record in records]
@@ -52,8 +60,8 @@ def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = 
     scratch = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
     scratch.parameter_overlay = overlay
     try:
-        run_inputs(scratch, inputs)
-        replayed = read_report(views_in_memory(scratch))
+        run_inputs(scratch, CountedInputs(inputs, lambda done: on_progress("replaying the inputs", done, len(inputs))))
+        replayed = read_report(views_in_memory(scratch, "reading the replay's events", on_progress))
     finally:
         scratch.close()
     if account is not None and account not in recorded["accounts"]:
@@ -61,12 +69,31 @@ def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = 
     return compare_reports(recorded, replayed, overlay, len(records), account)
 
 
-def views_in_memory(app: Ledger) -> Engine:
+class CountedInputs(list[LedgerInput]):
+    """The inputs, telling how many have been taken: `run_inputs` takes them one by one,
+    in order, each once applied, so that count is how far the replay is."""
+
+    def __init__(self, inputs: list[LedgerInput], taken: Callable[[int], None]):
+        super().__init__(inputs)
+        self.taken = taken
+
+    def __iter__(self) -> Iterator[LedgerInput]:
+        for count, item in enumerate(super().__iter__(), start=1):
+            yield item
+            self.taken(count)
+
+
+def views_in_memory(app: Ledger, what: str = "projecting", on_progress: OnProgress = _unreported) -> Engine:
     """The app's views, projected from event 1 into a private in-memory database."""
     # One connection, handed to the runner's writer thread in turn.
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     migrate(engine)
-    ProjectionRunner(app, ViewStore(engine)).rebuild()
+    total = app.recorder.max_notification_id() or 0
+
+    def projected(_count: int, position: int) -> None:
+        on_progress(what, position, total)
+
+    ProjectionRunner(app, ViewStore(engine)).rebuild(on_batch=projected)
     return engine
 
 
@@ -116,22 +143,23 @@ def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_counterfactual(result: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"Replay of {result['inputs_replayed']} recorded inputs with {result['params']}")
-    for column in ("account", "what", "recorded", "replayed"):
-        table.add_column(column)
+    sheet = Sheet(f"Replay of {result['inputs_replayed']} recorded inputs with {json.dumps(result['params'])}",
+                  ("account", "what", "recorded", "replayed"))
     for difference in result["differences"]:
-        table.add_row(difference["account"], difference["what"], describe(difference["what"], difference["recorded"]),
+        sheet.add_row(difference["account"], difference["what"], describe(difference["what"], difference["recorded"]),
                       describe(difference["what"], difference["replayed"]))
-    console.print(table)
+    print_sheet(console, sheet)
     if not result["differences"]:
         console.print("Nothing would have differed.")
 
 
 def describe(what: str, value: Any) -> str:
+    if isinstance(value, dict):
+        return book_text(value)
     if what != "liquidations":
         return str(value)
     if not value:
         return "none"
     return "; ".join(
         f"{item['kind']} at {item['trigger_at']} (ML {item['trigger_margin_level']}), fee value "
-        f"{item['fee']['value']}, returned {item['returned'] or '-'}" for item in value)
+        f"{item['fee']['value']}, returned {book_text(item['returned'])}" for item in value)

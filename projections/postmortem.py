@@ -14,21 +14,34 @@ Every amount is a decimal string; floats appear only in the HTML, for drawing.
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from ledger.application import Ledger
 from ledger.domain.margin import MissingPrice
 from ledger.domain.money import normalized
 from projections.history import BOOKKEEPING, HistoryError, account_state, iso
+from projections.presentation import (
+    Sheet,
+    facts_text,
+    fee_text,
+    mode_text,
+    prices_text,
+    print_sheet,
+    status_text,
+    trigger_text,
+)
 from projections.queries import Row, ViewReader, as_utc
 from projections.views import book_text, json_safe
 
 CHART_POINT_LIMIT = 500
+CANDIDATES_NAMED = 10  # an ambiguous id prefix names this many of the liquidations it starts
+ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")  # the start of a UUID as printed (lower case)
 CAUSE_CHAIN_LIMIT = 50  # a cause chain longer than this is a bug in the processes, not a history
 
 # The step each event tells. The account's event and the liquidation's event of one
@@ -95,16 +108,33 @@ def build_postmortem(app: Ledger, reader: ViewReader, liquidation_id: str) -> di
     }
 
 
-def _liquidation_row(reader: ViewReader, liquidation_id: str) -> Row:
+def _liquidation_row(reader: ViewReader, given: str) -> Row:
+    """The liquidation whose id is `given`, or the one whose id starts with it."""
+    prefix = _id_prefix(given)
+    rows, count = reader.liquidations_with_id_prefix(prefix, limit=CANDIDATES_NAMED)
+    if count == 0:
+        raise HistoryError(f"no liquidation in this store has an id starting with {prefix} "
+                           f"(`ledger liquidations` lists them)")
+    if count > 1:
+        named = "; ".join(f"{row['liquidation_id']} ({row['account']}, {iso(as_utc(row['triggered_at']))})"
+                          for row in rows)
+        more = f"; and {count - len(rows)} more" if count > len(rows) else ""
+        raise HistoryError(f"{prefix} starts {count} liquidation ids: {named}{more}; give more of the id")
+    return rows[0]
+
+
+def _id_prefix(given: str) -> str:
+    """A whole id in any form a UUID is written (canonical, without hyphens, braced), or
+    the start of one as the report prints it."""
+    text = given.strip().lower()
     try:
-        canonical = str(uuid.UUID(liquidation_id.strip()))
+        return str(uuid.UUID(text))
     except ValueError:
-        raise HistoryError(f"{liquidation_id!r} is not a liquidation id (a UUID: see the report's "
-                           f"liquidations)") from None
-    row = reader.liquidation(canonical)
-    if row is None:
-        raise HistoryError(f"no liquidation {canonical} in this store")
-    return row
+        pass
+    if not ID_PREFIX.fullmatch(text):
+        raise HistoryError(f"{given!r} is not a liquidation id (a UUID, or the start of one: "
+                           f"`ledger liquidations` lists them)")
+    return text
 
 
 def _stored_event(app: Ledger, index_row: Row) -> Any:
@@ -373,69 +403,57 @@ def _chart_start(account_rows: list[Row], trigger_at: int) -> int:
 
 
 def render_table(postmortem: dict[str, Any], console: Console) -> None:
-    console.print(_summary_table(postmortem))
-    console.print(_inputs_table(postmortem))
-    console.print(_parameters_table(postmortem["parameters"]))
-    console.print(_margin_calls_table(postmortem["margin_calls"], postmortem["parameters"]["valuation_asset"]))
-    console.print(_steps_table(postmortem))
+    for sheet in (_summary_sheet(postmortem), _inputs_sheet(postmortem), _parameters_sheet(postmortem["parameters"]),
+                  _margin_calls_sheet(postmortem["margin_calls"], postmortem["parameters"]["valuation_asset"]),
+                  _steps_sheet(postmortem)):
+        print_sheet(console, sheet)
 
 
-def _summary_table(postmortem: dict[str, Any]) -> Table:
-    table = Table(title=f"Liquidation {postmortem['liquidation']['id']}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
+def _summary_sheet(postmortem: dict[str, Any]) -> Sheet:
+    sheet = Sheet(f"Liquidation {postmortem['liquidation']['id']}", ("field", "value"), show_header=False)
     for label, value in _summary_pairs(postmortem):
-        table.add_row(label, value)
-    return table
+        sheet.add_row(Text(label, style="bold"), value)
+    return sheet
 
 
-def _inputs_table(postmortem: dict[str, Any]) -> Table:
-    table = Table(title="The input that set it off")
-    for column in ("source", "line", "op", "event", "notification", "what it said"):
-        table.add_column(column)
+def _inputs_sheet(postmortem: dict[str, Any]) -> Sheet:
+    via = " <- ".join(f"{link['event']} #{link['notification_id']}" for link in postmortem["cause_chain"])
+    sheet = Sheet("The input that set it off", ("source", "line", "op", "event", "notification", "what it said"),
+                  caption=f"trigger <- {via}" if via else None)
     for found in postmortem["trigger_inputs"]:
         said = found["input"] if found["input"] is not None else found["facts"]
-        table.add_row(str(found["source"]), str(found["line"]), str(found["op"]), found["event"],
-                      str(found["notification_id"]), _facts_text(said))
-    via = " <- ".join(f"{link['event']} #{link['notification_id']}" for link in postmortem["cause_chain"])
-    if via:
-        table.caption = f"trigger <- {via}"
-    return table
+        sheet.add_row(str(found["source"]), str(found["line"]), str(found["op"]), found["event"],
+                      str(found["notification_id"]), facts_text(said))
+    return sheet
 
 
-def _parameters_table(parameters: dict[str, Any]) -> Table:
-    table = Table(title=f"Parameters in force: version {parameters['version']}")
-    for column in ("mode", "leverage", "margin call level", "liquidation level", "fee rate", "set at"):
-        table.add_column(column)
-    table.add_row(parameters["mode"], str(parameters["leverage"]), parameters["margin_call_level"],
-                  parameters["liquidation_level"], parameters["fee_rate"], parameters["set_at"] or "-")
-    return table
+def _parameters_sheet(parameters: dict[str, Any]) -> Sheet:
+    sheet = Sheet(f"Parameters in force: version {parameters['version']}",
+                  ("mode", "leverage", "margin call level", "liquidation level", "fee rate", "set at"))
+    sheet.add_row(parameters["mode"], str(parameters["leverage"]), parameters["margin_call_level"],
+                  parameters["liquidation_level"], parameters["fee_rate"], parameters["set_at"])
+    return sheet
 
 
-def _margin_calls_table(calls: list[dict[str, Any]], valuation: str) -> Table:
-    table = Table(title="Margin calls before the trigger")
-    for column in ("notification", "at", "margin level", "threshold", "prices"):
-        table.add_column(column)
+def _margin_calls_sheet(calls: list[dict[str, Any]], valuation: str) -> Sheet:
+    sheet = Sheet("Margin calls before the trigger", ("notification", "at", "margin level", "threshold", "prices"),
+                  caption=None if calls else NO_MARGIN_CALLS)
     for call in calls:
-        table.add_row(str(call["notification_id"]), call["at"] or "-", call["margin_level"], call["threshold"],
-                      _prices_text(call["prices"], valuation))
-    if not calls:
-        table.caption = NO_MARGIN_CALLS
-    return table
+        sheet.add_row(str(call["notification_id"]), call["at"], call["margin_level"], call["threshold"],
+                      prices_text(call["prices"], valuation))
+    return sheet
 
 
-def _steps_table(postmortem: dict[str, Any]) -> Table:
-    table = Table(title="Step by step")
-    for column in ("step", "held by", "collateral", "value", "debt", "margin level", "net equity", "prices",
-                   "what happened"):
-        table.add_column(column)
+def _steps_sheet(postmortem: dict[str, Any]) -> Sheet:
+    sheet = Sheet("Step by step", ("step", "held by", "collateral", "value", "debt", "margin level", "net equity",
+                                   "prices", "what happened"))
     valuation = postmortem["parameters"]["valuation_asset"]
     for step in postmortem["steps"]:
-        label = f"[bold]{step['step']}[/]\n#{step['notification_id']} {step['at'] or ''}"
-        table.add_row(label, step["held_by"], book_text(step["collateral"]), step["collateral_value"] or "-",
-                      step["debt"] or "-", step["margin_level"] or "-", step["net_equity"] or "-",
-                      _prices_text(step["prices"], valuation), step_details(step))
-    return table
+        label = Text.assemble((step["step"], "bold"), f"\n#{step['notification_id']} {step['at'] or ''}")
+        sheet.add_row(label, step["held_by"], book_text(step["collateral"]), step["collateral_value"], step["debt"],
+                      step["margin_level"], step["net_equity"], prices_text(step["prices"], valuation),
+                      step_details(step))
+    return sheet
 
 
 def step_details(step: dict[str, Any]) -> str:
@@ -469,16 +487,6 @@ def step_details(step: dict[str, Any]) -> str:
     return ""
 
 
-
-def _prices_text(prices: dict[str, str], valuation: str) -> str:
-    """Prices in the valuation asset, which itself is always 1."""
-    return ", ".join(f"{asset} {price}" for asset, price in prices.items() if asset != valuation) or "-"
-
-
-def _facts_text(facts: dict[str, Any]) -> str:
-    return " ".join(f"{name}={value}" for name, value in facts.items())
-
-
 # --- the page ------------------------------------------------------------------------------------
 
 
@@ -494,7 +502,7 @@ def render_html(postmortem: dict[str, Any]) -> str:
         "<h2>The input that set it off</h2>",
         _html_table(["source", "line", "op", "event", "notification", "what it said"],
                     [[found["source"], found["line"], found["op"], found["event"], found["notification_id"],
-                      _facts_text(found["input"] if found["input"] is not None else found["facts"])]
+                      facts_text(found["input"] if found["input"] is not None else found["facts"])]
                      for found in postmortem["trigger_inputs"]]),
         "<h2>Parameters in force</h2>",
         _html_parameters(postmortem["parameters"]),
@@ -536,14 +544,13 @@ def _text(value: Any) -> str:
 
 def _summary_pairs(postmortem: dict[str, Any]) -> list[tuple[str, str]]:
     summary, account = postmortem["liquidation"], postmortem["account"]
-    trigger = summary["trigger"]
     return [
-        ("account", f"{account['name']} ({account['mode']} {account['leverage']}x)"),
-        ("kind", summary["kind"]), ("status", summary["status"]),
-        ("triggered", f"{trigger['at']}: margin level {trigger['margin_level']} <= {trigger['threshold']}"),
+        ("account", f"{account['name']} ({mode_text(account['mode'], account['leverage'])})"),
+        ("kind", summary["kind"]), ("status", status_text(summary)),
+        ("triggered", trigger_text(summary["trigger"])),
         ("completed", postmortem["completed_at"] or "-"),
         ("liabilities at trigger", book_text(summary["liabilities"])),
-        ("fee", f"{book_text(summary['fee']['amounts'])} (value {summary['fee']['value']})"),
+        ("fee", fee_text(summary["fee"])),
         ("returned", book_text(summary["returned"])), ("shortfall", book_text(summary["shortfall"])),
     ]
 
@@ -576,7 +583,7 @@ def _html_margin_calls(calls: list[dict[str, Any]], valuation: str) -> str:
         return f"<p>{_text(NO_MARGIN_CALLS)}</p>"
     return _html_table(["notification", "at", "margin level", "threshold", "prices"],
                        [[call["notification_id"], call["at"], call["margin_level"], call["threshold"],
-                         _prices_text(call["prices"], valuation)] for call in calls])
+                         prices_text(call["prices"], valuation)] for call in calls])
 
 
 def _html_steps(steps: list[dict[str, Any]], valuation: str) -> str:
@@ -584,7 +591,7 @@ def _html_steps(steps: list[dict[str, Any]], valuation: str) -> str:
                "margin level", "net equity", "prices", "what happened"]
     rows = [[step["step"], ", ".join(step["events"]), step["notification_id"], step["at"], step["held_by"],
              book_text(step["collateral"]), step["collateral_value"], step["debt"], step["margin_level"],
-             step["net_equity"], _prices_text(step["prices"], valuation), step_details(step)] for step in steps]
+             step["net_equity"], prices_text(step["prices"], valuation), step_details(step)] for step in steps]
     return _html_table(columns, rows, numeric=frozenset({6, 7, 8, 9}))
 
 

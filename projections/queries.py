@@ -50,19 +50,33 @@ class ViewReader:
         table = tables.book_totals
         return self._rows(select(table).order_by(table.c.holder, table.c.asset, table.c.book))
 
-    def liquidations(self, account: str | None = None) -> list[Row]:
+    def liquidations(self, account: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, kind: str | None = None,
+                     status: str | None = None) -> list[Row]:
         """Oldest first: by trigger time, then account (as the takeover desk serves them,
-        `ledger.processes.takeover_order`), whichever worker happened to save first."""
+        `ledger.processes.takeover_order`), whichever worker happened to save first.
+        Each filter given narrows the list; `since` and `until` include their moment."""
         liquidation = tables.liquidations
         statement = select(liquidation).order_by(liquidation.c.triggered_at, liquidation.c.account,
                                                  liquidation.c.sequence)
-        if account is not None:
-            statement = statement.where(liquidation.c.account == account)
+        for column, wanted in ((liquidation.c.account, account), (liquidation.c.kind, kind),
+                               (liquidation.c.status, status)):
+            if wanted is not None:
+                statement = statement.where(column == wanted)
+        if since is not None:
+            statement = statement.where(liquidation.c.triggered_at >= since)
+        if until is not None:
+            statement = statement.where(liquidation.c.triggered_at <= until)
         return self._rows(statement)
 
-    def liquidation(self, liquidation_id: str) -> Row | None:
-        rows = self._rows(select(tables.liquidations).where(tables.liquidations.c.liquidation_id == liquidation_id))
-        return rows[0] if rows else None
+    def liquidations_with_id_prefix(self, prefix: str, limit: int) -> tuple[list[Row], int]:
+        """The first `limit` liquidations (oldest first) whose id starts with `prefix`, and
+        how many there are in all."""
+        liquidation = tables.liquidations
+        matching = liquidation.c.liquidation_id.startswith(prefix, autoescape=True)
+        rows = self._rows(select(liquidation).where(matching).order_by(
+            liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence).limit(limit))
+        return rows, self._one(select(func.count()).select_from(liquidation).where(matching))
 
     def rejections(self) -> list[Row]:
         return self._rows(select(tables.rejections).order_by(tables.rejections.c.notification_id))

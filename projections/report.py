@@ -1,5 +1,5 @@
-"""The report of `ledger run`, read from the views: every account, the system
-accounts, liquidations, rejections, conservation.
+"""The report of `ledger run`, read from the views: warnings, every account, the
+system accounts, liquidations, rejections, conservation.
 
 Amounts are decimal strings; levels to 12 decimal places.
 """
@@ -7,13 +7,14 @@ Amounts are decimal strings; levels to 12 decimal places.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
 
 from ledger.application import Ledger
-from ledger.domain.entries import BALANCE, SYSTEM_ACCOUNTS
+from ledger.domain.entries import BALANCE, INSURANCE_FUND, SYSTEM_ACCOUNTS
 from ledger.domain.margin import MissingPrice, PriceBook, margin_position, reported_level
 from ledger.domain.money import ZERO, normalized
 from projections.queries import ViewReader
@@ -33,6 +34,7 @@ def read_report(engine: Engine) -> dict[str, Any]:
     prices = reader.prices()
     books = reader.book_totals()
     return {
+        "warnings": fund_warnings(books),
         "accounts": {row["account"]: account_report(row, reader.account_assets(row["account"]), prices)
                      for row in reader.accounts()},
         "system": system_report(books),
@@ -106,3 +108,11 @@ def imbalances(books: list[dict[str, Any]]) -> list[str]:
     return [f"{book} of {asset} nets to {total}, not 0" for (asset, book), total in sorted(totals.items())
             if total != 0]
 
+
+
+def fund_warnings(books: Iterable[dict[str, Any]]) -> list[str]:
+    """The insurance fund below zero, per asset: shortfalls beyond what it held, which the
+    exchange itself has lost. Not an imbalance (the books still net to zero), so a warning."""
+    negative = sorted((row["asset"], row["amount"]) for row in books
+                      if row["holder"] == INSURANCE_FUND and row["book"] == BALANCE and row["amount"] < 0)
+    return [f"{INSURANCE_FUND} is negative: {asset} {normalized(amount)}" for asset, amount in negative]

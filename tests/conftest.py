@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,25 @@ def ledger_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     """The `ledger` command as other tools run it: a process of its own."""
     return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True,
                           check=False, env={**os.environ, **(env or {})})
+
+
+def seeds_one_after_another(directory: Path) -> list[Path]:
+    """The three seed scenarios as files for one store: the store has one clock, so seed B
+    runs a day after seed A and seed C a day after B (each a file of its own name)."""
+    files = []
+    for days, name in enumerate(("a", "b", "c")):
+        lines = (SCENARIOS / f"seed004_user_{name}.jsonl").read_text().splitlines()
+        shifted = directory / f"seed004_user_{name}.jsonl"
+        shifted.write_text("".join(json.dumps(_later_by(json.loads(line), days)) + "\n" for line in lines if line.strip()))
+        files.append(shifted)
+    return files
+
+
+def _later_by(line: dict[str, Any], days: int) -> dict[str, Any]:
+    if "at" not in line:
+        return line
+    moment = datetime.fromisoformat(line["at"].replace("Z", "+00:00")) + timedelta(days=days)
+    return {**line, "at": moment.isoformat().replace("+00:00", "Z")}
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +89,8 @@ class LedgerSession:
 
     def run(self, text: str, source: str | None = None) -> dict[str, Any]:
         self.runs += 1
-        inputs = validate(self.app, text, source or f"test-{self.runs}")
+        # Each run a file of its own: a store skips the lines of a file it applied before.
+        inputs = validate(self.app, text, source or f"test-{self.runs}-{uuid.uuid4().hex[:8]}")
         run_inputs(self.app, inputs, self.processes)
         return self.report()
 

@@ -28,7 +28,7 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 import decimal
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, setcontext
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, setcontext
 from enum import Enum
 from typing import Any
 
@@ -60,9 +60,11 @@ class Sign(Enum):
 
 # --- the decimal context ----------------------------------------------------------------
 
-# Sums of balances are exact up to 60 significant digits (a balance has at most 38); an
-# operation that would round raises instead of silently losing a unit.
-LEDGER_CONTEXT = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+# Sums and differences of balances are exact up to 60 significant digits (within the bounds a
+# balance has at most 38; Python's default of 28 would round a large balance of an asset with
+# 18 places). Where exactness is promised of a product, `money.exact_product` traps Inexact;
+# the screens that may round (quiet price bands) do so knowingly.
+LEDGER_CONTEXT = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
 def use_ledger_decimal_context() -> None:

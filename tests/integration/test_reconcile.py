@@ -6,6 +6,7 @@ each listed with where, expected and found, and the command exits 1."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,9 +19,8 @@ from ledger.cli import app as cli_app
 from ledger.inline import run_inputs, validate
 from projections.database import views_engine
 from projections.reconcile import reconcile_store
-from tests.conftest import SCENARIOS, LedgerSession
+from tests.conftest import SCENARIOS, LedgerSession, seeds_one_after_another
 
-SEEDS = [SCENARIOS / f"seed004_user_{name}.jsonl" for name in ("a", "b", "c")]
 
 
 def ledger(*args: str) -> Any:
@@ -34,8 +34,8 @@ def reconcile(store_url: str) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-def seeded(store_url: str) -> str:
-    for seed in SEEDS:
+def seeded(store_url: str, tmp_path: Path) -> str:
+    for seed in seeds_one_after_another(tmp_path):
         assert ledger("run", str(seed), "--store", store_url, "--json").exit_code == 0
     return store_url
 
@@ -182,10 +182,11 @@ def test_a_settled_gap_explains_a_missing_id_and_a_settled_id_in_the_store_is_li
         "found": "committed after the runner passed it: the views skipped it"}]
 
 
-def test_events_after_the_views_position_are_lag_not_differences(store_url: str) -> None:
+def test_events_after_the_views_position_are_lag_not_differences(store_url: str, tmp_path: Path) -> None:
+    seeds = seeds_one_after_another(tmp_path)
     session = LedgerSession(store_url)
-    session.run(SEEDS[0].read_text())  # projected by the report
-    run_inputs(session.app, validate(session.app, SEEDS[1].read_text(), "later"), session.processes)
+    session.run(seeds[0].read_text())  # projected by the report
+    run_inputs(session.app, validate(session.app, seeds[1].read_text(), "later"), session.processes)
     engine = views_engine(store_url)
     try:
         result = reconcile_store(session.app, engine)
