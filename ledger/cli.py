@@ -21,7 +21,7 @@ from ledger import service_cli
 from ledger.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.domain.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
 from ledger.files import InputFileError, read_parameter_file, read_scenario
-from ledger.inline import open_validated, run_inputs
+from ledger.inline import check_scenario, open_validated, run_inputs
 from ledger.inputs import InputErrors, parse_parameter_file, parse_time
 from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, store_exists, store_url, writer_lease
 from projections.history import HistoryError, account_history, resolve_point
@@ -73,13 +73,47 @@ def run(
         if planned.skipped:
             err.print(Text(f"skipped {planned.skipped} inputs of {planned.source} that this store applied before "
                            f"(through line {planned.skipped_through_line})"))
-        run_inputs(ledger, planned.inputs, again=again)
+        with _progress() as advance:
+            run_inputs(ledger, planned.inputs, again=again,
+                       on_progress=lambda done: advance(f"applying {planned.source}", done, len(planned.inputs)))
         report = build_report(ledger)
     report["run"] = {"source": planned.source, "skipped": planned.skipped, "applied": len(planned.inputs)}
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         print_report(report)
+
+
+@app.command()
+def check(
+    scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
+    params: Annotated[Optional[Path], typer.Option("--params", help="A parameter overlay (JSON object)")] = None,
+    again: Annotated[bool, typer.Option("--again", help="As `ledger run --again` would apply it")] = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Checks a scenario against the store as `ledger run` would, and writes nothing: the
+    input errors it would refuse the file for (exit 2), and the lines it would skip as applied."""
+    url = store_url(store)
+    try:
+        text = read_scenario(scenario)
+        overlay = parse_parameter_file(read_parameter_file(params), str(params)) if params else {}
+        planned = check_scenario(url, text, scenario.name, overlay, again)
+    except InputErrors as errors:
+        exit_input_errors(errors)
+    except (InputFileError, StoreURLError, psycopg.OperationalError) as exc:
+        exit_usage(str(exc))
+    lines = [item.line for item in planned.inputs]
+    summary = {"source": planned.source, "valid": True, "skipped": planned.skipped,
+               "skipped_through_line": planned.skipped_through_line, "to_apply": len(planned.inputs),
+               "first_line": lines[0] if lines else None, "last_line": lines[-1] if lines else None}
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    skipped = (f"; {planned.skipped} inputs applied before would be skipped (through line "
+               f"{planned.skipped_through_line})" if planned.skipped else "")
+    to_apply = f"lines {lines[0]} to {lines[-1]}" if lines else "nothing"
+    err.print(Text(f"{planned.source} is valid: {len(planned.inputs)} inputs to apply ({to_apply}){skipped}"))
 
 
 @contextmanager
@@ -298,13 +332,13 @@ def replay(
 ) -> None:
     """Replays the recorded inputs with another parameter set in a scratch store and
     prints what would have differed. The store itself is never written."""
-    from projections.counterfactual import CounterfactualError, print_counterfactual, replay_store
+    from projections.counterfactual import CounterfactualError, OverlayRefused, print_counterfactual, replay_store
 
     try:
-        overlay = parse_parameter_file(params.read_text(), str(params))
+        overlay = parse_parameter_file(read_parameter_file(params), str(params))
     except InputErrors as errors:
         exit_input_errors(errors)
-    except OSError as error:
+    except InputFileError as error:
         exit_usage(str(error))
     url = store_url(store)
     try:
@@ -312,6 +346,8 @@ def replay(
             exit_usage(f"no store at {url}")
         with _progress() as advance:
             result = replay_store(url, overlay, account, advance)
+    except OverlayRefused as error:
+        exit_usage(f"--params {params}: {error}")
     except (StoreURLError, psycopg.OperationalError, CounterfactualError) as error:
         exit_usage(str(error))
     if as_json:

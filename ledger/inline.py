@@ -8,6 +8,7 @@ it leaves, so the results are those of saving inputs one by one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ledger.application import Ledger, UnitOfWork
@@ -18,10 +19,12 @@ from ledger.processes import ProcessManager
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment, store_exists
 
 BATCH_LIMIT = 1000  # inputs in one save at most
+PROGRESS_EVERY = 100  # inputs between two reports of progress
 
 
-def open_ledger(url: str, parameter_overlay: dict[str, Any] | None = None) -> Ledger:
-    app = Ledger({**store_environment(url), **SINGLE_WRITER_SETTINGS})
+def open_ledger(url: str, parameter_overlay: dict[str, Any] | None = None, read_only: bool = False) -> Ledger:
+    """The store's ledger; `read_only` creates no table (the store must exist)."""
+    app = Ledger({**store_environment(url), **SINGLE_WRITER_SETTINGS, **({"CREATE_TABLE": "n"} if read_only else {})})
     app.parameter_overlay = parameter_overlay or {}
     app.store_url = url
     return app
@@ -72,6 +75,20 @@ def open_validated(url: str, text: str, source: str, parameter_overlay: dict[str
     return open_ledger(url, overlay), scenario
 
 
+def check_scenario(url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None,
+                   again: bool = False) -> Scenario:
+    """`ledger check`: what `ledger run` would refuse of the scenario and skip as applied;
+    raises InputErrors; writes nothing, and creates no store."""
+    overlay = parameter_overlay or {}
+    if not store_exists(url):
+        return parse_scenario(text, source, KnownState(parameter_data=first_version_data(overlay)), again)
+    app = open_ledger(url, overlay, read_only=True)
+    try:
+        return plan(app, text, source, again)
+    finally:
+        app.close()
+
+
 class InputBatch:
     """Inputs applied to one unit of work and saved together. An input that sets off
     a process is saved with those before it, and its processes run at once."""
@@ -100,20 +117,23 @@ class InputBatch:
 
 
 def run_inputs(app: Ledger, inputs: list[LedgerInput], processes: ProcessManager | None = None,
-               again: bool = False) -> ProcessManager:
+               again: bool = False, on_progress: Callable[[int], None] | None = None) -> ProcessManager:
     """Applies the inputs in order, each one's processes run to completion before the next;
-    first, whatever a run cut short left unprocessed is processed (a crash is resumed)."""
+    first, whatever a run cut short left unprocessed is processed (a crash is resumed).
+    `on_progress` is told how many inputs are applied, now and then."""
     processes = processes or ProcessManager(app)
     processes.catch_up()
     if inputs:
         processes.process(app.begin_run(inputs[0], again))
     batch = InputBatch(app, processes)
-    for item in inputs:
+    for count, item in enumerate(inputs, start=1):
         if app.hour_due(item.at):
             batch.flush()
             for recordings in app.begin_hours(item.at, {**item.cause(), "step": "clock"}):
                 processes.process(recordings)
         batch.add(item)
+        if on_progress is not None and (count % PROGRESS_EVERY == 0 or count == len(inputs)):
+            on_progress(count)
     batch.flush()
     processes.flush_tracking()
     return processes

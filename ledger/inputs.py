@@ -285,7 +285,7 @@ def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
     for item in inputs:
         found: list[InputError] = []
         _check_line(item.body, _LineChecker(item.line, known, found))
-        errors += [InputError(error.line, f"{error.field} (recorded from {item.source})", error.message)
+        errors += [InputError(error.line, error.field, error.message, location=f"recorded {item.source} line {item.line}")
                    for error in found]
     if errors:
         raise InputErrors(errors)

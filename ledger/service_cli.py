@@ -17,6 +17,7 @@ import psycopg
 import typer
 from pydantic import ValidationError
 from ledger.cli_errors import err, exit_input_errors, exit_usage
+from ledger.files import InputFileError, read_scenario
 from ledger.inline import validate
 from ledger.inputs import InputErrors
 from ledger.service import Submission, ServiceNotSettled, ServiceStoreError, open_service_ledger, wait_until_settled
@@ -45,9 +46,9 @@ def submit(
         exit_usage(f"--settle {settle}: use each, end or none")
     settings = _settings(store)
     try:
-        text = scenario.read_text()
+        text = read_scenario(scenario)
         ledger = open_service_ledger(settings.store)
-    except (OSError, StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
+    except (InputFileError, StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
         exit_usage(str(exc))
     try:
         inputs = validate(ledger, text, scenario.name)

@@ -13,7 +13,6 @@ over them; every recorded `params` input still applies, FILE winning.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -23,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from ledger.application import Ledger
 from ledger.domain.parameters import first_version_data
 from ledger.inline import run_inputs
-from ledger.inputs import InputErrors, KnownState, LedgerInput, check_restored_inputs, restore_input
+from ledger.inputs import InputErrors, KnownState, check_restored_inputs, restore_input
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
 from projections.database import migrate
 from projections.presentation import OnProgress, Sheet, print_sheet
@@ -36,6 +35,10 @@ OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "interest",
 
 class CounterfactualError(ValueError):
     pass
+
+
+class OverlayRefused(CounterfactualError):
+    """The overlay makes recorded inputs invalid: the fault is the overlay's, not the inputs'."""
 
 
 def _unreported(_what: str, _done: int, _total: int) -> None:
@@ -56,31 +59,18 @@ def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = 
     try:
         check_restored_inputs(inputs, KnownState(parameter_data=first_version_data(overlay)))
     except InputErrors as errors:
-        raise CounterfactualError(f"under these parameters the recorded inputs are not valid:\n{errors}") from None
+        raise OverlayRefused(f"under these parameters, recorded inputs are no longer valid: "
+                                  f"{'; '.join(str(error) for error in errors.errors)}") from None
     scratch = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
     scratch.parameter_overlay = overlay
     try:
-        run_inputs(scratch, CountedInputs(inputs, lambda done: on_progress("replaying the inputs", done, len(inputs))))
+        run_inputs(scratch, inputs, on_progress=lambda done: on_progress("replaying the inputs", done, len(inputs)))
         replayed = read_report(views_in_memory(scratch, "reading the replay's events", on_progress))
     finally:
         scratch.close()
     if account is not None and account not in recorded["accounts"]:
         raise CounterfactualError(f"unknown account {account!r}")
     return compare_reports(recorded, replayed, overlay, len(records), account)
-
-
-class CountedInputs(list[LedgerInput]):
-    """The inputs, telling how many have been taken: `run_inputs` takes them one by one,
-    in order, each once applied, so that count is how far the replay is."""
-
-    def __init__(self, inputs: list[LedgerInput], taken: Callable[[int], None]):
-        super().__init__(inputs)
-        self.taken = taken
-
-    def __iter__(self) -> Iterator[LedgerInput]:
-        for count, item in enumerate(super().__iter__(), start=1):
-            yield item
-            self.taken(count)
 
 
 def views_in_memory(app: Ledger, what: str = "projecting", on_progress: OnProgress = _unreported) -> Engine:
