@@ -9,7 +9,7 @@ a movement and its counter-entry together. A refused command records an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +69,7 @@ from ledger.idempotency import FileMark
 from ledger.recorders import MORE_TRACKING
 
 SYSTEM_CAUSE = {"kind": "system"}
+QUIET_HOURS_PER_SAVE = 1000
 
 
 class Ledger(Application):
@@ -245,9 +246,11 @@ class Ledger(Application):
             raise Rejected(f"auto top-up draws from a spot account; {source.name} is {source.mode}")
         uow.account(body.account).enable_auto_topup(source.name, body.assets, body.target, at, cause)
 
-    def begin_hours(self, until: datetime, cause: dict[str, Any]) -> Iterator[list[Recording]]:
-        """Records each hh:00 from the clock's hour up to `until`, one save each, so
-        the interest of each hour is processed before time moves on."""
+    def begin_hours(self, until: datetime, cause: dict[str, Any],
+                    quiet: Callable[[], bool] = lambda: False) -> Iterator[list[Recording]]:
+        """Records each hh:00 from the clock's hour up to `until`, one save each, so the
+        interest of each hour is processed before time moves on; while `quiet()` says no
+        hour's interest concerns anyone, hours share a save (a year is 8,784 of them)."""
         uow = UnitOfWork(self)
         clock = uow.find(CLOCK_ID)
         if clock is None:
@@ -257,9 +260,13 @@ class Ledger(Application):
         hour = clock.current_hour + timedelta(hours=1)
         while hour <= until:
             uow = UnitOfWork(self)
-            uow.get(CLOCK_ID).begin_hour(hour, hour, cause)
+            clock = uow.get(CLOCK_ID)
+            hours_in_save = 0
+            while hour <= until and (hours_in_save == 0 or (hours_in_save < QUIET_HOURS_PER_SAVE and quiet())):
+                clock.begin_hour(hour, hour, cause)
+                hour += timedelta(hours=1)
+                hours_in_save += 1
             yield uow.commit()
-            hour += timedelta(hours=1)
 
     def begin_run(self, first: LedgerInput, again: bool = False, kind: str = "run") -> list[Recording]:
         """Before a run's first input: version 1 of the parameters (defaults, with the run's

@@ -35,9 +35,11 @@ def known_state(app: Ledger, source: str) -> KnownState:
     parameters and clock, and how far it applied the file `source` before."""
     uow = UnitOfWork(app)
     accounts = {name: uow.account(name).mode for name in app.account_names()}
+    mark = app.file_mark(source)
     return KnownState(accounts=accounts, parameter_data=app.parameter_data(), clock=app.store_clock(),
-                      file_mark=app.file_mark(source),
-                      recorded_from_file=lambda name: latest_round(app.recorded_inputs(), name))
+                      file_mark=mark,
+                      recorded_from_file=lambda name: latest_round(
+                          app.recorded_inputs(), name, mark.inputs_applied if mark else None))
 
 
 def plan(app: Ledger, text: str, source: str, again: bool = False) -> Scenario:
@@ -126,10 +128,14 @@ def run_inputs(app: Ledger, inputs: list[LedgerInput], processes: ProcessManager
     if inputs:
         processes.process(app.begin_run(inputs[0], again))
     batch = InputBatch(app, processes)
+
+    def owes_nobody() -> bool:  # then an hour's interest concerns no one
+        return not (processes.open_debts.debtors or processes.open_debts.open_takeovers)
+
     for count, item in enumerate(inputs, start=1):
         if app.hour_due(item.at):
             batch.flush()
-            for recordings in app.begin_hours(item.at, {**item.cause(), "step": "clock"}):
+            for recordings in app.begin_hours(item.at, {**item.cause(), "step": "clock"}, owes_nobody):
                 processes.process(recordings)
         batch.add(item)
         if on_progress is not None and (count % PROGRESS_EVERY == 0 or count == len(inputs)):
