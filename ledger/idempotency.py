@@ -58,14 +58,9 @@ class FileMark:
     overlay_fingerprint: str | None
 
 
-def latest_round(records: Iterable[dict[str, Any]], source: str) -> list[dict[str, Any]]:
-    """The inputs recorded from `source` since it was last begun, in order: a file run
-    `--again` starts again from a lower line."""
-    found: list[dict[str, Any]] = []
-    for record in records:
-        if record["source"] != source or record.get("overlay"):
-            continue
-        if found and record["line"] <= found[-1]["line"]:
-            found = []
-        found.append(record["input"])
-    return found
+def latest_round(records: Iterable[dict[str, Any]], source: str, inputs_applied: int) -> list[dict[str, Any]]:
+    """The inputs recorded from `source` since it was last begun, in order. Each input
+    applied leaves one record, in the save that moves the file's mark: the round is the
+    last `inputs_applied` records of the file (its mark's count)."""
+    found = [record["input"] for record in records if record["source"] == source and not record.get("overlay")]
+    return found[max(0, len(found) - inputs_applied):]

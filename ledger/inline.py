@@ -39,7 +39,7 @@ def known_state(app: Ledger, source: str) -> KnownState:
     return KnownState(accounts=accounts, parameter_data=app.parameter_data(), clock=app.store_clock(),
                       file_mark=mark,
                       recorded_from_file=lambda name: latest_round(
-                          app.recorded_inputs(), name, mark.inputs_applied if mark else None))
+                          app.recorded_inputs(), name, mark.inputs_applied if mark else 0))
 
 
 def plan(app: Ledger, text: str, source: str, again: bool = False) -> Scenario:
