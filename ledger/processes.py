@@ -37,18 +37,18 @@ from ledger.domain.margin import (
     MarginPosition,
     MissingPrice,
     PriceBook,
-    collateral_value_to_reach,
     liquidation_fee_value,
     margin_position,
+    plan_auto_topup,
     quiet_price_bands,
     reported_level,
 )
 from ledger.domain.market import AssetMarket, Clock, ParameterSet
-from ledger.domain.money import exact_product, exact_quotient, round_down, round_up
+from ledger.domain.money import exact_product, round_down
 from ledger.domain.parameters import MarginTier
 from ledger.mark_watch import MarkWatch
 
-LIQUIDATE, TOP_UP, CALL, RECOVER = "liquidate", "top_up", "margin_call", "recover"
+LIQUIDATE, CALL, RECOVER = "liquidate", "margin_call", "recover"
 
 # The steps: what a reaction does. In service mode each is a Celery task of the same name.
 EVALUATE_MARGIN = "evaluate_margin"
@@ -248,10 +248,8 @@ class ProcessSteps:
         at_call = position.is_at_or_below_margin_call(tier)
         if position.is_at_or_below_liquidation(tier):
             action = LIQUIDATE
-        elif at_call and account.auto_topup is not None and self._top_up_would_act(uow, account, prices):
-            action = TOP_UP
         elif at_call and account.status != MARGIN_CALL:
-            action = CALL
+            action = CALL  # a descent begins: the call, and the auto top-up if enabled
         elif not at_call and account.status == MARGIN_CALL:
             action = RECOVER
         else:
@@ -267,26 +265,14 @@ class ProcessSteps:
         if not liabilities:
             self.watch.forget(account.name)
             return
-        in_call = account.status == MARGIN_CALL
-        bands = None
-        if not (in_call and account.auto_topup is not None):  # a top-up source may fill up at any time
-            bands = quiet_price_bands(position, account.balances, liabilities, prices, tier, in_call)
+        # A top-up runs only as a descent begins, so what its source holds meanwhile
+        # cannot change the account's state: its bands are those of any account.
+        bands = quiet_price_bands(position, account.balances, liabilities, prices, tier,
+                                  account.status == MARGIN_CALL)
         if bands is None:
             self.watch.watch_always(account.name, set(account.balances) | set(liabilities))
         else:
             self.watch.watch_bands(account.name, bands)
-
-    def _top_up_would_act(self, uow: UnitOfWork, account: Account, prices: PriceBook) -> bool:
-        """A top-up transfers when the source holds a usable ranked asset, and records
-        its failure once per descent when it holds none."""
-        settings = account.auto_topup
-        assert settings is not None
-        source = uow.account(settings["source"])
-        usable = any(
-            source.balance(asset) > 0 and (account.pair is None or asset in account.pair)
-            for asset in settings["assets"]
-        )
-        return usable or not account.topup_failed_in_descent
 
     def evaluate_margin(self, uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any]) -> None:
         """Margin call, auto top-up, recovery or liquidation, as the level requires."""
@@ -302,58 +288,57 @@ class ProcessSteps:
         at = max(at, newest_mark) if newest_mark is not None else at
         if assessment.action == LIQUIDATE:
             self.start_liquidation(uow, account, position, tier, prices, at, cause)
-            return
-        if assessment.action == TOP_UP:
-            position = self.auto_topup(uow, account, position, prices, at, cause)
-        if position.is_at_or_below_margin_call(tier):
-            if account.status != MARGIN_CALL:
-                account.issue_margin_call(
-                    account=account.name, margin_level=reported_level(position.level()),
-                    threshold=tier.margin_call, prices=prices.prices_used(assets),
-                    liabilities=account.liabilities(), parameters_version=prices.parameters.version, at=at, cause=cause)
-        elif account.status == MARGIN_CALL:
-            account.recover(account=account.name, margin_level=reported_level(position.level()),
-                            threshold=tier.margin_call, at=at, cause=cause)
+        elif assessment.action == CALL:
+            account.issue_margin_call(
+                account=account.name, margin_level=reported_level(position.level()),
+                threshold=tier.margin_call, prices=prices.prices_used(assets),
+                liabilities=account.liabilities(), parameters_version=prices.parameters.version, at=at, cause=cause)
+            if account.auto_topup is not None:
+                self._top_up_after_call(uow, account, position, tier, prices, at, cause)
+        else:
+            self._recover(account, position, tier, at, cause)
+
+    @staticmethod
+    def _recover(account: Account, position: MarginPosition, tier: MarginTier, at: datetime,
+                 cause: dict[str, Any]) -> None:
+        account.recover(account=account.name, margin_level=reported_level(position.level()),
+                        threshold=tier.margin_call, at=at, cause=cause)
+
+    def _top_up_after_call(self, uow: UnitOfWork, account: Account, position: MarginPosition, tier: MarginTier,
+                           prices: PriceBook, at: datetime, cause: dict[str, Any]) -> None:
+        """The once-per-descent top-up, right after the call: lifted above the margin-call
+        level, the account is normal again; else it stays in margin call, with no further
+        top-up until it has recovered (an hour, a deposit into the source start none)."""
+        position = self.auto_topup(uow, account, position, prices, at, cause)
+        if not position.is_at_or_below_margin_call(tier):
+            self._recover(account, position, tier, at, cause)
 
     def auto_topup(self, uow: UnitOfWork, account: Account, position: MarginPosition, prices: PriceBook,
                    at: datetime, cause: dict[str, Any]) -> MarginPosition:
         """Transfers from the source spot account, asset by asset in rank order, until
-        the level reaches the target or the source has nothing left of them."""
+        the level reaches the target or the source has nothing usable left, and records
+        the outcome: applied, partial or failed, with its reason. Returns the position after."""
         settings = account.auto_topup
         assert settings is not None
-        parameters = prices.parameters
-        target = settings["target"] or parameters.auto_topup_target
+        target = settings["target"] or prices.parameters.auto_topup_target
         source = uow.account(settings["source"])
         cause = {**cause, "step": "auto_topup"}
+        plan = plan_auto_topup(account.mode, account.balances, account.liabilities(), prices,
+                               source=source.name, source_balances=source.balances, ranked=settings["assets"],
+                               pair=account.pair, target=target)
         level_before = reported_level(position.level())
-        transfers: dict[str, Decimal] = {}
-        for asset in settings["assets"]:
-            needed_value = collateral_value_to_reach(position, target)
-            if needed_value <= 0:
-                break
-            if source.balance(asset) <= 0 or (account.pair is not None and asset not in account.pair):
-                continue
-            try:
-                value_of_one = prices.value_of_one(asset)
-            except MissingPrice:
-                continue
-            wanted = round_up(exact_quotient(needed_value, value_of_one), parameters.precision(asset))
-            quantity = min(wanted, source.balance(asset))
+        for asset, quantity in plan.transfers.items():
             source.transfer_out(asset, quantity, account.name, prices, at, cause)
             account.transfer_in(asset, quantity, source.name, at, cause)
-            transfers[asset] = quantity
-            position = margin_position(account.mode, account.balances, account.liabilities(), prices)
-        if transfers:
+        if plan.transfers:
             account.record_auto_topup(
-                account=account.name, transfers=transfers, margin_level_before=level_before,
-                margin_level_after=reported_level(position.level()), target=target,
-                target_reached=position.level() >= target,
-                at=at, cause=cause)
-        elif not account.topup_failed_in_descent:
-            account.record_auto_topup_failure(
-                account=account.name, margin_level=level_before,
-                reason=f"source {source.name} holds none of {', '.join(settings['assets'])}", at=at, cause=cause)
-        return position
+                account=account.name, transfers=plan.transfers, margin_level_before=level_before,
+                margin_level_after=reported_level(plan.position.level()), target=target,
+                target_reached=plan.target_reached, outcome=plan.outcome, reason=plan.reason, at=at, cause=cause)
+        else:
+            account.record_auto_topup_failure(account=account.name, margin_level=level_before, reason=plan.reason,
+                                              at=at, cause=cause)
+        return plan.position
 
     # --- liquidation ----------------------------------------------------------------------
 

@@ -94,7 +94,6 @@ class Account(Aggregate):
         self.liquidation_id: uuid.UUID | None = None
         self.liquidations_started = 0
         self.auto_topup: dict[str, Any] | None = None
-        self.topup_failed_in_descent = False
 
     # --- what the account is -------------------------------------------------
 
@@ -408,7 +407,8 @@ class Account(Aggregate):
         self.status = MARGIN_CALL
 
     class MarginRecovered(Event):
-        """The level is back above the margin-call level: a new descent may call again."""
+        """The level is back above the margin-call level: a new descent may call (and top
+        up) again."""
 
         margin_level: Decimal
         threshold: Decimal
@@ -417,29 +417,44 @@ class Account(Aggregate):
     def recover(self, account: str, margin_level: Decimal, threshold: Decimal,
                 at: datetime, cause: dict[str, Any]) -> None:
         self.status = NORMAL
-        self.topup_failed_in_descent = False
 
     class AutoTopUpApplied(Event):
+        """A top-up that moved something: `outcome` "applied" (target reached) or
+        "partial" (the source ran out first), and why it ended there."""
+
         transfers: dict[str, Decimal]
         margin_level_before: Decimal
         margin_level_after: Decimal
         target: Decimal
         target_reached: bool
+        outcome: str
+        reason: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Stored before outcomes were recorded: the outcome follows from target_reached."""
+            reached = state["target_reached"]
+            state["outcome"] = "applied" if reached else "partial"
+            state["reason"] = "target reached" if reached else "target not reached"
 
     @event(AutoTopUpApplied)
     def record_auto_topup(self, account: str, transfers: dict[str, Decimal], margin_level_before: Decimal,
-                          margin_level_after: Decimal, target: Decimal, target_reached: bool,
-                          at: datetime, cause: dict[str, Any]) -> None:
+                          margin_level_after: Decimal, target: Decimal, target_reached: bool, outcome: str,
+                          reason: str, at: datetime, cause: dict[str, Any]) -> None:
         pass
 
     class AutoTopUpFailed(Event):
+        """A top-up that moved nothing, and why."""
+
         margin_level: Decimal
         reason: str
 
     @event(AutoTopUpFailed)
     def record_auto_topup_failure(self, account: str, margin_level: Decimal, reason: str,
                                   at: datetime, cause: dict[str, Any]) -> None:
-        self.topup_failed_in_descent = True
+        pass
 
     # --- liquidation -----------------------------------------------------------------
 
@@ -554,4 +569,3 @@ class Account(Aggregate):
         assert self.liquidation_id == liquidation_id, "ending a liquidation the account is not in"
         self.liquidation_id = None
         self.status = NORMAL
-        self.topup_failed_in_descent = False

@@ -38,10 +38,10 @@ from ledger.domain.entries import (
 from ledger.domain.margin import PriceBook, hourly_interest
 from ledger.domain.money import (
     ZERO,
+    enough_to_repay,
     exact_product,
-    exact_quotient,
-    round_down,
-    round_up,
+    floor_quotient,
+    proceeds_of_sale,
 )
 
 REGULAR = "regular"
@@ -95,7 +95,8 @@ def plan_settlement(
     """Repays `liabilities` from `holdings`: an asset that is itself owed repays directly;
     then `sellable` assets are sold to the market at the marks, largest value first.
 
-    A sold quantity is rounded UP so the debt is covered; proceeds are rounded down.
+    A sale's cost is rounded UP so the debt is covered in full (`enough_to_repay`, the one
+    rule of every repay path); its proceeds are rounded down.
     """
     plan = SettlementPlan(holdings_after={a: q for a, q in holdings.items() if q})
     owed = {a: q for a, q in liabilities.items() if q}
@@ -135,13 +136,20 @@ def _by_value_descending(held: Mapping[str, Decimal], prices: PriceBook, assets:
 
 def _sale_covering(collateral: str, available: Decimal, liability_asset: str, owed: Decimal,
                    prices: PriceBook) -> Sale | None:
+    """The sale of `collateral` that repays `owed` of `liability_asset` in full at the marks
+    (its cost rounded up), or, when `available` cannot pay that, the least of it that buys
+    all it can: a shortfall is then only what the collateral truly cannot pay."""
     parameters = prices.parameters
-    price = prices.exchange_rate(collateral, liability_asset)
-    quantity = min(round_up(exact_quotient(owed, price), parameters.precision(collateral)), available)
-    proceeds = round_down(exact_product(quantity, price), parameters.precision(liability_asset))
-    if proceeds <= 0:
-        return None
-    return Sale(collateral, quantity, price, liability_asset, proceeds)
+    collateral_precision, liability_precision = parameters.precision(collateral), parameters.precision(liability_asset)
+    collateral_value, liability_value = prices.value_of_one(collateral), prices.value_of_one(liability_asset)
+    quantity = enough_to_repay(owed, liability_value, collateral_value, collateral_precision)
+    if quantity > available:
+        affordable = proceeds_of_sale(available, collateral_value, liability_value, liability_precision)
+        if affordable <= 0:
+            return None
+        quantity = enough_to_repay(affordable, liability_value, collateral_value, collateral_precision)
+    proceeds = proceeds_of_sale(quantity, collateral_value, liability_value, liability_precision)
+    return Sale(collateral, quantity, prices.exchange_rate(collateral, liability_asset), liability_asset, proceeds)
 
 
 def plan_fee(holdings: Mapping[str, Decimal], fee_value: Decimal, prices: PriceBook) -> tuple[dict[str, Decimal], Decimal]:
@@ -160,7 +168,7 @@ def plan_fee(holdings: Mapping[str, Decimal], fee_value: Decimal, prices: PriceB
         if left <= 0:
             break
         value_of_one = prices.value_of_one(asset)
-        amount = min(round_down(exact_quotient(left, value_of_one), parameters.precision(asset)), holdings[asset])
+        amount = min(floor_quotient(left, value_of_one, parameters.precision(asset)), holdings[asset])
         if amount <= 0:
             continue
         amounts[asset] = amount

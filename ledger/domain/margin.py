@@ -6,15 +6,17 @@ never on a rounded level: `level <= threshold` is `assets <= threshold * liabili
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from ledger.domain.money import (
     ZERO,
+    ceiling_quotient,
     exact_product,
     exact_quotient,
+    normalized,
     round_down,
     round_half_even,
 )
@@ -184,6 +186,79 @@ def collateral_value_to_reach(position: MarginPosition, target: Decimal) -> Deci
     numerator, denominator = position.level_terms()
     needed = exact_product(target, denominator) - numerator
     return max(needed, ZERO)
+
+
+# What an auto top-up comes to: the target reached, some moved short of it, nothing moved.
+TOP_UP_APPLIED, TOP_UP_PARTIAL, TOP_UP_FAILED = "applied", "partial", "failed"
+
+
+@dataclass(frozen=True)
+class TopUpPlan:
+    """The transfers an auto top-up makes, the position they leave, and why it ends there."""
+
+    transfers: dict[str, Decimal]
+    position: MarginPosition
+    target_reached: bool
+    outcome: str  # TOP_UP_APPLIED, TOP_UP_PARTIAL or TOP_UP_FAILED
+    reason: str
+
+
+def plan_auto_topup(mode: str, balances: Mapping[str, Decimal], liabilities: Mapping[str, Decimal],
+                    prices: PriceBook, *, source: str, source_balances: Mapping[str, Decimal],
+                    ranked: Sequence[str], pair: Sequence[str] | None, target: Decimal) -> TopUpPlan:
+    """Transfers from the source, asset by asset in rank order, until the level reaches
+    `target` or the source has nothing usable left. Each amount is rounded up (enough to
+    reach the target) but never beyond what the source holds. A ranked asset it cannot use
+    (outside an isolated pair, unmarked, not held) is skipped and named in the reason."""
+    held = dict(balances)
+    position = margin_position(mode, held, liabilities, prices)
+    transfers: dict[str, Decimal] = {}
+    notes: list[str] = []
+    for asset in ranked:
+        needed_value = collateral_value_to_reach(position, target)
+        if needed_value <= 0:
+            break
+        quantity, note = _top_up_quantity(asset, needed_value, prices, source, source_balances, pair)
+        if note:
+            notes.append(note)
+        if quantity > 0:
+            transfers[asset] = quantity
+            held[asset] = held.get(asset, ZERO) + quantity
+            position = margin_position(mode, held, liabilities, prices)
+    reached = collateral_value_to_reach(position, target) == 0
+    return TopUpPlan(transfers, position, reached, *_top_up_outcome(transfers, position, reached, notes,
+                                                                    source, target))
+
+
+def _top_up_quantity(asset: str, needed_value: Decimal, prices: PriceBook, source: str,
+                     source_balances: Mapping[str, Decimal], pair: Sequence[str] | None) -> tuple[Decimal, str]:
+    """(how much of `asset` to move, a note when it cannot give all that is needed)."""
+    if pair is not None and asset not in pair:
+        return ZERO, f"{asset} is outside the pair {'/'.join(pair)}"
+    available = source_balances.get(asset, ZERO)
+    if available <= 0:
+        return ZERO, f"source {source} holds no {asset}"
+    try:
+        value_of_one = prices.value_of_one(asset)
+    except MissingPrice:
+        return ZERO, f"{asset} has no mark"
+    wanted = ceiling_quotient(needed_value, value_of_one, prices.parameters.precision(asset))
+    if wanted < available:
+        return wanted, ""
+    return available, f"{asset}: all {normalized(available)} moved"
+
+
+def _top_up_outcome(transfers: dict[str, Decimal], position: MarginPosition, reached: bool, notes: list[str],
+                    source: str, target: Decimal) -> tuple[str, str]:
+    level = normalized(reported_level(position.level()))
+    if not transfers:
+        if reached:  # a target at or below the margin-call level: nothing to do for it
+            return TOP_UP_FAILED, f"nothing moved: margin level {level} already at the target {normalized(target)}"
+        return TOP_UP_FAILED, f"nothing moved: {'; '.join(notes)}"
+    if reached:
+        return TOP_UP_APPLIED, f"target {normalized(target)} reached"
+    return TOP_UP_PARTIAL, (f"source {source} exhausted ({'; '.join(notes)}); "
+                            f"margin level {level} below the target {normalized(target)}")
 
 
 PriceBand = tuple[Decimal | None, Decimal | None]  # (lowest, highest) quiet mark; None: no bound

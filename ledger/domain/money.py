@@ -64,6 +64,39 @@ def exact_quotient(numerator: Decimal, denominator: Decimal) -> Decimal:
     return _QUOTIENT.divide(numerator, denominator)
 
 
+def ceiling_quotient(numerator: Decimal, denominator: Decimal, precision: int) -> Decimal:
+    """The least amount q at `precision` with q x denominator >= numerator, exactly.
+
+    The 60-digit quotient can land on a unit from below (1 / 70000 has no finite
+    decimal); the exact product then shows it, and one unit more is the ceiling."""
+    amount = round_up(exact_quotient(numerator, denominator), precision)
+    if exact_product(amount, denominator) < numerator:
+        amount = _EXACT.add(amount, unit(precision))
+    return amount
+
+
+def floor_quotient(numerator: Decimal, denominator: Decimal, precision: int) -> Decimal:
+    """The greatest amount q at `precision` with q x denominator <= numerator, exactly."""
+    amount = round_down(exact_quotient(numerator, denominator), precision)
+    if exact_product(amount, denominator) > numerator:
+        amount = _EXACT.subtract(amount, unit(precision))
+    return amount
+
+
+def enough_to_repay(owed: Decimal, owed_value_of_one: Decimal, payment_value_of_one: Decimal,
+                    payment_precision: int) -> Decimal:
+    """How much of a payment asset pays for `owed` units of a debt's asset at the marks:
+    the cost is rounded UP, so the debt is covered in full (never the debt rounded down).
+    Every repay path (a sale, a buy-back, the desk after a takeover) uses this one rule."""
+    return ceiling_quotient(exact_product(owed, owed_value_of_one), payment_value_of_one, payment_precision)
+
+
+def proceeds_of_sale(quantity: Decimal, sold_value_of_one: Decimal, bought_value_of_one: Decimal,
+                     bought_precision: int) -> Decimal:
+    """What selling `quantity` at the marks brings, rounded DOWN: never more than it is worth."""
+    return floor_quotient(exact_product(quantity, sold_value_of_one), bought_value_of_one, bought_precision)
+
+
 def decimal_places(amount: Decimal) -> int:
     """How many decimal places `amount` is written with (0.50 has 2)."""
     exponent = amount.as_tuple().exponent
