@@ -18,10 +18,10 @@ import typer
 from pydantic import ValidationError
 from ledger.cli_errors import err, exit_input_errors, exit_usage
 from ledger.files import InputFileError, read_scenario
-from ledger.inline import validate
+from ledger.inline import plan
 from ledger.inputs import InputErrors
 from ledger.service import Submission, ServiceNotSettled, ServiceStoreError, open_service_ledger, wait_until_settled
-from ledger.store import StoreURLError
+from ledger.store import StoreURLError, redacted
 
 ServiceStoreOption = Annotated[Optional[str], typer.Option(
     "--store", help="The service's PostgreSQL store (default $LEDGER_STORE, else the settings' default)")]
@@ -51,7 +51,7 @@ def submit(
     except (InputFileError, StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
         exit_usage(str(exc))
     try:
-        inputs = validate(ledger, text, scenario.name)
+        planned = plan(ledger, text, scenario.name)
     except InputErrors as errors:
         exit_input_errors(errors)
 
@@ -61,17 +61,18 @@ def submit(
     submission = Submission(ledger, wait, settle_each=settle == "each",
                             on_wait=lambda error: err.print(f"waiting for the store: {error}"))
     try:
-        submitted = sum(1 for _ in submission.submit(inputs))
+        submitted = sum(1 for _ in submission.submit(planned.inputs))
         if settle != "none":
             wait()
     except ServiceNotSettled as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from None
     if settle == "none":
-        summary = {"submitted": submitted, "store": settings.store}
+        summary = {"submitted": submitted, "store": redacted(settings.store)}
         sys.stdout.write(json.dumps(summary) + "\n") if as_json else err.print(f"submitted {submitted} inputs")
         return
     report = build_report(ledger)
+    report["run"] = {"source": planned.source, "skipped": planned.skipped, "applied": submitted}
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
