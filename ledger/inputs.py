@@ -24,12 +24,14 @@ from ledger.domain.entries import SYSTEM_ACCOUNTS
 from ledger.domain.limits import (
     AMOUNT_MAX,
     EARLIEST_TIME,
+    JSON_DEPTH_MAX,
     LEVEL_MAX,
     LEVERAGE_MAX,
     NameKind,
     Sign,
     check_name,
     name_fault,
+    nesting_fault,
     parse_decimal,
     parse_whole_number,
 )
@@ -142,7 +144,7 @@ class WithdrawInput(_Input):
 
 
 class TransferInput(_Input):
-    model_config = ConfigDict(populate_by_name=True)
+    # Read by their names in the file only (`from`, `to`): `from_account` is an unknown field.
     op: Literal["transfer"]
     from_account: Name = Field(alias="from")
     to_account: Name = Field(alias="to")
@@ -301,7 +303,9 @@ def restore_input(record: dict[str, Any]) -> LedgerInput:
     """The input a record was made of: it was valid when recorded, so it is read, not judged
     again by today's bounds."""
     raw = record["input"]
-    return LedgerInput(body=_input_adapter.validate_python(raw, context={"restoring": True}), line=record["line"],
+    # by_name: a store may hold a transfer written `from_account` when that spelling was read.
+    body = _input_adapter.validate_python(raw, context={"restoring": True}, by_alias=True, by_name=True)
+    return LedgerInput(body=body, line=record["line"],
                        source=record["source"], at=datetime.fromisoformat(record["at"].replace("Z", "+00:00")),
                        fingerprint=fingerprint(raw), raw=raw)
 
@@ -446,6 +450,8 @@ def _check_line(body: Any, check: _LineChecker) -> None:
         check.value_moved("price", body.quantity, body.price)
         if body.quote is not None:
             check.asset("quote", body.quote)
+            if body.quote == body.asset:
+                check.fail("quote", "an asset cannot be quoted in itself")
     elif isinstance(body, ClockInput):
         pass
     elif isinstance(body, AutoTopUpInput):
@@ -510,11 +516,8 @@ def split_lines(text: str) -> tuple[list[_Line], list[InputError]]:
         if not raw_line.strip():
             continue
         try:
-            raw = json.loads(raw_line, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
-        except RecursionError:
-            errors.append(InputError(number, "line", "invalid JSON: nested too deeply"))
-            continue
-        except ValueError as exc:  # JSONDecodeError, a duplicate key, a number too long
+            raw = strict_json(raw_line)
+        except ValueError as exc:  # JSONDecodeError, a duplicate key, a number too long, nested too deeply
             errors.append(InputError(number, "line", f"invalid JSON: {exc}"))
             continue
         if not isinstance(raw, dict):
@@ -522,6 +525,21 @@ def split_lines(text: str) -> tuple[list[_Line], list[InputError]]:
             continue
         lines.append(_Line(number, raw))
     return lines, errors
+
+
+def strict_json(text: str) -> Any:
+    """One JSON value, read strictly: no NaN or Infinity, no key twice in an object, and
+    nested at most `JSON_DEPTH_MAX` deep; ValueError naming the fault."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+    except RecursionError:
+        raise ValueError(f"objects and lists nested more than {JSON_DEPTH_MAX} deep") from None
+    # Walked only when it may be deep: most lines hold one or two brackets.
+    if text.count("{") + text.count("[") > JSON_DEPTH_MAX:
+        fault = nesting_fault(value)
+        if fault is not None:
+            raise ValueError(fault)
+    return value
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -664,9 +682,7 @@ def parse_parameter_file(text: str, source: str) -> dict[str, Any]:
     its faults name the file."""
     location = f"--params {source}"
     try:
-        changes = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
-    except RecursionError:
-        raise InputErrors([InputError(0, "file", "invalid JSON: nested too deeply", location)]) from None
+        changes = strict_json(text)
     except ValueError as exc:
         raise InputErrors([InputError(0, "file", f"invalid JSON: {exc}", location)]) from None
     if not isinstance(changes, dict):

@@ -20,6 +20,8 @@ columns, and every name is text both stores and every table keep as it was given
   printable text: no control, format, surrogate or private-use characters, no
   line or paragraph separators, and no white space at either end. An asset is 1
   to 20 capital ASCII letters or digits; a symbol 1 to 40 of those or `_`.
+- An input nests objects and lists at most 32 deep (`JSON_DEPTH_MAX`; a `params` input
+  needs 5): deeper ones are refused when read, before anything walks them recursively.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ LEVERAGE_MAX = 1000
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)  # exclusive
 NAME_MAX_CHARACTERS = 255
+JSON_DEPTH_MAX = 32
 
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|\+00:00)")
@@ -112,6 +115,25 @@ def parse_whole_number(value: Any, *, minimum: int, maximum: int) -> int:
 
 def _plain(number: Decimal) -> str:
     return format(number, "f")
+
+
+# --- nesting ------------------------------------------------------------------------------
+
+
+def nesting_fault(value: Any) -> str | None:
+    """Why a parsed JSON value nests too deeply, or None. Walked without recursion: a value
+    that parsed just below Python's recursion limit must not fail later when it is encoded
+    again (a digest, a record) or quoted in a message, deeper in the stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > JSON_DEPTH_MAX:
+            return f"objects and lists nested more than {JSON_DEPTH_MAX} deep"
+        stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 # --- times --------------------------------------------------------------------------------
