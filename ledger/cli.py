@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import psycopg
 import typer
@@ -22,7 +22,8 @@ from ledger.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.domain.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
 from ledger.files import InputFileError, read_parameter_file, read_scenario
 from ledger.inline import check_scenario, open_validated, run_inputs
-from ledger.inputs import InputErrors, parse_parameter_file, parse_time
+from ledger.application import Ledger
+from ledger.inputs import InputErrors, Scenario, parse_parameter_file, parse_time
 from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, store_exists, store_url, writer_lease
 from projections.history import HistoryError, account_history, resolve_point
 from projections.presentation import (
@@ -70,13 +71,10 @@ def run(
             exit_input_errors(errors)
         except (InputFileError, StoreURLError, psycopg.OperationalError) as exc:
             exit_usage(str(exc))
-        if planned.skipped:
-            err.print(Text(f"skipped {planned.skipped} inputs of {planned.source} that this store applied before "
-                           f"(through line {planned.skipped_through_line})"))
-        with _progress() as advance:
-            run_inputs(ledger, planned.inputs, again=again,
-                       on_progress=lambda done: advance(f"applying {planned.source}", done, len(planned.inputs)))
-        report = build_report(ledger)
+        try:
+            report = _apply(ledger, planned, again)
+        finally:
+            ledger.close()
     report["run"] = {"source": planned.source, "skipped": planned.skipped, "applied": len(planned.inputs)}
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -114,6 +112,17 @@ def check(
                f"{planned.skipped_through_line})" if planned.skipped else "")
     to_apply = f"lines {lines[0]} to {lines[-1]}" if lines else "nothing"
     err.print(Text(f"{planned.source} is valid: {len(planned.inputs)} inputs to apply ({to_apply}){skipped}"))
+
+
+def _apply(ledger: Ledger, planned: Scenario, again: bool) -> dict[str, Any]:
+    """`ledger run` once the file is valid: its inputs applied, and the report."""
+    if planned.skipped:
+        err.print(Text(f"skipped {planned.skipped} inputs of {planned.source} that this store applied before "
+                       f"(through line {planned.skipped_through_line})"))
+    with _progress() as advance:
+        run_inputs(ledger, planned.inputs, again=again,
+                   on_progress=lambda done: advance(f"applying {planned.source}", done, len(planned.inputs)))
+    return build_report(ledger)
 
 
 @contextmanager

@@ -71,7 +71,11 @@ def open_validated(url: str, text: str, source: str, parameter_overlay: dict[str
     overlay = parameter_overlay or {}
     if store_exists(url):
         app = open_ledger(url, overlay)
-        return app, plan(app, text, source, again)
+        try:
+            return app, plan(app, text, source, again)
+        except BaseException:
+            app.close()
+            raise
     defaults = KnownState(parameter_data=first_version_data(overlay))
     scenario = parse_scenario(text, source, defaults, again)
     return open_ledger(url, overlay), scenario

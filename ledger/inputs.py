@@ -505,24 +505,24 @@ def _pydantic_errors(line: int, error: ValidationError) -> list[InputError]:
 @dataclass(frozen=True)
 class _Line:
     number: int  # the physical line, counting from 1
-    raw: dict[str, Any]
+    raw: dict[str, Any] | None  # None: not a JSON object (its fault is among the errors)
 
 
 def split_lines(text: str) -> tuple[list[_Line], list[InputError]]:
-    """The JSON object of every non-empty line, and the faults of those that are none."""
+    """Every non-empty line with its JSON object, and the faults of those that hold none."""
     lines: list[_Line] = []
     errors: list[InputError] = []
     for number, raw_line in enumerate(text.split("\n"), start=1):
         if not raw_line.strip():
             continue
+        raw = None
         try:
             raw = strict_json(raw_line)
         except ValueError as exc:  # JSONDecodeError, a duplicate key, a number too long, nested too deeply
             errors.append(InputError(number, "line", f"invalid JSON: {exc}"))
-            continue
-        if not isinstance(raw, dict):
+        if raw is not None and not isinstance(raw, dict):
             errors.append(InputError(number, "line", "an input must be a JSON object"))
-            continue
+            raw = None
         lines.append(_Line(number, raw))
     return lines, errors
 
@@ -587,35 +587,25 @@ def _applied_prefix(lines: list[_Line], errors: list[InputError], mark: FileMark
     """How many of the file's inputs the store applied already, and the chain digest after them."""
     if mark is None or mark.inputs_applied == 0:
         return 0, CHAIN_SEED
-    first_bad = min((error.line for error in errors), default=None)
     applied = lines[: mark.inputs_applied]
     chain = CHAIN_SEED
     for line in applied:
-        chain = chain_digest(chain, line.raw)
-    edited = len(applied) < mark.inputs_applied or chain != mark.chain_digest
-    if first_bad is not None and first_bad <= mark.through_line:
-        edited = True
-    if edited:
-        errors.append(_edited_line(lines, mark, known.recorded_from_file(source), first_bad))
-        return len(lines), chain
-    return mark.inputs_applied, chain
+        chain = chain_digest(chain, line.raw) if line.raw is not None else "unreadable"
+    if len(applied) == mark.inputs_applied and chain == mark.chain_digest:
+        return mark.inputs_applied, chain
+    errors.append(_edited_line(lines, mark, known.recorded_from_file(source)))
+    return len(lines), chain
 
 
-def _edited_line(lines: list[_Line], mark: FileMark, recorded: list[dict[str, Any]],
-                 first_bad: int | None) -> InputError:
+def _edited_line(lines: list[_Line], mark: FileMark, recorded: list[dict[str, Any]]) -> InputError:
     """The first line of an applied part that differs from what was applied."""
     message = (f"differs from what this store applied from {mark.source} before ({mark.inputs_applied} inputs "
                f"through line {mark.through_line}): the file was edited; restore it, or run it "
                "anew with --again")
     for index, line in enumerate(lines[: mark.inputs_applied]):
-        if first_bad is not None and first_bad < line.number:
-            return InputError(first_bad, "line", message)
-        if index >= len(recorded) or canonical_json(line.raw) != canonical_json(recorded[index]):
+        if line.raw is None or index >= len(recorded) or canonical_json(line.raw) != canonical_json(recorded[index]):
             return InputError(line.number, "line", message)
-    if first_bad is not None:
-        return InputError(first_bad, "line", message)
-    after = lines[mark.inputs_applied - 1].number + 1 if len(lines) >= mark.inputs_applied else (
-        lines[-1].number + 1 if lines else 1)
+    after = lines[-1].number + 1 if lines else 1
     return InputError(after, "line", f"missing: {message}")
 
 
@@ -624,6 +614,8 @@ def _check_lines(lines: list[_Line], errors: list[InputError], known: KnownState
     inputs: list[LedgerInput] = []
     clock = known.clock if known.clock is not None else _first_time(lines)
     for ordinal, line in enumerate(lines, start=first_ordinal):
+        if line.raw is None:
+            continue  # its fault is listed; the file will not be applied
         chain = chain_digest(chain, line.raw)
         check = _LineChecker(line.number, known, errors)
         try:
@@ -671,8 +663,8 @@ def _first_time(lines: list[_Line]) -> datetime:
     """A new store's clock starts at the file's first time."""
     for line in lines:
         try:
-            return parse_time(line.raw["at"])
-        except (KeyError, ValueError):
+            return parse_time(line.raw["at"])  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
             continue
     return DEFAULT_START
 

@@ -244,9 +244,6 @@ def test_whitespace_and_key_order_of_applied_lines_are_not_edits(store_url: str,
     assert stderr.startswith("line 2: line: differs"), stderr
 
 
-@pytest.mark.xfail(strict=True, reason="ledger/inputs.py _applied_prefix: a faulty line after the applied "
-                                       "inputs but at or before the old `through_line` (blank lines removed "
-                                       "since) is also reported as an edit of the applied part")
 def test_a_faulty_new_line_is_not_called_an_edit_of_the_applied_part(store_url: str) -> None:
     """In process (what `ledger run` calls), to keep it short."""
     from ledger.inline import open_ledger, plan, run_inputs
