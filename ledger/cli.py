@@ -63,14 +63,9 @@ def run(
     Lines the store applied from this file before are skipped: a run cut short is resumed."""
     url = store_url(store)
     with _held_writer_lease(url):
-        try:
-            text = read_scenario(scenario)
-            overlay = parse_parameter_file(read_parameter_file(params), str(params)) if params else {}
+        with _input_faults_exit_2():
+            text, overlay = _read_scenario_and_overlay(scenario, params)
             ledger, planned = open_validated(url, text, scenario.name, overlay, again)
-        except InputErrors as errors:
-            exit_input_errors(errors)
-        except (InputFileError, StoreURLError, psycopg.OperationalError) as exc:
-            exit_usage(str(exc))
         try:
             report = _apply(ledger, planned, again)
         finally:
@@ -93,14 +88,9 @@ def check(
     """Checks a scenario against the store as `ledger run` would, and writes nothing: the
     input errors it would refuse the file for (exit 2), and the lines it would skip as applied."""
     url = store_url(store)
-    try:
-        text = read_scenario(scenario)
-        overlay = parse_parameter_file(read_parameter_file(params), str(params)) if params else {}
+    with _input_faults_exit_2():
+        text, overlay = _read_scenario_and_overlay(scenario, params)
         planned = check_scenario(url, text, scenario.name, overlay, again)
-    except InputErrors as errors:
-        exit_input_errors(errors)
-    except (InputFileError, StoreURLError, psycopg.OperationalError) as exc:
-        exit_usage(str(exc))
     lines = [item.line for item in planned.inputs]
     summary = {"source": planned.source, "valid": True, "skipped": planned.skipped,
                "skipped_through_line": planned.skipped_through_line, "to_apply": len(planned.inputs),
@@ -112,6 +102,22 @@ def check(
                f"{planned.skipped_through_line})" if planned.skipped else "")
     to_apply = f"lines {lines[0]} to {lines[-1]}" if lines else "nothing"
     err.print(Text(f"{planned.source} is valid: {len(planned.inputs)} inputs to apply ({to_apply}){skipped}"))
+
+
+def _read_scenario_and_overlay(scenario: Path, params: Path | None) -> tuple[str, dict[str, Any]]:
+    overlay = parse_parameter_file(read_parameter_file(params), str(params)) if params else {}
+    return read_scenario(scenario), overlay
+
+
+@contextmanager
+def _input_faults_exit_2() -> Iterator[None]:
+    """Bad input, an unreadable file or a bad store URL: its message, exit 2, nothing written."""
+    try:
+        yield
+    except InputErrors as errors:
+        exit_input_errors(errors)
+    except (InputFileError, StoreURLError, psycopg.OperationalError) as exc:
+        exit_usage(str(exc))
 
 
 def _apply(ledger: Ledger, planned: Scenario, again: bool) -> dict[str, Any]:
