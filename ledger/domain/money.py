@@ -13,16 +13,18 @@ from decimal import (
     Context,
     Decimal,
     DivisionByZero,
+    Inexact,
     InvalidOperation,
     Overflow,
 )
 
 ZERO = Decimal(0)
 
-# Products of quantized amounts and prices are exact at 80 significant digits;
-# quotients are carried at 60 and rounded by the caller's rule. Comparisons with
+# Products of amounts, prices and rates within the bounds of `limits.py` (at most 38
+# digits each) are exact at 150 significant digits, and a product that would round raises
+# (Inexact is trapped); quotients are carried at 60 and rounded by the caller's rule. Comparisons with
 # thresholds are made on cross-multiplied products, never on a quotient.
-_EXACT = Context(prec=80, traps=[InvalidOperation, DivisionByZero, Overflow])
+_EXACT = Context(prec=150, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
 _QUOTIENT = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow])
 _QUANTIZING = Context(prec=60, traps=[InvalidOperation, DivisionByZero, Overflow])
 
