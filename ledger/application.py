@@ -111,11 +111,16 @@ class Ledger(Application):
             yield from recorded.inputs
 
     def store_clock(self) -> datetime | None:
-        """The store's one clock: the time of the last input it recorded."""
+        """The store's one clock: the time of the last input it recorded, or of the last hour
+        it began, whichever is later (hours begun for an input a crash then lost count too)."""
         last = self.inputs_log.get_last()
-        if last is None or not last.inputs:
-            return None
-        return datetime.fromisoformat(last.inputs[-1]["at"].replace("Z", "+00:00"))
+        times = [] if last is None or not last.inputs else [
+            datetime.fromisoformat(last.inputs[-1]["at"].replace("Z", "+00:00"))]
+        try:
+            times.append(self.repository.get(CLOCK_ID).current_hour)
+        except AggregateNotFoundError:
+            pass
+        return max(times, default=None)
 
     def file_mark(self, source: str) -> FileMark | None:
         """How far the scenario file `source` was applied to this store."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.application import Ledger, UnitOfWork
-from ledger.domain.parameters import first_version_data
+from ledger.domain.parameters import first_version_data, merge_parameter_data, validate_parameter_set
 from ledger.idempotency import latest_round
 from ledger.inputs import InputError, InputErrors, KnownState, LedgerInput, Scenario, parse_scenario
 from ledger.processes import ProcessManager
@@ -32,14 +32,26 @@ def open_ledger(url: str, parameter_overlay: dict[str, Any] | None = None, read_
 
 def known_state(app: Ledger, source: str) -> KnownState:
     """What the store already knows, as input validation starts from it: its accounts,
-    parameters and clock, and how far it applied the file `source` before."""
+    parameters (with the run's overlay laid over them, as the run will) and clock, and how
+    far it applied the file `source` before."""
     uow = UnitOfWork(app)
     accounts = {name: uow.account(name).mode for name in app.account_names()}
     mark = app.file_mark(source)
-    return KnownState(accounts=accounts, parameter_data=app.parameter_data(), clock=app.store_clock(),
-                      file_mark=mark,
+    return KnownState(accounts=accounts, parameter_data=_with_overlay(app.parameter_data(), app.parameter_overlay),
+                      clock=app.store_clock(), overlay=app.parameter_overlay, file_mark=mark,
                       recorded_from_file=lambda name: latest_round(
                           app.recorded_inputs(), name, mark.inputs_applied if mark else 0))
+
+
+def _with_overlay(parameter_data: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """The store's parameters as a run with this overlay will have them; an overlay that
+    leaves the set inconsistent (a margin call below its liquidation level) is refused."""
+    merged = merge_parameter_data(parameter_data, overlay)
+    faults = validate_parameter_set(merged)
+    if faults:
+        raise InputErrors([InputError(0, name, f"{message} (laid over the store's parameters)", location="--params")
+                           for name, message in faults])
+    return merged
 
 
 def plan(app: Ledger, text: str, source: str, again: bool = False) -> Scenario:
@@ -76,7 +88,7 @@ def open_validated(url: str, text: str, source: str, parameter_overlay: dict[str
         except BaseException:
             app.close()
             raise
-    defaults = KnownState(parameter_data=first_version_data(overlay))
+    defaults = KnownState(parameter_data=first_version_data(overlay), overlay=overlay)
     scenario = parse_scenario(text, source, defaults, again)
     return open_ledger(url, overlay), scenario
 
@@ -87,7 +99,8 @@ def check_scenario(url: str, text: str, source: str, parameter_overlay: dict[str
     raises InputErrors; writes nothing, and creates no store."""
     overlay = parameter_overlay or {}
     if not store_exists(url):
-        return parse_scenario(text, source, KnownState(parameter_data=first_version_data(overlay)), again)
+        return parse_scenario(text, source, KnownState(parameter_data=first_version_data(overlay), overlay=overlay),
+                              again)
     app = open_ledger(url, overlay, read_only=True)
     try:
         return plan(app, text, source, again)

@@ -42,6 +42,7 @@ from ledger.domain.parameters import (
     first_version_data,
     max_clock_jump,
     merge_parameter_data,
+    overlay_changes,
     validate_parameter_changes,
     validate_parameter_set,
 )
@@ -331,7 +332,8 @@ class KnownState:
 
     accounts: dict[str, str] = field(default_factory=dict)  # name -> mode
     parameter_data: dict[str, Any] = field(default_factory=dict)
-    clock: datetime | None = None  # the time of the last input the store recorded
+    clock: datetime | None = None  # the store's clock (`Ledger.store_clock`)
+    overlay: dict[str, Any] = field(default_factory=dict)  # a run's --params: wins over every params line
     file_mark: FileMark | None = None
     # The inputs recorded from a file since it was last begun (only read to name an edited line).
     recorded_from_file: Callable[[str], list[dict[str, Any]]] = lambda _source: []
@@ -480,7 +482,8 @@ def _check_line(body: Any, check: _LineChecker) -> None:
         for field_name, message in faults:
             check.fail(field_name, message)
         if not faults:
-            merged = merge_parameter_data(known.parameter_data, changes)
+            # As the run will apply it: the overlay wins over the line (`Ledger` does the same).
+            merged = merge_parameter_data(known.parameter_data, overlay_changes(changes, known.overlay))
             set_faults = validate_parameter_set(merged)
             for field_name, message in set_faults:
                 check.fail(field_name, message)

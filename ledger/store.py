@@ -306,7 +306,8 @@ def store_environment(url: str) -> dict[str, str]:
 def store_exists(url: str) -> bool:
     """Whether the store already holds a ledger (without creating anything)."""
     if url.startswith(SQLITE_SCHEME):
-        return os.path.exists(checked_sqlite_file(url))
+        path = checked_sqlite_file(url)
+        return os.path.exists(path) and os.path.getsize(path) > 0  # an empty file is a new store
     target = parse_postgres(url)  # refuses a URL of another kind
     with _connected(target, MAINTENANCE_DATABASE) as connection:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,)).fetchone():
@@ -358,7 +359,8 @@ def writer_lease(url: str) -> Iterator[None]:
 def _sqlite_lease(url: str, path: str) -> Iterator[None]:
     """flock on `<db>.lock`, beside the store. The file stays after the lease: removing it
     would let a newcomer lock a fresh file while a waiter holds the old, unlinked one."""
-    lock_path = f"{path}.lock"
+    # One lock whatever the spelling of the path (a symbolic link, `./`): beside the real file.
+    lock_path = f"{os.path.realpath(path)}.lock"
     try:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:

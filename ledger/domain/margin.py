@@ -41,6 +41,9 @@ class Mark:
     at: datetime | None = None  # when it was recorded, where known
 
 
+MAX_QUOTE_HOPS = 1
+
+
 class PriceBook:
     """The latest marks, valued in the valuation asset (stablecoins 1 unless marked)."""
 
@@ -61,7 +64,10 @@ class PriceBook:
             raise MissingPrice(asset)
         if mark.quote == self.parameters.valuation_asset:
             return mark.price
-        if depth > 4 or mark.quote == asset:
+        # One asset between a mark and the valuation asset at most: a value of one is then a
+        # product of two bounded prices, exact and within the ledger's bounds (limits.py);
+        # a longer chain of quotes gives no price.
+        if depth >= MAX_QUOTE_HOPS or mark.quote == asset:
             raise MissingPrice(asset)
         return exact_product(mark.price, self._value_of_one(mark.quote, depth + 1))
 
