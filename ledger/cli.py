@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from ledger import service_cli
 from ledger.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.domain.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
-from ledger.files import InputFileError, read_parameter_file, read_scenario
+from ledger.files import InputFileError, is_pipe, read_parameter_file, read_scenario
 from ledger.inline import check_scenario, open_validated, run_inputs
 from ledger.application import Ledger
 from ledger.inputs import InputErrors, Scenario, parse_parameter_file, parse_time
@@ -62,6 +62,7 @@ def run(
     """Applies a scenario to the store, runs every process it sets off, and prints the report.
     Lines the store applied from this file before are skipped: a run cut short is resumed."""
     url = store_url(store)
+    again = again or is_pipe(scenario)  # a pipe is a new file each time: nothing to resume
     with _held_writer_lease(url):
         with _input_faults_exit_2():
             text, overlay = _read_scenario_and_overlay(scenario, params)

@@ -22,6 +22,14 @@ def shown_path(path: Path) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(path))
 
 
+def is_pipe(path: Path) -> bool:
+    """A pipe (`/dev/stdin`, `<(...)`) has no name a store could know it by again."""
+    try:
+        return stat.S_ISFIFO(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def read_scenario(path: Path) -> str:
     """A scenario's text: a regular file (or a pipe) of at most 1 GiB of UTF-8."""
     return decode_scenario(read_bounded(path, SCENARIO_BYTES_MAX))

@@ -102,3 +102,20 @@ def test_an_overlay_is_checked_as_the_run_will_apply_it(store_url: str, tmp_path
     later = write(tmp_path / "later.jsonl", {"op": "deposit", "account": "S", "asset": "USDC", "amount": "1"})
     refused = ledger_cli("run", str(later), "--params", str(low), "--store", store_url, "--json")
     assert refused.returncode == 2 and "margin_call must not be below liquidation" in refused.stderr
+
+
+def test_a_scenario_from_a_pipe_is_applied_anew_each_time(tmp_path: Path) -> None:
+    """`/dev/stdin` is not a file the store could know again: two different batches piped one
+    after the other are both applied, though they begin alike."""
+    import subprocess
+    import sys
+
+    store = f"sqlite:///{tmp_path / 'ledger.db'}"
+    opening = json.dumps({"op": "open", "account": "A", "mode": "spot", "at": "2026-01-05T10:00:00Z"}) + "\n"
+    five = json.dumps({"op": "deposit", "account": "A", "asset": "USDC", "amount": "5"}) + "\n"
+    seven = json.dumps({"op": "deposit", "account": "A", "asset": "USDC", "amount": "7"}) + "\n"
+    for batch in (opening + five, opening + five + seven):
+        completed = subprocess.run([sys.executable, "-m", "ledger.cli", "run", "/dev/stdin", "--store", store, "--json"],
+                                   input=batch, capture_output=True, text=True, check=False)
+        assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["accounts"]["A"]["balances"] == {"USDC": "17"}
