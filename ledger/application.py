@@ -65,7 +65,7 @@ from ledger.inputs import (
     input_record,
     overlay_record,
 )
-from ledger.idempotency import FileMark
+from ledger.idempotency import FileMark, LineAlreadyApplied
 from ledger.recorders import MORE_TRACKING
 
 SYSTEM_CAUSE = {"kind": "system"}
@@ -165,6 +165,7 @@ class Ledger(Application):
 
     def apply_within(self, uow: UnitOfWork, item: LedgerInput) -> None:
         """Applies one input to the aggregates of `uow`, which may hold earlier inputs too."""
+        uow.require_not_applied(item)
         uow.inputs.append(input_record(item))
         uow.note_applied(item)
         if item.input_id is not None and not uow.admit(item):
@@ -381,6 +382,14 @@ class UnitOfWork:
             self.reject(item, f"id '{item.input_id}' was already used by a different input "
                               f"({receipt.source} line {receipt.line})")
         return False
+
+    def require_not_applied(self, item: LedgerInput) -> None:
+        """Raises LineAlreadyApplied for a line its file's stored mark has passed."""
+        if item.chain is None:
+            return
+        scenario_file = self.find(scenario_file_id(item.source))
+        if scenario_file is not None and scenario_file.inputs_applied >= item.ordinal:
+            raise LineAlreadyApplied(f"{item.source} line {item.line} was applied meanwhile by another writer")
 
     def note_applied(self, item: LedgerInput) -> None:
         """The file's mark moves to this input when the unit of work is saved (`ledger.idempotency`)."""

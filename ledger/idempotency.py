@@ -47,6 +47,11 @@ def chain_digest(previous: str, raw: dict[str, Any]) -> str:
     return hashlib.sha256(f"{previous}\n{canonical_json(raw)}".encode()).hexdigest()
 
 
+class LineAlreadyApplied(Exception):
+    """A line at or below its file's mark: another writer (two `ledger submit`s of one file)
+    applied it meanwhile. Nothing of it is applied again."""
+
+
 @dataclass(frozen=True)
 class FileMark:
     """How far a file was applied to a store (the state of its `ScenarioFile`)."""

@@ -31,6 +31,7 @@ from psycopg import sql
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Recording, Tracking
 
 from ledger.application import Ledger, UnitOfWork
+from ledger.idempotency import LineAlreadyApplied
 from ledger.inputs import LedgerInput, input_record
 from ledger.domain.liquidation import Liquidation
 from ledger.processes import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
@@ -277,7 +278,10 @@ class Submission:
         def apply() -> None:
             if self._recorded_since(inputs_before, record):
                 return  # committed, though its reply was lost
-            self.app.apply(item)
+            try:
+                self.app.apply(item)
+            except LineAlreadyApplied:
+                self.app.forget_cached_state()  # another submit of the file applied it: once is enough
 
         self._retrying(apply, conflicts_retried=True)
 

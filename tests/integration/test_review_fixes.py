@@ -119,3 +119,24 @@ def test_a_scenario_from_a_pipe_is_applied_anew_each_time(tmp_path: Path) -> Non
                                    input=batch, capture_output=True, text=True, check=False)
         assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["accounts"]["A"]["balances"] == {"USDC": "17"}
+
+
+def test_a_line_another_writer_applied_meanwhile_is_not_applied_again(store_url: str) -> None:
+    """Two `ledger submit`s of one file: each line is applied by whichever comes first."""
+    from ledger.idempotency import LineAlreadyApplied
+
+    text = "\n".join(json.dumps(line) for line in (
+        {"op": "open", "account": "S", "mode": "spot", "at": "2026-01-05T10:00:00Z"},
+        {"op": "deposit", "account": "S", "asset": "USDC", "amount": "5"}))
+    first, second = open_ledger(store_url), open_ledger(store_url)
+    try:
+        planned_by_second = plan(second, text, "shared.jsonl").inputs
+        run_inputs(first, plan(first, text, "shared.jsonl").inputs)
+        with pytest.raises(LineAlreadyApplied):
+            second.apply(planned_by_second[1])
+        deposits = [record for record in first.recorder.select_notifications(start=1, limit=10_000)
+                    if record.topic.endswith("Account.Deposited")]
+        assert len(deposits) == 1
+    finally:
+        first.close()
+        second.close()
