@@ -144,8 +144,9 @@ def test_an_sqlite_database_or_an_empty_file_is_accepted(tmp_path: Path) -> None
     empty = tmp_path / "empty.db"
     empty.touch()
     for path in (database, empty):
-        assert store_exists(sqlite_url(path)) is True
         assert store_environment(sqlite_url(path))["SQLITE_DBNAME"] == str(path)
+    assert store_exists(sqlite_url(database)) is True
+    assert store_exists(sqlite_url(empty)) is False  # a new store: it holds no ledger yet
 
 
 def test_a_percent_escape_names_the_file_the_views_use(tmp_path: Path) -> None:
