@@ -46,7 +46,7 @@ from ledger.domain.parameters import (
     validate_parameter_changes,
     validate_parameter_set,
 )
-from ledger.idempotency import CHAIN_SEED, FileMark, canonical_json, chain_digest, latest_round
+from ledger.idempotency import CHAIN_SEED, FileMark, canonical_json, chain_digest
 
 DEFAULT_START = EARLIEST_TIME
 FUTURES_OPS = ("position_mode", "leverage", "trade", "funding", "isolated_margin")

@@ -19,7 +19,7 @@ from ledger.cli import app as cli_app
 from ledger.inline import run_inputs, validate
 from projections.database import views_engine
 from projections.reconcile import reconcile_store
-from tests.conftest import SCENARIOS, LedgerSession, seeds_one_after_another
+from tests.conftest import LedgerSession, seeds_one_after_another
 
 
 
