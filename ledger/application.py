@@ -64,6 +64,7 @@ from ledger.inputs import (
     fingerprint,
     input_record,
     overlay_record,
+    recorded_time,
 )
 from ledger.idempotency import FileMark, LineAlreadyApplied
 from ledger.recorders import MORE_TRACKING
@@ -114,8 +115,7 @@ class Ledger(Application):
         """The store's one clock: the time of the last input it recorded, or of the last hour
         it began, whichever is later (hours begun for an input a crash then lost count too)."""
         last = self.inputs_log.get_last()
-        times = [] if last is None or not last.inputs else [
-            datetime.fromisoformat(last.inputs[-1]["at"].replace("Z", "+00:00"))]
+        times = [] if last is None or not last.inputs else [recorded_time(last.inputs[-1])]
         try:
             times.append(self.repository.get(CLOCK_ID).current_hour)
         except AggregateNotFoundError:
@@ -284,10 +284,11 @@ class Ledger(Application):
             uow.parameter_set(first.at)
         begun = first.chain is None or uow.begin_file(first.source, self.overlay_fingerprint(), again)
         if self.parameter_overlay and begun:
+            cause = {"kind": kind, "source": first.source}
             if not new_store:
-                uow.get(PARAMETERS_ID).change(self.parameter_overlay, first.at, {"kind": kind, "source": first.source})
+                uow.get(PARAMETERS_ID).change(self.parameter_overlay, first.at, cause)
             # Recorded as a `params` input, so that a replay applies it where the run did.
-            uow.inputs.append(overlay_record(self.parameter_overlay, first.at, {"kind": kind, "source": first.source}))
+            uow.inputs.append(overlay_record(self.parameter_overlay, first.at, cause))
         return uow.commit()
 
 

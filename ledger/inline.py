@@ -88,9 +88,13 @@ def open_validated(url: str, text: str, source: str, parameter_overlay: dict[str
         except BaseException:
             app.close()
             raise
-    defaults = KnownState(parameter_data=first_version_data(overlay), overlay=overlay)
-    scenario = parse_scenario(text, source, defaults, again)
+    scenario = parse_scenario(text, source, _new_store_state(overlay), again)
     return open_ledger(url, overlay), scenario
+
+
+def _new_store_state(overlay: dict[str, Any]) -> KnownState:
+    """What a store not yet made will know: the default parameters with the run's overlay."""
+    return KnownState(parameter_data=first_version_data(overlay), overlay=overlay)
 
 
 def check_scenario(url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None,
@@ -99,8 +103,7 @@ def check_scenario(url: str, text: str, source: str, parameter_overlay: dict[str
     raises InputErrors; writes nothing, and creates no store."""
     overlay = parameter_overlay or {}
     if not store_exists(url):
-        return parse_scenario(text, source, KnownState(parameter_data=first_version_data(overlay), overlay=overlay),
-                              again)
+        return parse_scenario(text, source, _new_store_state(overlay), again)
     app = open_ledger(url, overlay, read_only=True)
     try:
         return plan(app, text, source, again)

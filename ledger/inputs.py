@@ -280,6 +280,11 @@ def _time_text(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def recorded_time(record: dict[str, Any]) -> datetime:
+    """The time of an input record (`input_record`), read as written, whatever the bounds now."""
+    return datetime.fromisoformat(record["at"].replace("Z", "+00:00"))
+
+
 def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
     """The checks of a scenario that depend on context (accounts, assets, precisions), made
     again on inputs restored from a store, e.g. under other parameters; raises InputErrors
@@ -307,7 +312,7 @@ def restore_input(record: dict[str, Any]) -> LedgerInput:
     # by_name: a store may hold a transfer written `from_account` when that spelling was read.
     body = _input_adapter.validate_python(raw, context={"restoring": True}, by_alias=True, by_name=True)
     return LedgerInput(body=body, line=record["line"],
-                       source=record["source"], at=datetime.fromisoformat(record["at"].replace("Z", "+00:00")),
+                       source=record["source"], at=recorded_time(record),
                        fingerprint=fingerprint(raw), raw=raw)
 
 
