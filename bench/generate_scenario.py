@@ -36,7 +36,7 @@ import random
 import sys
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any, TextIO
@@ -44,19 +44,19 @@ from typing import Any, TextIO
 D = Decimal
 ZERO = D(0)
 LEVERAGE = 5
-LIQUIDATION_LEVEL = D("1.1")        # cross_classic 5x default
-SAFE_LEVEL = D("1.13")              # what activity must leave at the floor prices
-TOPUP_LEVEL = D("1.3")              # margin-call answers bring the floor level back here
-HOURLY_INTEREST = D("0.000005")     # USDC, per hour
+LIQUIDATION_LEVEL = D("1.1")  # cross_classic 5x default
+SAFE_LEVEL = D("1.13")  # what activity must leave at the floor prices
+TOPUP_LEVEL = D("1.3")  # margin-call answers bring the floor level back here
+HOURLY_INTEREST = D("0.000005")  # USDC, per hour
 DECIMALS = {"BTC": 6, "ETH": 5, "USDC": 2, "SUPER": 3}  # what the generator writes (all <= 8)
-START = datetime(2024, 3, 1, 0, 40, tzinfo=timezone.utc)
-SPAN = timedelta(hours=3)           # hh:00 boundaries at 01:00, 02:00 and 03:00
+START = datetime(2024, 3, 1, 0, 40, tzinfo=UTC)
+SPAN = timedelta(hours=3)  # hh:00 boundaries at 01:00, 02:00 and 03:00
 INITIAL_PRICES = {"BTC": D("60000"), "ETH": D("3000"), "SUPER": D("10")}
 WALKED = ("BTC", "ETH")
 # (fraction of the input budget, asset): the sharp drops.
 DROPS = ((0.30, "BTC"), (0.42, "ETH"), (0.55, "SUPER"), (0.68, "BTC"), (0.78, "ETH"))
-LIQUIDITY_SLOTS = 8                 # liquidity inputs for SUPER, from the SUPER drop to 97%
-SETUP_INPUTS_PER_ACCOUNT = 7        # an upper bound, to check the budget
+LIQUIDITY_SLOTS = 8  # liquidity inputs for SUPER, from the SUPER drop to 97%
+SETUP_INPUTS_PER_ACCOUNT = 7  # an upper bound, to check the budget
 
 
 def quantize(amount: Decimal, places: int, rounding: str = ROUND_FLOOR) -> Decimal:
@@ -103,8 +103,16 @@ class Account:
 
 
 class ScenarioGenerator:
-    def __init__(self, accounts: int, inputs: int, seed: int = 1, mark_share: float = 0.01,
-                 reject_share: float = 0.001, super_share: float = 0.06, liquidation_share: float = 0.03):
+    def __init__(
+        self,
+        accounts: int,
+        inputs: int,
+        seed: int = 1,
+        mark_share: float = 0.01,
+        reject_share: float = 0.001,
+        super_share: float = 0.06,
+        liquidation_share: float = 0.03,
+    ):
         if accounts < 20:
             raise ValueError("at least 20 accounts")
         minimum = accounts * SETUP_INPUTS_PER_ACCOUNT + 200
@@ -117,8 +125,11 @@ class ScenarioGenerator:
         self.reject_share = reject_share
         self.rng = random.Random(seed)
         self.prices: dict[str, Decimal] = {"USDC": D(1), **INITIAL_PRICES}
-        self.floors: dict[str, Decimal] = {"USDC": D(1), "SUPER": INITIAL_PRICES["SUPER"],
-                                           **{a: quantize(INITIAL_PRICES[a] * D("0.96"), 2) for a in WALKED}}
+        self.floors: dict[str, Decimal] = {
+            "USDC": D(1),
+            "SUPER": INITIAL_PRICES["SUPER"],
+            **{a: quantize(INITIAL_PRICES[a] * D("0.96"), 2) for a in WALKED},
+        }
         self.anchors: dict[str, Decimal] = {a: INITIAL_PRICES[a] for a in WALKED}
         n_super = max(10, round(accounts * super_share))
         self.n_pure = n_super // 2
@@ -205,8 +216,15 @@ class ScenarioGenerator:
         assert 0 < cost <= account.balance("USDC") and cost == quantize(cost, 8)
         account.add("USDC", -cost)
         account.add(asset, quantity)
-        return {"op": "fill", "account": account.name, "side": "buy", "base": asset, "quote": "USDC",
-                "quantity": text(quantity), "price": text(price)}
+        return {
+            "op": "fill",
+            "account": account.name,
+            "side": "buy",
+            "base": asset,
+            "quote": "USDC",
+            "quantity": text(quantity),
+            "price": text(price),
+        }
 
     def deposit(self, account: Account, asset: str, amount: Decimal) -> dict[str, Any]:
         account.add(asset, amount)
@@ -249,8 +267,9 @@ class ScenarioGenerator:
                 self.setup_super(account)
 
     def setup_regular(self, account: Account) -> None:
-        wanted = [asset for asset, chance in (("BTC", 0.8), ("ETH", 0.7), ("USDC", 0.8))
-                  if self.rng.random() < chance] or ["USDC"]
+        wanted = [
+            asset for asset, chance in (("BTC", 0.8), ("ETH", 0.7), ("USDC", 0.8)) if self.rng.random() < chance
+        ] or ["USDC"]
         ranges = {"BTC": (0.02, 1.5), "ETH": (0.2, 25.0), "USDC": (500.0, 50000.0)}
         for asset in wanted:
             self.emit(self.deposit(account, asset, self.uniform(*ranges[asset], DECIMALS[asset])))
@@ -361,9 +380,17 @@ class ScenarioGenerator:
         for account in holders:
             if account.value(self.prices) <= LIQUIDATION_LEVEL * account.liabilities:
                 liquidated[self.liquidate(account)] += 1
-        self.drops.append({"slot": self.slot, "asset": asset, "from": text(old), "to": text(new),
-                           "change": f"{float((new - old) / old):.2%}", "holders": len(holders),
-                           "predicted_liquidations": dict(liquidated)})
+        self.drops.append(
+            {
+                "slot": self.slot,
+                "asset": asset,
+                "from": text(old),
+                "to": text(new),
+                "change": f"{float((new - old) / old):.2%}",
+                "holders": len(holders),
+                "predicted_liquidations": dict(liquidated),
+            }
+        )
         self.answer_margin_calls()
 
     def liquidate(self, account: Account) -> str:
@@ -403,8 +430,9 @@ class ScenarioGenerator:
             left -= sold
             if entry[1] == 0:
                 self.takeover_queue.popleft()
-        self.liquidity.append({"slot": self.slot, "quantity": text(quantity), "price": text(price),
-                               "pending_before": text(pending)})
+        self.liquidity.append(
+            {"slot": self.slot, "quantity": text(quantity), "price": text(price), "pending_before": text(pending)}
+        )
         self.write({"op": "liquidity", "asset": "SUPER", "price": text(price), "quantity": text(quantity)})
 
     # --- account activity ------------------------------------------------------------------
@@ -470,8 +498,15 @@ class ScenarioGenerator:
             return None
         account.add(asset, -quantity)
         account.add("USDC", quantity * price)
-        return {"op": "fill", "account": account.name, "side": "sell", "base": asset, "quote": "USDC",
-                "quantity": text(quantity), "price": text(price)}
+        return {
+            "op": "fill",
+            "account": account.name,
+            "side": "sell",
+            "base": asset,
+            "quote": "USDC",
+            "quantity": text(quantity),
+            "price": text(price),
+        }
 
     def activity_repay(self, account: Account) -> dict[str, Any] | None:
         most = min(account.balance("USDC"), account.liabilities)
@@ -543,24 +578,33 @@ def meta_path(path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--accounts", type=int, default=10000)
     parser.add_argument("--inputs", type=int, default=1000000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--mark-share", type=float, default=0.01,
-                        help="share of random-walk marks among the inputs (default 0.01)")
-    parser.add_argument("--reject-share", type=float, default=0.001,
-                        help="share of deliberately over-limit borrows (default 0.001)")
+    parser.add_argument(
+        "--mark-share", type=float, default=0.01, help="share of random-walk marks among the inputs (default 0.01)"
+    )
+    parser.add_argument(
+        "--reject-share", type=float, default=0.001, help="share of deliberately over-limit borrows (default 0.001)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="the scenario file (.jsonl) to write")
     args = parser.parse_args(argv)
     try:
-        meta = write_scenario(args.out, args.accounts, args.inputs, args.seed,
-                              mark_share=args.mark_share, reject_share=args.reject_share)
+        meta = write_scenario(
+            args.out, args.accounts, args.inputs, args.seed, mark_share=args.mark_share, reject_share=args.reject_share
+        )
     except ValueError as exc:
         parser.error(str(exc))
-    print(json.dumps({key: meta[key] for key in ("ops", "expected_rejections", "predicted_liquidations",
-                                                 "margin_call_topups")}, indent=2), file=sys.stderr)
+    print(
+        json.dumps(
+            {key: meta[key] for key in ("ops", "expected_rejections", "predicted_liquidations", "margin_call_topups")},
+            indent=2,
+        ),
+        file=sys.stderr,
+    )
     return 0
 
 

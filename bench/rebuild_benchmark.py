@@ -41,16 +41,10 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "ledger_rebuild_bench"
 FULL_EVENTS = 1_000_000
 QUICK_EVENTS = 100_000
-EVENTS_PER_INPUT = 1.14       # what a generated scenario stores per input (measured: 22,906 for 20,000)
-INPUTS_PER_ACCOUNT = 100      # as bench/run_benchmark.py (10,000 accounts for 1,000,000 inputs)
+EVENTS_PER_INPUT = 1.14  # what a generated scenario stores per input (measured: 22,906 for 20,000)
+INPUTS_PER_ACCOUNT = 100  # as bench/run_benchmark.py (10,000 accounts for 1,000,000 inputs)
 FETCH = 10_000
 GOAL = 0.4
-
-
-
-
-
-
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -71,8 +65,9 @@ def stored_events(url: str) -> int:
         return 0
     target = parse_postgres(url)
     with psycopg.connect(target.conninfo(), autocommit=True) as connection:
-        row = connection.execute(sql.SQL("SELECT count(*) FROM {}.ledger_events").format(
-            sql.Identifier(target.schema))).fetchone()
+        row = connection.execute(
+            sql.SQL("SELECT count(*) FROM {}.ledger_events").format(sql.Identifier(target.schema))
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -100,9 +95,22 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
     scenario = out / f"rebuild_{accounts}_{inputs}_{seed}.jsonl"
     if not scenario.exists():
         progress(f"generating {inputs:,} inputs for {accounts:,} accounts")
-        subprocess.run([sys.executable, str(BENCH / "generate_scenario.py"), "--accounts", str(accounts),
-                        "--inputs", str(inputs), "--seed", str(seed), "--out", str(scenario)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(BENCH / "generate_scenario.py"),
+                "--accounts",
+                str(accounts),
+                "--inputs",
+                str(inputs),
+                "--seed",
+                str(seed),
+                "--out",
+                str(scenario),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     drop_store(url)
     app = open_ledger(url)
     items = ProgressList(validate(app, scenario.read_text(), scenario.name))
@@ -138,8 +146,10 @@ def raw_read(url: str) -> dict[str, Any]:
     from ledger.store import parse_postgres
 
     target = parse_postgres(url)
-    query = sql.SQL("SELECT notification_id, originator_id, originator_version, topic, state "
-                    "FROM {}.ledger_events ORDER BY notification_id").format(sql.Identifier(target.schema))
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        "FROM {}.ledger_events ORDER BY notification_id"
+    ).format(sql.Identifier(target.schema))
     rows = 0
     size = 0
     with psycopg.connect(target.conninfo()) as connection:
@@ -164,8 +174,10 @@ def rebuild(url: str, profile: Path | None) -> dict[str, Any]:
 
         def on_batch(count: int, position: int) -> None:
             if position >= next_mark[0]:
-                progress(f"rebuilt through {position:,} of {last:,} ({count / (time.perf_counter() - started):,.0f} "
-                         "events/s)")
+                progress(
+                    f"rebuilt through {position:,} of {last:,} ({count / (time.perf_counter() - started):,.0f} "
+                    "events/s)"
+                )
                 next_mark[0] = next(marks, 11) * last // 10
 
         started = time.perf_counter()
@@ -181,13 +193,22 @@ def rebuild(url: str, profile: Path | None) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
         assert runner.position() == last, f"rebuilt to {runner.position()}, not {last}"
-    return {"events": projected, "seconds": elapsed, "cpu_s": cpu, "events_per_s": projected / elapsed,
-            "batch_size": max(runner.batch_size, REBUILD_BATCH_SIZE), "profiled": profile is not None}
+    return {
+        "events": projected,
+        "seconds": elapsed,
+        "cpu_s": cpu,
+        "events_per_s": projected / elapsed,
+        "batch_size": max(runner.batch_size, REBUILD_BATCH_SIZE),
+        "profiled": profile is not None,
+    }
 
 
 def median_of(results: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    return {**sorted(results, key=lambda r: r[key])[len(results) // 2],
-            key: statistics.median(r[key] for r in results), "runs": [r[key] for r in results]}
+    return {
+        **sorted(results, key=lambda r: r[key])[len(results) // 2],
+        key: statistics.median(r[key] for r in results),
+        "runs": [r[key] for r in results],
+    }
 
 
 def print_profile(path: Path, top: int = 25) -> None:
@@ -203,18 +224,21 @@ def print_profile(path: Path, top: int = 25) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ensure_project_interpreter()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--events", type=int, help=f"events in the store, about (default {FULL_EVENTS:,}; "
-                                                   f"--quick {QUICK_EVENTS:,})")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument(
+        "--events", type=int, help=f"events in the store, about (default {FULL_EVENTS:,}; --quick {QUICK_EVENTS:,})"
+    )
     parser.add_argument("--quick", action="store_true", help=f"about {QUICK_EVENTS:,} events")
     parser.add_argument("--reuse", action="store_true", help="use the store built before for this size, if any")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
     parser.add_argument("--raw-runs", type=int, default=3)
     parser.add_argument("--rebuild-runs", type=int, default=1)
-    parser.add_argument("--batch", type=int, help="the runner's batch size (default: $LEDGER_PROJECTION_BATCH "
-                                                  "or the runner's own)")
+    parser.add_argument(
+        "--batch", type=int, help="the runner's batch size (default: $LEDGER_PROJECTION_BATCH or the runner's own)"
+    )
     parser.add_argument("--profile", action="store_true", help="also a cProfile'd rebuild (not timed with the others)")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
     parser.add_argument("--json", action="store_true", help="print one JSON document of the figures on stdout")
@@ -236,13 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     raw_runs = []
     for number in range(1, args.raw_runs + 1):
         raw_runs.append(raw_read(url))
-        progress(f"raw read {number}/{args.raw_runs}: {raw_runs[-1]['rows']:,} rows, "
-                 f"{raw_runs[-1]['rows_per_s']:,.0f} rows/s")
+        progress(
+            f"raw read {number}/{args.raw_runs}: {raw_runs[-1]['rows']:,} rows, "
+            f"{raw_runs[-1]['rows_per_s']:,.0f} rows/s"
+        )
     rebuild_runs = []
     for number in range(1, args.rebuild_runs + 1):
         rebuild_runs.append(rebuild(url, None))
-        progress(f"rebuild {number}/{args.rebuild_runs}: {rebuild_runs[-1]['events']:,} events, "
-                 f"{rebuild_runs[-1]['events_per_s']:,.0f} events/s")
+        progress(
+            f"rebuild {number}/{args.rebuild_runs}: {rebuild_runs[-1]['events']:,} events, "
+            f"{rebuild_runs[-1]['events_per_s']:,.0f} events/s"
+        )
     raw = median_of(raw_runs, "rows_per_s")
     rebuilt = median_of(rebuild_runs, "events_per_s")
     result = {
@@ -265,10 +293,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         print(f"events:           {stored:,}")
-        print(f"raw psycopg read: {raw['rows_per_s']:,.0f} rows/s (median of {len(raw['runs'])}: "
-              + ", ".join(f"{r:,.0f}" for r in raw["runs"]) + ")")
-        print(f"rebuild:          {rebuilt['events_per_s']:,.0f} events/s ({rebuilt['seconds']:.1f}s, "
-              f"batch {rebuilt['batch_size']:,})")
+        print(
+            f"raw psycopg read: {raw['rows_per_s']:,.0f} rows/s (median of {len(raw['runs'])}: "
+            + ", ".join(f"{r:,.0f}" for r in raw["runs"])
+            + ")"
+        )
+        print(
+            f"rebuild:          {rebuilt['events_per_s']:,.0f} events/s ({rebuilt['seconds']:.1f}s, "
+            f"batch {rebuilt['batch_size']:,})"
+        )
         print(f"rebuild / raw:    {result['ratio']:.3f} (goal >= {GOAL})")
     return 0
 

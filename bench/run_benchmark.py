@@ -55,12 +55,6 @@ BASELINE_STATE_BYTES = 300
 BASELINE_TOPIC = "ledger.domain.accounts:Account.Deposited"
 
 
-
-
-
-
-
-
 # --- (a), (b): one store, measured in a child process ---------------------------------------
 
 
@@ -72,7 +66,7 @@ def _count_rows(url: str, app: Any) -> dict[str, int]:
     if url.startswith("sqlite:///"):
         import sqlite3
 
-        with sqlite3.connect(url[len("sqlite:///"):]) as connection:
+        with sqlite3.connect(url[len("sqlite:///") :]) as connection:
             for key, table in tables.items():
                 counts[key] = connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
     else:
@@ -106,16 +100,17 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
             print(f"  {error}", file=sys.stderr)
         return {**result, "error": f"{len(errors.errors)} input errors in {scenario.name}"}
     validated = time.perf_counter()
-    progress(f"[{label}] opened in {opened - started:.2f}s, validated {len(inputs):,} inputs in "
-             f"{validated - opened:.2f}s; applying")
+    progress(
+        f"[{label}] opened in {opened - started:.2f}s, validated {len(inputs):,} inputs in "
+        f"{validated - opened:.2f}s; applying"
+    )
 
     stop = threading.Event()
 
     def heartbeat() -> None:
         while not stop.wait(10):
             elapsed = time.perf_counter() - validated
-            progress(f"[{label}] applied {inputs.done:,}/{len(inputs):,} inputs "
-                     f"({inputs.done / elapsed:,.0f}/s)")
+            progress(f"[{label}] applied {inputs.done:,}/{len(inputs):,} inputs ({inputs.done / elapsed:,.0f}/s)")
 
     threading.Thread(target=heartbeat, daemon=True).start()
     cpu = time.process_time()
@@ -144,27 +139,29 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
 
     liquidations = report["liquidations"]
     rows = _count_rows(url, app)
-    result.update({
-        "inputs": len(inputs),
-        "open_s": opened - started,
-        "validate_s": validated - opened,
-        "apply_s": applied - apply_started,
-        "apply_cpu_s": apply_cpu,
-        "report_s": reported - applied,
-        "wall_s": reported - started,
-        "inputs_per_s": len(inputs) / (applied - apply_started),
-        "events_stored": rows["events"],
-        "snapshots_stored": rows.get("snapshots", 0),
-        "events_per_s": rows["events"] / (applied - apply_started),
-        "liquidations": len(liquidations),
-        "liquidations_by_kind": dict(sorted(Counter(item["kind"] for item in liquidations).items())),
-        "liquidations_by_status": dict(sorted(Counter(item["status"] for item in liquidations).items())),
-        "rejections": len(report["rejections"]),
-        "accounts": len(report["accounts"]),
-        "conservation_faults": len(report["conservation"]),
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "profiled": profile is not None,
-    })
+    result.update(
+        {
+            "inputs": len(inputs),
+            "open_s": opened - started,
+            "validate_s": validated - opened,
+            "apply_s": applied - apply_started,
+            "apply_cpu_s": apply_cpu,
+            "report_s": reported - applied,
+            "wall_s": reported - started,
+            "inputs_per_s": len(inputs) / (applied - apply_started),
+            "events_stored": rows["events"],
+            "snapshots_stored": rows.get("snapshots", 0),
+            "events_per_s": rows["events"] / (applied - apply_started),
+            "liquidations": len(liquidations),
+            "liquidations_by_kind": dict(sorted(Counter(item["kind"] for item in liquidations).items())),
+            "liquidations_by_status": dict(sorted(Counter(item["status"] for item in liquidations).items())),
+            "rejections": len(report["rejections"]),
+            "accounts": len(report["accounts"]),
+            "conservation_faults": len(report["conservation"]),
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "profiled": profile is not None,
+        }
+    )
     return result
 
 
@@ -176,8 +173,17 @@ def load_average() -> float:
 
 
 def run_child(url: str, scenario: Path, label: str, profile: Path | None) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "_measure", "--store", url,
-               "--scenario", str(scenario), "--label", label]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "_measure",
+        "--store",
+        url,
+        "--scenario",
+        str(scenario),
+        "--label",
+        label,
+    ]
     if profile is not None:
         command += ["--profile-to", str(profile)]
     load = load_average()
@@ -220,9 +226,14 @@ def baseline(url: str, rows: int, aggregates: int, seed: int, runs: int) -> dict
         results.append(baseline_once(url, rows, aggregates, seed))
         progress(f"baseline run {number}/{runs}: {results[-1]['rows_per_s']:,.0f} rows/s")
     ordered = sorted(results, key=lambda r: r["rows_per_s"])
-    median = ordered[len(ordered) // 2] if len(ordered) % 2 else {
-        **ordered[len(ordered) // 2], "rows_per_s": (ordered[len(ordered) // 2 - 1]["rows_per_s"]
-                                                     + ordered[len(ordered) // 2]["rows_per_s"]) / 2}
+    median = (
+        ordered[len(ordered) // 2]
+        if len(ordered) % 2
+        else {
+            **ordered[len(ordered) // 2],
+            "rows_per_s": (ordered[len(ordered) // 2 - 1]["rows_per_s"] + ordered[len(ordered) // 2]["rows_per_s"]) / 2,
+        }
+    )
     return {**median, "runs": [r["rows_per_s"] for r in results]}
 
 
@@ -240,11 +251,16 @@ def baseline_once(url: str, rows: int, aggregates: int, seed: int) -> dict[str, 
         connection.execute("DROP TABLE IF EXISTS bench_baseline_events")
         connection.execute(
             "CREATE TABLE bench_baseline_events (originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
-            "topic text, state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))")
-        connection.execute("CREATE UNIQUE INDEX bench_baseline_events_notification_id_idx "
-                           "ON bench_baseline_events (notification_id ASC)")
-        insert = ("INSERT INTO bench_baseline_events (originator_id, originator_version, topic, state) "
-                  "VALUES (%s, %s, %s, %s)")
+            "topic text, state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"
+        )
+        connection.execute(
+            "CREATE UNIQUE INDEX bench_baseline_events_notification_id_idx "
+            "ON bench_baseline_events (notification_id ASC)"
+        )
+        insert = (
+            "INSERT INTO bench_baseline_events (originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s)"
+        )
         started = time.perf_counter()
         with connection.cursor() as cursor:
             for first in range(0, rows, BASELINE_BATCH):
@@ -257,8 +273,13 @@ def baseline_once(url: str, rows: int, aggregates: int, seed: int) -> dict[str, 
                     cursor.executemany(insert, batch)
         elapsed = time.perf_counter() - started
         stored = connection.execute("SELECT COUNT(*) FROM bench_baseline_events").fetchone()[0]
-    return {"rows": stored, "batch": BASELINE_BATCH, "state_bytes": BASELINE_STATE_BYTES,
-            "seconds": elapsed, "rows_per_s": stored / elapsed}
+    return {
+        "rows": stored,
+        "batch": BASELINE_BATCH,
+        "state_bytes": BASELINE_STATE_BYTES,
+        "seconds": elapsed,
+        "rows_per_s": stored / elapsed,
+    }
 
 
 def print_profile(path: Path, top: int = 30) -> None:
@@ -282,10 +303,14 @@ def _kinds(result: dict[str, Any]) -> str:
 def print_table(summary: dict[str, Any]) -> None:
     stores = [summary[key] for key in ("sqlite", "postgres") if key in summary]
     width = 16
-    print(f"\nmargin-ledger benchmark: {summary['accounts']:,} accounts, {summary['inputs']:,} inputs, "
-          f"seed {summary['seed']}{' (--quick)' if summary['quick'] else ''}, project {summary['project_commit']}")
-    print(f"scenario {summary['scenario']} generated in {summary['generate_s']:.1f}s: "
-          + ", ".join(f"{op} {count:,}" for op, count in summary["ops"].items()))
+    print(
+        f"\nmargin-ledger benchmark: {summary['accounts']:,} accounts, {summary['inputs']:,} inputs, "
+        f"seed {summary['seed']}{' (--quick)' if summary['quick'] else ''}, project {summary['project_commit']}"
+    )
+    print(
+        f"scenario {summary['scenario']} generated in {summary['generate_s']:.1f}s: "
+        + ", ".join(f"{op} {count:,}" for op, count in summary["ops"].items())
+    )
     print()
     print(f"{'':34}" + "".join(f"{store['store']:>{width}}" for store in stores))
 
@@ -316,19 +341,24 @@ def print_table(summary: dict[str, Any]) -> None:
     if "baseline" in summary:
         base = summary["baseline"]
         spread = " / ".join(f"{value:,.0f}" for value in base["runs"])
-        print(f"baseline (raw psycopg, {base['batch']} rows/transaction, {base['state_bytes']} B state): "
-              f"{base['rows']:,} rows, median {base['rows_per_s']:,.0f} rows/s (runs: {spread})")
+        print(
+            f"baseline (raw psycopg, {base['batch']} rows/transaction, {base['state_bytes']} B state): "
+            f"{base['rows']:,} rows, median {base['rows_per_s']:,.0f} rows/s (runs: {spread})"
+        )
     if summary.get("ratio") is not None:
         verdict = "met" if summary["ratio"] >= 0.5 else "NOT met"
         print(f"PostgreSQL inputs/s / baseline rows/s = {summary['ratio']:.3f}  (goal >= 0.5: {verdict})")
-    print(f"expected (generator): rejections {summary['expected']['rejections']}, liquidations "
-          + ", ".join(f"{k} {v}" for k, v in sorted(summary["expected"]["liquidations"].items())))
+    print(
+        f"expected (generator): rejections {summary['expected']['rejections']}, liquidations "
+        + ", ".join(f"{k} {v}" for k, v in sorted(summary["expected"]["liquidations"].items()))
+    )
     for note in summary["checks"]:
         print(f"check: {note}")
-    print(f"load average (1 min) at start {summary['load_average_at_start']:.2f} on {summary['cpus']} CPUs"
-          + "".join(f", before {s['store']} {s['load_average_before']:.2f}" for s in stores
-                    if "load_average_before" in s)
-          + ": figures vary with other load on the machine")
+    print(
+        f"load average (1 min) at start {summary['load_average_at_start']:.2f} on {summary['cpus']} CPUs"
+        + "".join(f", before {s['store']} {s['load_average_before']:.2f}" for s in stores if "load_average_before" in s)
+        + ": figures vary with other load on the machine"
+    )
     print(f"total wall {summary['total_wall_s']:.1f}s; results in {summary['results_file']}")
 
 
@@ -345,7 +375,9 @@ def checks(summary: dict[str, Any]) -> list[str]:
         if store["rejections"] != expected["rejections"]:
             notes.append(f"{key}: {store['rejections']} rejections, the generator expected {expected['rejections']}")
         if kinds != {k: v for k, v in expected["liquidations"].items() if v}:
-            notes.append(f"{key}: liquidations {kinds} differ from the generator's prediction {expected['liquidations']}")
+            notes.append(
+                f"{key}: liquidations {kinds} differ from the generator's prediction {expected['liquidations']}"
+            )
         if store["conservation_faults"]:
             notes.append(f"{key}: conservation broken ({store['conservation_faults']} imbalances)")
     both = [summary.get(key) for key in ("sqlite", "postgres")]
@@ -360,22 +392,35 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_measure"]:
         return _measure_main(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--accounts", type=int, help=f"accounts (default {FULL['accounts']:,}; --quick {QUICK['accounts']:,})")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument(
+        "--accounts", type=int, help=f"accounts (default {FULL['accounts']:,}; --quick {QUICK['accounts']:,})"
+    )
     parser.add_argument("--inputs", type=int, help=f"inputs (default {FULL['inputs']:,}; --quick {QUICK['inputs']:,})")
-    parser.add_argument("--quick", action="store_true", help="the quick preset: 1,000 accounts, 50,000 inputs (a check that all works)")
+    parser.add_argument(
+        "--quick", action="store_true", help="the quick preset: 1,000 accounts, 50,000 inputs (a check that all works)"
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--mark-share", type=float, default=0.01,
-                        help="share of random-walk marks among the inputs (default 0.01)")
+    parser.add_argument(
+        "--mark-share", type=float, default=0.01, help="share of random-walk marks among the inputs (default 0.01)"
+    )
     parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="where scenario and results go (bench/out)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true", help="also skips the baseline")
-    parser.add_argument("--profile", action="store_true",
-                        help="afterwards, one more PostgreSQL run under cProfile (apply phase), top entries to stderr")
-    parser.add_argument("--baseline-runs", type=int, default=3,
-                        help="baseline repetitions, each into a fresh table; the median is reported (default 3)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, one more PostgreSQL run under cProfile (apply phase), top entries to stderr",
+    )
+    parser.add_argument(
+        "--baseline-runs",
+        type=int,
+        default=3,
+        help="baseline repetitions, each into a fresh table; the median is reported (default 3)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the PostgreSQL database")
     parser.add_argument("--json", action="store_true", help="print one JSON document of the figures on stdout")
     args = parser.parse_args(argv)
@@ -401,8 +446,14 @@ def main(argv: list[str] | None = None) -> int:
         "project_commit": project_commit(),
         "cpus": os.cpu_count(),
         "load_average_at_start": load_average(),
-        "accounts": accounts, "inputs": inputs, "seed": args.seed, "quick": args.quick,
-        "mark_share": args.mark_share, "scenario": str(scenario), "generate_s": generated, "ops": meta["ops"],
+        "accounts": accounts,
+        "inputs": inputs,
+        "seed": args.seed,
+        "quick": args.quick,
+        "mark_share": args.mark_share,
+        "scenario": str(scenario),
+        "generate_s": generated,
+        "ops": meta["ops"],
         "expected": {"rejections": meta["expected_rejections"], "liquidations": meta["predicted_liquidations"]},
         "drops": meta["drops"],
     }
@@ -447,8 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = args.out / f"profile-postgres-{accounts}a-{inputs}i.prof"
         progress(f"profiling a PostgreSQL run in {name} (figures of this run are not reported)")
         try:
-            summary["profile"] = {**run_child(url, scenario, "postgres-profiled", profile),
-                                  "file": str(profile)}
+            summary["profile"] = {**run_child(url, scenario, "postgres-profiled", profile), "file": str(profile)}
         finally:
             drop_database(args.postgres, name)
         if profile.exists():

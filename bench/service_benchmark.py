@@ -60,8 +60,11 @@ OUT = ROOT / "bench" / "out"
 
 def scenario_texts(accounts: int) -> tuple[str, str]:
     """The accounts' inputs, and the mark that liquidates them all."""
-    lines = [line for line in mass_liquidation_lines(regular=accounts, takeovers=0) if line["op"] == "params"
-             or line.get("account") or line["op"] == "mark" and line["price"] == "50000"]
+    lines = [
+        line
+        for line in mass_liquidation_lines(regular=accounts, takeovers=0)
+        if line["op"] == "params" or line.get("account") or line["op"] == "mark" and line["price"] == "50000"
+    ]
     mark = {"op": "mark", "asset": "BTC", "price": "43000", "at": "2026-01-05T10:20:00Z"}
     return "\n".join(json.dumps(line) for line in lines), json.dumps(mark)
 
@@ -86,8 +89,9 @@ def timings(url: str) -> dict[str, Any]:
         start = 1
         while notifications := app.recorder.select_notifications(start=start, limit=5000):
             for notification in notifications:
-                if notification.topic.endswith("AssetMarket.MarkRecorded") or \
-                        notification.topic.endswith("Account.LiquidationEnded"):
+                if notification.topic.endswith("AssetMarket.MarkRecorded") or notification.topic.endswith(
+                    "Account.LiquidationEnded"
+                ):
                     event = app.mapper.to_domain_event(notification)
                     if isinstance(event, AssetMarket.MarkRecorded) and event.price == 43000:
                         mark_at = event.timestamp
@@ -128,9 +132,19 @@ def service_run(url: str, mark_text: str, workers: int, logs: Path) -> dict[str,
     try:
         for command in (["worker", "--concurrency", str(workers)], ["dispatcher"]):
             log = logs / f"{command[0]}-{workers}.log"
-            processes.append((subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli", *command], env=env, stdout=log.open("wb"),
-                stderr=subprocess.STDOUT, start_new_session=True), log, "ready." if command[0] == "worker" else '"started"'))
+            processes.append(
+                (
+                    subprocess.Popen(
+                        [sys.executable, "-m", "ledger.cli", *command],
+                        env=env,
+                        stdout=log.open("wb"),
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    ),
+                    log,
+                    "ready." if command[0] == "worker" else '"started"',
+                )
+            )
         for process, log, ready in processes:
             deadline = time.monotonic() + 60
             while ready not in log.read_text(errors="replace"):
@@ -149,7 +163,8 @@ def service_run(url: str, mark_text: str, workers: int, logs: Path) -> dict[str,
             process.wait(timeout=60)
         queue = env["LEDGER_QUEUE"]
         redis.Redis.from_url(ServiceSettings().broker_url).delete(
-            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
     return timings(url)
 
 
@@ -187,8 +202,10 @@ def main() -> None:
     print(f"{'run':<22}{'liquidations':>13}{'seconds':>9}{'per second':>12}{'p50 s':>8}{'p99 s':>8}{'vs inline':>11}")
     for key in ("inline", "service_1_workers", "service_2_workers"):
         row = results[key]
-        print(f"{key:<22}{row['liquidations']:>13}{row['seconds']:>9}{row['liquidations_per_second']!s:>12}"
-              f"{row['p50_seconds']!s:>8}{row['p99_seconds']!s:>8}{row.get('ratio_to_inline', 1.0)!s:>11}")
+        print(
+            f"{key:<22}{row['liquidations']:>13}{row['seconds']:>9}{row['liquidations_per_second']!s:>12}"
+            f"{row['p50_seconds']!s:>8}{row['p99_seconds']!s:>8}{row.get('ratio_to_inline', 1.0)!s:>11}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from ledger.domain.parameters import (
     first_version_data,
     overlay_changes,
 )
+from ledger.idempotency import FileMark, LineAlreadyApplied
 from ledger.inputs import (
     AutoTopUpInput,
     BorrowInput,
@@ -66,7 +67,6 @@ from ledger.inputs import (
     overlay_record,
     recorded_time,
 )
-from ledger.idempotency import FileMark, LineAlreadyApplied
 from ledger.recorders import MORE_TRACKING
 
 SYSTEM_CAUSE = {"kind": "system"}
@@ -78,8 +78,14 @@ class Ledger(Application):
     the process manager (`ledger.processes`) records its reactions exactly once."""
 
     name = "ledger"
-    snapshotting_intervals = {Account: 200, AssetMarket: 200, Liquidation: 100, ParameterSet: 50, Clock: 200,
-                              ScenarioFile: 200}
+    snapshotting_intervals = {
+        Account: 200,
+        AssetMarket: 200,
+        Liquidation: 100,
+        ParameterSet: 50,
+        Clock: 200,
+        ScenarioFile: 200,
+    }
 
     def __init__(self, env: Mapping[str, str] | None = None):
         use_ledger_decimal_context()
@@ -128,9 +134,13 @@ class Ledger(Application):
             scenario_file = self.repository.get(scenario_file_id(source))
         except AggregateNotFoundError:
             return None
-        return FileMark(source=source, inputs_applied=scenario_file.inputs_applied,
-                        through_line=scenario_file.through_line, chain_digest=scenario_file.chain_digest,
-                        overlay_fingerprint=scenario_file.overlay_fingerprint)
+        return FileMark(
+            source=source,
+            inputs_applied=scenario_file.inputs_applied,
+            through_line=scenario_file.through_line,
+            chain_digest=scenario_file.chain_digest,
+            overlay_fingerprint=scenario_file.overlay_fingerprint,
+        )
 
     def overlay_fingerprint(self) -> str | None:
         return fingerprint(self.parameter_overlay) if self.parameter_overlay else None
@@ -207,8 +217,9 @@ class Ledger(Application):
         elif isinstance(body, RepayInput):
             uow.account(body.account).repay(body.asset, body.amount, at, cause)
         elif isinstance(body, FillInput):
-            uow.account(body.account).fill(body.side, body.base, body.quote, body.quantity, body.price,
-                                           uow.parameters(), at, cause)
+            uow.account(body.account).fill(
+                body.side, body.base, body.quote, body.quantity, body.price, uow.parameters(), at, cause
+            )
         elif isinstance(body, MarkInput):
             assert body.asset is not None
             quote = body.quote or uow.parameters().valuation_asset
@@ -232,8 +243,9 @@ class Ledger(Application):
         if body.mode != "spot":
             leverage = body.leverage or DEFAULT_LEVERAGE[body.mode]
             if not uow.parameters().has_tier(body.mode, leverage):
-                raise Rejected(f"no margin tier for {body.mode} at {leverage}x in parameters "
-                               f"version {uow.parameters().version}")
+                raise Rejected(
+                    f"no margin tier for {body.mode} at {leverage}x in parameters version {uow.parameters().version}"
+                )
         pair = body.pair.split("/") if body.pair else None
         account = Account(account=body.account, mode=body.mode, leverage=leverage, pair=pair, at=at, cause=cause)
         uow.add(account)
@@ -252,8 +264,9 @@ class Ledger(Application):
             raise Rejected(f"auto top-up draws from a spot account; {source.name} is {source.mode}")
         uow.account(body.account).enable_auto_topup(source.name, body.assets, body.target, at, cause)
 
-    def begin_hours(self, until: datetime, cause: dict[str, Any],
-                    quiet: Callable[[], bool] = lambda: False) -> Iterator[list[Recording]]:
+    def begin_hours(
+        self, until: datetime, cause: dict[str, Any], quiet: Callable[[], bool] = lambda: False
+    ) -> Iterator[list[Recording]]:
         """Records each hh:00 from the clock's hour up to `until`, one save each, so the
         interest of each hour is processed before time moves on; while `quiet()` says no
         hour's interest concerns anyone, hours share a save (a year is 8,784 of them)."""
@@ -345,8 +358,7 @@ class UnitOfWork:
     def parameter_set(self, at: datetime) -> ParameterSet:
         parameter_set = self.find(PARAMETERS_ID)
         if parameter_set is None:
-            parameter_set = ParameterSet(data=first_version_data(self.app.parameter_overlay), at=at,
-                                         cause=SYSTEM_CAUSE)
+            parameter_set = ParameterSet(data=first_version_data(self.app.parameter_overlay), at=at, cause=SYSTEM_CAUSE)
             self.add(parameter_set)
         return parameter_set
 
@@ -376,12 +388,17 @@ class UnitOfWork:
         assert item.input_id is not None
         receipt = self.find(receipt_id(item.input_id))
         if receipt is None:
-            self.add(InputReceipt(input_id=item.input_id, fingerprint=item.fingerprint, line=item.line,
-                                  source=item.source, at=item.at))
+            self.add(
+                InputReceipt(
+                    input_id=item.input_id, fingerprint=item.fingerprint, line=item.line, source=item.source, at=item.at
+                )
+            )
             return True
         if receipt.fingerprint != item.fingerprint:
-            self.reject(item, f"id '{item.input_id}' was already used by a different input "
-                              f"({receipt.source} line {receipt.line})")
+            self.reject(
+                item,
+                f"id '{item.input_id}' was already used by a different input ({receipt.source} line {receipt.line})",
+            )
         return False
 
     def require_not_applied(self, item: LedgerInput) -> None:
@@ -423,8 +440,16 @@ class UnitOfWork:
         return mark_events
 
     def reject(self, item: LedgerInput, error: str) -> None:
-        self.log(self.app.rejections_log, line=item.line, source=item.source, op=item.op,
-                 input_id=item.input_id, account=getattr(item.body, "account", None), error=error, at=item.at)
+        self.log(
+            self.app.rejections_log,
+            line=item.line,
+            source=item.source,
+            op=item.op,
+            input_id=item.input_id,
+            account=getattr(item.body, "account", None),
+            error=error,
+            at=item.at,
+        )
 
     def pending_count(self) -> int:
         return len(self.log_events) + sum(len(a.pending_events) for a in self.touched.values())
@@ -452,8 +477,12 @@ class UnitOfWork:
         self.events[0:0] = self._advance_file_marks()
         if self.inputs:
             # First in the transaction: the events after it stay in trigger order.
-            self.events.insert(0, self.app.inputs_log.trigger_event(
-                next_originator_version=self.app.next_log_version(self.app.inputs_log), inputs=self.inputs))
+            self.events.insert(
+                0,
+                self.app.inputs_log.trigger_event(
+                    next_originator_version=self.app.next_log_version(self.app.inputs_log), inputs=self.inputs
+                ),
+            )
             self.inputs = []
         if not self.events and tracking is None:
             return []

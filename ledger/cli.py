@@ -10,19 +10,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import psycopg
 import typer
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from ledger import service_cli
+from ledger.application import Ledger
 from ledger.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.domain.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
 from ledger.files import InputFileError, is_pipe, read_parameter_file, read_scenario
 from ledger.inline import check_scenario, open_validated, run_inputs
-from ledger.application import Ledger
 from ledger.inputs import InputErrors, Scenario, parse_parameter_file, parse_time
 from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, store_exists, store_url, writer_lease
 from projections.history import HistoryError, account_history, resolve_point
@@ -38,10 +38,13 @@ from projections.queries import ViewReader
 from projections.report import build_report
 from projections.runner import ProjectionConflict, StoreViews
 
-app = typer.Typer(help="An event-sourced account ledger for margin trading.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="An event-sourced account ledger for margin trading.", no_args_is_help=True, add_completion=False
+)
 
-StoreOption = Annotated[Optional[str], typer.Option("--store", help="Store URL (default $LEDGER_STORE or sqlite:///ledger.db)")]
+StoreOption = Annotated[
+    str | None, typer.Option("--store", help="Store URL (default $LEDGER_STORE or sqlite:///ledger.db)")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 
 
@@ -50,12 +53,13 @@ def main() -> None:
     """An event-sourced account ledger for margin trading."""
 
 
-
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
-    params: Annotated[Optional[Path], typer.Option("--params", help="A parameter overlay (JSON object)")] = None,
-    again: Annotated[bool, typer.Option("--again", help="Apply the file anew, though the store applied it before")] = False,
+    params: Annotated[Path | None, typer.Option("--params", help="A parameter overlay (JSON object)")] = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Apply the file anew, though the store applied it before")
+    ] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -81,7 +85,7 @@ def run(
 @app.command()
 def check(
     scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
-    params: Annotated[Optional[Path], typer.Option("--params", help="A parameter overlay (JSON object)")] = None,
+    params: Annotated[Path | None, typer.Option("--params", help="A parameter overlay (JSON object)")] = None,
     again: Annotated[bool, typer.Option("--again", help="As `ledger run --again` would apply it")] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
@@ -93,14 +97,23 @@ def check(
         text, overlay = _read_scenario_and_overlay(scenario, params)
         planned = check_scenario(url, text, scenario.name, overlay, again)
     lines = [item.line for item in planned.inputs]
-    summary = {"source": planned.source, "valid": True, "skipped": planned.skipped,
-               "skipped_through_line": planned.skipped_through_line, "to_apply": len(planned.inputs),
-               "first_line": lines[0] if lines else None, "last_line": lines[-1] if lines else None}
+    summary = {
+        "source": planned.source,
+        "valid": True,
+        "skipped": planned.skipped,
+        "skipped_through_line": planned.skipped_through_line,
+        "to_apply": len(planned.inputs),
+        "first_line": lines[0] if lines else None,
+        "last_line": lines[-1] if lines else None,
+    }
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         return
-    skipped = (f"; {planned.skipped} inputs applied before would be skipped (through line "
-               f"{planned.skipped_through_line})" if planned.skipped else "")
+    skipped = (
+        f"; {planned.skipped} inputs applied before would be skipped (through line {planned.skipped_through_line})"
+        if planned.skipped
+        else ""
+    )
     to_apply = f"lines {lines[0]} to {lines[-1]}" if lines else "nothing"
     err.print(Text(f"{planned.source} is valid: {len(planned.inputs)} inputs to apply ({to_apply}){skipped}"))
 
@@ -124,11 +137,19 @@ def _input_faults_exit_2() -> Iterator[None]:
 def _apply(ledger: Ledger, planned: Scenario, again: bool) -> dict[str, Any]:
     """`ledger run` once the file is valid: its inputs applied, and the report."""
     if planned.skipped:
-        err.print(Text(f"skipped {planned.skipped} inputs of {planned.source} that this store applied before "
-                       f"(through line {planned.skipped_through_line})"))
+        err.print(
+            Text(
+                f"skipped {planned.skipped} inputs of {planned.source} that this store applied before "
+                f"(through line {planned.skipped_through_line})"
+            )
+        )
     with _progress() as advance:
-        run_inputs(ledger, planned.inputs, again=again,
-                   on_progress=lambda done: advance(f"applying {planned.source}", done, len(planned.inputs)))
+        run_inputs(
+            ledger,
+            planned.inputs,
+            again=again,
+            on_progress=lambda done: advance(f"applying {planned.source}", done, len(planned.inputs)),
+        )
     return build_report(ledger)
 
 
@@ -170,7 +191,8 @@ def project(
                 total = runner.last_notification_id()
                 with _progress() as advance:
                     projected = runner.rebuild(
-                        on_batch=lambda _count, position: advance("rebuilding views", position, total))
+                        on_batch=lambda _count, position: advance("rebuilding views", position, total)
+                    )
             elif once:
                 projected = runner.catch_up()
             else:
@@ -178,13 +200,18 @@ def project(
         except ProjectionConflict as conflict:
             print_error(f"{conflict}; nothing of this batch was written, run again")
             raise typer.Exit(1) from None
-        summary = {"projected": projected, "position": runner.position(),
-                   "last_notification_id": runner.last_notification_id()}
+        summary = {
+            "projected": projected,
+            "position": runner.position(),
+            "last_notification_id": runner.last_notification_id(),
+        }
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
-        err.print(f"projected {summary['projected']} events; views at notification {summary['position']} "
-                  f"of {summary['last_notification_id']}")
+        err.print(
+            f"projected {summary['projected']} events; views at notification {summary['position']} "
+            f"of {summary['last_notification_id']}"
+        )
 
 
 def _follow_until_stopped(views: StoreViews) -> int:
@@ -202,8 +229,8 @@ def _follow_until_stopped(views: StoreViews) -> int:
 @app.command()
 def history(
     account: Annotated[str, typer.Argument(help="The account's name")],
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="A UTC time, e.g. 2026-01-05T10:20:00Z")] = None,
-    at_event: Annotated[Optional[int], typer.Option("--at-event", help="A notification id (event list)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="A UTC time, e.g. 2026-01-05T10:20:00Z")] = None,
+    at_event: Annotated[int | None, typer.Option("--at-event", help="A notification id (event list)")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -240,10 +267,11 @@ def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
 
 @app.command()
 def postmortem(
-    liquidation_id: Annotated[str, typer.Argument(help="The liquidation's id, or the start of it "
-                                                       "(see `ledger liquidations`)")],
+    liquidation_id: Annotated[
+        str, typer.Argument(help="The liquidation's id, or the start of it (see `ledger liquidations`)")
+    ],
     output_format: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
-    output: Annotated[Optional[Path], typer.Option("--output", help="Write to this new file instead")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this new file instead")] = None,
     force: Annotated[bool, typer.Option("--force", help="Let --output replace a file (never the store's)")] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
@@ -296,7 +324,8 @@ def _check_output(output: Path, force: bool, store_files: list[Path]) -> None:
     --force) or over any existing file without --force."""
     for store_file in store_files:
         if output.resolve() == store_file.resolve() or (
-                output.exists() and store_file.exists() and output.samefile(store_file)):
+            output.exists() and store_file.exists() and output.samefile(store_file)
+        ):
             exit_usage(f"--output {output} is the store's own file {store_file}: it is never written over")
     if output.exists() and not force:
         exit_usage(f"--output {output}: the file exists; --force replaces it")
@@ -308,11 +337,11 @@ LIQUIDATION_STATUSES = (IN_PROGRESS, COMPLETED)
 
 @app.command()
 def liquidations(
-    account: Annotated[Optional[str], typer.Option("--account", help="Only this account's")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Triggered at or after this UTC time")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Triggered at or before this UTC time")] = None,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="regular, takeover or mixed")] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="in_progress or completed")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account's")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Triggered at or after this UTC time")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Triggered at or before this UTC time")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="regular, takeover or mixed")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="in_progress or completed")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -323,8 +352,7 @@ def liquidations(
     if start is not None and end is not None and start > end:
         exit_usage(f"--since {since} is after --until {until}")
     with _current_views(store_url(store)) as views:
-        rows = ViewReader(views.engine).liquidations(account=account, since=start, until=end, kind=kind,
-                                                     status=status)
+        rows = ViewReader(views.engine).liquidations(account=account, since=start, until=end, kind=kind, status=status)
     found = [row["summary"] for row in rows]
     if as_json:
         sys.stdout.write(json.dumps({"liquidations": found}, indent=2) + "\n")
@@ -342,7 +370,7 @@ def _check_choice(option: str, given: str | None, choices: tuple[str, ...]) -> N
 @app.command()
 def replay(
     params: Annotated[Path, typer.Option("--params", help="A parameter overlay (JSON object)")],
-    account: Annotated[Optional[str], typer.Option("--account", help="Only this account")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -417,8 +445,14 @@ def _current_views(url: str) -> Iterator[StoreViews]:
 def _progress() -> Iterator[OnProgress]:
     """A bar per phase of a long command (what it is doing, how far, out of how many), on
     standard error and only when that is a terminal: a pipe or a file gets nothing."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, disable=not err.is_terminal) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as progress:
         tasks: dict[str, TaskID] = {}
 
         def advance(what: str, done: int, total: int) -> None:

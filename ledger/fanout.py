@@ -51,8 +51,9 @@ class ServiceIndex:
 
     def reactions(self, event: Any) -> list[Reaction]:
         """What `event` calls for, given the state the events before it left."""
-        return reactions_to(event, self.accounts.__getitem__, lambda mark: self.exposed_to.get(mark.asset, ()),
-                            self.open_debts)
+        return reactions_to(
+            event, self.accounts.__getitem__, lambda mark: self.exposed_to.get(mark.asset, ()), self.open_debts
+        )
 
     def _index(self, account: Account) -> None:
         name = account.name

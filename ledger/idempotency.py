@@ -68,4 +68,4 @@ def latest_round(records: Iterable[dict[str, Any]], source: str, inputs_applied:
     applied leaves one record, in the save that moves the file's mark: the round is the
     last `inputs_applied` records of the file (its mark's count)."""
     found = [record["input"] for record in records if record["source"] == source and not record.get("overlay")]
-    return found[max(0, len(found) - inputs_applied):]
+    return found[max(0, len(found) - inputs_applied) :]

@@ -37,10 +37,14 @@ def known_state(app: Ledger, source: str) -> KnownState:
     uow = UnitOfWork(app)
     accounts = {name: uow.account(name).mode for name in app.account_names()}
     mark = app.file_mark(source)
-    return KnownState(accounts=accounts, parameter_data=_with_overlay(app.parameter_data(), app.parameter_overlay),
-                      clock=app.store_clock(), overlay=app.parameter_overlay, file_mark=mark,
-                      recorded_from_file=lambda name: latest_round(
-                          app.recorded_inputs(), name, mark.inputs_applied if mark else 0))
+    return KnownState(
+        accounts=accounts,
+        parameter_data=_with_overlay(app.parameter_data(), app.parameter_overlay),
+        clock=app.store_clock(),
+        overlay=app.parameter_overlay,
+        file_mark=mark,
+        recorded_from_file=lambda name: latest_round(app.recorded_inputs(), name, mark.inputs_applied if mark else 0),
+    )
 
 
 def _with_overlay(parameter_data: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +53,12 @@ def _with_overlay(parameter_data: dict[str, Any], overlay: dict[str, Any]) -> di
     merged = merge_parameter_data(parameter_data, overlay)
     faults = validate_parameter_set(merged)
     if faults:
-        raise InputErrors([InputError(0, name, f"{message} (laid over the store's parameters)", location="--params")
-                           for name, message in faults])
+        raise InputErrors(
+            [
+                InputError(0, name, f"{message} (laid over the store's parameters)", location="--params")
+                for name, message in faults
+            ]
+        )
     return merged
 
 
@@ -72,12 +80,22 @@ def _check_overlay(app: Ledger, known: KnownState, again: bool) -> None:
     if again or mark is None or mark.overlay_fingerprint == app.overlay_fingerprint():
         return
     began = "with another --params overlay" if mark.overlay_fingerprint else "without --params"
-    raise InputErrors([InputError(0, "--params", f"{mark.source} was begun on this store {began}; resume it as it "
-                                  "was begun, or apply it anew with --again", location=f"scenario {mark.source}")])
+    raise InputErrors(
+        [
+            InputError(
+                0,
+                "--params",
+                f"{mark.source} was begun on this store {began}; resume it as it "
+                "was begun, or apply it anew with --again",
+                location=f"scenario {mark.source}",
+            )
+        ]
+    )
 
 
-def open_validated(url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None,
-                   again: bool = False) -> tuple[Ledger, Scenario]:
+def open_validated(
+    url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None, again: bool = False
+) -> tuple[Ledger, Scenario]:
     """Validates a scenario against the store, then opens it; a missing store is
     created only once the scenario is known to be valid."""
     overlay = parameter_overlay or {}
@@ -97,8 +115,9 @@ def _new_store_state(overlay: dict[str, Any]) -> KnownState:
     return KnownState(parameter_data=first_version_data(overlay), overlay=overlay)
 
 
-def check_scenario(url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None,
-                   again: bool = False) -> Scenario:
+def check_scenario(
+    url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None, again: bool = False
+) -> Scenario:
     """`ledger check`: what `ledger run` would refuse of the scenario and skip as applied;
     raises InputErrors; writes nothing, and creates no store."""
     overlay = parameter_overlay or {}
@@ -133,13 +152,18 @@ class InputBatch:
     def flush(self, reacting_events: int = 0) -> None:
         recordings = self.uow.commit()
         quiet = recordings[: len(recordings) - reacting_events]
-        self.processes.process(recordings[len(quiet):], quiet_through=quiet[-1].notification.id if quiet else 0)
+        self.processes.process(recordings[len(quiet) :], quiet_through=quiet[-1].notification.id if quiet else 0)
         self.uow = UnitOfWork(self.app)
         self.size = 0
 
 
-def run_inputs(app: Ledger, inputs: list[LedgerInput], processes: ProcessManager | None = None,
-               again: bool = False, on_progress: Callable[[int], None] | None = None) -> ProcessManager:
+def run_inputs(
+    app: Ledger,
+    inputs: list[LedgerInput],
+    processes: ProcessManager | None = None,
+    again: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> ProcessManager:
     """Applies the inputs in order, each one's processes run to completion before the next;
     first, whatever a run cut short left unprocessed is processed (a crash is resumed).
     `on_progress` is told how many inputs are applied, now and then."""

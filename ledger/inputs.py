@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo
 
@@ -222,13 +223,36 @@ class FuturesInput(BaseModel):
 
 
 AnyInput = Annotated[
-    Union[OpenInput, DepositInput, WithdrawInput, TransferInput, BorrowInput, RepayInput, FillInput,
-          MarkInput, LiquidityInput, ClockInput, AutoTopUpInput, ParamsInput, FuturesInput],
+    OpenInput
+    | DepositInput
+    | WithdrawInput
+    | TransferInput
+    | BorrowInput
+    | RepayInput
+    | FillInput
+    | MarkInput
+    | LiquidityInput
+    | ClockInput
+    | AutoTopUpInput
+    | ParamsInput
+    | FuturesInput,
     Field(discriminator="op"),
 ]
 _input_adapter: TypeAdapter[Any] = TypeAdapter(AnyInput)
-KNOWN_OPS = ("open", "deposit", "withdraw", "transfer", "borrow", "repay", "fill", "mark", "liquidity",
-             "clock", "auto_topup", "params") + FUTURES_OPS
+KNOWN_OPS = (
+    "open",
+    "deposit",
+    "withdraw",
+    "transfer",
+    "borrow",
+    "repay",
+    "fill",
+    "mark",
+    "liquidity",
+    "clock",
+    "auto_topup",
+    "params",
+) + FUTURES_OPS
 
 
 @dataclass(frozen=True)
@@ -293,16 +317,23 @@ def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
     for item in inputs:
         found: list[InputError] = []
         _check_line(item.body, _LineChecker(item.line, known, found, restoring=True))
-        errors += [InputError(error.line, error.field, error.message, location=f"recorded {item.source} line {item.line}")
-                   for error in found]
+        errors += [
+            InputError(error.line, error.field, error.message, location=f"recorded {item.source} line {item.line}")
+            for error in found
+        ]
     if errors:
         raise InputErrors(errors)
 
 
 def overlay_record(overlay: dict[str, Any], at: datetime, cause: dict[str, Any]) -> dict[str, Any]:
     """A run's `--params` overlay, kept with the inputs as the `params` input it amounts to."""
-    return {"source": cause.get("source", "run"), "line": 0, "at": _time_text(at),
-            "input": {"op": "params", **overlay}, "overlay": True}
+    return {
+        "source": cause.get("source", "run"),
+        "line": 0,
+        "at": _time_text(at),
+        "input": {"op": "params", **overlay},
+        "overlay": True,
+    }
 
 
 def restore_input(record: dict[str, Any]) -> LedgerInput:
@@ -311,9 +342,14 @@ def restore_input(record: dict[str, Any]) -> LedgerInput:
     raw = record["input"]
     # by_name: a store may hold a transfer written `from_account` when that spelling was read.
     body = _input_adapter.validate_python(raw, context={"restoring": True}, by_alias=True, by_name=True)
-    return LedgerInput(body=body, line=record["line"],
-                       source=record["source"], at=recorded_time(record),
-                       fingerprint=fingerprint(raw), raw=raw)
+    return LedgerInput(
+        body=body,
+        line=record["line"],
+        source=record["source"],
+        at=recorded_time(record),
+        fingerprint=fingerprint(raw),
+        raw=raw,
+    )
 
 
 def fingerprint(raw: dict[str, Any]) -> str:
@@ -377,8 +413,9 @@ class _LineChecker:
 
     def amount(self, field_name: str, asset: str, amount: Decimal) -> None:
         if self.known.knows_asset(asset) and decimal_places(amount) > self.known.precision(asset):
-            self.fail(field_name, f"{amount} has more decimals than {asset}'s precision "
-                                  f"({self.known.precision(asset)})")
+            self.fail(
+                field_name, f"{amount} has more decimals than {asset}'s precision ({self.known.precision(asset)})"
+            )
 
     def value_moved(self, field_name: str, quantity: Decimal, price: Decimal) -> None:
         """What a trade moves on its quote side is an amount too, within the same bound."""
@@ -386,8 +423,10 @@ class _LineChecker:
             return
         value = exact_product(quantity, price)
         if value > AMOUNT_MAX:
-            self.fail(field_name, f"{quantity} at {price} moves {value}, beyond the ledger's bound of "
-                                  f"{AMOUNT_MAX:f} in one input")
+            self.fail(
+                field_name,
+                f"{quantity} at {price} moves {value}, beyond the ledger's bound of {AMOUNT_MAX:f} in one input",
+            )
 
 
 def _check_open(body: OpenInput, check: _LineChecker) -> None:
@@ -404,12 +443,12 @@ def _check_open(body: OpenInput, check: _LineChecker) -> None:
         check.fail("leverage", f"no margin tier for {body.mode} at {body.leverage}x")
     if body.mode == "isolated":
         if body.pair is None:
-            check.fail("pair", "an isolated account needs a pair such as \"BTC/USDC\"")
+            check.fail("pair", 'an isolated account needs a pair such as "BTC/USDC"')
         else:
             assets = body.pair.split("/")
             misnamed = not check.restoring and any(name_fault(a, NameKind.ASSET) for a in assets)
             if len(assets) != 2 or assets[0] == assets[1] or misnamed:
-                check.fail("pair", f"{json.dumps(body.pair)} is not a pair of two assets such as \"BTC/USDC\"")
+                check.fail("pair", f'{json.dumps(body.pair)} is not a pair of two assets such as "BTC/USDC"')
             else:
                 for asset in assets:
                     check.asset("pair", asset)
@@ -514,7 +553,7 @@ def _pydantic_errors(line: int, error: ValidationError) -> list[InputError]:
         elif detail["type"] == "extra_forbidden":
             message = "unknown field"
         elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         found.append(InputError(line, field_name, message))
     return found
 
@@ -595,12 +634,18 @@ def parse_scenario(text: str, source: str, known: KnownState, again: bool = Fals
     inputs = _check_lines(lines[skipped:], errors, known, source, chain, first_ordinal=skipped + 1)
     if errors:
         raise InputErrors(sorted(errors, key=lambda e: e.line))
-    return Scenario(source=source, inputs=inputs, skipped=skipped,
-                    skipped_through_line=lines[skipped - 1].number if skipped else 0, again=again)
+    return Scenario(
+        source=source,
+        inputs=inputs,
+        skipped=skipped,
+        skipped_through_line=lines[skipped - 1].number if skipped else 0,
+        again=again,
+    )
 
 
-def _applied_prefix(lines: list[_Line], errors: list[InputError], mark: FileMark | None, known: KnownState,
-                    source: str) -> tuple[int, str]:
+def _applied_prefix(
+    lines: list[_Line], errors: list[InputError], mark: FileMark | None, known: KnownState, source: str
+) -> tuple[int, str]:
     """How many of the file's inputs the store applied already, and the chain digest after them."""
     if mark is None or mark.inputs_applied == 0:
         return 0, CHAIN_SEED
@@ -616,9 +661,11 @@ def _applied_prefix(lines: list[_Line], errors: list[InputError], mark: FileMark
 
 def _edited_line(lines: list[_Line], mark: FileMark, recorded: list[dict[str, Any]]) -> InputError:
     """The first line of an applied part that differs from what was applied."""
-    message = (f"differs from what this store applied from {mark.source} before ({mark.inputs_applied} inputs "
-               f"through line {mark.through_line}): the file was edited; restore it, or run it "
-               "anew with --again")
+    message = (
+        f"differs from what this store applied from {mark.source} before ({mark.inputs_applied} inputs "
+        f"through line {mark.through_line}): the file was edited; restore it, or run it "
+        "anew with --again"
+    )
     for index, line in enumerate(lines[: mark.inputs_applied]):
         if line.raw is None or index >= len(recorded) or canonical_json(line.raw) != canonical_json(recorded[index]):
             return InputError(line.number, "line", message)
@@ -626,8 +673,9 @@ def _edited_line(lines: list[_Line], mark: FileMark, recorded: list[dict[str, An
     return InputError(after, "line", f"missing: {message}")
 
 
-def _check_lines(lines: list[_Line], errors: list[InputError], known: KnownState, source: str, chain: str,
-                 first_ordinal: int) -> list[LedgerInput]:
+def _check_lines(
+    lines: list[_Line], errors: list[InputError], known: KnownState, source: str, chain: str, first_ordinal: int
+) -> list[LedgerInput]:
     inputs: list[LedgerInput] = []
     clock = known.clock if known.clock is not None else _first_time(lines)
     for ordinal, line in enumerate(lines, start=first_ordinal):
@@ -645,8 +693,18 @@ def _check_lines(lines: list[_Line], errors: list[InputError], known: KnownState
             continue
         clock = at
         _check_line(body, check)
-        inputs.append(LedgerInput(body=body, line=line.number, source=source, at=at,
-                                  fingerprint=fingerprint(line.raw), raw=line.raw, ordinal=ordinal, chain=chain))
+        inputs.append(
+            LedgerInput(
+                body=body,
+                line=line.number,
+                source=source,
+                at=at,
+                fingerprint=fingerprint(line.raw),
+                raw=line.raw,
+                ordinal=ordinal,
+                chain=chain,
+            )
+        )
     return inputs
 
 
@@ -661,13 +719,19 @@ def _line_time(raw: dict[str, Any], clock: datetime, known: KnownState, check: _
         check.fail("at", str(exc))
         return None
     if at < clock:
-        check.fail("at", f"{raw['at']} is earlier than the input before it ({_time_text(clock)}, in this file "
-                         "or the store): the store has one clock")
+        check.fail(
+            "at",
+            f"{raw['at']} is earlier than the input before it ({_time_text(clock)}, in this file "
+            "or the store): the store has one clock",
+        )
         return None
     limit = max_clock_jump(known.parameter_data)
     if at - clock > limit:
-        check.fail("at", f"{raw['at']} jumps {_duration_text(at - clock)} past the input before it "
-                         f"({_time_text(clock)}); at most {_duration_text(limit)} (parameter clock.max_jump_hours)")
+        check.fail(
+            "at",
+            f"{raw['at']} jumps {_duration_text(at - clock)} past the input before it "
+            f"({_time_text(clock)}); at most {_duration_text(limit)} (parameter clock.max_jump_hours)",
+        )
         return None
     return at
 
@@ -698,8 +762,13 @@ def parse_parameter_file(text: str, source: str) -> dict[str, Any]:
         raise InputErrors([InputError(0, "file", "must hold one JSON object", location)])
     if "op" in changes:
         if changes["op"] != "params":
-            raise InputErrors([InputError(0, "op", f"a parameter file holds a params input, not "
-                                                   f"{json.dumps(changes['op'])}", location)])
+            raise InputErrors(
+                [
+                    InputError(
+                        0, "op", f"a parameter file holds a params input, not {json.dumps(changes['op'])}", location
+                    )
+                ]
+            )
         changes = {key: value for key, value in changes.items() if key not in ("op", "at", "id")}
     faults = validate_parameter_changes(changes) or validate_parameter_set(first_version_data(changes))
     if faults:

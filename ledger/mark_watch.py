@@ -58,8 +58,8 @@ class MarkWatch:
         """The accounts a mark of `asset` at `price` may change, in name order."""
         lows = self.lows.get(asset, [])
         highs = self.highs.get(asset, [])
-        below = lows[bisect.bisect_right(lows, price, key=lambda entry: entry[0]):]  # price < lowest quiet
-        above = highs[:bisect.bisect_left(highs, price, key=lambda entry: entry[0])]  # price > highest quiet
+        below = lows[bisect.bisect_right(lows, price, key=lambda entry: entry[0]) :]  # price < lowest quiet
+        above = highs[: bisect.bisect_left(highs, price, key=lambda entry: entry[0])]  # price > highest quiet
         names = set(self.always.get(asset, ()))
         names.update(name for _, name in below)
         names.update(name for _, name in above)

@@ -61,8 +61,18 @@ RETURN = "return"
 UNLOCK = "unlock"
 ACCRUE_INTEREST = "accrue_interest"
 ACCRUE_DESK_INTEREST = "accrue_desk_interest"
-STEPS = (EVALUATE_MARGIN, AUTO_TOP_UP, REGULAR_PART, HAND_OFF, TAKEOVER_SALES, FEE, RETURN, UNLOCK,
-         ACCRUE_INTEREST, ACCRUE_DESK_INTEREST)
+STEPS = (
+    EVALUATE_MARGIN,
+    AUTO_TOP_UP,
+    REGULAR_PART,
+    HAND_OFF,
+    TAKEOVER_SALES,
+    FEE,
+    RETURN,
+    UNLOCK,
+    ACCRUE_INTEREST,
+    ACCRUE_DESK_INTEREST,
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,12 @@ class MarginAssessment:
 
 
 # Account events that the margin evaluation itself produces: reacting to them again is waste.
-EVALUATION_EVENTS = (Account.MarginCallIssued, Account.MarginRecovered, Account.AutoTopUpApplied,
-                     Account.AutoTopUpFailed)
+EVALUATION_EVENTS = (
+    Account.MarginCallIssued,
+    Account.MarginRecovered,
+    Account.AutoTopUpApplied,
+    Account.AutoTopUpFailed,
+)
 # Events whose reactions are to run only once everything recorded before them is processed,
 # and before anything after them: interest by the hour, liquidity by the offer, a new rule set.
 BARRIER_EVENTS = (Clock.HourBegan, AssetMarket.LiquidityOffered, ParameterSet.Changed)
@@ -116,8 +130,9 @@ def evaluation_may_record(account: Account) -> bool:
     """Whether a margin evaluation could record anything for the account as it stands:
     only a margin account, not locked by a liquidation, that owes something (or is still
     in margin call) has a level that calls for action."""
-    return account.is_margin and not account.is_locked and (bool(account.liabilities())
-                                                             or account.status == MARGIN_CALL)
+    return (
+        account.is_margin and not account.is_locked and (bool(account.liabilities()) or account.status == MARGIN_CALL)
+    )
 
 
 def reaction_tracking_name(reaction: Reaction) -> str:
@@ -164,9 +179,12 @@ class OpenDebts:
             self.open_takeovers.discard(event.originator_id)
 
 
-def reactions_to(event: Any, account: Callable[[str], Account],
-                 marked_accounts: Callable[[AssetMarket.MarkRecorded], Iterable[str]],
-                 open_debts: OpenDebts) -> list[Reaction]:
+def reactions_to(
+    event: Any,
+    account: Callable[[str], Account],
+    marked_accounts: Callable[[AssetMarket.MarkRecorded], Iterable[str]],
+    open_debts: OpenDebts,
+) -> list[Reaction]:
     """What `event` calls for, given the state the events before it left: the accounts
     (`account`), those a mark may change, who owes anything and the takeovers open."""
     debtors, open_takeovers = open_debts.debtors, open_debts.open_takeovers
@@ -184,8 +202,9 @@ def reactions_to(event: Any, account: Callable[[str], Account],
     if isinstance(event, ParameterSet.Changed):
         return evaluations(debtors)
     if isinstance(event, Clock.HourBegan):
-        return ([Reaction(ACCRUE_INTEREST, name) for name in sorted(debtors)]
-                + [Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(open_takeovers, key=str)])
+        return [Reaction(ACCRUE_INTEREST, name) for name in sorted(debtors)] + [
+            Reaction(ACCRUE_DESK_INTEREST, str(i)) for i in sorted(open_takeovers, key=str)
+        ]
     if isinstance(event, Liquidation.Event):
         step = liquidation_step(event)
         return [] if step is None else [Reaction(step, str(event.originator_id))]
@@ -205,8 +224,9 @@ class ProcessSteps:
         if step in (EVALUATE_MARGIN, AUTO_TOP_UP):
             self.evaluate_margin(uow, uow.account(reaction.subject), event.at, cause)
         elif step == ACCRUE_INTEREST:
-            uow.account(reaction.subject).accrue_hourly_interest(event.hour, uow.parameters(),
-                                                                 {**cause, "step": "hourly_interest"})
+            uow.account(reaction.subject).accrue_hourly_interest(
+                event.hour, uow.parameters(), {**cause, "step": "hourly_interest"}
+            )
         elif step == ACCRUE_DESK_INTEREST:
             self.accrue_desk_interest(uow, uuid.UUID(reaction.subject), event.hour, cause)
         elif isinstance(event, AssetMarket.LiquidityOffered):
@@ -258,8 +278,14 @@ class ProcessSteps:
         self._watch_always(account, assets)  # until an evaluation finds it quiet
         return MarginAssessment(action, tier, prices, position)
 
-    def _watch_quiet(self, account: Account, position: MarginPosition, liabilities: dict[str, Decimal],
-                     prices: PriceBook, tier: MarginTier) -> None:
+    def _watch_quiet(
+        self,
+        account: Account,
+        position: MarginPosition,
+        liabilities: dict[str, Decimal],
+        prices: PriceBook,
+        tier: MarginTier,
+    ) -> None:
         if self.watch is None:
             return
         if not liabilities:
@@ -267,8 +293,7 @@ class ProcessSteps:
             return
         # A top-up runs only as a descent begins, so what its source holds meanwhile
         # cannot change the account's state: its bands are those of any account.
-        bands = quiet_price_bands(position, account.balances, liabilities, prices, tier,
-                                  account.status == MARGIN_CALL)
+        bands = quiet_price_bands(position, account.balances, liabilities, prices, tier, account.status == MARGIN_CALL)
         if bands is None:
             self.watch.watch_always(account.name, set(account.balances) | set(liabilities))
         else:
@@ -290,22 +315,42 @@ class ProcessSteps:
             self.start_liquidation(uow, account, position, tier, prices, at, cause)
         elif assessment.action == CALL:
             account.issue_margin_call(
-                account=account.name, margin_level=reported_level(position.level()),
-                threshold=tier.margin_call, prices=prices.prices_used(assets),
-                liabilities=account.liabilities(), parameters_version=prices.parameters.version, at=at, cause=cause)
+                account=account.name,
+                margin_level=reported_level(position.level()),
+                threshold=tier.margin_call,
+                prices=prices.prices_used(assets),
+                liabilities=account.liabilities(),
+                parameters_version=prices.parameters.version,
+                at=at,
+                cause=cause,
+            )
             if account.auto_topup is not None:
                 self._top_up_after_call(uow, account, position, tier, prices, at, cause)
         else:
             self._recover(account, position, tier, at, cause)
 
     @staticmethod
-    def _recover(account: Account, position: MarginPosition, tier: MarginTier, at: datetime,
-                 cause: dict[str, Any]) -> None:
-        account.recover(account=account.name, margin_level=reported_level(position.level()),
-                        threshold=tier.margin_call, at=at, cause=cause)
+    def _recover(
+        account: Account, position: MarginPosition, tier: MarginTier, at: datetime, cause: dict[str, Any]
+    ) -> None:
+        account.recover(
+            account=account.name,
+            margin_level=reported_level(position.level()),
+            threshold=tier.margin_call,
+            at=at,
+            cause=cause,
+        )
 
-    def _top_up_after_call(self, uow: UnitOfWork, account: Account, position: MarginPosition, tier: MarginTier,
-                           prices: PriceBook, at: datetime, cause: dict[str, Any]) -> None:
+    def _top_up_after_call(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        position: MarginPosition,
+        tier: MarginTier,
+        prices: PriceBook,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         """The once-per-descent top-up, right after the call: lifted above the margin-call
         level, the account is normal again; else it stays in margin call, with no further
         top-up until it has recovered (an hour, a deposit into the source start none)."""
@@ -313,8 +358,15 @@ class ProcessSteps:
         if not position.is_at_or_below_margin_call(tier):
             self._recover(account, position, tier, at, cause)
 
-    def auto_topup(self, uow: UnitOfWork, account: Account, position: MarginPosition, prices: PriceBook,
-                   at: datetime, cause: dict[str, Any]) -> MarginPosition:
+    def auto_topup(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        position: MarginPosition,
+        prices: PriceBook,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> MarginPosition:
         """Transfers from the source spot account, asset by asset in rank order, until
         the level reaches the target or the source has nothing usable left, and records
         the outcome: applied, partial or failed, with its reason. Returns the position after."""
@@ -323,45 +375,86 @@ class ProcessSteps:
         target = settings["target"] or prices.parameters.auto_topup_target
         source = uow.account(settings["source"])
         cause = {**cause, "step": "auto_topup"}
-        plan = plan_auto_topup(account.mode, account.balances, account.liabilities(), prices,
-                               source=source.name, source_balances=source.balances, ranked=settings["assets"],
-                               pair=account.pair, target=target)
+        plan = plan_auto_topup(
+            account.mode,
+            account.balances,
+            account.liabilities(),
+            prices,
+            source=source.name,
+            source_balances=source.balances,
+            ranked=settings["assets"],
+            pair=account.pair,
+            target=target,
+        )
         level_before = reported_level(position.level())
         for asset, quantity in plan.transfers.items():
             source.transfer_out(asset, quantity, account.name, prices, at, cause)
             account.transfer_in(asset, quantity, source.name, at, cause)
         if plan.transfers:
             account.record_auto_topup(
-                account=account.name, transfers=plan.transfers, margin_level_before=level_before,
-                margin_level_after=reported_level(plan.position.level()), target=target,
-                target_reached=plan.target_reached, outcome=plan.outcome, reason=plan.reason, at=at, cause=cause)
+                account=account.name,
+                transfers=plan.transfers,
+                margin_level_before=level_before,
+                margin_level_after=reported_level(plan.position.level()),
+                target=target,
+                target_reached=plan.target_reached,
+                outcome=plan.outcome,
+                reason=plan.reason,
+                at=at,
+                cause=cause,
+            )
         else:
-            account.record_auto_topup_failure(account=account.name, margin_level=level_before, reason=plan.reason,
-                                              at=at, cause=cause)
+            account.record_auto_topup_failure(
+                account=account.name, margin_level=level_before, reason=plan.reason, at=at, cause=cause
+            )
         return plan.position
 
     # --- liquidation ----------------------------------------------------------------------
 
-    def start_liquidation(self, uow: UnitOfWork, account: Account, position: MarginPosition, tier: MarginTier,
-                          prices: PriceBook, at: datetime, cause: dict[str, Any]) -> None:
+    def start_liquidation(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        position: MarginPosition,
+        tier: MarginTier,
+        prices: PriceBook,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         """Locks the account and records what triggered the liquidation."""
         parameters = prices.parameters
         liabilities = account.liabilities()
         level = reported_level(position.level())
         threshold = tier.liquidation
         liquidation = Liquidation(
-            account=account.name, sequence=account.liquidations_started + 1, mode=account.mode,
-            leverage=account.leverage, margin_level=level, threshold=threshold,
+            account=account.name,
+            sequence=account.liquidations_started + 1,
+            mode=account.mode,
+            leverage=account.leverage,
+            margin_level=level,
+            threshold=threshold,
             prices=prices.prices_used(set(account.balances) | set(liabilities)),
-            parameters_version=parameters.version, balances=dict(account.balances),
-            principal=dict(account.principal), interest=dict(account.interest),
-            liabilities_value=position.liability_value, fee_rate=tier.fee_rate,
-            fee_value=liquidation_fee_value(tier.fee_rate, position.liability_value,
-                                            parameters.precision(parameters.valuation_asset)),
-            at=at, cause={**cause, "step": "trigger"})
+            parameters_version=parameters.version,
+            balances=dict(account.balances),
+            principal=dict(account.principal),
+            interest=dict(account.interest),
+            liabilities_value=position.liability_value,
+            fee_rate=tier.fee_rate,
+            fee_value=liquidation_fee_value(
+                tier.fee_rate, position.liability_value, parameters.precision(parameters.valuation_asset)
+            ),
+            at=at,
+            cause={**cause, "step": "trigger"},
+        )
         uow.add(liquidation)
-        account.start_liquidation(account=account.name, liquidation_id=liquidation.id, margin_level=level,
-                                  threshold=threshold, at=at, cause={**cause, "step": "trigger"})
+        account.start_liquidation(
+            account=account.name,
+            liquidation_id=liquidation.id,
+            margin_level=level,
+            threshold=threshold,
+            at=at,
+            cause={**cause, "step": "trigger"},
+        )
         uow.log(self.app.liquidations_log, account=account.name, liquidation_id=liquidation.id)
 
     def advance_liquidation(self, uow: UnitOfWork, event: Liquidation.Event, cause: dict[str, Any]) -> None:
@@ -383,11 +476,13 @@ class ProcessSteps:
         elif isinstance(event, Liquidation.FeeCharged) and liquidation.status == IN_PROGRESS:
             self.finish(uow, liquidation, account, at, {**cause, "step": "return"})
         elif isinstance(event, Liquidation.Completed) and account.liquidation_id == liquidation.id:
-            account.end_liquidation(account=account.name, liquidation_id=liquidation.id, at=at,
-                                    cause={**cause, "step": "unlock"})
+            account.end_liquidation(
+                account=account.name, liquidation_id=liquidation.id, at=at, cause={**cause, "step": "unlock"}
+            )
 
-    def regular_part(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
-                     cause: dict[str, Any]) -> None:
+    def regular_part(
+        self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime, cause: dict[str, Any]
+    ) -> None:
         """Sells liquid collateral at the marks until every liability is repaid."""
         prices = uow.prices()
         parameters = prices.parameters
@@ -396,9 +491,17 @@ class ProcessSteps:
         repaid: dict[str, Decimal] = {}
         for step in plan.steps:
             if isinstance(step, Sale):
-                account.sell_collateral(account=account.name, liquidation_id=liquidation.id, asset=step.asset,
-                                        quantity=step.quantity, price=step.price, proceeds_asset=step.proceeds_asset,
-                                        proceeds=step.proceeds, at=at, cause=cause)
+                account.sell_collateral(
+                    account=account.name,
+                    liquidation_id=liquidation.id,
+                    asset=step.asset,
+                    quantity=step.quantity,
+                    price=step.price,
+                    proceeds_asset=step.proceeds_asset,
+                    proceeds=step.proceeds,
+                    at=at,
+                    cause=cause,
+                )
             else:
                 account.settle(step.asset, step.amount, liquidation.id, at, cause)
                 add_to_book(repaid, step.asset, step.amount)
@@ -407,40 +510,73 @@ class ProcessSteps:
         shortfall: dict[str, Decimal] = {}
         if plan.remaining and not illiquid_left:
             for asset in sorted(plan.remaining):
-                account.cover_shortfall(account=account.name, liquidation_id=liquidation.id, asset=asset,
-                                        principal=account.principal.get(asset, Decimal(0)),
-                                        interest=account.interest.get(asset, Decimal(0)), at=at,
-                                        cause={**cause, "step": "shortfall"})
+                account.cover_shortfall(
+                    account=account.name,
+                    liquidation_id=liquidation.id,
+                    asset=asset,
+                    principal=account.principal.get(asset, Decimal(0)),
+                    interest=account.interest.get(asset, Decimal(0)),
+                    at=at,
+                    cause={**cause, "step": "shortfall"},
+                )
             shortfall = dict(plan.remaining)
-        liquidation.end_regular_part(account=account.name, repaid=repaid, shortfall=shortfall,
-                                     takeover_needed=takeover_needed, at=at, cause=cause)
+        liquidation.end_regular_part(
+            account=account.name,
+            repaid=repaid,
+            shortfall=shortfall,
+            takeover_needed=takeover_needed,
+            at=at,
+            cause=cause,
+        )
 
-    def hand_over(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
-                  cause: dict[str, Any]) -> None:
+    def hand_over(
+        self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime, cause: dict[str, Any]
+    ) -> None:
         """Everything left in the account, and every liability, moves to the takeover desk."""
         parameters = uow.parameters()
         assets = {asset: quantity for asset, quantity in account.balances.items() if quantity}
         principal, interest = dict(account.principal), dict(account.interest)
-        account.hand_over(account=account.name, liquidation_id=liquidation.id, assets=assets,
-                          principal=principal, interest=interest, at=at, cause=cause)
-        liquidation.start_takeover(account=account.name, assets=assets, principal=principal, interest=interest,
-                                   to_sell=sorted(a for a in assets if not parameters.asset(a).liquid),
-                                   at=at, cause=cause)
+        account.hand_over(
+            account=account.name,
+            liquidation_id=liquidation.id,
+            assets=assets,
+            principal=principal,
+            interest=interest,
+            at=at,
+            cause=cause,
+        )
+        liquidation.start_takeover(
+            account=account.name,
+            assets=assets,
+            principal=principal,
+            interest=interest,
+            to_sell=sorted(a for a in assets if not parameters.asset(a).liquid),
+            at=at,
+            cause=cause,
+        )
 
-    def charge_regular_fee(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
-                           cause: dict[str, Any]) -> None:
+    def charge_regular_fee(
+        self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime, cause: dict[str, Any]
+    ) -> None:
         """From what remains in the account; none after a shortfall."""
         amounts, value = {}, Decimal(0)
         if not liquidation.shortfall:
             amounts, value = plan_fee(account.balances, liquidation.fee_value_due, uow.prices())
         if amounts:
-            account.pay_liquidation_fee(account=account.name, liquidation_id=liquidation.id, amounts=amounts,
-                                        at=at, cause=cause)
-        liquidation.charge_fee(account=account.name, amounts=amounts, value=value, payer=account.name,
-                               at=at, cause=cause)
+            account.pay_liquidation_fee(
+                account=account.name, liquidation_id=liquidation.id, amounts=amounts, at=at, cause=cause
+            )
+        liquidation.charge_fee(
+            account=account.name, amounts=amounts, value=value, payer=account.name, at=at, cause=cause
+        )
 
-    def sell_to_liquidity(self, uow: UnitOfWork, event: AssetMarket.LiquidityOffered,
-                          takeover_ids: Iterable[uuid.UUID], cause: dict[str, Any]) -> None:
+    def sell_to_liquidity(
+        self,
+        uow: UnitOfWork,
+        event: AssetMarket.LiquidityOffered,
+        takeover_ids: Iterable[uuid.UUID],
+        cause: dict[str, Any],
+    ) -> None:
         """The desk sells into offered liquidity, oldest takeover first; what is left lapses."""
         parameters = uow.parameters()
         takeovers = sorted((uow.liquidation(liquidation_id) for liquidation_id in takeover_ids), key=takeover_order)
@@ -455,9 +591,17 @@ class ProcessSteps:
             if proceeds <= 0:
                 continue
             step_cause = {**cause, "liquidation_id": str(liquidation.id), "step": "takeover_sale"}
-            liquidation.sell_slice(account=liquidation.account, asset=event.asset, quantity=quantity,
-                                   price=event.price, proceeds_asset=event.quote, proceeds=proceeds,
-                                   liquidity_at=event.at, at=event.at, cause=step_cause)
+            liquidation.sell_slice(
+                account=liquidation.account,
+                asset=event.asset,
+                quantity=quantity,
+                price=event.price,
+                proceeds_asset=event.quote,
+                proceeds=proceeds,
+                liquidity_at=event.at,
+                at=event.at,
+                cause=step_cause,
+            )
             left -= quantity
             self._repay_from_desk(liquidation, event.at, step_cause)
             if not liquidation.to_sell:
@@ -478,38 +622,58 @@ class ProcessSteps:
         plan = plan_settlement(liquidation.desk_balances, liquidation.desk_liabilities(), prices, sellable)
         for step in plan.steps:
             if isinstance(step, Sale):
-                liquidation.sell_at_mark(account=liquidation.account, asset=step.asset, quantity=step.quantity,
-                                         price=step.price, proceeds_asset=step.proceeds_asset,
-                                         proceeds=step.proceeds, at=at, cause=cause)
+                liquidation.sell_at_mark(
+                    account=liquidation.account,
+                    asset=step.asset,
+                    quantity=step.quantity,
+                    price=step.price,
+                    proceeds_asset=step.proceeds_asset,
+                    proceeds=step.proceeds,
+                    at=at,
+                    cause=cause,
+                )
             else:
                 assert isinstance(step, Repayment)
                 liquidation.repay_desk_debt(step.asset, step.amount, at, cause)
         for asset in sorted(plan.remaining):
-            liquidation.cover_desk_shortfall(account=liquidation.account, asset=asset,
-                                             principal=liquidation.desk_principal.get(asset, Decimal(0)),
-                                             interest=liquidation.desk_interest.get(asset, Decimal(0)),
-                                             at=at, cause={**cause, "step": "shortfall"})
+            liquidation.cover_desk_shortfall(
+                account=liquidation.account,
+                asset=asset,
+                principal=liquidation.desk_principal.get(asset, Decimal(0)),
+                interest=liquidation.desk_interest.get(asset, Decimal(0)),
+                at=at,
+                cause={**cause, "step": "shortfall"},
+            )
         amounts, value = {}, Decimal(0)
         if not liquidation.shortfall:
             amounts, value = plan_fee(liquidation.desk_balances, liquidation.fee_value_due, prices)
-        liquidation.charge_fee(account=liquidation.account, amounts=amounts, value=value, payer=TAKEOVER_DESK,
-                               at=at, cause={**cause, "step": "fee"})
+        liquidation.charge_fee(
+            account=liquidation.account,
+            amounts=amounts,
+            value=value,
+            payer=TAKEOVER_DESK,
+            at=at,
+            cause={**cause, "step": "fee"},
+        )
 
-    def finish(self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime,
-               cause: dict[str, Any]) -> None:
+    def finish(
+        self, uow: UnitOfWork, liquidation: Liquidation, account: Account, at: datetime, cause: dict[str, Any]
+    ) -> None:
         """After a takeover the desk returns what is left; then the liquidation completes."""
         if liquidation.handed_over:
             amounts = dict(liquidation.desk_balances)
             liquidation.return_proceeds(account=account.name, amounts=amounts, at=at, cause=cause)
             if amounts:
-                account.receive_takeover_proceeds(account=account.name, liquidation_id=liquidation.id,
-                                                  amounts=amounts, at=at, cause=cause)
+                account.receive_takeover_proceeds(
+                    account=account.name, liquidation_id=liquidation.id, amounts=amounts, at=at, cause=cause
+                )
         liquidation.complete(account=account.name, kind=liquidation.kind, at=at, cause={**cause, "step": "complete"})
 
     # --- interest ----------------------------------------------------------------------------
 
-    def accrue_desk_interest(self, uow: UnitOfWork, liquidation_id: uuid.UUID, hour: datetime,
-                             cause: dict[str, Any]) -> None:
+    def accrue_desk_interest(
+        self, uow: UnitOfWork, liquidation_id: uuid.UUID, hour: datetime, cause: dict[str, Any]
+    ) -> None:
         """The hour's interest on what the takeover desk owes for one liquidation."""
         liquidation = uow.liquidation(liquidation_id)
         if not liquidation.is_taking_over:
@@ -517,8 +681,12 @@ class ProcessSteps:
         parameters = uow.parameters()
         assets = liquidation.desk_principal
         liquidation.accrue_hourly_interest(
-            hour, {a: parameters.asset(a).hourly_interest for a in assets},
-            {a: parameters.precision(a) for a in assets}, parameters.version, {**cause, "step": "hourly_interest"})
+            hour,
+            {a: parameters.asset(a).hourly_interest for a in assets},
+            {a: parameters.precision(a) for a in assets},
+            parameters.version,
+            {**cause, "step": "hourly_interest"},
+        )
 
 
 class ProcessManager(ProcessSteps):
@@ -588,12 +756,18 @@ class ProcessManager(ProcessSteps):
         may save it together with the inputs after it. Keeps the indexes up to date."""
         self._observe(uow, event)
         if isinstance(event, Account.Event):
-            return not isinstance(event, EVALUATION_EVENTS) and self.assess_margin(uow, uow.account(event.account)) is not None
+            return (
+                not isinstance(event, EVALUATION_EVENTS)
+                and self.assess_margin(uow, uow.account(event.account)) is not None
+            )
         if isinstance(event, AssetMarket.MarkRecorded):
-            return any(self.assess_margin(uow, uow.account(name)) is not None
-                       for name in self.accounts_a_mark_may_change(uow, event))
-        return isinstance(event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan,
-                                  Liquidation.Event))
+            return any(
+                self.assess_margin(uow, uow.account(name)) is not None
+                for name in self.accounts_a_mark_may_change(uow, event)
+            )
+        return isinstance(
+            event, (AssetMarket.LiquidityOffered, ParameterSet.Changed, Clock.HourBegan, Liquidation.Event)
+        )
 
     def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
         self._observe(uow, event)
@@ -601,8 +775,9 @@ class ProcessManager(ProcessSteps):
             self.run(uow, reaction, event, cause)
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
-        return reactions_to(event, uow.account, lambda mark: self.accounts_a_mark_may_change(uow, mark),
-                            self.open_debts)
+        return reactions_to(
+            event, uow.account, lambda mark: self.accounts_a_mark_may_change(uow, mark), self.open_debts
+        )
 
     # --- indexes: who owes, which marks may change whom, which takeovers are open -------
 

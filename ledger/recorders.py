@@ -40,10 +40,14 @@ class PostgresMultiTrackingRecorder(PostgresProcessRecorder):
     def _insert_many_tracking(self, curs: Any, trackings: Sequence[Tracking]) -> None:
         names = [tracking.application_name for tracking in trackings]
         assert len(set(names)) == len(names), "one tracking record per name and save"
-        curs.execute(self.insert_many_tracking_statement,
-                     (names, [tracking.notification_id for tracking in trackings]), prepare=True)
+        curs.execute(
+            self.insert_many_tracking_statement,
+            (names, [tracking.notification_id for tracking in trackings]),
+            prepare=True,
+        )
         moved = {row["application_name"] for row in curs.fetchall()}
         if len(moved) != len(names):
             stale = sorted(set(names) - moved)
-            raise IntegrityError(f"Failed to record tracking for {', '.join(stale[:5])}"
-                                 f"{' and more' if len(stale) > 5 else ''}")
+            raise IntegrityError(
+                f"Failed to record tracking for {', '.join(stale[:5])}{' and more' if len(stale) > 5 else ''}"
+            )

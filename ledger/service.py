@@ -27,13 +27,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Recording, Tracking
+from psycopg import sql
 
 from ledger.application import Ledger, UnitOfWork
+from ledger.domain.liquidation import Liquidation
 from ledger.idempotency import LineAlreadyApplied
 from ledger.inputs import LedgerInput, input_record
-from ledger.domain.liquidation import Liquidation
 from ledger.processes import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
 from ledger.store import POSTGRES_SCHEMES, StoreURLError, store_environment, store_exists
 
@@ -60,8 +60,11 @@ def open_service_ledger(url: str) -> Ledger:
         raise ServiceStoreError(f"no ledger store at {url}: run `ledger migrate --store URL` first")
     # No pre-ping: a connection a restart broke fails once, is dropped by the pool, and the
     # operation is retried (tasks, the dispatcher and `ledger submit` all retry).
-    environment = {**store_environment(url), "CREATE_TABLE": "n",
-                   "PROCESS_RECORDER_TOPIC": "ledger.recorders:PostgresMultiTrackingRecorder"}
+    environment = {
+        **store_environment(url),
+        "CREATE_TABLE": "n",
+        "PROCESS_RECORDER_TOPIC": "ledger.recorders:PostgresMultiTrackingRecorder",
+    }
     app = Ledger(environment)
     app.store_url = url
     return app
@@ -79,8 +82,13 @@ class ReactionOutcome:
     attempts: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "subject": self.subject, "notification_id": self.notification_id,
-                "events": self.events, "attempts": self.attempts}
+        return {
+            "step": self.step,
+            "subject": self.subject,
+            "notification_id": self.notification_id,
+            "events": self.events,
+            "attempts": self.attempts,
+        }
 
 
 def causing_event(app: Ledger, notification_id: int) -> Any:
@@ -90,8 +98,9 @@ def causing_event(app: Ledger, notification_id: int) -> Any:
     return app.mapper.to_domain_event(notifications[0])
 
 
-def run_reactions(app: Ledger, steps: ProcessSteps, reactions: Sequence[Reaction],
-                  notification_id: int) -> list[ReactionOutcome]:
+def run_reactions(
+    app: Ledger, steps: ProcessSteps, reactions: Sequence[Reaction], notification_id: int
+) -> list[ReactionOutcome]:
     """Runs the reactions (one step, for one or many subjects) to the event at
     `notification_id` that are not done yet, in one transaction; then the steps their
     liquidations' new events call for (they follow on), one transaction a step, as the
@@ -138,8 +147,9 @@ def follow_on_batches(recordings: list[Recording], saved: UnitOfWork) -> list[Ba
     return [Batch(due, saved) for due in by_step.values()]
 
 
-def _run_batch(app: Ledger, steps: ProcessSteps,
-               batch: Batch) -> tuple[list[ReactionOutcome], list[Recording], UnitOfWork]:
+def _run_batch(
+    app: Ledger, steps: ProcessSteps, batch: Batch
+) -> tuple[list[ReactionOutcome], list[Recording], UnitOfWork]:
     due, saved = batch.due, batch.saved
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         uow = UnitOfWork(app)
@@ -160,12 +170,16 @@ def _run_batch(app: Ledger, steps: ProcessSteps,
             recordings = uow.commit(tracking=trackings[0], more_tracking=trackings[1:])
         except IntegrityError:
             continue  # another copy, or another reaction, saved first: look again at fresh states
-        outcomes = [ReactionOutcome(item.reaction.step, item.reaction.subject, item.notification_id,
-                                    len(recordings), attempt) for item in due]
+        outcomes = [
+            ReactionOutcome(item.reaction.step, item.reaction.subject, item.notification_id, len(recordings), attempt)
+            for item in due
+        ]
         return outcomes, recordings, uow
     first = due[0]
-    raise IntegrityError(f"{first.reaction.step} of {len(due)} subject(s) from {first.reaction.subject} for "
-                         f"notification {first.notification_id} conflicted {CONFLICT_ATTEMPTS} times")
+    raise IntegrityError(
+        f"{first.reaction.step} of {len(due)} subject(s) from {first.reaction.subject} for "
+        f"notification {first.notification_id} conflicted {CONFLICT_ATTEMPTS} times"
+    )
 
 
 def _with_events(app: Ledger, due: list[DueReaction]) -> list[DueReaction]:
@@ -188,7 +202,8 @@ def tracked_positions(app: Ledger, names: set[str]) -> dict[str, int]:
         return {}
     recorder: Any = app.recorder
     query = sql.SQL("SELECT application_name, notification_id FROM {}.{} WHERE application_name = ANY(%s)").format(
-        sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.tracking_table_name))
+        sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.tracking_table_name)
+    )
     with recorder.datastore.transaction(commit=False) as cursor:
         cursor.execute(query, (sorted(names),))
         return {row["application_name"]: row["notification_id"] for row in cursor.fetchall()}
@@ -213,7 +228,8 @@ def wait_until_settled(app: Ledger, timeout_seconds: float, poll_seconds: float 
             raise ServiceNotSettled(
                 f"the service has not processed the store within {timeout_seconds:g} s (dispatcher at "
                 f"notification {dispatcher_position(app)} of {app.recorder.max_notification_id() or 0}): "
-                "is `ledger dispatcher` running, and a `ledger worker`?")
+                "is `ledger dispatcher` running, and a `ledger worker`?"
+            )
         time.sleep(poll_seconds)
 
 
@@ -235,8 +251,14 @@ class Submission:
     rows there) is found in the store's record of inputs rather than applied twice; a
     save that lost a race with a worker is applied again to the new state."""
 
-    def __init__(self, app: Ledger, wait_for_service: Callable[[], None], settle_each: bool = True,
-                 retry_seconds: float = 60.0, on_wait: Callable[[Exception], None] | None = None):
+    def __init__(
+        self,
+        app: Ledger,
+        wait_for_service: Callable[[], None],
+        settle_each: bool = True,
+        retry_seconds: float = 60.0,
+        on_wait: Callable[[Exception], None] | None = None,
+    ):
         self.app = app
         self.wait_for_service = wait_for_service
         self.settle_each = settle_each

@@ -11,20 +11,23 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import psycopg
 import typer
 from pydantic import ValidationError
+
 from ledger.cli_errors import err, exit_input_errors, exit_usage
 from ledger.files import InputFileError, read_scenario
 from ledger.inline import plan
 from ledger.inputs import InputErrors
-from ledger.service import Submission, ServiceNotSettled, ServiceStoreError, open_service_ledger, wait_until_settled
+from ledger.service import ServiceNotSettled, ServiceStoreError, Submission, open_service_ledger, wait_until_settled
 from ledger.store import StoreURLError, redacted
 
-ServiceStoreOption = Annotated[Optional[str], typer.Option(
-    "--store", help="The service's PostgreSQL store (default $LEDGER_STORE, else the settings' default)")]
+ServiceStoreOption = Annotated[
+    str | None,
+    typer.Option("--store", help="The service's PostgreSQL store (default $LEDGER_STORE, else the settings' default)"),
+]
 SETTLE_CHOICES = ("each", "end", "none")
 SUPERVISED = "LEDGER_WORKER_SUPERVISED"  # set in the Celery worker that `ledger worker` watches over
 
@@ -32,9 +35,14 @@ SUPERVISED = "LEDGER_WORKER_SUPERVISED"  # set in the Celery worker that `ledger
 def submit(
     scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
     store: ServiceStoreOption = None,
-    settle: Annotated[str, typer.Option(
-        "--settle", help="Wait for the service after each input (each: the results of `ledger run`), "
-                         "only at the end (end), or not at all (none)")] = "each",
+    settle: Annotated[
+        str,
+        typer.Option(
+            "--settle",
+            help="Wait for the service after each input (each: the results of `ledger run`), "
+            "only at the end (end), or not at all (none)",
+        ),
+    ] = "each",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the service each time")] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
@@ -58,8 +66,9 @@ def submit(
     def wait() -> None:
         wait_until_settled(ledger, timeout)
 
-    submission = Submission(ledger, wait, settle_each=settle == "each",
-                            on_wait=lambda error: err.print(f"waiting for the store: {error}"))
+    submission = Submission(
+        ledger, wait, settle_each=settle == "each", on_wait=lambda error: err.print(f"waiting for the store: {error}")
+    )
     try:
         submitted = sum(1 for _ in submission.submit(planned.inputs))
         if settle != "none":
@@ -80,7 +89,7 @@ def submit(
 
 
 def worker(
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", help="Worker processes")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", help="Worker processes")] = None,
     store: ServiceStoreOption = None,
 ) -> None:
     """A Celery worker of the service: runs the process tasks."""
@@ -93,9 +102,18 @@ def worker(
         return
     from workers.app import app as celery_app
 
-    celery_app.worker_main(["--quiet", "worker", "--loglevel=INFO",  # --quiet: no banner, only JSON lines
-                            f"--concurrency={concurrency or settings.worker_concurrency}",
-                            "--queues", settings.queue, "--without-gossip", "--without-mingle"])
+    celery_app.worker_main(
+        [
+            "--quiet",
+            "worker",
+            "--loglevel=INFO",  # --quiet: no banner, only JSON lines
+            f"--concurrency={concurrency or settings.worker_concurrency}",
+            "--queues",
+            settings.queue,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 def _supervise(arguments: list[str]) -> None:
@@ -117,8 +135,9 @@ def _supervise(arguments: list[str]) -> None:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, stop)
     while not stopping.is_set():
-        child[:] = [subprocess.Popen([sys.executable, "-m", "ledger.cli", *arguments],
-                                     env={**os.environ, SUPERVISED: "1"})]
+        child[:] = [
+            subprocess.Popen([sys.executable, "-m", "ledger.cli", *arguments], env={**os.environ, SUPERVISED: "1"})
+        ]
         code = child[0].wait()
         if stopping.is_set():
             break
@@ -136,8 +155,17 @@ def beat(store: ServiceStoreOption = None) -> None:
     configure_logging()
     # What was run last needs no keeping: the clock's own state is in the store.
     with tempfile.TemporaryDirectory(prefix="ledger-beat-") as folder:
-        celery_app.start(["--quiet", "beat", "--loglevel=INFO", "--schedule", str(Path(folder) / "schedule"),
-                          "--scheduler", "workers.heartbeat:HeartbeatScheduler"])
+        celery_app.start(
+            [
+                "--quiet",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(Path(folder) / "schedule"),
+                "--scheduler",
+                "workers.heartbeat:HeartbeatScheduler",
+            ]
+        )
 
 
 def dispatcher(store: ServiceStoreOption = None) -> None:

@@ -46,8 +46,10 @@ EXIT_STORE_BUSY = 3
 UNKNOWN_KIND = "is neither sqlite:///PATH nor postgresql://USER@HOST:PORT/DB"
 SQLITE_HEADER = b"SQLite format 3\x00"
 POSTGRES_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-NAME_RULE = ("use lower-case letters, digits and underscores, not starting with a digit, at most 63 "
-             "characters (PostgreSQL folds unquoted names to lower case)")
+NAME_RULE = (
+    "use lower-case letters, digits and underscores, not starting with a digit, at most 63 "
+    "characters (PostgreSQL folds unquoted names to lower case)"
+)
 # Created databases and the writer lease live beside this one, which every server has.
 MAINTENANCE_DATABASE = "postgres"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -69,8 +71,9 @@ class StoreBusy(Exception):
         self.url = redacted(url)
         self.pid = pid
         holder = f" (pid {pid})" if pid is not None else ""
-        super().__init__(f"store {self.url} is being written by another ledger process{holder}; "
-                         f"try again when it has finished")
+        super().__init__(
+            f"store {self.url} is being written by another ledger process{holder}; try again when it has finished"
+        )
 
 
 def redacted(url: str) -> str:
@@ -92,8 +95,11 @@ def _refuse(url: str, fault: str) -> StoreURLError:
 
 
 def _unknown_kind(url: str) -> StoreURLError:
-    hint = " (a SQLite URL has three slashes: sqlite:///relative.db, sqlite:////absolute.db)" \
-        if url.startswith("sqlite:") else ""
+    hint = (
+        " (a SQLite URL has three slashes: sqlite:///relative.db, sqlite:////absolute.db)"
+        if url.startswith("sqlite:")
+        else ""
+    )
     return StoreURLError(f"store URL {redacted(url)!r} {UNKNOWN_KIND}{hint}")
 
 
@@ -107,10 +113,11 @@ def store_url(explicit: str | None) -> str:
 def sqlite_path(url: str) -> str:
     """The file a sqlite:/// URL names, decoded as SQLAlchemy (the views) decodes it, so that
     the events and the views are always in the same file."""
-    rest = url[len(SQLITE_SCHEME):]
+    rest = url[len(SQLITE_SCHEME) :]
     if "?" in rest:
-        raise _refuse(url, f"a SQLite store takes no query parameter ({rest.partition('?')[2]!r}); "
-                           "?schema=NAME is for PostgreSQL")
+        raise _refuse(
+            url, f"a SQLite store takes no query parameter ({rest.partition('?')[2]!r}); ?schema=NAME is for PostgreSQL"
+        )
     path = unquote(rest)
     if not path:
         raise _refuse(url, "names no file")
@@ -151,8 +158,9 @@ def _check_directory_of_new_file(url: str, path: str) -> None:
     if not os.path.isdir(directory):
         if os.path.exists(directory):
             raise _refuse(url, f"{_first_non_directory(path)} is not a directory")
-        raise _refuse(url, f"directory {directory} does not exist (a missing store file is created, "
-                           "a missing directory is not)")
+        raise _refuse(
+            url, f"directory {directory} does not exist (a missing store file is created, a missing directory is not)"
+        )
 
 
 def _first_non_directory(path: str) -> str:
@@ -185,8 +193,9 @@ class PostgresTarget:
     shown_url: str = ""  # the URL for messages, password redacted
 
     def conninfo(self, dbname: str | None = None) -> str:
-        return psycopg.conninfo.make_conninfo(host=self.host, port=self.port, user=self.user,
-                                              password=self.password, dbname=dbname or self.dbname)
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname or self.dbname
+        )
 
 
 def parse_postgres(url: str) -> PostgresTarget:
@@ -203,9 +212,15 @@ def parse_postgres(url: str) -> PostgresTarget:
         raise _refuse(url, "names no database")
     _check_postgres_name(url, "database", dbname)
     schema = _schema(url, parts.query)
-    return PostgresTarget(host=parts.hostname or "127.0.0.1", port=_port(url, parts),
-                          user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
-                          dbname=dbname, schema=schema, shown_url=redacted(url))
+    return PostgresTarget(
+        host=parts.hostname or "127.0.0.1",
+        port=_port(url, parts),
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=dbname,
+        schema=schema,
+        shown_url=redacted(url),
+    )
 
 
 def _port(url: str, parts: SplitResult) -> str:
@@ -254,8 +269,9 @@ def _connect(target: PostgresTarget, dbname: str, **options: str) -> psycopg.Con
     """An autocommit connection; a server that cannot be reached or refuses the login is a
     StoreUnavailable naming the URL, not a traceback."""
     try:
-        return psycopg.connect(target.conninfo(dbname), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                               **options)
+        return psycopg.connect(
+            target.conninfo(dbname), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, **options
+        )
     except psycopg.Error as error:
         raise _unavailable(target, error) from None
 
@@ -315,7 +331,8 @@ def store_exists(url: str) -> bool:
     with _connected(target, target.dbname) as connection:
         found = connection.execute(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'ledger_events'",
-            (target.schema,)).fetchone()
+            (target.schema,),
+        ).fetchone()
         return found is not None
 
 
@@ -399,8 +416,7 @@ def _postgres_lease(target: PostgresTarget) -> Iterator[None]:
     key names the store's database and schema. The holder's pid is in its application name.
     """
     key = lease_key(target)
-    connection = _connect(target, MAINTENANCE_DATABASE,
-                          application_name=f"{LEASE_APPLICATION_PREFIX}{os.getpid()}")
+    connection = _connect(target, MAINTENANCE_DATABASE, application_name=f"{LEASE_APPLICATION_PREFIX}{os.getpid()}")
     try:
         if not _try_advisory_lock(target, connection, key):
             raise StoreBusy(target.shown_url, _postgres_holder_pid(connection, key))
@@ -434,7 +450,8 @@ def _postgres_holder_pid(connection: psycopg.Connection, key: int) -> int | None
         "WHERE lock.locktype = 'advisory' AND lock.granted AND lock.objsubid = 1 "
         "AND lock.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND lock.classid::bigint = %s AND lock.objid::bigint = %s",
-        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
+        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+    ).fetchone()
     name = (row[0] if row else None) or ""
     pid = name.removeprefix(LEASE_APPLICATION_PREFIX)
     return int(pid) if name.startswith(LEASE_APPLICATION_PREFIX) and pid.isdigit() else None

@@ -46,8 +46,11 @@ class BalanceSheet:
         return self
 
     def holdings(self, account: str, book: str = BALANCE) -> dict[str, Decimal]:
-        return {asset: amount for (holder, asset, kind), amount in sorted(self.amounts.items())
-                if holder == account and kind == book and amount != 0}
+        return {
+            asset: amount
+            for (holder, asset, kind), amount in sorted(self.amounts.items())
+            if holder == account and kind == book and amount != 0
+        }
 
     def assets(self) -> set[str]:
         return {asset for (_, asset, _) in self.amounts}

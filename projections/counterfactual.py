@@ -45,8 +45,9 @@ def _unreported(_what: str, _done: int, _total: int) -> None:
     pass
 
 
-def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = None,
-                 on_progress: OnProgress = _unreported) -> dict[str, Any]:
+def replay_store(
+    store_url: str, overlay: dict[str, Any], account: str | None = None, on_progress: OnProgress = _unreported
+) -> dict[str, Any]:
     store = Ledger(store_environment(store_url))
     try:
         records = list(store.recorded_inputs())
@@ -59,8 +60,10 @@ def replay_store(store_url: str, overlay: dict[str, Any], account: str | None = 
     try:
         check_restored_inputs(inputs, KnownState(parameter_data=first_version_data(overlay)))
     except InputErrors as errors:
-        raise OverlayRefused(f"under these parameters, recorded inputs are no longer valid: "
-                                  f"{'; '.join(str(error) for error in errors.errors)}") from None
+        raise OverlayRefused(
+            f"under these parameters, recorded inputs are no longer valid: "
+            f"{'; '.join(str(error) for error in errors.errors)}"
+        ) from None
     scratch = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
     scratch.parameter_overlay = overlay
     try:
@@ -87,8 +90,9 @@ def views_in_memory(app: Ledger, what: str = "projecting", on_progress: OnProgre
     return engine
 
 
-def compare_reports(recorded: dict[str, Any], replayed: dict[str, Any], overlay: dict[str, Any],
-                    input_count: int, account: str | None) -> dict[str, Any]:
+def compare_reports(
+    recorded: dict[str, Any], replayed: dict[str, Any], overlay: dict[str, Any], input_count: int, account: str | None
+) -> dict[str, Any]:
     names = sorted(set(recorded["accounts"]) | set(replayed["accounts"]))
     if account is not None:
         names = [account]
@@ -98,8 +102,10 @@ def compare_reports(recorded: dict[str, Any], replayed: dict[str, Any], overlay:
         before, after = outcome(recorded, name), outcome(replayed, name)
         changed = [field for field in OUTCOME_FIELDS if before.get(field) != after.get(field)]
         accounts[name] = {"recorded": before, "replayed": after, "differs": changed}
-        differences += [{"account": name, "what": field, "recorded": before.get(field), "replayed": after.get(field)}
-                        for field in changed]
+        differences += [
+            {"account": name, "what": field, "recorded": before.get(field), "replayed": after.get(field)}
+            for field in changed
+        ]
     return {"params": overlay, "inputs_replayed": input_count, "accounts": accounts, "differences": differences}
 
 
@@ -133,11 +139,17 @@ def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_counterfactual(result: dict[str, Any], console: Console) -> None:
-    sheet = Sheet(f"Replay of {result['inputs_replayed']} recorded inputs with {json.dumps(result['params'])}",
-                  ("account", "what", "recorded", "replayed"))
+    sheet = Sheet(
+        f"Replay of {result['inputs_replayed']} recorded inputs with {json.dumps(result['params'])}",
+        ("account", "what", "recorded", "replayed"),
+    )
     for difference in result["differences"]:
-        sheet.add_row(difference["account"], difference["what"], describe(difference["what"], difference["recorded"]),
-                      describe(difference["what"], difference["replayed"]))
+        sheet.add_row(
+            difference["account"],
+            difference["what"],
+            describe(difference["what"], difference["recorded"]),
+            describe(difference["what"], difference["replayed"]),
+        )
     print_sheet(console, sheet)
     if not result["differences"]:
         console.print("Nothing would have differed.")
@@ -152,4 +164,6 @@ def describe(what: str, value: Any) -> str:
         return "none"
     return "; ".join(
         f"{item['kind']} at {item['trigger_at']} (ML {item['trigger_margin_level']}), fee value "
-        f"{item['fee']['value']}, returned {book_text(item['returned'])}" for item in value)
+        f"{item['fee']['value']}, returned {book_text(item['returned'])}"
+        for item in value
+    )

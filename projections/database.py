@@ -26,10 +26,15 @@ def views_engine(store_url: str) -> Engine:
         return engine
     if store_url.startswith(POSTGRES_SCHEMES):
         target = parse_postgres(store_url)
-        url = URL.create("postgresql+psycopg", username=target.user, password=target.password or None,
-                         host=target.host, port=int(target.port), database=target.dbname)
-        return create_engine(url, connect_args={"options": f"-c search_path={target.schema}"},
-                             pool_pre_ping=True)
+        url = URL.create(
+            "postgresql+psycopg",
+            username=target.user,
+            password=target.password or None,
+            host=target.host,
+            port=int(target.port),
+            database=target.dbname,
+        )
+        return create_engine(url, connect_args={"options": f"-c search_path={target.schema}"}, pool_pre_ping=True)
     raise StoreURLError(f"store URL {store_url!r} is neither sqlite:///PATH nor postgresql://USER@HOST:PORT/DB")
 
 

@@ -62,8 +62,7 @@ def account_history(app: Ledger, reader: ViewReader, account: str, through: int)
     }
 
 
-def account_state(app: Ledger, reader: ViewReader, account_id: uuid.UUID, version: int,
-                  through: int) -> dict[str, Any]:
+def account_state(app: Ledger, reader: ViewReader, account_id: uuid.UUID, version: int, through: int) -> dict[str, Any]:
     """Balances, debts, interest, status and the position's value after event `through`."""
     account: Account = app.repository.get(account_id, version=version)
     prices = reader.prices(through)
@@ -84,16 +83,21 @@ def account_state(app: Ledger, reader: ViewReader, account_id: uuid.UUID, versio
         "balances": amounts_text(account.balances),
         "debts": amounts_text(account.principal),
         "interest": amounts_text(account.interest),
-        "position": {"held_by": held_by, "collateral": amounts_text(holdings), "liabilities": amounts_text(owed),
-                     **position_value(account.mode, holdings, owed, prices)},
+        "position": {
+            "held_by": held_by,
+            "collateral": amounts_text(holdings),
+            "liabilities": amounts_text(owed),
+            **position_value(account.mode, holdings, owed, prices),
+        },
         "parameters_version": prices.parameters.version,
         "margin_call_level": None if tier is None else normalized(tier.margin_call),
         "liquidation_level": None if tier is None else normalized(tier.liquidation),
     }
 
 
-def position_value(mode: str, holdings: dict[str, Decimal], owed: dict[str, Decimal],
-                   prices: PriceBook) -> dict[str, Any]:
+def position_value(
+    mode: str, holdings: dict[str, Decimal], owed: dict[str, Decimal], prices: PriceBook
+) -> dict[str, Any]:
     """Collateral value, debt value, net equity and margin level at `prices` (None
     where an asset has no mark yet)."""
     assets = {asset for book in (holdings, owed) for asset, amount in book.items() if amount}
@@ -101,8 +105,14 @@ def position_value(mode: str, holdings: dict[str, Decimal], owed: dict[str, Deci
         position = margin_position(mode, holdings, owed, prices)
         used = amounts_text(prices.prices_used(assets))
     except MissingPrice as missing:
-        return {"collateral_value": None, "debt_value": None, "net_equity": None, "margin_level": None,
-                "prices": {}, "missing_price": missing.asset}
+        return {
+            "collateral_value": None,
+            "debt_value": None,
+            "net_equity": None,
+            "margin_level": None,
+            "prices": {},
+            "missing_price": missing.asset,
+        }
     return {
         "collateral_value": normalized(position.asset_value),
         "debt_value": normalized(position.liability_value),

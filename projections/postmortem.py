@@ -81,8 +81,11 @@ SHARED_FACTS = {"account", "at", "cause", "liquidation_id"}
 def build_postmortem(app: Ledger, reader: ViewReader, liquidation_id: str) -> dict[str, Any]:
     """The liquidation `liquidation_id`, its steps, causes, parameters and chart."""
     row = _liquidation_row(reader, liquidation_id)
-    indexed = [index_row for index_row in reader.liquidation_events(row["liquidation_id"])
-               if index_row["event"] in STEP_OF_EVENT]
+    indexed = [
+        index_row
+        for index_row in reader.liquidation_events(row["liquidation_id"])
+        if index_row["event"] in STEP_OF_EVENT
+    ]
     triggered = _stored_event(app, indexed[0])
     assert type(triggered).__qualname__ == "Liquidation.Triggered", "a liquidation's first event is its trigger"
     account = reader.account(row["account"])
@@ -113,11 +116,13 @@ def _liquidation_row(reader: ViewReader, given: str) -> Row:
     prefix = _id_prefix(given)
     rows, count = reader.liquidations_with_id_prefix(prefix, limit=CANDIDATES_NAMED)
     if count == 0:
-        raise HistoryError(f"no liquidation in this store has an id starting with {prefix} "
-                           f"(`ledger liquidations` lists them)")
+        raise HistoryError(
+            f"no liquidation in this store has an id starting with {prefix} (`ledger liquidations` lists them)"
+        )
     if count > 1:
-        named = "; ".join(f"{row['liquidation_id']} ({row['account']}, {iso(as_utc(row['triggered_at']))})"
-                          for row in rows)
+        named = "; ".join(
+            f"{row['liquidation_id']} ({row['account']}, {iso(as_utc(row['triggered_at']))})" for row in rows
+        )
         more = f"; and {count - len(rows)} more" if count > len(rows) else ""
         raise HistoryError(f"{prefix} starts {count} liquidation ids: {named}{more}; give more of the id")
     return rows[0]
@@ -132,8 +137,9 @@ def _id_prefix(given: str) -> str:
     except ValueError:
         pass
     if not ID_PREFIX.fullmatch(text):
-        raise HistoryError(f"{given!r} is not a liquidation id (a UUID, or the start of one: "
-                           f"`ledger liquidations` lists them)")
+        raise HistoryError(
+            f"{given!r} is not a liquidation id (a UUID, or the start of one: `ledger liquidations` lists them)"
+        )
     return text
 
 
@@ -153,8 +159,9 @@ def _event_at(app: Ledger, notification_id: int) -> Any | None:
 
 
 def _facts(event: Any, leave_out: set[str] = SHARED_FACTS) -> dict[str, Any]:
-    return json_safe({name: value for name, value in event.__dict__.items()
-                      if name not in BOOKKEEPING and name not in leave_out})
+    return json_safe(
+        {name: value for name, value in event.__dict__.items() if name not in BOOKKEEPING and name not in leave_out}
+    )
 
 
 # --- what set it off -------------------------------------------------------------------
@@ -176,8 +183,12 @@ def _cause_chain(app: Ledger, cause: dict[str, Any]) -> list[tuple[int, Any]]:
 
 def _chain_link(link: tuple[int, Any]) -> dict[str, Any]:
     notification_id, event = link
-    return {"notification_id": notification_id, "event": type(event).__qualname__,
-            "at": iso(getattr(event, "at", None)), "cause": json_safe(getattr(event, "cause", None))}
+    return {
+        "notification_id": notification_id,
+        "event": type(event).__qualname__,
+        "at": iso(getattr(event, "at", None)),
+        "cause": json_safe(getattr(event, "cause", None)),
+    }
 
 
 def _trigger_inputs(app: Ledger, reader: ViewReader, chain: list[tuple[int, Any]]) -> list[dict[str, Any]]:
@@ -188,16 +199,24 @@ def _trigger_inputs(app: Ledger, reader: ViewReader, chain: list[tuple[int, Any]
     cause = _cause_of(event)
     if cause.get("kind") != "input":
         return []
-    return [{
-        "source": cause.get("source"), "line": cause.get("line"), "op": cause.get("op"),
-        "input_id": cause.get("input_id"), "notification_id": notification_id,
-        "event": type(event).__qualname__, "at": iso(getattr(event, "at", None)),
-        "facts": _facts(event), "input": _recorded_input(app, reader, notification_id, cause),
-    }]
+    return [
+        {
+            "source": cause.get("source"),
+            "line": cause.get("line"),
+            "op": cause.get("op"),
+            "input_id": cause.get("input_id"),
+            "notification_id": notification_id,
+            "event": type(event).__qualname__,
+            "at": iso(getattr(event, "at", None)),
+            "facts": _facts(event),
+            "input": _recorded_input(app, reader, notification_id, cause),
+        }
+    ]
 
 
-def _recorded_input(app: Ledger, reader: ViewReader, notification_id: int,
-                    cause: dict[str, Any]) -> dict[str, Any] | None:
+def _recorded_input(
+    app: Ledger, reader: ViewReader, notification_id: int, cause: dict[str, Any]
+) -> dict[str, Any] | None:
     """The input as it was given: inputs are recorded (`InputsRecorded`) in the save
     that applies them, so the record is among the last few at or before its events."""
     for row in reader.events_named_before("InputsRecorded", notification_id, limit=3):
@@ -225,8 +244,11 @@ def _cause_of(event: Any | None) -> dict[str, Any]:
 
 
 def _same_input(cause: dict[str, Any], other: dict[str, Any]) -> bool:
-    return (cause.get("kind") == other.get("kind") == "input" and cause.get("source") == other.get("source")
-            and cause.get("line") == other.get("line"))
+    return (
+        cause.get("kind") == other.get("kind") == "input"
+        and cause.get("source") == other.get("source")
+        and cause.get("line") == other.get("line")
+    )
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -238,29 +260,41 @@ def _step_groups(indexed: list[Row]) -> list[list[Row]]:
     for index_row in indexed:
         step = STEP_OF_EVENT[index_row["event"]]
         previous = groups[-1] if groups else None
-        if (previous is not None and step in PAIRED_STEPS and STEP_OF_EVENT[previous[-1]["event"]] == step
-                and previous[-1]["event"] != index_row["event"]):
+        if (
+            previous is not None
+            and step in PAIRED_STEPS
+            and STEP_OF_EVENT[previous[-1]["event"]] == step
+            and previous[-1]["event"] != index_row["event"]
+        ):
             previous.append(index_row)
         else:
             groups.append([index_row])
     return groups
 
 
-def _position_step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, account: str, through: int,
-                   assets: set[str]) -> dict[str, Any]:
+def _position_step(
+    app: Ledger, reader: ViewReader, account_id: uuid.UUID, account: str, through: int, assets: set[str]
+) -> dict[str, Any]:
     """The position just before the triggering input."""
     account_rows = reader.account_events(account, through)
     if not account_rows:
         raise HistoryError(f"account {account} has no event before its liquidation's trigger")
     last = account_rows[-1]
     at = reader.event_time(through) or as_utc(last["at"])
-    step = {"step": "position", "event": last["event"], "events": [last["event"]], "notification_id": through,
-            "at": iso(at), "facts": {}}
+    step = {
+        "step": "position",
+        "event": last["event"],
+        "events": [last["event"]],
+        "notification_id": through,
+        "at": iso(at),
+        "facts": {},
+    }
     return {**step, **_state_at(app, reader, account_id, through, assets)}
 
 
-def _event_step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, group: list[Row],
-                assets: set[str]) -> dict[str, Any]:
+def _event_step(
+    app: Ledger, reader: ViewReader, account_id: uuid.UUID, group: list[Row], assets: set[str]
+) -> dict[str, Any]:
     """One step: its events' own facts and the position after the last of them."""
     events = [_stored_event(app, index_row) for index_row in group]
     facts: dict[str, Any] = {}
@@ -279,8 +313,7 @@ def _event_step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, group: l
     return {**step, **_state_at(app, reader, account_id, through, assets)}
 
 
-def _state_at(app: Ledger, reader: ViewReader, account_id: uuid.UUID, through: int,
-              assets: set[str]) -> dict[str, Any]:
+def _state_at(app: Ledger, reader: ViewReader, account_id: uuid.UUID, through: int, assets: set[str]) -> dict[str, Any]:
     """The account's position after notification `through`, as `ledger history` gives it."""
     version = reader.aggregate_version_at(str(account_id), through)
     assert version is not None, f"the account has no event at or before notification {through}"
@@ -295,8 +328,9 @@ def _state_at(app: Ledger, reader: ViewReader, account_id: uuid.UUID, through: i
         "debt": position["debt_value"],
         "margin_level": position["margin_level"],
         "net_equity": position["net_equity"],
-        "prices": dict(sorted({**position["prices"],
-                               **_asset_prices(reader, through, assets - set(position["prices"]))}.items())),
+        "prices": dict(
+            sorted({**position["prices"], **_asset_prices(reader, through, assets - set(position["prices"]))}.items())
+        ),
         "parameters_version": state["parameters_version"],
     }
 
@@ -346,18 +380,32 @@ def _margin_calls_before(app: Ledger, reader: ViewReader, account: str, trigger_
         if row["event"] != "Account.MarginCallIssued" or row["notification_id"] <= since:
             continue
         event = _stored_event(app, row)
-        calls.append({"notification_id": row["notification_id"], "at": iso(as_utc(row["at"])),
-                      "margin_level": normalized(event.margin_level), "threshold": normalized(event.threshold),
-                      "prices": json_safe(event.prices), "liabilities": json_safe(event.liabilities),
-                      "parameters_version": event.parameters_version})
+        calls.append(
+            {
+                "notification_id": row["notification_id"],
+                "at": iso(as_utc(row["at"])),
+                "margin_level": normalized(event.margin_level),
+                "threshold": normalized(event.threshold),
+                "prices": json_safe(event.prices),
+                "liabilities": json_safe(event.liabilities),
+                "parameters_version": event.parameters_version,
+            }
+        )
     return calls
 
 
 # --- the chart --------------------------------------------------------------------------------
 
 
-def _chart(app: Ledger, reader: ViewReader, account_id: uuid.UUID, account: str, indexed: list[Row],
-           assets: set[str], parameters: dict[str, Any]) -> dict[str, Any]:
+def _chart(
+    app: Ledger,
+    reader: ViewReader,
+    account_id: uuid.UUID,
+    account: str,
+    indexed: list[Row],
+    assets: set[str],
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
     """The margin level at each account event, each of the liquidation's events and each
     mark of the trigger's assets, from the account's first borrowing (since its previous
     liquidation) to the liquidation's last event."""
@@ -367,9 +415,17 @@ def _chart(app: Ledger, reader: ViewReader, account_id: uuid.UUID, account: str,
     series = []
     for notification_id in kept:
         state = _state_at(app, reader, account_id, notification_id, assets)
-        series.append({"notification_id": notification_id, "at": iso(reader.event_time(notification_id)),
-                       "margin_level": state["margin_level"], "collateral_value": state["collateral_value"],
-                       "debt": state["debt"], "held_by": state["held_by"], "prices": state["prices"]})
+        series.append(
+            {
+                "notification_id": notification_id,
+                "at": iso(reader.event_time(notification_id)),
+                "margin_level": state["margin_level"],
+                "collateral_value": state["collateral_value"],
+                "debt": state["debt"],
+                "held_by": state["held_by"],
+                "prices": state["prices"],
+            }
+        )
     return {
         "points": series,
         "truncated": len(points) > len(kept),
@@ -392,8 +448,11 @@ def _chart_points(reader: ViewReader, account: str, indexed: list[Row], assets: 
 def _chart_start(account_rows: list[Row], trigger_at: int) -> int:
     before = [row for row in account_rows if row["notification_id"] < trigger_at]
     since = max((row["notification_id"] for row in before if row["event"] == "Account.LiquidationEnded"), default=0)
-    borrowed = [row["notification_id"] for row in before
-                if row["event"] == "Account.Borrowed" and row["notification_id"] > since]
+    borrowed = [
+        row["notification_id"]
+        for row in before
+        if row["event"] == "Account.Borrowed" and row["notification_id"] > since
+    ]
     if borrowed:
         return borrowed[0]
     return before[0]["notification_id"] if before else trigger_at
@@ -403,9 +462,13 @@ def _chart_start(account_rows: list[Row], trigger_at: int) -> int:
 
 
 def render_table(postmortem: dict[str, Any], console: Console) -> None:
-    for sheet in (_summary_sheet(postmortem), _inputs_sheet(postmortem), _parameters_sheet(postmortem["parameters"]),
-                  _margin_calls_sheet(postmortem["margin_calls"], postmortem["parameters"]["valuation_asset"]),
-                  _steps_sheet(postmortem)):
+    for sheet in (
+        _summary_sheet(postmortem),
+        _inputs_sheet(postmortem),
+        _parameters_sheet(postmortem["parameters"]),
+        _margin_calls_sheet(postmortem["margin_calls"], postmortem["parameters"]["valuation_asset"]),
+        _steps_sheet(postmortem),
+    ):
         print_sheet(console, sheet)
 
 
@@ -418,41 +481,76 @@ def _summary_sheet(postmortem: dict[str, Any]) -> Sheet:
 
 def _inputs_sheet(postmortem: dict[str, Any]) -> Sheet:
     via = " <- ".join(f"{link['event']} #{link['notification_id']}" for link in postmortem["cause_chain"])
-    sheet = Sheet("The input that set it off", ("source", "line", "op", "event", "notification", "what it said"),
-                  caption=f"trigger <- {via}" if via else None)
+    sheet = Sheet(
+        "The input that set it off",
+        ("source", "line", "op", "event", "notification", "what it said"),
+        caption=f"trigger <- {via}" if via else None,
+    )
     for found in postmortem["trigger_inputs"]:
         said = found["input"] if found["input"] is not None else found["facts"]
-        sheet.add_row(str(found["source"]), str(found["line"]), str(found["op"]), found["event"],
-                      str(found["notification_id"]), facts_text(said))
+        sheet.add_row(
+            str(found["source"]),
+            str(found["line"]),
+            str(found["op"]),
+            found["event"],
+            str(found["notification_id"]),
+            facts_text(said),
+        )
     return sheet
 
 
 def _parameters_sheet(parameters: dict[str, Any]) -> Sheet:
-    sheet = Sheet(f"Parameters in force: version {parameters['version']}",
-                  ("mode", "leverage", "margin call level", "liquidation level", "fee rate", "set at"))
-    sheet.add_row(parameters["mode"], str(parameters["leverage"]), parameters["margin_call_level"],
-                  parameters["liquidation_level"], parameters["fee_rate"], parameters["set_at"])
+    sheet = Sheet(
+        f"Parameters in force: version {parameters['version']}",
+        ("mode", "leverage", "margin call level", "liquidation level", "fee rate", "set at"),
+    )
+    sheet.add_row(
+        parameters["mode"],
+        str(parameters["leverage"]),
+        parameters["margin_call_level"],
+        parameters["liquidation_level"],
+        parameters["fee_rate"],
+        parameters["set_at"],
+    )
     return sheet
 
 
 def _margin_calls_sheet(calls: list[dict[str, Any]], valuation: str) -> Sheet:
-    sheet = Sheet("Margin calls before the trigger", ("notification", "at", "margin level", "threshold", "prices"),
-                  caption=None if calls else NO_MARGIN_CALLS)
+    sheet = Sheet(
+        "Margin calls before the trigger",
+        ("notification", "at", "margin level", "threshold", "prices"),
+        caption=None if calls else NO_MARGIN_CALLS,
+    )
     for call in calls:
-        sheet.add_row(str(call["notification_id"]), call["at"], call["margin_level"], call["threshold"],
-                      prices_text(call["prices"], valuation))
+        sheet.add_row(
+            str(call["notification_id"]),
+            call["at"],
+            call["margin_level"],
+            call["threshold"],
+            prices_text(call["prices"], valuation),
+        )
     return sheet
 
 
 def _steps_sheet(postmortem: dict[str, Any]) -> Sheet:
-    sheet = Sheet("Step by step", ("step", "held by", "collateral", "value", "debt", "margin level", "net equity",
-                                   "prices", "what happened"))
+    sheet = Sheet(
+        "Step by step",
+        ("step", "held by", "collateral", "value", "debt", "margin level", "net equity", "prices", "what happened"),
+    )
     valuation = postmortem["parameters"]["valuation_asset"]
     for step in postmortem["steps"]:
         label = Text.assemble((step["step"], "bold"), f"\n#{step['notification_id']} {step['at'] or ''}")
-        sheet.add_row(label, step["held_by"], book_text(step["collateral"]), step["collateral_value"], step["debt"],
-                      step["margin_level"], step["net_equity"], prices_text(step["prices"], valuation),
-                      step_details(step))
+        sheet.add_row(
+            label,
+            step["held_by"],
+            book_text(step["collateral"]),
+            step["collateral_value"],
+            step["debt"],
+            step["margin_level"],
+            step["net_equity"],
+            prices_text(step["prices"], valuation),
+            step_details(step),
+        )
     return sheet
 
 
@@ -461,8 +559,10 @@ def step_details(step: dict[str, Any]) -> str:
     facts = step["facts"]
     label = step["step"]
     if label in ("sale", "takeover sale", "desk sale at mark"):
-        return (f"sold {facts['quantity']} {facts['asset']} at {facts['price']} for "
-                f"{facts['proceeds']} {facts['proceeds_asset']}")
+        return (
+            f"sold {facts['quantity']} {facts['asset']} at {facts['price']} for "
+            f"{facts['proceeds']} {facts['proceeds_asset']}"
+        )
     if label in ("repayment", "desk repayment"):
         return f"repaid {facts['asset']}: interest {facts['interest_paid']}, principal {facts['principal_paid']}"
     if label == "shortfall":
@@ -476,8 +576,10 @@ def step_details(step: dict[str, Any]) -> str:
     if label == "return":
         return f"returned {book_text(facts['amounts'])}"
     if label == "regular part ended":
-        return (f"repaid {book_text(facts['repaid'])}; shortfall {book_text(facts['shortfall'])}; "
-                f"takeover {'needed' if facts['takeover_needed'] else 'not needed'}")
+        return (
+            f"repaid {book_text(facts['repaid'])}; shortfall {book_text(facts['shortfall'])}; "
+            f"takeover {'needed' if facts['takeover_needed'] else 'not needed'}"
+        )
     if label == "desk interest":
         return f"interest {facts['amount']} {facts['asset']} on {facts['principal']}"
     if label == "completed":
@@ -500,10 +602,20 @@ def render_html(postmortem: dict[str, Any]) -> str:
         f"<h1>{_text(title)}</h1>",
         _html_definitions(_summary_pairs(postmortem)),
         "<h2>The input that set it off</h2>",
-        _html_table(["source", "line", "op", "event", "notification", "what it said"],
-                    [[found["source"], found["line"], found["op"], found["event"], found["notification_id"],
-                      facts_text(found["input"] if found["input"] is not None else found["facts"])]
-                     for found in postmortem["trigger_inputs"]]),
+        _html_table(
+            ["source", "line", "op", "event", "notification", "what it said"],
+            [
+                [
+                    found["source"],
+                    found["line"],
+                    found["op"],
+                    found["event"],
+                    found["notification_id"],
+                    facts_text(found["input"] if found["input"] is not None else found["facts"]),
+                ]
+                for found in postmortem["trigger_inputs"]
+            ],
+        ),
         "<h2>Parameters in force</h2>",
         _html_parameters(postmortem["parameters"]),
         "<h2>Margin calls before the trigger</h2>",
@@ -546,12 +658,14 @@ def _summary_pairs(postmortem: dict[str, Any]) -> list[tuple[str, str]]:
     summary, account = postmortem["liquidation"], postmortem["account"]
     return [
         ("account", f"{account['name']} ({mode_text(account['mode'], account['leverage'])})"),
-        ("kind", summary["kind"]), ("status", status_text(summary)),
+        ("kind", summary["kind"]),
+        ("status", status_text(summary)),
         ("triggered", trigger_text(summary["trigger"])),
         ("completed", postmortem["completed_at"] or "-"),
         ("liabilities at trigger", book_text(summary["liabilities"])),
         ("fee", fee_text(summary["fee"])),
-        ("returned", book_text(summary["returned"])), ("shortfall", book_text(summary["shortfall"])),
+        ("returned", book_text(summary["returned"])),
+        ("shortfall", book_text(summary["shortfall"])),
     ]
 
 
@@ -561,8 +675,9 @@ def _html_definitions(pairs: list[tuple[str, str]]) -> str:
 
 def _html_table(columns: list[str], rows: list[list[Any]], numeric: frozenset[int] = frozenset()) -> str:
     head = "".join(f"<th>{_text(column)}</th>" for column in columns)
-    body = "".join("<tr>" + "".join(_html_cell(cell, index in numeric) for index, cell in enumerate(row)) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(_html_cell(cell, index in numeric) for index, cell in enumerate(row)) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -571,35 +686,81 @@ def _html_cell(value: Any, numeric: bool) -> str:
 
 
 def _html_parameters(parameters: dict[str, Any]) -> str:
-    return _html_table(["version", "mode", "leverage", "margin call level", "liquidation level", "fee rate",
-                        "set at"],
-                       [[parameters["version"], parameters["mode"], parameters["leverage"],
-                         parameters["margin_call_level"], parameters["liquidation_level"], parameters["fee_rate"],
-                         parameters["set_at"]]])
+    return _html_table(
+        ["version", "mode", "leverage", "margin call level", "liquidation level", "fee rate", "set at"],
+        [
+            [
+                parameters["version"],
+                parameters["mode"],
+                parameters["leverage"],
+                parameters["margin_call_level"],
+                parameters["liquidation_level"],
+                parameters["fee_rate"],
+                parameters["set_at"],
+            ]
+        ],
+    )
 
 
 def _html_margin_calls(calls: list[dict[str, Any]], valuation: str) -> str:
     if not calls:
         return f"<p>{_text(NO_MARGIN_CALLS)}</p>"
-    return _html_table(["notification", "at", "margin level", "threshold", "prices"],
-                       [[call["notification_id"], call["at"], call["margin_level"], call["threshold"],
-                         prices_text(call["prices"], valuation)] for call in calls])
+    return _html_table(
+        ["notification", "at", "margin level", "threshold", "prices"],
+        [
+            [
+                call["notification_id"],
+                call["at"],
+                call["margin_level"],
+                call["threshold"],
+                prices_text(call["prices"], valuation),
+            ]
+            for call in calls
+        ],
+    )
 
 
 def _html_steps(steps: list[dict[str, Any]], valuation: str) -> str:
-    columns = ["step", "event", "notification", "at", "held by", "collateral", "collateral value", "debt",
-               "margin level", "net equity", "prices", "what happened"]
-    rows = [[step["step"], ", ".join(step["events"]), step["notification_id"], step["at"], step["held_by"],
-             book_text(step["collateral"]), step["collateral_value"], step["debt"], step["margin_level"],
-             step["net_equity"], prices_text(step["prices"], valuation), step_details(step)] for step in steps]
+    columns = [
+        "step",
+        "event",
+        "notification",
+        "at",
+        "held by",
+        "collateral",
+        "collateral value",
+        "debt",
+        "margin level",
+        "net equity",
+        "prices",
+        "what happened",
+    ]
+    rows = [
+        [
+            step["step"],
+            ", ".join(step["events"]),
+            step["notification_id"],
+            step["at"],
+            step["held_by"],
+            book_text(step["collateral"]),
+            step["collateral_value"],
+            step["debt"],
+            step["margin_level"],
+            step["net_equity"],
+            prices_text(step["prices"], valuation),
+            step_details(step),
+        ]
+        for step in steps
+    ]
     return _html_table(columns, rows, numeric=frozenset({6, 7, 8, 9}))
 
 
 def _chart_html(chart: dict[str, Any]) -> str:
     """The margin level against the call and liquidation lines, prices on a second axis."""
     figure = _chart_figure(chart)
-    return figure.to_html(full_html=False, include_plotlyjs=True, div_id="margin-chart",
-                          config={"responsive": True, "displaylogo": False})
+    return figure.to_html(
+        full_html=False, include_plotlyjs=True, div_id="margin-chart", config={"responsive": True, "displaylogo": False}
+    )
 
 
 def _chart_figure(chart: dict[str, Any]) -> Any:
@@ -610,21 +771,45 @@ def _chart_figure(chart: dict[str, Any]) -> Any:
     points = chart["points"]
     times = [point["at"] for point in points]
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_scatter(x=times, y=[_drawn_level(point) for point in points], name="margin level",
-                       mode="lines+markers", line={"color": "#1f77b4", "width": 2, "shape": "hv"},
-                       text=[f"#{point['notification_id']} held by {point['held_by']}" for point in points],
-                       connectgaps=False, secondary_y=False)
-    for name, level, colour in (("margin call", chart["margin_call_level"], "#ff7f0e"),
-                                ("liquidation", chart["liquidation_level"], "#d62728")):
-        figure.add_scatter(x=[times[0], times[-1]] if times else [], y=[float(Decimal(level))] * min(len(times), 2),
-                           name=f"{name} {level}", mode="lines", line={"color": colour, "dash": "dash"},
-                           secondary_y=False)
+    figure.add_scatter(
+        x=times,
+        y=[_drawn_level(point) for point in points],
+        name="margin level",
+        mode="lines+markers",
+        line={"color": "#1f77b4", "width": 2, "shape": "hv"},
+        text=[f"#{point['notification_id']} held by {point['held_by']}" for point in points],
+        connectgaps=False,
+        secondary_y=False,
+    )
+    for name, level, colour in (
+        ("margin call", chart["margin_call_level"], "#ff7f0e"),
+        ("liquidation", chart["liquidation_level"], "#d62728"),
+    ):
+        figure.add_scatter(
+            x=[times[0], times[-1]] if times else [],
+            y=[float(Decimal(level))] * min(len(times), 2),
+            name=f"{name} {level}",
+            mode="lines",
+            line={"color": colour, "dash": "dash"},
+            secondary_y=False,
+        )
     charted = _charted_assets(points)
     for asset in charted:
-        figure.add_scatter(x=times, y=[_drawn_price(point, asset) for point in points], name=f"{asset} price",
-                           mode="lines", line={"shape": "hv", "width": 1}, opacity=0.7, secondary_y=True)
-    figure.update_layout(title="Margin level (no debt: no point)", hovermode="x unified",
-                         legend={"orientation": "h", "y": -0.2}, height=520)
+        figure.add_scatter(
+            x=times,
+            y=[_drawn_price(point, asset) for point in points],
+            name=f"{asset} price",
+            mode="lines",
+            line={"shape": "hv", "width": 1},
+            opacity=0.7,
+            secondary_y=True,
+        )
+    figure.update_layout(
+        title="Margin level (no debt: no point)",
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.2},
+        height=520,
+    )
     figure.update_yaxes(title_text="margin level", secondary_y=False)
     # Prices of several assets differ by orders of magnitude (BTC and a small token): a log
     # axis keeps each one's moves visible.
@@ -654,4 +839,3 @@ def _charted_assets(points: list[dict[str, Any]]) -> list[str]:
         for asset, price in point["prices"].items():
             assets.setdefault(asset, set()).add(price)
     return sorted(asset for asset, prices in assets.items() if prices != {"1"})
-

@@ -133,8 +133,9 @@ def _print_stacked(console: Console, sheet: Sheet, headers: list[Text], rows: li
     for record in records:
         if widths is not None:
             record_sheet = Sheet(None, ("field", "value"), show_header=False)
-            console.print(_table(record_sheet, [Text(column) for column in record_sheet.columns], record, widths,
-                                 console.width))
+            console.print(
+                _table(record_sheet, [Text(column) for column in record_sheet.columns], record, widths, console.width)
+            )
             continue
         for label, value in record:
             console.print(Text.assemble(label, ": ", value), soft_wrap=True)
@@ -161,8 +162,9 @@ def prices_text(prices: dict[str, str], valuation: str | None = None) -> str:
 def facts_text(facts: dict[str, Any]) -> str:
     """An event's or an input's facts, one a line: `name: value`, a value not a text as JSON
     (with its spaces, so that a long value wraps between its words)."""
-    return "\n".join(f"{name}: {value if isinstance(value, str) else json.dumps(value)}"
-                     for name, value in facts.items())
+    return "\n".join(
+        f"{name}: {value if isinstance(value, str) else json.dumps(value)}" for name, value in facts.items()
+    )
 
 
 def mode_text(mode: str, leverage: int | None, pair: str | None = None) -> str:
@@ -178,22 +180,35 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     print_warnings(console, report.get("warnings", []))
     accounts = Sheet("Accounts", ("account", "mode", "balances", "debts", "interest", "margin level", "status"))
     for name, account in report["accounts"].items():
-        accounts.add_row(name, mode_text(account["mode"], account["leverage"], account.get("pair")),
-                         book_text(account["balances"]), book_text(account["debts"]),
-                         book_text(account["interest"]), account["margin_level"], account["status"])
+        accounts.add_row(
+            name,
+            mode_text(account["mode"], account["leverage"], account.get("pair")),
+            book_text(account["balances"]),
+            book_text(account["debts"]),
+            book_text(account["interest"]),
+            account["margin_level"],
+            account["status"],
+        )
     print_sheet(console, accounts)
     system = Sheet("System accounts", ("account", "balances", "claims / debts"))
     for name, holding in report["system"].items():
-        system.add_row(name, book_text(holding["balances"]),
-                       book_text(holding.get("claims") or holding.get("debts") or {}))
+        system.add_row(
+            name, book_text(holding["balances"]), book_text(holding.get("claims") or holding.get("debts") or {})
+        )
     print_sheet(console, system)
     if report["liquidations"]:
         print_sheet(console, liquidations_sheet(report["liquidations"]))
     if report["rejections"]:
         rejections = Sheet("Rejections", ("source", "line", "op", "input id", "account", "error"))
         for rejection in report["rejections"]:
-            rejections.add_row(rejection.get("source"), str(rejection["line"]), rejection["op"],
-                               rejection.get("id"), rejection.get("account"), rejection["error"])
+            rejections.add_row(
+                rejection.get("source"),
+                str(rejection["line"]),
+                rejection["op"],
+                rejection.get("id"),
+                rejection.get("account"),
+                rejection["error"],
+            )
         print_sheet(console, rejections)
     if report["conservation"]:
         console.print(Text.assemble(("Conservation broken: ", WARNING_STYLE), "; ".join(report["conservation"])))
@@ -201,13 +216,21 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
 
 def liquidations_sheet(liquidations: list[dict[str, Any]]) -> Sheet:
     """Liquidations as the report lists them (`ledger run`, `ledger liquidations`)."""
-    sheet = Sheet("Liquidations", ("id", "account", "kind", "status", "trigger", "liabilities", "fee",
-                                   "shortfall", "returned"))
+    sheet = Sheet(
+        "Liquidations", ("id", "account", "kind", "status", "trigger", "liabilities", "fee", "shortfall", "returned")
+    )
     for liquidation in liquidations:
-        sheet.add_row(liquidation["id"], liquidation["account"], liquidation["kind"], status_text(liquidation),
-                      trigger_text(liquidation["trigger"]), book_text(liquidation["liabilities"]),
-                      fee_text(liquidation["fee"]), book_text(liquidation["shortfall"]),
-                      book_text(liquidation["returned"]))
+        sheet.add_row(
+            liquidation["id"],
+            liquidation["account"],
+            liquidation["kind"],
+            status_text(liquidation),
+            trigger_text(liquidation["trigger"]),
+            book_text(liquidation["liabilities"]),
+            fee_text(liquidation["fee"]),
+            book_text(liquidation["shortfall"]),
+            book_text(liquidation["returned"]),
+        )
     return sheet
 
 
@@ -221,8 +244,10 @@ def status_text(liquidation: dict[str, Any]) -> str:
 
 
 def trigger_text(trigger: dict[str, Any]) -> str:
-    return (f"{trigger.get('at') or '-'}\nmargin level {trigger['margin_level']} <= {trigger['threshold']}\n"
-            f"prices {prices_text(trigger['prices'])}\nparameters version {trigger['parameters_version']}")
+    return (
+        f"{trigger.get('at') or '-'}\nmargin level {trigger['margin_level']} <= {trigger['threshold']}\n"
+        f"prices {prices_text(trigger['prices'])}\nparameters version {trigger['parameters_version']}"
+    )
 
 
 def fee_text(fee: dict[str, Any]) -> str:
@@ -240,24 +265,37 @@ def print_history(result: dict[str, Any], console: Console | None = None) -> Non
     through = result["through"]
     # "#" (the notification id), not "notification": a narrower first column leaves the
     # facts room enough that an 80-column terminal still shows the events as one table
-    events = Sheet(f"Account {result['account']}: events through notification {through['notification_id']} "
-                   f"({through['at']})", ("#", "event", "facts"))
+    events = Sheet(
+        f"Account {result['account']}: events through notification {through['notification_id']} ({through['at']})",
+        ("#", "event", "facts"),
+    )
     for record in result["events"]:
         facts = {name: value for name, value in record["facts"].items() if name not in HISTORY_FACTS_LEFT_OUT}
-        events.add_row(str(record["notification_id"]),
-                       f"{record['event']}\nversion {record['version']}\n{record['at'] or '-'}", facts_text(facts))
+        events.add_row(
+            str(record["notification_id"]),
+            f"{record['event']}\nversion {record['version']}\n{record['at'] or '-'}",
+            facts_text(facts),
+        )
     print_sheet(console, events)
     state, position = result["state"], result["state"]["position"]
     summary = Sheet("State then", ("field", "value"), show_header=False)
     for label, value in (
-        ("status", state["status"]), ("mode", mode_text(state["mode"], state["leverage"])),
-        ("balances", book_text(state["balances"])), ("debts", book_text(state["debts"])),
-        ("interest", book_text(state["interest"])), ("position held by", position["held_by"]),
-        ("collateral", book_text(position["collateral"])), ("liabilities", book_text(position["liabilities"])),
-        ("collateral value", position["collateral_value"]), ("debt value", position["debt_value"]),
-        ("net equity", position["net_equity"]), ("margin level", position["margin_level"]),
-        ("margin call level", state["margin_call_level"]), ("liquidation level", state["liquidation_level"]),
-        ("prices", prices_text(position["prices"])), ("liquidation", state["liquidation_id"]),
+        ("status", state["status"]),
+        ("mode", mode_text(state["mode"], state["leverage"])),
+        ("balances", book_text(state["balances"])),
+        ("debts", book_text(state["debts"])),
+        ("interest", book_text(state["interest"])),
+        ("position held by", position["held_by"]),
+        ("collateral", book_text(position["collateral"])),
+        ("liabilities", book_text(position["liabilities"])),
+        ("collateral value", position["collateral_value"]),
+        ("debt value", position["debt_value"]),
+        ("net equity", position["net_equity"]),
+        ("margin level", position["margin_level"]),
+        ("margin call level", state["margin_call_level"]),
+        ("liquidation level", state["liquidation_level"]),
+        ("prices", prices_text(position["prices"])),
+        ("liquidation", state["liquidation_id"]),
         ("parameters version", str(state["parameters_version"])),
     ):
         summary.add_row(label, value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -18,7 +18,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
     """SQLite gives times back without their zone; every time here is UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=UTC)
 
 
 class ViewReader:
@@ -50,17 +50,26 @@ class ViewReader:
         table = tables.book_totals
         return self._rows(select(table).order_by(table.c.holder, table.c.asset, table.c.book))
 
-    def liquidations(self, account: str | None = None, since: datetime | None = None,
-                     until: datetime | None = None, kind: str | None = None,
-                     status: str | None = None) -> list[Row]:
+    def liquidations(
+        self,
+        account: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+    ) -> list[Row]:
         """Oldest first: by trigger time, then account (as the takeover desk serves them,
         `ledger.processes.takeover_order`), whichever worker happened to save first.
         Each filter given narrows the list; `since` and `until` include their moment."""
         liquidation = tables.liquidations
-        statement = select(liquidation).order_by(liquidation.c.triggered_at, liquidation.c.account,
-                                                 liquidation.c.sequence)
-        for column, wanted in ((liquidation.c.account, account), (liquidation.c.kind, kind),
-                               (liquidation.c.status, status)):
+        statement = select(liquidation).order_by(
+            liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence
+        )
+        for column, wanted in (
+            (liquidation.c.account, account),
+            (liquidation.c.kind, kind),
+            (liquidation.c.status, status),
+        ):
             if wanted is not None:
                 statement = statement.where(column == wanted)
         if since is not None:
@@ -74,8 +83,12 @@ class ViewReader:
         how many there are in all."""
         liquidation = tables.liquidations
         matching = liquidation.c.liquidation_id.startswith(prefix, autoescape=True)
-        rows = self._rows(select(liquidation).where(matching).order_by(
-            liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence).limit(limit))
+        rows = self._rows(
+            select(liquidation)
+            .where(matching)
+            .order_by(liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence)
+            .limit(limit)
+        )
         return rows, self._one(select(func.count()).select_from(liquidation).where(matching))
 
     def rejections(self) -> list[Row]:
@@ -91,8 +104,11 @@ class ViewReader:
         if through is not None:
             latest = latest.where(table.c.notification_id <= through)
         latest = latest.group_by(table.c.asset).subquery()
-        rows = self._rows(select(table).join(latest, (table.c.asset == latest.c.asset)
-                                             & (table.c.notification_id == latest.c.notification_id)))
+        rows = self._rows(
+            select(table).join(
+                latest, (table.c.asset == latest.c.asset) & (table.c.notification_id == latest.c.notification_id)
+            )
+        )
         return {row["asset"]: Mark(price=row["price"], quote=row["quote"]) for row in rows}
 
     def parameters(self, through: int | None = None) -> RiskParameters:
@@ -118,17 +134,23 @@ class ViewReader:
         table = tables.events
         first_later = self._one(select(func.min(table.c.notification_id)).where(table.c.at > moment))
         through = self.position() if first_later is None else first_later - 1
-        any_before = self._one(select(func.max(table.c.notification_id)).where(
-            table.c.at <= moment, table.c.notification_id <= through))
+        any_before = self._one(
+            select(func.max(table.c.notification_id)).where(table.c.at <= moment, table.c.notification_id <= through)
+        )
         return None if any_before is None else through
 
     def event_time(self, notification_id: int) -> datetime | None:
         """The ledger time at that point: of the latest event up to it that has one (an id
         may be a settled gap, or an event without a ledger time, such as a directory log)."""
         table = tables.events
-        return as_utc(self._one(select(table.c.at).where(table.c.notification_id <= notification_id,
-                                                          table.c.at.is_not(None))
-                                .order_by(table.c.notification_id.desc()).limit(1)))
+        return as_utc(
+            self._one(
+                select(table.c.at)
+                .where(table.c.notification_id <= notification_id, table.c.at.is_not(None))
+                .order_by(table.c.notification_id.desc())
+                .limit(1)
+            )
+        )
 
     def events_named(self, name: str) -> list[Row]:
         table = tables.events
@@ -137,14 +159,23 @@ class ViewReader:
     def events_named_before(self, name: str, notification_id: int, limit: int) -> list[Row]:
         """The last `limit` events of that name at or before `notification_id`, latest first."""
         table = tables.events
-        return self._rows(select(table).where(table.c.event == name, table.c.notification_id <= notification_id)
-                          .order_by(table.c.notification_id.desc()).limit(limit))
+        return self._rows(
+            select(table)
+            .where(table.c.event == name, table.c.notification_id <= notification_id)
+            .order_by(table.c.notification_id.desc())
+            .limit(limit)
+        )
 
     def mark_notifications(self, assets: set[str], start: int, end: int) -> list[int]:
         table = tables.marks
         with self.engine.connect() as connection:
-            return list(connection.execute(select(table.c.notification_id).where(
-                table.c.asset.in_(sorted(assets)), table.c.notification_id.between(start, end))).scalars())
+            return list(
+                connection.execute(
+                    select(table.c.notification_id).where(
+                        table.c.asset.in_(sorted(assets)), table.c.notification_id.between(start, end)
+                    )
+                ).scalars()
+            )
 
     def account_events(self, name: str, through: int | None = None) -> list[Row]:
         table = tables.events
@@ -155,14 +186,17 @@ class ViewReader:
 
     def liquidation_events(self, liquidation_id: str) -> list[Row]:
         table = tables.events
-        return self._rows(select(table).where(table.c.liquidation_id == liquidation_id)
-                          .order_by(table.c.notification_id))
+        return self._rows(
+            select(table).where(table.c.liquidation_id == liquidation_id).order_by(table.c.notification_id)
+        )
 
     def aggregate_version_at(self, originator_id: str, through: int) -> int | None:
         table = tables.events
-        return self._one(select(func.max(table.c.originator_version)).where(
-            table.c.originator_id == originator_id, table.c.notification_id <= through))
+        return self._one(
+            select(func.max(table.c.originator_version)).where(
+                table.c.originator_id == originator_id, table.c.notification_id <= through
+            )
+        )
 
     def position(self) -> int:
         return self._one(select(func.max(tables.tracking.c.notification_id))) or 0
-

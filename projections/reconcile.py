@@ -48,6 +48,7 @@ Difference = dict[str, Any]
 
 # --- reading ------------------------------------------------------------------------------
 
+
 @dataclass
 class ViewsSnapshot:
     """The views as of one tracking position: every row, keyed as compared."""
@@ -66,16 +67,18 @@ def read_views(engine: Engine) -> tuple[ViewsSnapshot, Difference | None]:
         if now == snapshot.position:
             return snapshot, None
         snapshot = read_views_once(engine)
-    return snapshot, {"check": "views", "expected": "the views at one position while read",
-                      "found": f"moved from {snapshot.position} to {views_position(engine)}"}
+    return snapshot, {
+        "check": "views",
+        "expected": "the views at one position while read",
+        "found": f"moved from {snapshot.position} to {views_position(engine)}",
+    }
 
 
 def read_views_once(engine: Engine) -> ViewsSnapshot:
     with snapshot_connection(engine) as connection:
         position = tracked_position(connection)
         rows = {table.name: table_rows(connection, table) for table in tables.VIEW_TABLES}
-        settled = {row.notification_id: row.settled_below
-                   for row in connection.execute(select(tables.settled_gaps))}
+        settled = {row.notification_id: row.settled_below for row in connection.execute(select(tables.settled_gaps))}
     return ViewsSnapshot(position, rows, settled)
 
 
@@ -95,8 +98,12 @@ def views_position(engine: Engine) -> int:
 
 
 def tracked_position(connection: Connection) -> int:
-    return connection.execute(select(tables.tracking.c.notification_id).where(
-        tables.tracking.c.application_name == APPLICATION_NAME)).scalar() or 0
+    return (
+        connection.execute(
+            select(tables.tracking.c.notification_id).where(tables.tracking.c.application_name == APPLICATION_NAME)
+        ).scalar()
+        or 0
+    )
 
 
 def table_rows(connection: Connection, table: Any) -> dict[Key, Row]:
@@ -147,7 +154,8 @@ def replay(reading: StoreReading) -> tuple[RowChanges | None, Difference | None]
         for _ in notifications:
             pass
         return None, {
-            "check": "views", "notification_id": None if failed is None else failed.id,
+            "check": "views",
+            "notification_id": None if failed is None else failed.id,
             "originator_id": None if failed is None else str(failed.originator_id),
             "version": None if failed is None else failed.originator_version,
             "expected": "the events replay from event 1",
@@ -165,6 +173,7 @@ def events_after(app: Ledger, position: int) -> int:
 
 
 # --- comparing values --------------------------------------------------------------------
+
 
 def comparable(column: Column[Any], value: Any) -> Any:
     """One form of a value however the backend gave it back: amounts compare as
@@ -204,8 +213,11 @@ def key_text(table: Any, key: Key) -> dict[str, str]:
 def row_text(table: Any, row: Row) -> str:
     """The row's other columns, for a row that is missing or extra."""
     keys = tables.key_columns(table)
-    values = {column.name: json_value(comparable(column, row.get(column.name)))
-              for column in table.columns if column.name not in keys}
+    values = {
+        column.name: json_value(comparable(column, row.get(column.name)))
+        for column in table.columns
+        if column.name not in keys
+    }
     return json.dumps(values, separators=(",", ":"))
 
 
@@ -223,12 +235,16 @@ def sort_key(key: Key) -> tuple[Any, ...]:
 
 # --- the checks --------------------------------------------------------------------------
 
+
 def conservation_differences(book_rows: Iterable[Row]) -> list[Difference]:
     totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for row in book_rows:
         totals[(row["asset"], row["book"])] += row["amount"]
-    return [{"check": "conservation", "asset": asset, "book": book, "expected": "0", "found": normalized(total)}
-            for (asset, book), total in sorted(totals.items()) if total != 0]
+    return [
+        {"check": "conservation", "asset": asset, "book": book, "expected": "0", "found": normalized(total)}
+        for (asset, book), total in sorted(totals.items())
+        if total != 0
+    ]
 
 
 def view_differences(expected: RowChanges, found: dict[str, dict[Key, Row]]) -> list[Difference]:
@@ -245,11 +261,9 @@ def table_differences(table: Any, expected: dict[Key, Row], found: dict[Key, Row
     for key in sorted(expected.keys() | found.keys(), key=sort_key):
         where = {"check": "views", "table": table.name, "key": key_text(table, key)}
         if key not in found:
-            differences.append({**where, "column": None, "expected": row_text(table, expected[key]),
-                                "found": "no row"})
+            differences.append({**where, "column": None, "expected": row_text(table, expected[key]), "found": "no row"})
         elif key not in expected:
-            differences.append({**where, "column": None, "expected": "no row",
-                                "found": row_text(table, found[key])})
+            differences.append({**where, "column": None, "expected": "no row", "found": row_text(table, found[key])})
         else:
             differences += column_differences(table, where, expected[key], found[key])
     return differences
@@ -261,8 +275,7 @@ def column_differences(table: Any, where: Difference, expected: Row, found: Row)
         wanted = comparable(column, expected.get(column.name))
         stored = comparable(column, found.get(column.name))
         if wanted != stored:
-            differences.append({**where, "column": column.name, "expected": text_of(wanted),
-                                "found": text_of(stored)})
+            differences.append({**where, "column": column.name, "expected": text_of(wanted), "found": text_of(stored)})
     return differences
 
 
@@ -270,23 +283,31 @@ def book_differences(found: dict[str, dict[Key, Row]]) -> list[Difference]:
     """Each user account's balances and debts (principal plus interest) as its
     row in view_account_assets says, against its totals in the double-entry books."""
     assets = {(row["account"], row["asset"]): row for row in found[tables.account_assets.name].values()}
-    books = {(row["holder"], row["asset"], row["book"]): row["amount"]
-             for row in found[tables.book_totals.name].values()}
-    users = ({row["account"] for row in found[tables.accounts.name].values()} | {account for account, _ in assets}
-             | {holder for holder, _, _ in books if holder not in SYSTEM_ACCOUNTS})
+    books = {
+        (row["holder"], row["asset"], row["book"]): row["amount"] for row in found[tables.book_totals.name].values()
+    }
+    users = (
+        {row["account"] for row in found[tables.accounts.name].values()}
+        | {account for account, _ in assets}
+        | {holder for holder, _, _ in books if holder not in SYSTEM_ACCOUNTS}
+    )
     pairs = set(assets) | {(holder, asset) for holder, asset, _ in books if holder in users}
     differences: list[Difference] = []
     for account, asset in sorted(pairs):
         row = assets.get((account, asset), {})
         held = row.get("balance") or ZERO
         owed = (row.get("principal") or ZERO) + (row.get("interest") or ZERO)
-        where = {"check": "accounts_match_books", "table": tables.account_assets.name,
-                 "key": {"account": account, "asset": asset}}
+        where = {
+            "check": "accounts_match_books",
+            "table": tables.account_assets.name,
+            "key": {"account": account, "asset": asset},
+        }
         for column, stated, book in (("balance", held, BALANCE), ("principal+interest", owed, DEBT)):
             total = books.get((account, asset, book), ZERO)
             if stated != total:
-                differences.append({**where, "column": column, "expected": normalized(total),
-                                    "found": normalized(stated)})
+                differences.append(
+                    {**where, "column": column, "expected": normalized(total), "found": normalized(stated)}
+                )
     return differences
 
 
@@ -296,13 +317,24 @@ def gap_differences(present_ids: list[int], settled: dict[int, int], position: i
     present = set(present_ids)
     differences: list[Difference] = []
     for missing in runs([number for number in missing_numbers(present, position) if number not in settled]):
-        differences.append({"check": "gaps", "notification_ids": run_text(missing),
-                            "expected": "committed, or settled as never committed", "found": "missing, not settled"})
+        differences.append(
+            {
+                "check": "gaps",
+                "notification_ids": run_text(missing),
+                "expected": "committed, or settled as never committed",
+                "found": "missing, not settled",
+            }
+        )
     for number in sorted(settled):
         if number in present:
-            differences.append({"check": "gaps", "notification_ids": str(number),
-                                "expected": f"never committed (settled below {settled[number]})",
-                                "found": "committed after the runner passed it: the views skipped it"})
+            differences.append(
+                {
+                    "check": "gaps",
+                    "notification_ids": str(number),
+                    "expected": f"never committed (settled below {settled[number]})",
+                    "found": "committed after the runner passed it: the views skipped it",
+                }
+            )
     return differences
 
 
@@ -312,8 +344,15 @@ def version_differences(versions: dict[str, list[int]]) -> list[Difference]:
     for originator_id, numbers in sorted(versions.items()):
         last = max(numbers)
         for missing in runs(missing_numbers(set(numbers), last)):
-            differences.append({"check": "versions", "originator_id": originator_id, "versions": run_text(missing),
-                                "expected": f"versions 1 to {last} without a hole", "found": "missing"})
+            differences.append(
+                {
+                    "check": "versions",
+                    "originator_id": originator_id,
+                    "versions": run_text(missing),
+                    "expected": f"versions 1 to {last} without a hole",
+                    "found": "missing",
+                }
+            )
     return differences
 
 
@@ -339,6 +378,7 @@ def run_text(run: tuple[int, int]) -> str:
 
 # --- the command ---------------------------------------------------------------------------
 
+
 def reconcile_store(app: Ledger, engine: Engine, on_progress: OnProgress | None = None) -> dict[str, Any]:
     views, moved = read_views(engine)
     reading = StoreReading(app, views.position, on_progress)
@@ -346,8 +386,8 @@ def reconcile_store(app: Ledger, engine: Engine, on_progress: OnProgress | None 
     book_rows = views.rows[tables.book_totals.name].values()
     found_differences: dict[str, list[Difference]] = {
         "conservation": conservation_differences(book_rows),
-        "views": ([moved] if moved else []) + (
-            [replay_failure] if expected is None else view_differences(expected, views.rows)),
+        "views": ([moved] if moved else [])
+        + ([replay_failure] if expected is None else view_differences(expected, views.rows)),
         "accounts_match_books": book_differences(views.rows),
         "gaps": gap_differences(reading.ids, views.settled_gaps, views.position),
         "versions": version_differences(reading.versions),
@@ -368,9 +408,13 @@ def reconcile_store(app: Ledger, engine: Engine, on_progress: OnProgress | None 
 
 def print_reconciliation(result: dict[str, Any], console: Console) -> None:
     print_warnings(console, result["warnings"])
-    console.print(Text(f"views at notification {result['position']} of {result['last_notification_id']}; "
-                       f"{result['events_replayed']} events replayed; {result['lag']} later events not projected "
-                       "yet (not checked)"))
+    console.print(
+        Text(
+            f"views at notification {result['position']} of {result['last_notification_id']}; "
+            f"{result['events_replayed']} events replayed; {result['lag']} later events not projected "
+            "yet (not checked)"
+        )
+    )
     checks = Sheet("Checks", ("check", "result"))
     for check, outcome in result["checks"].items():
         checks.add_row(check, Text("ok", style="green") if outcome == "ok" else Text("failed", style="bold red"))
@@ -385,8 +429,13 @@ def print_reconciliation(result: dict[str, Any], console: Console) -> None:
 def differences_sheet(differences: list[Difference]) -> Sheet:
     sheet = Sheet("Differences", ("check", "where", "column", "expected", "found"))
     for difference in differences:
-        sheet.add_row(difference["check"], where_text(difference), difference.get("column") or "-",
-                      difference["expected"], difference["found"])
+        sheet.add_row(
+            difference["check"],
+            where_text(difference),
+            difference.get("column") or "-",
+            difference["expected"],
+            difference["found"],
+        )
     return sheet
 
 

@@ -35,12 +35,23 @@ def read_report(engine: Engine) -> dict[str, Any]:
     books = reader.book_totals()
     return {
         "warnings": fund_warnings(books),
-        "accounts": {row["account"]: account_report(row, reader.account_assets(row["account"]), prices)
-                     for row in reader.accounts()},
+        "accounts": {
+            row["account"]: account_report(row, reader.account_assets(row["account"]), prices)
+            for row in reader.accounts()
+        },
         "system": system_report(books),
         "liquidations": [row["summary"] for row in reader.liquidations()],
-        "rejections": [{"line": row["line"], "source": row["source"], "op": row["op"], "id": row["input_id"],
-                        "account": row["account"], "error": row["error"]} for row in reader.rejections()],
+        "rejections": [
+            {
+                "line": row["line"],
+                "source": row["source"],
+                "op": row["op"],
+                "id": row["input_id"],
+                "account": row["account"],
+                "error": row["error"],
+            }
+            for row in reader.rejections()
+        ],
         "conservation": imbalances(books),
         "parameters_version": prices.parameters.version,
     }
@@ -70,8 +81,13 @@ def column_book(assets: list[dict[str, Any]], column: str) -> dict[str, Decimal]
     return {row["asset"]: row[column] for row in assets if row[column] is not None}
 
 
-def margin_level_text(mode: str, balances: dict[str, Decimal], principal: dict[str, Decimal],
-                      interest: dict[str, Decimal], prices: PriceBook) -> str | None:
+def margin_level_text(
+    mode: str,
+    balances: dict[str, Decimal],
+    principal: dict[str, Decimal],
+    interest: dict[str, Decimal],
+    prices: PriceBook,
+) -> str | None:
     liabilities = dict(principal)
     for asset, amount in interest.items():
         liabilities[asset] = liabilities.get(asset, ZERO) + amount
@@ -105,14 +121,17 @@ def imbalances(books: list[dict[str, Any]]) -> list[str]:
     totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for row in books:
         totals[(row["asset"], row["book"])] += row["amount"]
-    return [f"{book} of {asset} nets to {total}, not 0" for (asset, book), total in sorted(totals.items())
-            if total != 0]
-
+    return [
+        f"{book} of {asset} nets to {total}, not 0" for (asset, book), total in sorted(totals.items()) if total != 0
+    ]
 
 
 def fund_warnings(books: Iterable[dict[str, Any]]) -> list[str]:
     """The insurance fund below zero, per asset: shortfalls beyond what it held, which the
     exchange itself has lost. Not an imbalance (the books still net to zero), so a warning."""
-    negative = sorted((row["asset"], row["amount"]) for row in books
-                      if row["holder"] == INSURANCE_FUND and row["book"] == BALANCE and row["amount"] < 0)
+    negative = sorted(
+        (row["asset"], row["amount"])
+        for row in books
+        if row["holder"] == INSURANCE_FUND and row["book"] == BALANCE and row["amount"] < 0
+    )
     return [f"{INSURANCE_FUND} is negative: {asset} {normalized(amount)}" for asset, amount in negative]

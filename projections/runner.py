@@ -73,15 +73,18 @@ class ViewStore(TrackingRecorder):
             found = connection.execute(select(table).where(condition)).mappings().first()
         return None if found is None else dict(found)
 
-    def write(self, changes: RowChanges, tracking: Tracking, settled_gaps: list[tuple[int, int]],
-              read_after: int) -> None:
+    def write(
+        self, changes: RowChanges, tracking: Tracking, settled_gaps: list[tuple[int, int]], read_after: int
+    ) -> None:
         """The batch's rows, the gaps it passed and its position: one transaction, applied
         only if the views still stand where the batch was read from (`read_after`, 0: none)."""
         with self.engine.begin() as connection:
             self._advance(connection, tracking, read_after)
             if settled_gaps:
-                connection.execute(insert(tables.settled_gaps), [
-                    {"notification_id": gap, "settled_below": below} for gap, below in settled_gaps])
+                connection.execute(
+                    insert(tables.settled_gaps),
+                    [{"notification_id": gap, "settled_below": below} for gap, below in settled_gaps],
+                )
             for table in tables.VIEW_TABLES:
                 self._write_table(connection, table, changes.by_table[table.name])
 
@@ -96,8 +99,9 @@ class ViewStore(TrackingRecorder):
                 connection.execute(delete(table))
 
     def _position(self, connection: Connection, application_name: str) -> int | None:
-        return connection.execute(select(tables.tracking.c.notification_id).where(
-            tables.tracking.c.application_name == application_name)).scalar()
+        return connection.execute(
+            select(tables.tracking.c.notification_id).where(tables.tracking.c.application_name == application_name)
+        ).scalar()
 
     def _advance(self, connection: Connection, tracking: Tracking, read_after: int | None = None) -> None:
         """Moves the position to `tracking`'s. With `read_after`, only from there (compare and
@@ -107,32 +111,48 @@ class ViewStore(TrackingRecorder):
             return
         current = self._position(connection, tracking.application_name)
         if current is None:
-            connection.execute(insert(tables.tracking).values(
-                application_name=tracking.application_name, notification_id=tracking.notification_id))
+            connection.execute(
+                insert(tables.tracking).values(
+                    application_name=tracking.application_name, notification_id=tracking.notification_id
+                )
+            )
             return
         if tracking.notification_id <= current:
             raise ProjectionConflict(f"views are at notification {current}, not before {tracking.notification_id}")
-        moved = connection.execute(update(tables.tracking).where(
-            tables.tracking.c.application_name == tracking.application_name,
-            tables.tracking.c.notification_id == current).values(notification_id=tracking.notification_id))
+        moved = connection.execute(
+            update(tables.tracking)
+            .where(
+                tables.tracking.c.application_name == tracking.application_name,
+                tables.tracking.c.notification_id == current,
+            )
+            .values(notification_id=tracking.notification_id)
+        )
         if moved.rowcount != 1:
             raise ProjectionConflict(f"views moved past notification {current} meanwhile")
 
     def _move_from(self, connection: Connection, tracking: Tracking, read_after: int) -> None:
         if read_after == 0:  # no position yet: the first writer inserts it, any other finds it there
             first = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(tables.tracking).values(
-                application_name=tracking.application_name, notification_id=tracking.notification_id)
+                application_name=tracking.application_name, notification_id=tracking.notification_id
+            )
             statement: Any = first.on_conflict_do_nothing(index_elements=["application_name"])
         else:
-            statement = update(tables.tracking).where(
-                tables.tracking.c.application_name == tracking.application_name,
-                tables.tracking.c.notification_id == read_after).values(notification_id=tracking.notification_id)
+            statement = (
+                update(tables.tracking)
+                .where(
+                    tables.tracking.c.application_name == tracking.application_name,
+                    tables.tracking.c.notification_id == read_after,
+                )
+                .values(notification_id=tracking.notification_id)
+            )
         # RETURNING, not rowcount: psycopg reports no rowcount for INSERT ... ON CONFLICT DO NOTHING here.
         moved = connection.execute(statement.returning(tables.tracking.c.notification_id)).first()
         if moved is None:
             current = self._position(connection, tracking.application_name)
-            raise ProjectionConflict(f"views are at notification {current}, not {read_after} where this batch "
-                                     "was read from: another runner wrote meanwhile")
+            raise ProjectionConflict(
+                f"views are at notification {current}, not {read_after} where this batch "
+                "was read from: another runner wrote meanwhile"
+            )
 
     def _write_table(self, connection: Connection, table: Any, rows: dict[Key, Row | None]) -> None:
         if not rows:
@@ -141,8 +161,9 @@ class ViewStore(TrackingRecorder):
         gone = [dict(zip(keys, key)) for key, row in rows.items() if row is None]
         if gone:
             condition = and_(*(table.c[name] == bindparam(f"k_{name}") for name in keys))
-            connection.execute(delete(table).where(condition),
-                               [{f"k_{name}": row[name] for name in keys} for row in gone])
+            connection.execute(
+                delete(table).where(condition), [{f"k_{name}": row[name] for name in keys} for row in gone]
+            )
         present = [row for row in rows.values() if row is not None]
         if not present:
             return
@@ -155,7 +176,8 @@ class ViewStore(TrackingRecorder):
         upsert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
         upsert = upsert.on_conflict_do_update(
             index_elements=list(keys),
-            set_={column.name: upsert.excluded[column.name] for column in table.columns if column.name not in keys})
+            set_={column.name: upsert.excluded[column.name] for column in table.columns if column.name not in keys},
+        )
         connection.execute(upsert, present)
 
     def _write_postgresql(self, connection: Connection, table: Any, rows: list[Row]) -> None:
@@ -167,30 +189,46 @@ class ViewStore(TrackingRecorder):
         if table.name in APPEND_ONLY:
             with cursor.copy(statement) as copy:
                 for row in rows:
-                    copy.write_row([row.get(name) if process is None else process(row.get(name))
-                                    for name, process in columns])
+                    copy.write_row(
+                        [row.get(name) if process is None else process(row.get(name)) for name, process in columns]
+                    )
             return
-        cursor.execute(statement, [[row.get(name) for row in rows] if process is None else
-                                   [process(row.get(name)) for row in rows] for name, process in columns])
+        cursor.execute(
+            statement,
+            [
+                [row.get(name) for row in rows] if process is None else [process(row.get(name)) for row in rows]
+                for name, process in columns
+            ],
+        )
 
     def _bulk_statement(self, table: Any) -> tuple[psql.Composed, list[tuple[str, Any]]]:
         if table.name not in self._bulk_statements:
             dialect = self.engine.dialect
-            columns = [(column.name, column.type.dialect_impl(dialect).bind_processor(dialect))
-                       for column in table.columns]
+            columns = [
+                (column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.columns
+            ]
             names = psql.SQL(", ").join(psql.Identifier(column.name) for column in table.columns)
             if table.name in APPEND_ONLY:
                 statement = psql.SQL("COPY {} ({}) FROM STDIN").format(psql.Identifier(table.name), names)
             else:
                 keys = tables.key_columns(table)
-                arrays = psql.SQL(", ").join(psql.SQL(f"%s::{column.type.compile(dialect=dialect)}[]")
-                                             for column in table.columns)
-                updates = psql.SQL(", ").join(psql.SQL("{0} = EXCLUDED.{0}").format(psql.Identifier(column.name))
-                                              for column in table.columns if column.name not in keys)
-                statement = psql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT ({}) "
-                                     "DO UPDATE SET {}").format(
-                    psql.Identifier(table.name), names, arrays,
-                    psql.SQL(", ").join(psql.Identifier(key) for key in keys), updates)
+                arrays = psql.SQL(", ").join(
+                    psql.SQL(f"%s::{column.type.compile(dialect=dialect)}[]") for column in table.columns
+                )
+                updates = psql.SQL(", ").join(
+                    psql.SQL("{0} = EXCLUDED.{0}").format(psql.Identifier(column.name))
+                    for column in table.columns
+                    if column.name not in keys
+                )
+                statement = psql.SQL(
+                    "INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT ({}) DO UPDATE SET {}"
+                ).format(
+                    psql.Identifier(table.name),
+                    names,
+                    arrays,
+                    psql.SQL(", ").join(psql.Identifier(key) for key in keys),
+                    updates,
+                )
             self._bulk_statements[table.name] = (statement, columns)
         return self._bulk_statements[table.name]
 
@@ -220,20 +258,32 @@ class GapWatch:
         if self.engine.dialect.name != "postgresql":
             return True
         with self.engine.connect() as connection:
-            running = [row[0] for row in connection.execute(
-                text("SELECT pg_snapshot_xip(pg_current_snapshot())::text::bigint"))]
+            running = [
+                row[0]
+                for row in connection.execute(text("SELECT pg_snapshot_xip(pg_current_snapshot())::text::bigint"))
+            ]
             deadline = time.monotonic() + self.wait_seconds
             while running:
-                running = [xid for xid in running if connection.execute(
-                    text("SELECT pg_xact_status(CAST(:xid AS text)::xid8)"), {"xid": xid}).scalar() == "in progress"]
+                running = [
+                    xid
+                    for xid in running
+                    if connection.execute(
+                        text("SELECT pg_xact_status(CAST(:xid AS text)::xid8)"), {"xid": xid}
+                    ).scalar()
+                    == "in progress"
+                ]
                 if running and time.monotonic() >= deadline:
                     return False
                 if running:
                     time.sleep(0.05)
                 connection.rollback()
-            committed = connection.execute(text(
-                f"SELECT count(*) FROM {self.app.recorder.events_table_name} "  # type: ignore[attr-defined]
-                "WHERE notification_id BETWEEN :first AND :last"), {"first": missing.start, "last": missing.stop - 1})
+            committed = connection.execute(
+                text(
+                    f"SELECT count(*) FROM {self.app.recorder.events_table_name} "  # type: ignore[attr-defined]
+                    "WHERE notification_id BETWEEN :first AND :last"
+                ),
+                {"first": missing.start, "last": missing.stop - 1},
+            )
             return committed.scalar() == 0
 
 
@@ -351,8 +401,17 @@ class ProjectionRunner:
                         settle()
                         last = batch.notifications[-1].id
                         projected += len(batch.notifications)
-                        in_flight = (writer.submit(self.store.write, changes, Tracking(APPLICATION_NAME, last),
-                                                   batch.settled_gaps, position), projected, last)
+                        in_flight = (
+                            writer.submit(
+                                self.store.write,
+                                changes,
+                                Tracking(APPLICATION_NAME, last),
+                                batch.settled_gaps,
+                                position,
+                            ),
+                            projected,
+                            last,
+                        )
                         position = last
                     if batch.held_at_gap or len(batch.notifications) < batch_size and not batch.settled_gaps:
                         settle()

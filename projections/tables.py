@@ -53,7 +53,8 @@ class Amount(TypeDecorator[Decimal]):
 metadata = MetaData()
 
 tracking = Table(
-    "view_tracking", metadata,
+    "view_tracking",
+    metadata,
     Column("application_name", String(), primary_key=True),
     Column("notification_id", BigInteger, nullable=False),
 )
@@ -61,14 +62,16 @@ tracking = Table(
 # Notification ids the store never committed (aborted inserts use sequence values),
 # recorded once the runner has seen that no transaction could still commit them.
 settled_gaps = Table(
-    "view_settled_gaps", metadata,
+    "view_settled_gaps",
+    metadata,
     Column("notification_id", BigInteger, primary_key=True),
     Column("settled_below", BigInteger, nullable=False),  # the committed notification seen after it
 )
 
 # (account, version, time, notification id): the index of point-in-time queries.
 events = Table(
-    "view_events", metadata,
+    "view_events",
+    metadata,
     Column("notification_id", BigInteger, primary_key=True),
     Column("originator_id", String(), nullable=False),
     Column("originator_version", Integer, nullable=False),
@@ -83,7 +86,8 @@ events = Table(
 )
 
 accounts = Table(
-    "view_accounts", metadata,
+    "view_accounts",
+    metadata,
     Column("account", String(), primary_key=True),
     Column("account_id", String(), nullable=False),
     Column("mode", String(), nullable=False),
@@ -100,7 +104,8 @@ accounts = Table(
 
 # Per user account and asset: wallet balance, debt principal, accrued unpaid interest.
 account_assets = Table(
-    "view_account_assets", metadata,
+    "view_account_assets",
+    metadata,
     Column("account", String(), primary_key=True),
     Column("asset", String(), primary_key=True),
     Column("balance", Amount),
@@ -111,7 +116,8 @@ account_assets = Table(
 # The double-entry books: every entry of every event summed per holder (system
 # accounts included), asset and book ("balance" or "debt").
 book_totals = Table(
-    "view_book_totals", metadata,
+    "view_book_totals",
+    metadata,
     Column("holder", String(), primary_key=True),
     Column("asset", String(), primary_key=True),
     Column("book", String(), primary_key=True),
@@ -119,7 +125,8 @@ book_totals = Table(
 )
 
 liquidations = Table(
-    "view_liquidations", metadata,
+    "view_liquidations",
+    metadata,
     Column("liquidation_id", String(), primary_key=True),
     Column("account", String(), nullable=False, index=True),
     Column("sequence", Integer, nullable=False),
@@ -133,7 +140,8 @@ liquidations = Table(
 )
 
 rejections = Table(
-    "view_rejections", metadata,
+    "view_rejections",
+    metadata,
     Column("notification_id", BigInteger, primary_key=True),
     Column("line", Integer, nullable=False),
     Column("source", Text, nullable=False),
@@ -145,7 +153,8 @@ rejections = Table(
 )
 
 marks = Table(
-    "view_marks", metadata,
+    "view_marks",
+    metadata,
     Column("asset", String(), primary_key=True),
     Column("notification_id", BigInteger, primary_key=True),
     Column("price", Amount, nullable=False),
@@ -154,7 +163,8 @@ marks = Table(
 )
 
 parameter_versions = Table(
-    "view_parameter_versions", metadata,
+    "view_parameter_versions",
+    metadata,
     Column("version", Integer, primary_key=True),
     Column("notification_id", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True)),
@@ -164,7 +174,14 @@ parameter_versions = Table(
 
 # The views a rebuild empties and a reconciliation compares, with their keys.
 VIEW_TABLES: tuple[Table, ...] = (
-    events, accounts, account_assets, book_totals, liquidations, rejections, marks, parameter_versions,
+    events,
+    accounts,
+    account_assets,
+    book_totals,
+    liquidations,
+    rejections,
+    marks,
+    parameter_versions,
 )
 
 

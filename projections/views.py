@@ -71,8 +71,10 @@ def liquidation_summary(liquidation: Liquidation) -> dict[str, Any]:
         "fee": {"amounts": amounts_text(liquidation.fee_amounts or {}), "value": normalized(liquidation.fee_value)},
         "returned": amounts_text(liquidation.returned),
         "shortfall": amounts_text(liquidation.shortfall),
-        "desk": {"balances": amounts_text(liquidation.desk_balances),
-                 "liabilities": amounts_text(liquidation.desk_liabilities())},
+        "desk": {
+            "balances": amounts_text(liquidation.desk_balances),
+            "liabilities": amounts_text(liquidation.desk_liabilities()),
+        },
     }
 
 
@@ -123,8 +125,12 @@ class LedgerViews:
     the event store) and then followed in memory.
     """
 
-    def __init__(self, load_row: RowLoader | None = None, load_aggregate: AggregateLoader | None = None,
-                 cache_limit: int = 200_000):
+    def __init__(
+        self,
+        load_row: RowLoader | None = None,
+        load_aggregate: AggregateLoader | None = None,
+        cache_limit: int = 200_000,
+    ):
         self.load_row = load_row
         self.load_aggregate = load_aggregate
         self.cache_limit = cache_limit
@@ -160,27 +166,48 @@ class LedgerViews:
         elif isinstance(event, ParameterSet.Event):
             self._parameters_row(notification_id, event, self._follow(event))
         elif isinstance(event, AssetMarket.MarkRecorded):
-            self.changes.put(tables.marks, {"asset": event.asset, "notification_id": notification_id,
-                                            "price": event.price, "quote": event.quote, "at": event.at})
+            self.changes.put(
+                tables.marks,
+                {
+                    "asset": event.asset,
+                    "notification_id": notification_id,
+                    "price": event.price,
+                    "quote": event.quote,
+                    "at": event.at,
+                },
+            )
         elif isinstance(event, InputRejected):
-            self.changes.put(tables.rejections, {
-                "notification_id": notification_id, "line": event.line, "source": event.source, "op": event.op,
-                "input_id": event.input_id, "account": event.account, "error": event.error, "at": event.at})
+            self.changes.put(
+                tables.rejections,
+                {
+                    "notification_id": notification_id,
+                    "line": event.line,
+                    "source": event.source,
+                    "op": event.op,
+                    "input_id": event.input_id,
+                    "account": event.account,
+                    "error": event.error,
+                    "at": event.at,
+                },
+            )
 
     def _index(self, notification_id: int, event: Any) -> None:
         if isinstance(event, Liquidation.Event):
             liquidation_id: Any = event.originator_id
         else:
             liquidation_id = getattr(event, "liquidation_id", None)
-        self.changes.put(tables.events, {
-            "notification_id": notification_id,
-            "originator_id": str(event.originator_id),
-            "originator_version": event.originator_version,
-            "event": event_name(event),
-            "at": getattr(event, "at", None),  # ledger time; directory logs have none
-            "account": event.account if isinstance(event, (Account.Event, Liquidation.Event)) else None,
-            "liquidation_id": None if liquidation_id is None else str(liquidation_id),
-        })
+        self.changes.put(
+            tables.events,
+            {
+                "notification_id": notification_id,
+                "originator_id": str(event.originator_id),
+                "originator_version": event.originator_version,
+                "event": event_name(event),
+                "at": getattr(event, "at", None),  # ledger time; directory logs have none
+                "account": event.account if isinstance(event, (Account.Event, Liquidation.Event)) else None,
+                "liquidation_id": None if liquidation_id is None else str(liquidation_id),
+            },
+        )
 
     def _state_before(self, event: Any) -> Any:
         """The event's aggregate as it stood before the event (None before its first)."""
@@ -188,7 +215,8 @@ class LedgerViews:
         if aggregate is None and event.originator_version > 1:
             assert self.load_aggregate is not None, f"no state for {event.originator_id} before its event"
             aggregate = self.aggregates[event.originator_id] = self.load_aggregate(
-                event.originator_id, event.originator_version - 1)
+                event.originator_id, event.originator_version - 1
+            )
         return aggregate
 
     def _follow(self, event: Any) -> Any:
@@ -210,35 +238,66 @@ class LedgerViews:
     # --- rows from followed aggregates ------------------------------------------------
 
     def _account_row(self, notification_id: int, event: Any, account: Account, held_before: set[str]) -> None:
-        self.changes.put(tables.accounts, {
-            "account": account.name, "account_id": str(account.id), "mode": account.mode,
-            "leverage": account.leverage, "pair": account.pair, "status": account.status,
-            "auto_topup": json_safe(account.auto_topup),
-            "liquidation_id": None if account.liquidation_id is None else str(account.liquidation_id),
-            "liquidations": account.liquidations_started, "version": account.version,
-            "notification_id": notification_id, "at": event.at,
-        })
+        self.changes.put(
+            tables.accounts,
+            {
+                "account": account.name,
+                "account_id": str(account.id),
+                "mode": account.mode,
+                "leverage": account.leverage,
+                "pair": account.pair,
+                "status": account.status,
+                "auto_topup": json_safe(account.auto_topup),
+                "liquidation_id": None if account.liquidation_id is None else str(account.liquidation_id),
+                "liquidations": account.liquidations_started,
+                "version": account.version,
+                "notification_id": notification_id,
+                "at": event.at,
+            },
+        )
         held = account_asset_names(account)
         for gone in held_before - held:
             self.changes.delete(tables.account_assets, (account.name, gone))
         for asset in sorted(held):
-            self.changes.put(tables.account_assets, {
-                "account": account.name, "asset": asset, "balance": account.balances.get(asset),
-                "principal": account.principal.get(asset), "interest": account.interest.get(asset)})
+            self.changes.put(
+                tables.account_assets,
+                {
+                    "account": account.name,
+                    "asset": asset,
+                    "balance": account.balances.get(asset),
+                    "principal": account.principal.get(asset),
+                    "interest": account.interest.get(asset),
+                },
+            )
 
     def _liquidation_row(self, notification_id: int, event: Any, liquidation: Liquidation) -> None:
-        self.changes.put(tables.liquidations, {
-            "liquidation_id": str(liquidation.id), "account": liquidation.account,
-            "sequence": liquidation.sequence, "kind": liquidation.kind, "status": liquidation.status,
-            "triggered_at": liquidation.triggered_at, "completed_at": liquidation.completed_at,
-            "notification_id": notification_id, "version": liquidation.version,
-            "summary": liquidation_summary(liquidation),
-        })
+        self.changes.put(
+            tables.liquidations,
+            {
+                "liquidation_id": str(liquidation.id),
+                "account": liquidation.account,
+                "sequence": liquidation.sequence,
+                "kind": liquidation.kind,
+                "status": liquidation.status,
+                "triggered_at": liquidation.triggered_at,
+                "completed_at": liquidation.completed_at,
+                "notification_id": notification_id,
+                "version": liquidation.version,
+                "summary": liquidation_summary(liquidation),
+            },
+        )
 
     def _parameters_row(self, notification_id: int, event: Any, parameter_set: ParameterSet) -> None:
-        self.changes.put(tables.parameter_versions, {
-            "version": parameter_set.parameter_version, "notification_id": notification_id, "at": event.at,
-            "data": json_safe(parameter_set.data), "cause": json_safe(event.cause)})
+        self.changes.put(
+            tables.parameter_versions,
+            {
+                "version": parameter_set.parameter_version,
+                "notification_id": notification_id,
+                "at": event.at,
+                "data": json_safe(parameter_set.data),
+                "cause": json_safe(event.cause),
+            },
+        )
 
 
 def account_asset_names(account: Account | None) -> set[str]:

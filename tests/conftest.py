@@ -34,8 +34,13 @@ BACKENDS = os.environ.get("LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
 
 def ledger_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The `ledger` command as other tools run it: a process of its own."""
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True,
-                          check=False, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def seeds_one_after_another(directory: Path) -> list[Path]:
@@ -45,7 +50,9 @@ def seeds_one_after_another(directory: Path) -> list[Path]:
     for days, name in enumerate(("a", "b", "c")):
         lines = (SCENARIOS / f"seed004_user_{name}.jsonl").read_text().splitlines()
         shifted = directory / f"seed004_user_{name}.jsonl"
-        shifted.write_text("".join(json.dumps(_later_by(json.loads(line), days)) + "\n" for line in lines if line.strip()))
+        shifted.write_text(
+            "".join(json.dumps(_later_by(json.loads(line), days)) + "\n" for line in lines if line.strip())
+        )
         files.append(shifted)
     return files
 

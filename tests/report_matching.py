@@ -11,8 +11,7 @@ AMOUNT_BOOKS = {"balances", "debts", "interest", "liabilities", "returned", "amo
 VALUE_KEYS = {"value"}
 
 
-def differences(expected: Any, found: Any, path: str = "", precision: int = 8,
-                book: str | None = None) -> list[str]:
+def differences(expected: Any, found: Any, path: str = "", precision: int = 8, book: str | None = None) -> list[str]:
     if isinstance(expected, dict):
         if not isinstance(found, dict):
             return [f"{path}: expected an object, found {found!r}"]
@@ -27,8 +26,7 @@ def differences(expected: Any, found: Any, path: str = "", precision: int = 8,
             elif key not in found:
                 problems.append(f"{child}: missing")
             else:
-                problems += differences(value, found[key], child, precision,
-                                        key if key in AMOUNT_BOOKS else None)
+                problems += differences(value, found[key], child, precision, key if key in AMOUNT_BOOKS else None)
         return problems
     if isinstance(expected, list):
         if not isinstance(found, list) or len(found) != len(expected):

@@ -25,8 +25,9 @@ from workers.settings import ServiceSettings
 
 
 def create_celery_app(settings: ServiceSettings) -> Celery:
-    celery_app = Celery("ledger", broker=settings.broker_url, backend=settings.result_backend,
-                        include=["workers.tasks"])
+    celery_app = Celery(
+        "ledger", broker=settings.broker_url, backend=settings.result_backend, include=["workers.tasks"]
+    )
     celery_app.conf.update(
         task_serializer="json",
         result_serializer="json",

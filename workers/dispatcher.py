@@ -40,8 +40,12 @@ from workers.heartbeat import Heartbeat
 from workers.logs import logger
 from workers.settings import ServiceSettings
 
-BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                 ConnectionError)
+BROKER_ERRORS = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+)
 WAIT_ERRORS = (*TRANSIENT_ERRORS, *BROKER_ERRORS, sqlalchemy.exc.OperationalError)
 MAX_OUTSTANDING = 20_000  # reactions sent and not finished, before reading further
 CHECKED_A_ROUND = 5_000  # reactions whose tracking records one round looks up, oldest first
@@ -68,8 +72,9 @@ class InFlight:
 
 
 class Dispatcher:
-    def __init__(self, app: Ledger, celery_app: Celery, settings: ServiceSettings,
-                 tasks: Mapping[str, Any] | None = None):
+    def __init__(
+        self, app: Ledger, celery_app: Celery, settings: ServiceSettings, tasks: Mapping[str, Any] | None = None
+    ):
         if tasks is None:
             from workers.tasks import TASKS_BY_STEP as tasks  # the Celery tasks, one a step
 
@@ -88,8 +93,12 @@ class Dispatcher:
         self.in_flight: deque[InFlight] = deque()
         self.outstanding = 0
         self.collected_at = 0.0
-        self.log.info("started", position=self.done_position, accounts=len(self.index.accounts),
-                      open_takeovers=len(self.index.open_debts.open_takeovers))
+        self.log.info(
+            "started",
+            position=self.done_position,
+            accounts=len(self.index.accounts),
+            open_takeovers=len(self.index.open_debts.open_takeovers),
+        )
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -102,8 +111,12 @@ class Dispatcher:
                 busy = self.run_round()
             except WAIT_ERRORS as error:
                 pause = min(max(pause * 2, 0.25), 10.0)  # backing off while it is away
-                self.log.warning("waiting for the store or the broker", error=str(error),
-                                 error_type=type(error).__name__, retry_in_seconds=pause)
+                self.log.warning(
+                    "waiting for the store or the broker",
+                    error=str(error),
+                    error_type=type(error).__name__,
+                    retry_in_seconds=pause,
+                )
                 self.app.forget_cached_state()
                 stop.wait(pause)
                 continue
@@ -179,8 +192,13 @@ class Dispatcher:
         for index in due:
             reaction = entry.reactions[index]
             chunk = open_chunks.get(reaction.step)
-            if chunk is None or len(chunk) >= self.settings.task_chunk or reaction.step == AUTO_TOP_UP \
-                    or reaction.takeovers or any(entry.reactions[i].subject == reaction.subject for i in chunk):
+            if (
+                chunk is None
+                or len(chunk) >= self.settings.task_chunk
+                or reaction.step == AUTO_TOP_UP
+                or reaction.takeovers
+                or any(entry.reactions[i].subject == reaction.subject for i in chunk)
+            ):
                 chunk = open_chunks[reaction.step] = []
                 chunks.append(chunk)
             chunk.append(index)
@@ -196,8 +214,14 @@ class Dispatcher:
         log = self.log.error if entry.resends > 3 else self.log.warning
         for index in sorted(entry.unfinished - entry.unsent):
             reaction = entry.reactions[index]
-            log("sending again", notification_id=entry.notification_id, cause_event=entry.event,
-                task=self.tasks[reaction.step].name, subject=reaction.subject, resends=entry.resends)
+            log(
+                "sending again",
+                notification_id=entry.notification_id,
+                cause_event=entry.event,
+                task=self.tasks[reaction.step].name,
+                subject=reaction.subject,
+                resends=entry.resends,
+            )
         entry.unsent |= entry.unfinished
 
     @staticmethod
@@ -214,8 +238,13 @@ class Dispatcher:
         if reactions[0].takeovers:
             kwargs["takeovers"] = list(reactions[0].takeovers)
         # Whether it ran is read from the store, not from a result in Redis.
-        task.apply_async(args=[[reaction.subject for reaction in reactions], notification_id], kwargs=kwargs,
-                         queue=self.settings.queue, ignore_result=True, producer=producer)
+        task.apply_async(
+            args=[[reaction.subject for reaction in reactions], notification_id],
+            kwargs=kwargs,
+            queue=self.settings.queue,
+            ignore_result=True,
+            producer=producer,
+        )
 
     # --- finished reactions --------------------------------------------------------------------
 
@@ -235,8 +264,9 @@ class Dispatcher:
                 break
         reached = tracked_positions(self.app, names)
         for entry in self.in_flight if entries is None else entries:
-            finished = {index for index in entry.unfinished
-                        if reached.get(entry.names[index], 0) >= entry.notification_id}
+            finished = {
+                index for index in entry.unfinished if reached.get(entry.names[index], 0) >= entry.notification_id
+            }
             entry.unfinished -= finished
             entry.unsent -= finished  # run already, by a worker following on from a step
             self.outstanding -= len(finished)

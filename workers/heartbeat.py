@@ -20,8 +20,11 @@ HEARTBEAT_VARIABLE = "LEDGER_HEARTBEAT_FILE"
 
 class Heartbeat:
     def __init__(self, path: str | None = None, every_seconds: float = 1.0):
-        self.path = Path(path) if path else (Path(os.environ[HEARTBEAT_VARIABLE])
-                                             if os.environ.get(HEARTBEAT_VARIABLE) else None)
+        self.path = (
+            Path(path)
+            if path
+            else (Path(os.environ[HEARTBEAT_VARIABLE]) if os.environ.get(HEARTBEAT_VARIABLE) else None)
+        )
         self.every_seconds = every_seconds
         self.last = 0.0
 

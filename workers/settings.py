@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
             raise ValueError("LEDGER_TASK_SOFT_TIME_LIMIT_SECONDS must be below LEDGER_TASK_TIME_LIMIT_SECONDS")
         longest = self.task_time_limit_seconds + self.retry_backoff_max_seconds
         if self.visibility_timeout_seconds <= longest:
-            raise ValueError(f"LEDGER_VISIBILITY_TIMEOUT_SECONDS ({self.visibility_timeout_seconds}) must exceed the "
-                             f"task time limit plus the longest retry countdown ({longest})")
+            raise ValueError(
+                f"LEDGER_VISIBILITY_TIMEOUT_SECONDS ({self.visibility_timeout_seconds}) must exceed the "
+                f"task time limit plus the longest retry countdown ({longest})"
+            )
         return self

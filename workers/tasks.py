@@ -47,17 +47,23 @@ def subject_field(step: str, subject: str) -> str:
     return "liquidation_id"
 
 
-def react(task: Task, step: str, subjects: list[str], notification_id: int,
-          takeovers: tuple[str, ...] = ()) -> dict[str, Any]:
+def react(
+    task: Task, step: str, subjects: list[str], notification_id: int, takeovers: tuple[str, ...] = ()
+) -> dict[str, Any]:
     log = logger("worker").bind(task_id=task.request.id, task=task.name)
     ledger, steps = service()
     reactions = [Reaction(step, subject, takeovers) for subject in subjects]
     outcomes = run_reactions(ledger, steps, reactions, notification_id)
     for outcome in outcomes:
         followed_on = outcome.notification_id != notification_id
-        log.info("followed on" if followed_on else "reacted", step=outcome.step, notification_id=outcome.notification_id,
-                 events=outcome.events, attempts=outcome.attempts,
-                 **{subject_field(outcome.step, outcome.subject): outcome.subject})
+        log.info(
+            "followed on" if followed_on else "reacted",
+            step=outcome.step,
+            notification_id=outcome.notification_id,
+            events=outcome.events,
+            attempts=outcome.attempts,
+            **{subject_field(outcome.step, outcome.subject): outcome.subject},
+        )
     return {"subjects": len(subjects), "notification_id": notification_id, "ran": [o.as_dict() for o in outcomes]}
 
 
@@ -84,8 +90,9 @@ def hand_off(self: Task, liquidation_ids: list[str], notification_id: int) -> di
 
 
 @app.task(name="ledger.takeover_sales", **TASK_OPTIONS)
-def takeover_sales(self: Task, subjects: list[str], notification_id: int,
-                   takeovers: list[str] | None = None) -> dict[str, Any]:
+def takeover_sales(
+    self: Task, subjects: list[str], notification_id: int, takeovers: list[str] | None = None
+) -> dict[str, Any]:
     """Sales against offered liquidity (subject: the asset), or the end of a takeover's
     sales when it has nothing to sell (subject: the liquidation)."""
     return react(self, processes.TAKEOVER_SALES, subjects, notification_id, tuple(takeovers or ()))
@@ -139,9 +146,15 @@ def tick_clock(self: Task) -> dict[str, Any]:
 
 
 TASKS_BY_STEP = {
-    processes.EVALUATE_MARGIN: evaluate_margin, processes.AUTO_TOP_UP: auto_top_up,
-    processes.REGULAR_PART: regular_part, processes.HAND_OFF: hand_off, processes.TAKEOVER_SALES: takeover_sales,
-    processes.FEE: fee, processes.RETURN: return_proceeds, processes.UNLOCK: unlock,
-    processes.ACCRUE_INTEREST: accrue_interest, processes.ACCRUE_DESK_INTEREST: accrue_desk_interest,
+    processes.EVALUATE_MARGIN: evaluate_margin,
+    processes.AUTO_TOP_UP: auto_top_up,
+    processes.REGULAR_PART: regular_part,
+    processes.HAND_OFF: hand_off,
+    processes.TAKEOVER_SALES: takeover_sales,
+    processes.FEE: fee,
+    processes.RETURN: return_proceeds,
+    processes.UNLOCK: unlock,
+    processes.ACCRUE_INTEREST: accrue_interest,
+    processes.ACCRUE_DESK_INTEREST: accrue_desk_interest,
 }
 assert set(TASKS_BY_STEP) == set(processes.STEPS), "every step has its task"

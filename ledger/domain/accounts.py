@@ -80,8 +80,9 @@ class Account(Aggregate):
         return account_id(account)
 
     @event(Opened)
-    def __init__(self, account: str, mode: str, leverage: int | None, pair: list[str] | None,
-                 at: datetime, cause: dict[str, Any]):
+    def __init__(
+        self, account: str, mode: str, leverage: int | None, pair: list[str] | None, at: datetime, cause: dict[str, Any]
+    ):
         self.name = account
         self.mode = mode
         self.leverage = leverage
@@ -134,12 +135,13 @@ class Account(Aggregate):
 
     def _require_balance(self, asset: str, amount: Decimal) -> None:
         if self.balance(asset) < amount:
-            raise Rejected(
-                f"account {self.name} holds {self.balance(asset)} {asset}, less than {amount}"
-            )
+            raise Rejected(f"account {self.name} holds {self.balance(asset)} {asset}, less than {amount}")
 
     def _require_initial_level_after(
-        self, action: str, balance_changes: dict[str, Decimal], liability_changes: dict[str, Decimal],
+        self,
+        action: str,
+        balance_changes: dict[str, Decimal],
+        liability_changes: dict[str, Decimal],
         prices: PriceBook,
     ) -> None:
         """Refuses a change that would leave the margin level below the initial level."""
@@ -209,17 +211,18 @@ class Account(Aggregate):
         def entries(self) -> list[Entry]:
             return move(self.account, self.to_account, self.asset, self.amount)
 
-    def transfer_out(self, asset: str, amount: Decimal, to_account: str, prices: PriceBook,
-                     at: datetime, cause: dict[str, Any]) -> None:
+    def transfer_out(
+        self, asset: str, amount: Decimal, to_account: str, prices: PriceBook, at: datetime, cause: dict[str, Any]
+    ) -> None:
         self._require_unlocked("transfer out")
         self._require_balance(asset, amount)
         self._require_initial_level_after("transfer out", {asset: -amount}, {}, prices)
-        self._transferred_out(account=self.name, asset=asset, amount=amount, to_account=to_account,
-                              at=at, cause=cause)
+        self._transferred_out(account=self.name, asset=asset, amount=amount, to_account=to_account, at=at, cause=cause)
 
     @event(TransferredOut)
-    def _transferred_out(self, account: str, asset: str, amount: Decimal, to_account: str,
-                         at: datetime, cause: dict[str, Any]) -> None:
+    def _transferred_out(
+        self, account: str, asset: str, amount: Decimal, to_account: str, at: datetime, cause: dict[str, Any]
+    ) -> None:
         add_to_book(self.balances, asset, -amount)
 
     class TransferredIn(Event):
@@ -234,12 +237,14 @@ class Account(Aggregate):
 
     def transfer_in(self, asset: str, amount: Decimal, from_account: str, at: datetime, cause: dict[str, Any]) -> None:
         self.check_transfer_in(asset)
-        self._transferred_in(account=self.name, asset=asset, amount=amount, from_account=from_account,
-                             at=at, cause=cause)
+        self._transferred_in(
+            account=self.name, asset=asset, amount=amount, from_account=from_account, at=at, cause=cause
+        )
 
     @event(TransferredIn)
-    def _transferred_in(self, account: str, asset: str, amount: Decimal, from_account: str,
-                        at: datetime, cause: dict[str, Any]) -> None:
+    def _transferred_in(
+        self, account: str, asset: str, amount: Decimal, from_account: str, at: datetime, cause: dict[str, Any]
+    ) -> None:
         add_to_book(self.balances, asset, amount)
 
     # --- borrowing, interest, repayment ------------------------------------------
@@ -253,8 +258,15 @@ class Account(Aggregate):
                 self.account, self.asset, self.amount
             )
 
-    def borrow(self, asset: str, amount: Decimal, prices: PriceBook, parameters: RiskParameters,
-               at: datetime, cause: dict[str, Any]) -> None:
+    def borrow(
+        self,
+        asset: str,
+        amount: Decimal,
+        prices: PriceBook,
+        parameters: RiskParameters,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         self._require_margin("borrow")
         self._require_unlocked("borrow")
         self._require_pair_asset(asset)
@@ -288,16 +300,41 @@ class Account(Aggregate):
             amount = hourly_interest(principal, rate, parameters.precision(asset))
             self._accrue(asset, principal, rate, amount, hour, parameters.version, cause)
 
-    def _accrue(self, asset: str, principal: Decimal, rate: Decimal, amount: Decimal, hour: datetime,
-                parameters_version: int, cause: dict[str, Any]) -> None:
-        self._interest_accrued(account=self.name, asset=asset, principal=principal, hourly_rate=rate,
-                               amount=amount, hour=hour, parameters_version=parameters_version,
-                               at=hour, cause=cause)
+    def _accrue(
+        self,
+        asset: str,
+        principal: Decimal,
+        rate: Decimal,
+        amount: Decimal,
+        hour: datetime,
+        parameters_version: int,
+        cause: dict[str, Any],
+    ) -> None:
+        self._interest_accrued(
+            account=self.name,
+            asset=asset,
+            principal=principal,
+            hourly_rate=rate,
+            amount=amount,
+            hour=hour,
+            parameters_version=parameters_version,
+            at=hour,
+            cause=cause,
+        )
 
     @event(InterestAccrued)
-    def _interest_accrued(self, account: str, asset: str, principal: Decimal, hourly_rate: Decimal,
-                          amount: Decimal, hour: datetime, parameters_version: int, at: datetime,
-                          cause: dict[str, Any]) -> None:
+    def _interest_accrued(
+        self,
+        account: str,
+        asset: str,
+        principal: Decimal,
+        hourly_rate: Decimal,
+        amount: Decimal,
+        hour: datetime,
+        parameters_version: int,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         add_to_book(self.interest, asset, amount)
         self.last_interest_hour[asset] = hour
 
@@ -309,9 +346,7 @@ class Account(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.interest_paid + self.principal_paid
-            return move(self.account, LENDING_POOL, self.asset, total) + settle_debt(
-                self.account, self.asset, total
-            )
+            return move(self.account, LENDING_POOL, self.asset, total) + settle_debt(self.account, self.asset, total)
 
     def repay(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         self._require_margin("repay")
@@ -321,17 +356,33 @@ class Account(Aggregate):
         self._require_balance(asset, amount)
         self.settle(asset, amount, None, at, cause)
 
-    def settle(self, asset: str, amount: Decimal, liquidation_id: uuid.UUID | None,
-               at: datetime, cause: dict[str, Any]) -> None:
+    def settle(
+        self, asset: str, amount: Decimal, liquidation_id: uuid.UUID | None, at: datetime, cause: dict[str, Any]
+    ) -> None:
         """Pays `amount` of the debt in `asset` from the balance, interest first."""
         assert ZERO < amount <= self.owed(asset) and amount <= self.balance(asset), "settle beyond debt or balance"
         interest_paid, principal_paid = interest_first(amount, self.interest.get(asset, ZERO))
-        self._repaid(account=self.name, asset=asset, interest_paid=interest_paid,
-                     principal_paid=principal_paid, liquidation_id=liquidation_id, at=at, cause=cause)
+        self._repaid(
+            account=self.name,
+            asset=asset,
+            interest_paid=interest_paid,
+            principal_paid=principal_paid,
+            liquidation_id=liquidation_id,
+            at=at,
+            cause=cause,
+        )
 
     @event(Repaid)
-    def _repaid(self, account: str, asset: str, interest_paid: Decimal, principal_paid: Decimal,
-                liquidation_id: uuid.UUID | None, at: datetime, cause: dict[str, Any]) -> None:
+    def _repaid(
+        self,
+        account: str,
+        asset: str,
+        interest_paid: Decimal,
+        principal_paid: Decimal,
+        liquidation_id: uuid.UUID | None,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         add_to_book(self.balances, asset, -(interest_paid + principal_paid))
         add_to_book(self.interest, asset, -interest_paid)
         add_to_book(self.principal, asset, -principal_paid)
@@ -353,8 +404,17 @@ class Account(Aggregate):
                 return exchange(self.account, self.quote, self.quote_amount, self.base, self.quantity)
             return exchange(self.account, self.base, self.quantity, self.quote, self.quote_amount)
 
-    def fill(self, side: str, base: str, quote: str, quantity: Decimal, price: Decimal,
-             parameters: RiskParameters, at: datetime, cause: dict[str, Any]) -> None:
+    def fill(
+        self,
+        side: str,
+        base: str,
+        quote: str,
+        quantity: Decimal,
+        price: Decimal,
+        parameters: RiskParameters,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         self._require_unlocked("trade")
         self._require_pair_asset(base)
         self._require_pair_asset(quote)
@@ -365,12 +425,31 @@ class Account(Aggregate):
             self._require_balance(quote, quote_amount)
         else:
             self._require_balance(base, quantity)
-        self._filled(account=self.name, side=side, base=base, quote=quote, quantity=quantity, price=price,
-                     quote_amount=quote_amount, at=at, cause=cause)
+        self._filled(
+            account=self.name,
+            side=side,
+            base=base,
+            quote=quote,
+            quantity=quantity,
+            price=price,
+            quote_amount=quote_amount,
+            at=at,
+            cause=cause,
+        )
 
     @event(Filled)
-    def _filled(self, account: str, side: str, base: str, quote: str, quantity: Decimal, price: Decimal,
-                quote_amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+    def _filled(
+        self,
+        account: str,
+        side: str,
+        base: str,
+        quote: str,
+        quantity: Decimal,
+        price: Decimal,
+        quote_amount: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         sign = 1 if side == "buy" else -1
         add_to_book(self.balances, base, sign * quantity)
         add_to_book(self.balances, quote, -sign * quote_amount)
@@ -382,15 +461,16 @@ class Account(Aggregate):
         assets: list[str]
         target: Decimal | None
 
-    def enable_auto_topup(self, source: str, assets: list[str], target: Decimal | None,
-                          at: datetime, cause: dict[str, Any]) -> None:
+    def enable_auto_topup(
+        self, source: str, assets: list[str], target: Decimal | None, at: datetime, cause: dict[str, Any]
+    ) -> None:
         self._require_margin("auto top-up")
-        self._auto_topup_enabled(account=self.name, source=source, assets=assets, target=target,
-                                 at=at, cause=cause)
+        self._auto_topup_enabled(account=self.name, source=source, assets=assets, target=target, at=at, cause=cause)
 
     @event(AutoTopUpEnabled)
-    def _auto_topup_enabled(self, account: str, source: str, assets: list[str], target: Decimal | None,
-                            at: datetime, cause: dict[str, Any]) -> None:
+    def _auto_topup_enabled(
+        self, account: str, source: str, assets: list[str], target: Decimal | None, at: datetime, cause: dict[str, Any]
+    ) -> None:
         self.auto_topup = {"source": source, "assets": list(assets), "target": target}
 
     class MarginCallIssued(Event):
@@ -401,9 +481,17 @@ class Account(Aggregate):
         parameters_version: int
 
     @event(MarginCallIssued)
-    def issue_margin_call(self, account: str, margin_level: Decimal, threshold: Decimal,
-                          prices: dict[str, Decimal], liabilities: dict[str, Decimal],
-                          parameters_version: int, at: datetime, cause: dict[str, Any]) -> None:
+    def issue_margin_call(
+        self,
+        account: str,
+        margin_level: Decimal,
+        threshold: Decimal,
+        prices: dict[str, Decimal],
+        liabilities: dict[str, Decimal],
+        parameters_version: int,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         self.status = MARGIN_CALL
 
     class MarginRecovered(Event):
@@ -414,8 +502,9 @@ class Account(Aggregate):
         threshold: Decimal
 
     @event(MarginRecovered)
-    def recover(self, account: str, margin_level: Decimal, threshold: Decimal,
-                at: datetime, cause: dict[str, Any]) -> None:
+    def recover(
+        self, account: str, margin_level: Decimal, threshold: Decimal, at: datetime, cause: dict[str, Any]
+    ) -> None:
         self.status = NORMAL
 
     class AutoTopUpApplied(Event):
@@ -440,9 +529,19 @@ class Account(Aggregate):
             state["reason"] = "target reached" if reached else "target not reached"
 
     @event(AutoTopUpApplied)
-    def record_auto_topup(self, account: str, transfers: dict[str, Decimal], margin_level_before: Decimal,
-                          margin_level_after: Decimal, target: Decimal, target_reached: bool, outcome: str,
-                          reason: str, at: datetime, cause: dict[str, Any]) -> None:
+    def record_auto_topup(
+        self,
+        account: str,
+        transfers: dict[str, Decimal],
+        margin_level_before: Decimal,
+        margin_level_after: Decimal,
+        target: Decimal,
+        target_reached: bool,
+        outcome: str,
+        reason: str,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         pass
 
     class AutoTopUpFailed(Event):
@@ -452,8 +551,9 @@ class Account(Aggregate):
         reason: str
 
     @event(AutoTopUpFailed)
-    def record_auto_topup_failure(self, account: str, margin_level: Decimal, reason: str,
-                                  at: datetime, cause: dict[str, Any]) -> None:
+    def record_auto_topup_failure(
+        self, account: str, margin_level: Decimal, reason: str, at: datetime, cause: dict[str, Any]
+    ) -> None:
         pass
 
     # --- liquidation -----------------------------------------------------------------
@@ -464,8 +564,15 @@ class Account(Aggregate):
         threshold: Decimal
 
     @event(LiquidationStarted)
-    def start_liquidation(self, account: str, liquidation_id: uuid.UUID, margin_level: Decimal,
-                          threshold: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+    def start_liquidation(
+        self,
+        account: str,
+        liquidation_id: uuid.UUID,
+        margin_level: Decimal,
+        threshold: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         assert not self.is_locked, "a locked account cannot start a second liquidation"
         self.liquidation_id = liquidation_id
         self.liquidations_started += 1
@@ -483,9 +590,18 @@ class Account(Aggregate):
             return exchange(self.account, self.asset, self.quantity, self.proceeds_asset, self.proceeds)
 
     @event(CollateralSold)
-    def sell_collateral(self, account: str, liquidation_id: uuid.UUID, asset: str, quantity: Decimal,
-                        price: Decimal, proceeds_asset: str, proceeds: Decimal,
-                        at: datetime, cause: dict[str, Any]) -> None:
+    def sell_collateral(
+        self,
+        account: str,
+        liquidation_id: uuid.UUID,
+        asset: str,
+        quantity: Decimal,
+        price: Decimal,
+        proceeds_asset: str,
+        proceeds: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         assert ZERO < quantity <= self.balance(asset), "sale beyond the balance"
         add_to_book(self.balances, asset, -quantity)
         add_to_book(self.balances, proceeds_asset, proceeds)
@@ -500,13 +616,19 @@ class Account(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.principal + self.interest
-            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(
-                self.account, self.asset, total
-            )
+            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(self.account, self.asset, total)
 
     @event(ShortfallCovered)
-    def cover_shortfall(self, account: str, liquidation_id: uuid.UUID, asset: str, principal: Decimal,
-                        interest: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+    def cover_shortfall(
+        self,
+        account: str,
+        liquidation_id: uuid.UUID,
+        asset: str,
+        principal: Decimal,
+        interest: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         add_to_book(self.principal, asset, -principal)
         add_to_book(self.interest, asset, -interest)
         self.last_interest_hour.pop(asset, None)
@@ -518,14 +640,23 @@ class Account(Aggregate):
         interest: dict[str, Decimal]
 
         def entries(self) -> list[Entry]:
-            return (move_all(self.account, TAKEOVER_DESK, self.assets)
-                    + move_all(self.account, TAKEOVER_DESK, self.principal, book=DEBT)
-                    + move_all(self.account, TAKEOVER_DESK, self.interest, book=DEBT))
+            return (
+                move_all(self.account, TAKEOVER_DESK, self.assets)
+                + move_all(self.account, TAKEOVER_DESK, self.principal, book=DEBT)
+                + move_all(self.account, TAKEOVER_DESK, self.interest, book=DEBT)
+            )
 
     @event(HandedOverToTakeover)
-    def hand_over(self, account: str, liquidation_id: uuid.UUID, assets: dict[str, Decimal],
-                  principal: dict[str, Decimal], interest: dict[str, Decimal],
-                  at: datetime, cause: dict[str, Any]) -> None:
+    def hand_over(
+        self,
+        account: str,
+        liquidation_id: uuid.UUID,
+        assets: dict[str, Decimal],
+        principal: dict[str, Decimal],
+        interest: dict[str, Decimal],
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         assert assets == {a: q for a, q in self.balances.items() if q}, "hand-off must take every asset"
         self.balances = {}
         self.principal = {}
@@ -541,8 +672,9 @@ class Account(Aggregate):
             return move_all(self.account, INSURANCE_FUND, self.amounts)
 
     @event(LiquidationFeePaid)
-    def pay_liquidation_fee(self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal],
-                            at: datetime, cause: dict[str, Any]) -> None:
+    def pay_liquidation_fee(
+        self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal], at: datetime, cause: dict[str, Any]
+    ) -> None:
         for asset, amount in amounts.items():
             assert amount <= self.balance(asset), "fee beyond the balance"
             add_to_book(self.balances, asset, -amount)
@@ -555,8 +687,9 @@ class Account(Aggregate):
             return move_all(TAKEOVER_DESK, self.account, self.amounts)
 
     @event(TakeoverProceedsReturned)
-    def receive_takeover_proceeds(self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal],
-                                  at: datetime, cause: dict[str, Any]) -> None:
+    def receive_takeover_proceeds(
+        self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal], at: datetime, cause: dict[str, Any]
+    ) -> None:
         for asset, amount in amounts.items():
             add_to_book(self.balances, asset, amount)
 
@@ -564,8 +697,7 @@ class Account(Aggregate):
         liquidation_id: uuid.UUID
 
     @event(LiquidationEnded)
-    def end_liquidation(self, account: str, liquidation_id: uuid.UUID, at: datetime,
-                        cause: dict[str, Any]) -> None:
+    def end_liquidation(self, account: str, liquidation_id: uuid.UUID, at: datetime, cause: dict[str, Any]) -> None:
         assert self.liquidation_id == liquidation_id, "ending a liquidation the account is not in"
         self.liquidation_id = None
         self.status = NORMAL

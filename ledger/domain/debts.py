@@ -34,10 +34,12 @@ def interest_first(amount: Decimal, interest_owed: Decimal) -> tuple[Decimal, De
     return interest_paid, amount - interest_paid
 
 
-def principal_due_interest(principal: Mapping[str, Decimal], last_interest_hour: Mapping[str, datetime],
-                           hour: datetime) -> list[tuple[str, Decimal]]:
+def principal_due_interest(
+    principal: Mapping[str, Decimal], last_interest_hour: Mapping[str, datetime], hour: datetime
+) -> list[tuple[str, Decimal]]:
     """(asset, principal) of each debt that has not yet accrued the hour starting at `hour`."""
     return [
-        (asset, amount) for asset, amount in sorted(principal.items())
+        (asset, amount)
+        for asset, amount in sorted(principal.items())
         if amount > 0 and (asset not in last_interest_hour or last_interest_hour[asset] < hour)
     ]

@@ -26,10 +26,10 @@ columns, and every name is text both stores and every table keep as it was given
 
 from __future__ import annotations
 
+import decimal
 import re
 import unicodedata
-from datetime import datetime, timezone
-import decimal
+from datetime import UTC, datetime
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, setcontext
 from enum import Enum
 from typing import Any
@@ -40,8 +40,8 @@ RATE_MAX = Decimal(1)
 LEVEL_MAX = Decimal(1000)
 CAP_MAX = Decimal(2**63 - 1)
 LEVERAGE_MAX = 1000
-EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST_TIME = datetime(2100, 1, 1, tzinfo=timezone.utc)  # exclusive
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
 NAME_MAX_CHARACTERS = 255
 JSON_DEPTH_MAX = 32
 
@@ -83,10 +83,12 @@ def use_ledger_decimal_context() -> None:
 def parse_decimal(value: Any, *, sign: Sign = Sign.POSITIVE, maximum: Decimal = AMOUNT_MAX) -> Decimal:
     """A decimal string as the format writes it, within its bounds; ValueError naming the fault."""
     if not isinstance(value, str):
-        raise ValueError(f"must be a decimal string such as \"12.5\", got {_shown(value)}")
+        raise ValueError(f'must be a decimal string such as "12.5", got {_shown(value)}')
     if not _DECIMAL.fullmatch(value):
-        raise ValueError(f"{_shown(value)} is not a decimal written as -?digits[.digits] in ASCII "
-                         "(no exponent, sign, spaces or separators)")
+        raise ValueError(
+            f"{_shown(value)} is not a decimal written as -?digits[.digits] in ASCII "
+            "(no exponent, sign, spaces or separators)"
+        )
     number = Decimal(value)
     places = len(value.partition(".")[2])
     if places > MAX_PLACES:
@@ -98,8 +100,11 @@ def parse_decimal(value: Any, *, sign: Sign = Sign.POSITIVE, maximum: Decimal = 
 
 
 def _check_sign(text: str, number: Decimal, sign: Sign) -> None:
-    refused = ((sign is Sign.POSITIVE and number <= 0) or (sign is Sign.NON_NEGATIVE and number < 0)
-               or (sign is Sign.NON_ZERO and number == 0))
+    refused = (
+        (sign is Sign.POSITIVE and number <= 0)
+        or (sign is Sign.NON_NEGATIVE and number < 0)
+        or (sign is Sign.NON_ZERO and number == 0)
+    )
     if refused:
         raise ValueError(f"must be {sign.value}, got {text}")
 
@@ -142,14 +147,14 @@ def nesting_fault(value: Any) -> str | None:
 def parse_time(value: Any) -> datetime:
     """An ISO-8601 UTC time within the ledger's years; ValueError naming the fault."""
     if not isinstance(value, str):
-        raise ValueError(f"must be an ISO-8601 UTC time string such as \"2026-01-05T10:00:00Z\", got {_shown(value)}")
+        raise ValueError(f'must be an ISO-8601 UTC time string such as "2026-01-05T10:00:00Z", got {_shown(value)}')
     if not _TIME.fullmatch(value):
         raise ValueError(f"{_shown(value)} is not an ISO-8601 UTC time written as YYYY-MM-DDTHH:MM:SS[.ffffff]Z")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
         raise ValueError(f"{_shown(value)} is not a valid time ({error})") from None
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if not EARLIEST_TIME <= moment < LATEST_TIME:
         raise ValueError(f"{value} is outside the years the ledger keeps (2000 to 2099)")
     return moment

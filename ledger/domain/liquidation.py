@@ -134,8 +134,9 @@ def _by_value_descending(held: Mapping[str, Decimal], prices: PriceBook, assets:
     return sorted(candidates, key=lambda a: (-prices.value(a, held[a]), a))
 
 
-def _sale_covering(collateral: str, available: Decimal, liability_asset: str, owed: Decimal,
-                   prices: PriceBook) -> Sale | None:
+def _sale_covering(
+    collateral: str, available: Decimal, liability_asset: str, owed: Decimal, prices: PriceBook
+) -> Sale | None:
     """The sale of `collateral` that repays `owed` of `liability_asset` in full at the marks
     (its cost rounded up), or, when `available` cannot pay that, the least of it that buys
     all it can: a shortfall is then only what the collateral truly cannot pay."""
@@ -152,7 +153,9 @@ def _sale_covering(collateral: str, available: Decimal, liability_asset: str, ow
     return Sale(collateral, quantity, prices.exchange_rate(collateral, liability_asset), liability_asset, proceeds)
 
 
-def plan_fee(holdings: Mapping[str, Decimal], fee_value: Decimal, prices: PriceBook) -> tuple[dict[str, Decimal], Decimal]:
+def plan_fee(
+    holdings: Mapping[str, Decimal], fee_value: Decimal, prices: PriceBook
+) -> tuple[dict[str, Decimal], Decimal]:
     """The fee taken from `holdings`: the valuation asset first, then the largest holding
     by value at the marks, each amount rounded down. Never more than is held.
 
@@ -209,16 +212,33 @@ class Liquidation(Aggregate):
         return liquidation_id(account, sequence)
 
     @event(Triggered)
-    def __init__(self, account: str, sequence: int, mode: str, leverage: int, margin_level: Decimal,
-                 threshold: Decimal, prices: dict[str, Decimal], parameters_version: int,
-                 balances: dict[str, Decimal], principal: dict[str, Decimal], interest: dict[str, Decimal],
-                 liabilities_value: Decimal, fee_rate: Decimal, fee_value: Decimal,
-                 at: datetime, cause: dict[str, Any]):
+    def __init__(
+        self,
+        account: str,
+        sequence: int,
+        mode: str,
+        leverage: int,
+        margin_level: Decimal,
+        threshold: Decimal,
+        prices: dict[str, Decimal],
+        parameters_version: int,
+        balances: dict[str, Decimal],
+        principal: dict[str, Decimal],
+        interest: dict[str, Decimal],
+        liabilities_value: Decimal,
+        fee_rate: Decimal,
+        fee_value: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ):
         self.account = account
         self.sequence = sequence
         self.trigger = {
-            "margin_level": margin_level, "threshold": threshold, "prices": dict(prices),
-            "parameters_version": parameters_version, "at": at,
+            "margin_level": margin_level,
+            "threshold": threshold,
+            "prices": dict(prices),
+            "parameters_version": parameters_version,
+            "at": at,
         }
         self.liabilities_at_trigger = total_owed(principal, interest)
         self.fee_value_due = fee_value
@@ -260,8 +280,15 @@ class Liquidation(Aggregate):
         takeover_needed: bool
 
     @event(RegularPartEnded)
-    def end_regular_part(self, account: str, repaid: dict[str, Decimal], shortfall: dict[str, Decimal],
-                         takeover_needed: bool, at: datetime, cause: dict[str, Any]) -> None:
+    def end_regular_part(
+        self,
+        account: str,
+        repaid: dict[str, Decimal],
+        shortfall: dict[str, Decimal],
+        takeover_needed: bool,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         self.regular_repaid = bool(repaid)
         self.regular_part_ended = True
         self.shortfall = dict(shortfall)
@@ -277,9 +304,16 @@ class Liquidation(Aggregate):
         to_sell: list[str]
 
     @event(TakeoverStarted)
-    def start_takeover(self, account: str, assets: dict[str, Decimal], principal: dict[str, Decimal],
-                       interest: dict[str, Decimal], to_sell: list[str], at: datetime,
-                       cause: dict[str, Any]) -> None:
+    def start_takeover(
+        self,
+        account: str,
+        assets: dict[str, Decimal],
+        principal: dict[str, Decimal],
+        interest: dict[str, Decimal],
+        to_sell: list[str],
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         self.handed_over = True
         self.desk_balances = dict(assets)
         self.desk_principal = dict(principal)
@@ -299,8 +333,18 @@ class Liquidation(Aggregate):
             return exchange(TAKEOVER_DESK, self.asset, self.quantity, self.proceeds_asset, self.proceeds)
 
     @event(TakeoverSliceSold)
-    def sell_slice(self, account: str, asset: str, quantity: Decimal, price: Decimal, proceeds_asset: str,
-                   proceeds: Decimal, liquidity_at: datetime, at: datetime, cause: dict[str, Any]) -> None:
+    def sell_slice(
+        self,
+        account: str,
+        asset: str,
+        quantity: Decimal,
+        price: Decimal,
+        proceeds_asset: str,
+        proceeds: Decimal,
+        liquidity_at: datetime,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
         add_to_book(self.desk_balances, asset, -quantity)
         add_to_book(self.desk_balances, proceeds_asset, proceeds)
@@ -320,8 +364,17 @@ class Liquidation(Aggregate):
             return exchange(TAKEOVER_DESK, self.asset, self.quantity, self.proceeds_asset, self.proceeds)
 
     @event(DeskSoldAtMark)
-    def sell_at_mark(self, account: str, asset: str, quantity: Decimal, price: Decimal, proceeds_asset: str,
-                     proceeds: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+    def sell_at_mark(
+        self,
+        account: str,
+        asset: str,
+        quantity: Decimal,
+        price: Decimal,
+        proceeds_asset: str,
+        proceeds: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
         add_to_book(self.desk_balances, asset, -quantity)
         add_to_book(self.desk_balances, proceeds_asset, proceeds)
@@ -339,12 +392,25 @@ class Liquidation(Aggregate):
         owed = self.desk_principal.get(asset, ZERO) + self.desk_interest.get(asset, ZERO)
         assert ZERO < amount <= min(owed, self.desk_balances.get(asset, ZERO)), "desk repayment beyond debt or holding"
         interest_paid, principal_paid = interest_first(amount, self.desk_interest.get(asset, ZERO))
-        self._desk_debt_repaid(account=self.account, asset=asset, interest_paid=interest_paid,
-                               principal_paid=principal_paid, at=at, cause=cause)
+        self._desk_debt_repaid(
+            account=self.account,
+            asset=asset,
+            interest_paid=interest_paid,
+            principal_paid=principal_paid,
+            at=at,
+            cause=cause,
+        )
 
     @event(DeskDebtRepaid)
-    def _desk_debt_repaid(self, account: str, asset: str, interest_paid: Decimal, principal_paid: Decimal,
-                          at: datetime, cause: dict[str, Any]) -> None:
+    def _desk_debt_repaid(
+        self,
+        account: str,
+        asset: str,
+        interest_paid: Decimal,
+        principal_paid: Decimal,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         add_to_book(self.desk_balances, asset, -(interest_paid + principal_paid))
         add_to_book(self.desk_interest, asset, -interest_paid)
         add_to_book(self.desk_principal, asset, -principal_paid)
@@ -360,19 +426,42 @@ class Liquidation(Aggregate):
         def entries(self) -> list[Entry]:
             return lend(TAKEOVER_DESK, self.asset, self.amount)
 
-    def accrue_hourly_interest(self, hour: datetime, rates: Mapping[str, Decimal], precisions: Mapping[str, int],
-                               parameters_version: int, cause: dict[str, Any]) -> None:
+    def accrue_hourly_interest(
+        self,
+        hour: datetime,
+        rates: Mapping[str, Decimal],
+        precisions: Mapping[str, int],
+        parameters_version: int,
+        cause: dict[str, Any],
+    ) -> None:
         """Interest keeps accruing on liabilities handed to the desk, once per asset and hour."""
         for asset, principal in principal_due_interest(self.desk_principal, self.desk_last_interest_hour, hour):
             amount = hourly_interest(principal, rates[asset], precisions[asset])
-            self._desk_interest_accrued(account=self.account, asset=asset, principal=principal,
-                                        hourly_rate=rates[asset], amount=amount, hour=hour,
-                                        parameters_version=parameters_version, at=hour, cause=cause)
+            self._desk_interest_accrued(
+                account=self.account,
+                asset=asset,
+                principal=principal,
+                hourly_rate=rates[asset],
+                amount=amount,
+                hour=hour,
+                parameters_version=parameters_version,
+                at=hour,
+                cause=cause,
+            )
 
     @event(DeskInterestAccrued)
-    def _desk_interest_accrued(self, account: str, asset: str, principal: Decimal, hourly_rate: Decimal,
-                               amount: Decimal, hour: datetime, parameters_version: int, at: datetime,
-                               cause: dict[str, Any]) -> None:
+    def _desk_interest_accrued(
+        self,
+        account: str,
+        asset: str,
+        principal: Decimal,
+        hourly_rate: Decimal,
+        amount: Decimal,
+        hour: datetime,
+        parameters_version: int,
+        at: datetime,
+        cause: dict[str, Any],
+    ) -> None:
         add_to_book(self.desk_interest, asset, amount)
         self.desk_last_interest_hour[asset] = hour
 
@@ -393,8 +482,9 @@ class Liquidation(Aggregate):
             return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
 
     @event(DeskShortfallCovered)
-    def cover_desk_shortfall(self, account: str, asset: str, principal: Decimal, interest: Decimal,
-                             at: datetime, cause: dict[str, Any]) -> None:
+    def cover_desk_shortfall(
+        self, account: str, asset: str, principal: Decimal, interest: Decimal, at: datetime, cause: dict[str, Any]
+    ) -> None:
         add_to_book(self.desk_principal, asset, -principal)
         add_to_book(self.desk_interest, asset, -interest)
         add_to_book(self.shortfall, asset, principal + interest)
@@ -415,8 +505,9 @@ class Liquidation(Aggregate):
             return move_all(TAKEOVER_DESK, INSURANCE_FUND, self.amounts)
 
     @event(FeeCharged)
-    def charge_fee(self, account: str, amounts: dict[str, Decimal], value: Decimal, payer: str,
-                   at: datetime, cause: dict[str, Any]) -> None:
+    def charge_fee(
+        self, account: str, amounts: dict[str, Decimal], value: Decimal, payer: str, at: datetime, cause: dict[str, Any]
+    ) -> None:
         assert self.fee_amounts is None, "a liquidation charges one fee"
         self.fee_amounts = dict(amounts)
         self.fee_value = value
@@ -431,8 +522,7 @@ class Liquidation(Aggregate):
         amounts: dict[str, Decimal]
 
     @event(ProceedsReturned)
-    def return_proceeds(self, account: str, amounts: dict[str, Decimal], at: datetime,
-                        cause: dict[str, Any]) -> None:
+    def return_proceeds(self, account: str, amounts: dict[str, Decimal], at: datetime, cause: dict[str, Any]) -> None:
         assert amounts == self.desk_balances, "the return gives back all the desk holds"
         self.returned = dict(amounts)
         self.desk_balances = {}

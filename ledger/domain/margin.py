@@ -165,9 +165,7 @@ def initial_level(leverage: int) -> Decimal:
 
 def within_initial_level(asset_value: Decimal, liability_value: Decimal, leverage: int) -> bool:
     """asset value x (L - 1) >= liabilities x L: exactly at the initial level is allowed."""
-    return exact_product(asset_value, Decimal(leverage - 1)) >= exact_product(
-        liability_value, Decimal(leverage)
-    )
+    return exact_product(asset_value, Decimal(leverage - 1)) >= exact_product(liability_value, Decimal(leverage))
 
 
 def reported_level(level: Decimal) -> Decimal:
@@ -180,9 +178,7 @@ def hourly_interest(principal: Decimal, hourly_rate: Decimal, precision: int) ->
     return round_half_even(exact_product(principal, hourly_rate), precision)
 
 
-def liquidation_fee_value(
-    fee_rate: Decimal, liabilities_value: Decimal, valuation_precision: int
-) -> Decimal:
+def liquidation_fee_value(fee_rate: Decimal, liabilities_value: Decimal, valuation_precision: int) -> Decimal:
     """fee rate x total liabilities at the trigger, in the valuation asset, rounded down."""
     return round_down(exact_product(fee_rate, liabilities_value), valuation_precision)
 
@@ -209,9 +205,18 @@ class TopUpPlan:
     reason: str
 
 
-def plan_auto_topup(mode: str, balances: Mapping[str, Decimal], liabilities: Mapping[str, Decimal],
-                    prices: PriceBook, *, source: str, source_balances: Mapping[str, Decimal],
-                    ranked: Sequence[str], pair: Sequence[str] | None, target: Decimal) -> TopUpPlan:
+def plan_auto_topup(
+    mode: str,
+    balances: Mapping[str, Decimal],
+    liabilities: Mapping[str, Decimal],
+    prices: PriceBook,
+    *,
+    source: str,
+    source_balances: Mapping[str, Decimal],
+    ranked: Sequence[str],
+    pair: Sequence[str] | None,
+    target: Decimal,
+) -> TopUpPlan:
     """Transfers from the source, asset by asset in rank order, until the level reaches
     `target` or the source has nothing usable left. Each amount is rounded up (enough to
     reach the target) but never beyond what the source holds. A ranked asset it cannot use
@@ -232,12 +237,19 @@ def plan_auto_topup(mode: str, balances: Mapping[str, Decimal], liabilities: Map
             held[asset] = held.get(asset, ZERO) + quantity
             position = margin_position(mode, held, liabilities, prices)
     reached = collateral_value_to_reach(position, target) == 0
-    return TopUpPlan(transfers, position, reached, *_top_up_outcome(transfers, position, reached, notes,
-                                                                    source, target))
+    return TopUpPlan(
+        transfers, position, reached, *_top_up_outcome(transfers, position, reached, notes, source, target)
+    )
 
 
-def _top_up_quantity(asset: str, needed_value: Decimal, prices: PriceBook, source: str,
-                     source_balances: Mapping[str, Decimal], pair: Sequence[str] | None) -> tuple[Decimal, str]:
+def _top_up_quantity(
+    asset: str,
+    needed_value: Decimal,
+    prices: PriceBook,
+    source: str,
+    source_balances: Mapping[str, Decimal],
+    pair: Sequence[str] | None,
+) -> tuple[Decimal, str]:
     """(how much of `asset` to move, a note when it cannot give all that is needed)."""
     if pair is not None and asset not in pair:
         return ZERO, f"{asset} is outside the pair {'/'.join(pair)}"
@@ -254,8 +266,14 @@ def _top_up_quantity(asset: str, needed_value: Decimal, prices: PriceBook, sourc
     return available, f"{asset}: all {normalized(available)} moved"
 
 
-def _top_up_outcome(transfers: dict[str, Decimal], position: MarginPosition, reached: bool, notes: list[str],
-                    source: str, target: Decimal) -> tuple[str, str]:
+def _top_up_outcome(
+    transfers: dict[str, Decimal],
+    position: MarginPosition,
+    reached: bool,
+    notes: list[str],
+    source: str,
+    target: Decimal,
+) -> tuple[str, str]:
     level = normalized(reported_level(position.level()))
     if not transfers:
         if reached:  # a target at or below the margin-call level: nothing to do for it
@@ -263,8 +281,9 @@ def _top_up_outcome(transfers: dict[str, Decimal], position: MarginPosition, rea
         return TOP_UP_FAILED, f"nothing moved: {'; '.join(notes)}"
     if reached:
         return TOP_UP_APPLIED, f"target {normalized(target)} reached"
-    return TOP_UP_PARTIAL, (f"source {source} exhausted ({'; '.join(notes)}); "
-                            f"margin level {level} below the target {normalized(target)}")
+    return TOP_UP_PARTIAL, (
+        f"source {source} exhausted ({'; '.join(notes)}); margin level {level} below the target {normalized(target)}"
+    )
 
 
 PriceBand = tuple[Decimal | None, Decimal | None]  # (lowest, highest) quiet mark; None: no bound
@@ -305,8 +324,9 @@ def quiet_price_bands(
         slack = numerator - exact_product(threshold, denominator)
         if keep_positive and slack <= 0 or not keep_positive and slack > 0:
             return None
-        weights = {asset: _slack_weight(position.mode, asset, balances, liabilities, threshold, parameters)
-                   for asset in marked}
+        weights = {
+            asset: _slack_weight(position.mode, asset, balances, liabilities, threshold, parameters) for asset in marked
+        }
         moving = [asset for asset, weight in weights.items() if weight != 0]
         budget = exact_quotient(abs(slack), Decimal(len(moving) + 1))
         for asset in moving:
@@ -324,8 +344,14 @@ def quiet_price_bands(
     return {asset: (band[0], band[1]) for asset, band in bands.items()}
 
 
-def _slack_weight(mode: str, asset: str, balances: Mapping[str, Decimal], liabilities: Mapping[str, Decimal],
-                  threshold: Decimal, parameters: RiskParameters) -> Decimal:
+def _slack_weight(
+    mode: str,
+    asset: str,
+    balances: Mapping[str, Decimal],
+    liabilities: Mapping[str, Decimal],
+    threshold: Decimal,
+    parameters: RiskParameters,
+) -> Decimal:
     """d(slack)/d(price of asset): classic A - t.L; Pro (A - L) - t.sum(L x mmr)."""
     held = balances.get(asset, ZERO)
     owed = liabilities.get(asset, ZERO)

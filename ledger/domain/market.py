@@ -87,8 +87,9 @@ class AssetMarket(Aggregate):
         quote: str
 
     @event(LiquidityOffered)
-    def offer_liquidity(self, asset: str, price: Decimal, quantity: Decimal, quote: str,
-                        at: datetime, cause: dict[str, Any]) -> None:
+    def offer_liquidity(
+        self, asset: str, price: Decimal, quantity: Decimal, quote: str, at: datetime, cause: dict[str, Any]
+    ) -> None:
         pass
 
 

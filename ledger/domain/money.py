@@ -85,16 +85,18 @@ def floor_quotient(numerator: Decimal, denominator: Decimal, precision: int) -> 
     return amount
 
 
-def enough_to_repay(owed: Decimal, owed_value_of_one: Decimal, payment_value_of_one: Decimal,
-                    payment_precision: int) -> Decimal:
+def enough_to_repay(
+    owed: Decimal, owed_value_of_one: Decimal, payment_value_of_one: Decimal, payment_precision: int
+) -> Decimal:
     """How much of a payment asset pays for `owed` units of a debt's asset at the marks:
     the cost is rounded UP, so the debt is covered in full (never the debt rounded down).
     Every repay path (a sale, a buy-back, the desk after a takeover) uses this one rule."""
     return ceiling_quotient(exact_product(owed, owed_value_of_one), payment_value_of_one, payment_precision)
 
 
-def proceeds_of_sale(quantity: Decimal, sold_value_of_one: Decimal, bought_value_of_one: Decimal,
-                     bought_precision: int) -> Decimal:
+def proceeds_of_sale(
+    quantity: Decimal, sold_value_of_one: Decimal, bought_value_of_one: Decimal, bought_precision: int
+) -> Decimal:
     """What selling `quantity` at the marks brings, rounded DOWN: never more than it is worth."""
     return floor_quotient(exact_product(quantity, sold_value_of_one), bought_value_of_one, bought_precision)
 

@@ -64,8 +64,7 @@ class MarginTier:
 
 
 def _asset(precision: int = 8, liquid: bool = True, stable: bool = False) -> dict[str, Any]:
-    return {"precision": precision, "liquid": liquid, "hourly_interest": "0",
-            "pro_mmr": "0.05", "stable": stable}
+    return {"precision": precision, "liquid": liquid, "hourly_interest": "0", "pro_mmr": "0.05", "stable": stable}
 
 
 def _tier(margin_call: str, liquidation: str, fee: str) -> dict[str, str]:
@@ -193,8 +192,9 @@ class RiskParameters:
 Faults = list[tuple[str, str]]
 
 
-def _check_number(path: str, value: Any, errors: Faults, *, sign: Sign = Sign.NON_NEGATIVE,
-                  maximum: Decimal = RATE_MAX) -> Decimal | None:
+def _check_number(
+    path: str, value: Any, errors: Faults, *, sign: Sign = Sign.NON_NEGATIVE, maximum: Decimal = RATE_MAX
+) -> Decimal | None:
     try:
         return parse_decimal(value, sign=sign, maximum=maximum)
     except ValueError as fault:
@@ -287,8 +287,11 @@ def _check_symbol(path: str, spec: Any, errors: Faults) -> None:
     kind = spec.get("type")
     if kind not in SYMBOL_TYPES:
         errors.append((f"{path}.type", f"must be one of {', '.join(SYMBOL_TYPES)}"))
-    required = {"type", "base", "brackets"} | ({"quote"} if kind == "linear" else set()) | (
-        {"contract_size"} if kind == "inverse" else set())
+    required = (
+        {"type", "base", "brackets"}
+        | ({"quote"} if kind == "linear" else set())
+        | ({"contract_size"} if kind == "inverse" else set())
+    )
     for name in sorted(required - set(spec)):
         errors.append((f"{path}.{name}", "missing"))
     for name in ("base", "quote"):
@@ -297,8 +300,9 @@ def _check_symbol(path: str, spec: Any, errors: Faults) -> None:
     if kind == "linear" and "contract_size" in spec:
         errors.append((f"{path}.contract_size", "only an inverse symbol has a contract size"))
     if "contract_size" in spec:
-        _check_number(f"{path}.contract_size", spec["contract_size"], errors, sign=Sign.POSITIVE,
-                      maximum=LEVEL_MAX * LEVEL_MAX)
+        _check_number(
+            f"{path}.contract_size", spec["contract_size"], errors, sign=Sign.POSITIVE, maximum=LEVEL_MAX * LEVEL_MAX
+        )
     if "clearance_fee" in spec:
         _check_number(f"{path}.clearance_fee", spec["clearance_fee"], errors)
     if "brackets" in spec:
@@ -337,7 +341,7 @@ def _check_brackets(path: str, brackets: Any, errors: Faults) -> None:
 
 def _check_clock(clock: Any, errors: Faults) -> None:
     if not isinstance(clock, dict):
-        errors.append(("clock", "must be an object such as {\"max_jump_hours\": 8784}"))
+        errors.append(("clock", 'must be an object such as {"max_jump_hours": 8784}'))
         return
     for name in sorted(set(clock) - {"max_jump_hours"}):
         errors.append((f"clock.{name}", "unknown clock parameter"))
@@ -371,7 +375,7 @@ def validate_parameter_changes(changes: dict[str, Any]) -> Faults:
 
 def _check_auto_topup(auto_topup: Any, errors: Faults) -> None:
     if not isinstance(auto_topup, dict):
-        errors.append(("auto_topup", "must be an object such as {\"target\": \"1.5\"}"))
+        errors.append(("auto_topup", 'must be an object such as {"target": "1.5"}'))
         return
     for name in sorted(set(auto_topup) - {"target"}):
         errors.append((f"auto_topup.{name}", "unknown auto top-up parameter"))

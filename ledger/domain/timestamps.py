@@ -5,16 +5,16 @@ belong to (and no two events of a process share a timestamp)."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _lock = threading.Lock()
-_last = datetime.min.replace(tzinfo=timezone.utc)
+_last = datetime.min.replace(tzinfo=UTC)
 
 
 def next_timestamp() -> datetime:
     global _last
     with _lock:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         _last = now if now > _last else _last + timedelta(microseconds=1)
         return _last
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 import json
 import os
 import re
 import resource
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,17 +62,25 @@ VALID: dict[str, dict[str, Any]] = {
     "transfer": {"op": "transfer", "from": "B", "to": "S", "asset": "USDC", "amount": "5"},
     "borrow": {"op": "borrow", "account": "A", "asset": "USDC", "amount": "100"},
     "repay": {"op": "repay", "account": "A", "asset": "USDC", "amount": "1"},
-    "fill": {"op": "fill", "account": "A", "side": "buy", "base": "BTC", "quote": "USDC", "quantity": "0.001",
-             "price": "50000"},
+    "fill": {
+        "op": "fill",
+        "account": "A",
+        "side": "buy",
+        "base": "BTC",
+        "quote": "USDC",
+        "quantity": "0.001",
+        "price": "50000",
+    },
     "mark": {"op": "mark", "asset": "BTC", "price": "50000", "quote": "USDC"},
     "liquidity": {"op": "liquidity", "asset": "SUPER", "price": "0.5", "quantity": "100", "quote": "USDC"},
     "clock": {"op": "clock", "at": T0},
     "auto_topup": {"op": "auto_topup", "account": "A", "source": "S", "assets": ["USDC", "BTC"], "target": "1.5"},
-    "params": {"op": "params",
-               "assets": {"SUPER": {"precision": 8, "liquid": False, "hourly_interest": "0.00001",
-                                    "pro_mmr": "0.05"}},
-               "margin": {"cross_classic": {"5": {"margin_call": "1.16", "liquidation": "1.1", "fee": "0.02"}}},
-               "auto_topup": {"target": "1.5"}},
+    "params": {
+        "op": "params",
+        "assets": {"SUPER": {"precision": 8, "liquid": False, "hourly_interest": "0.00001", "pro_mmr": "0.05"}},
+        "margin": {"cross_classic": {"5": {"margin_call": "1.16", "liquidation": "1.1", "fee": "0.02"}}},
+        "auto_topup": {"target": "1.5"},
+    },
 }
 OPS = tuple(VALID)
 
@@ -93,41 +101,148 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 # Where a value is a name, a decimal (> 0), ... : (path in the line, kind). A path is a
 # tuple of keys; `("assets", 0)` is the first asset ranked by an auto top-up.
-ACCOUNT_FIELDS = {"open": ["account"], "deposit": ["account"], "withdraw": ["account"], "transfer": ["from", "to"],
-                  "borrow": ["account"], "repay": ["account"], "fill": ["account"],
-                  "auto_topup": ["account", "source"]}
-ASSET_FIELDS = {"deposit": ["asset"], "withdraw": ["asset"], "transfer": ["asset"], "borrow": ["asset"],
-                "repay": ["asset"], "fill": ["base", "quote"], "mark": ["asset", "quote"],
-                "liquidity": ["asset", "quote"], "auto_topup": [("assets", 0)]}
-DECIMAL_FIELDS = {"deposit": ["amount"], "withdraw": ["amount"], "transfer": ["amount"], "borrow": ["amount"],
-                  "repay": ["amount"], "fill": ["quantity", "price"], "mark": ["price"],
-                  "liquidity": ["price", "quantity"], "auto_topup": ["target"],
-                  "params": [("assets", "SUPER", "pro_mmr"), ("margin", "cross_classic", "5", "margin_call"),
-                             ("margin", "cross_classic", "5", "liquidation"), ("auto_topup", "target")]}
+ACCOUNT_FIELDS = {
+    "open": ["account"],
+    "deposit": ["account"],
+    "withdraw": ["account"],
+    "transfer": ["from", "to"],
+    "borrow": ["account"],
+    "repay": ["account"],
+    "fill": ["account"],
+    "auto_topup": ["account", "source"],
+}
+ASSET_FIELDS = {
+    "deposit": ["asset"],
+    "withdraw": ["asset"],
+    "transfer": ["asset"],
+    "borrow": ["asset"],
+    "repay": ["asset"],
+    "fill": ["base", "quote"],
+    "mark": ["asset", "quote"],
+    "liquidity": ["asset", "quote"],
+    "auto_topup": [("assets", 0)],
+}
+DECIMAL_FIELDS = {
+    "deposit": ["amount"],
+    "withdraw": ["amount"],
+    "transfer": ["amount"],
+    "borrow": ["amount"],
+    "repay": ["amount"],
+    "fill": ["quantity", "price"],
+    "mark": ["price"],
+    "liquidity": ["price", "quantity"],
+    "auto_topup": ["target"],
+    "params": [
+        ("assets", "SUPER", "pro_mmr"),
+        ("margin", "cross_classic", "5", "margin_call"),
+        ("margin", "cross_classic", "5", "liquidation"),
+        ("auto_topup", "target"),
+    ],
+}
 # Every field any input has: an "unknown field" is none of these.
-KNOWN_FIELDS = {"op", "id", "at", "account", "mode", "leverage", "pair", "asset", "from", "to", "amount", "side",
-                "base", "quote", "quantity", "price", "symbol", "source", "assets", "target", "valuation_asset",
-                "margin", "symbols", "auto_topup", "clock"}
+KNOWN_FIELDS = {
+    "op",
+    "id",
+    "at",
+    "account",
+    "mode",
+    "leverage",
+    "pair",
+    "asset",
+    "from",
+    "to",
+    "amount",
+    "side",
+    "base",
+    "quote",
+    "quantity",
+    "price",
+    "symbol",
+    "source",
+    "assets",
+    "target",
+    "valuation_asset",
+    "margin",
+    "symbols",
+    "auto_topup",
+    "clock",
+}
 
 # Decimals the format refuses in a field that must be > 0 (and at most 10^10, 18 places).
 BAD_DECIMALS: list[Any] = [
-    "1e52", "1e-50", "1" * 120, "1_000", "\u0661\u0660\u0660", " +1E+2 ", "+1", "-1", "0", "-0", "NaN", "Infinity",
-    "-Infinity", "0." + "1" * 19, "10000000001", "", ".5", "5.", "0x10", "1,5", "1 000", "\uff11", "01", "--1",
-    "1.5e3", "\u0000", 1, 0.5, 1e52, True, None,
+    "1e52",
+    "1e-50",
+    "1" * 120,
+    "1_000",
+    "\u0661\u0660\u0660",
+    " +1E+2 ",
+    "+1",
+    "-1",
+    "0",
+    "-0",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "0." + "1" * 19,
+    "10000000001",
+    "",
+    ".5",
+    "5.",
+    "0x10",
+    "1,5",
+    "1 000",
+    "\uff11",
+    "01",
+    "--1",
+    "1.5e3",
+    "\u0000",
+    1,
+    0.5,
+    1e52,
+    True,
+    None,
 ]
 # Names the format refuses (of an account, a source, an id).
 BAD_NAMES: list[Any] = [
-    "A\u0000", "\ud800", "X" * 3000, "A\nB", " A", "A ", "", "\u200b", "A\u2028", "\ue000", "A\u007f", "\t",
-    5, ["A"], {"name": "A"}, None,
+    "A\u0000",
+    "\ud800",
+    "X" * 3000,
+    "A\nB",
+    " A",
+    "A ",
+    "",
+    "\u200b",
+    "A\u2028",
+    "\ue000",
+    "A\u007f",
+    "\t",
+    5,
+    ["A"],
+    {"name": "A"},
+    None,
 ]
 BAD_ASSETS: list[Any] = ["btc", "BTC/USDC", "", "B TC", "\uff22TC", "A" * 21, "BTC\u0000", "\ud800", 5, ["BTC"], None]
 # Names well written but unknown to the store: an input error as well.
 UNKNOWN_ACCOUNT, UNKNOWN_ASSET = "NOBODY", "NOPE"
 BAD_TIMES: list[Any] = [
-    "2026-01-05", "2026-01-05T10:00:00+01:00", "2026-01-05T10:00:00", "9999-12-31T00:00:00Z",
-    "0001-01-01T00:00:00Z", "1999-12-31T23:00:00Z", "2026-01-05T09:59:59Z", "2020-01-05T10:00:00Z",
-    "2027-01-07T10:00:00Z", "2026-02-30T10:00:00Z", "2026-01-05T10:00:00.1234567Z", "2026-01-05 10:00:00Z",
-    "2026-01-05T10:00:00z", "2026-01-05T24:00:00Z", "", "now", 20260105, ["2026-01-05T10:00:00Z"],
+    "2026-01-05",
+    "2026-01-05T10:00:00+01:00",
+    "2026-01-05T10:00:00",
+    "9999-12-31T00:00:00Z",
+    "0001-01-01T00:00:00Z",
+    "1999-12-31T23:00:00Z",
+    "2026-01-05T09:59:59Z",
+    "2020-01-05T10:00:00Z",
+    "2027-01-07T10:00:00Z",
+    "2026-02-30T10:00:00Z",
+    "2026-01-05T10:00:00.1234567Z",
+    "2026-01-05 10:00:00Z",
+    "2026-01-05T10:00:00z",
+    "2026-01-05T24:00:00Z",
+    "",
+    "now",
+    20260105,
+    ["2026-01-05T10:00:00Z"],
 ]
 # Values of the wrong JSON type for a string field (null only where the field is required).
 WRONG_TYPES: list[Any] = [5, 1.5, True, [], {}, ["x"], {"x": 1}]
@@ -166,8 +281,15 @@ def ledger_process(*args: str, timeout: float = 60) -> subprocess.CompletedProce
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (PROCESS_MEMORY_MAX, PROCESS_MEMORY_MAX))
 
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], capture_output=True, text=True,
-                          check=False, timeout=timeout, env=dict(os.environ), preexec_fn=limit_memory)
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env=dict(os.environ),
+        preexec_fn=limit_memory,
+    )
 
 
 def line_bytes(line: dict[str, Any] | str | bytes) -> bytes:
@@ -193,11 +315,13 @@ def store_snapshot(url: str) -> dict[str, Any]:
     """What the store holds, to compare before and after a run that must write nothing."""
     gc.collect()  # a store a run left open in this process is closed (and checkpointed) first
     if url.startswith(SQLITE_PREFIX):
-        database = Path(url[len(SQLITE_PREFIX):])
+        database = Path(url[len(SQLITE_PREFIX) :])
         wal = Path(f"{database}-wal")
-        return {"database": _digest(database) if database.exists() else None,
-                # An empty log and no log say the same: nothing written beyond the database.
-                "wal": _digest(wal) if wal.exists() and wal.stat().st_size else None}
+        return {
+            "database": _digest(database) if database.exists() else None,
+            # An empty log and no log say the same: nothing written beyond the database.
+            "wal": _digest(wal) if wal.exists() and wal.stat().st_size else None,
+        }
     return _postgres_rows(url)
 
 
@@ -228,12 +352,17 @@ def _postgres_rows(url: str) -> dict[str, Any]:
     database, schema = postgres_parts(url)
     rows: dict[str, Any] = {}
     with psycopg.connect(database, autocommit=True) as connection:
-        tables = [name for (name,) in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
-            (schema,)).fetchall()]
+        tables = [
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
+                (schema,),
+            ).fetchall()
+        ]
         for table in tables:
-            query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-                            "FROM {}.{} AS t").format(sql.Identifier(schema), sql.Identifier(table))
+            query = sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {}.{} AS t"
+            ).format(sql.Identifier(schema), sql.Identifier(table))
             rows[table] = tuple(connection.execute(query).fetchone() or ())
     return rows
 
@@ -244,7 +373,7 @@ def event_count(url: str) -> int:
     if url.startswith(SQLITE_PREFIX):
         import sqlite3
 
-        with sqlite3.connect(url[len(SQLITE_PREFIX):]) as connection:
+        with sqlite3.connect(url[len(SQLITE_PREFIX) :]) as connection:
             tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
             table = next(name for name in tables if name.endswith("events") and not name.startswith("view"))
             return int(connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
@@ -262,8 +391,9 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-def assert_refused(result: Outcome | subprocess.CompletedProcess[str], line: int | None,
-                   field: str | None = None) -> list[str]:
+def assert_refused(
+    result: Outcome | subprocess.CompletedProcess[str], line: int | None, field: str | None = None
+) -> list[str]:
     """An input error: exit 2, standard output empty, no traceback, and every line of
     standard error `line N: FIELD: message` for this line N (or, for `line=None`, one line
     `error: ...` about an argument). With `field`, one of them names that field."""

@@ -30,8 +30,11 @@ def test_a_year_with_nobody_owing_begins_every_hour_in_few_saves(ledger_session:
     saves = count_saves(ledger_session)
     report = ledger_session.run_lines({"op": "clock", "at": "2027-01-01T00:00:00Z"})
     assert report["rejections"] == []
-    hours = [record for record in ledger_session.app.recorder.select_notifications(start=1, limit=100_000)
-             if record.topic.endswith("Clock.HourBegan")]
+    hours = [
+        record
+        for record in ledger_session.app.recorder.select_notifications(start=1, limit=100_000)
+        if record.topic.endswith("Clock.HourBegan")
+    ]
     assert len(hours) == 365 * 24
     assert len(saves) <= 365 * 24 // QUIET_HOURS_PER_SAVE + 3
 

@@ -79,8 +79,23 @@ class Reference:
 
 def generate(directory: Path, accounts: int, inputs: int, seed: int) -> Path:
     out = directory / f"crash_{accounts}_{inputs}_{seed}.jsonl"
-    subprocess.run([sys.executable, str(GENERATOR), "--accounts", str(accounts), "--inputs", str(inputs),
-                    "--seed", str(seed), "--out", str(out)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--accounts",
+            str(accounts),
+            "--inputs",
+            str(inputs),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out
 
 
@@ -92,9 +107,14 @@ def uninterrupted(directory: Path, accounts: int, inputs: int, seed: int) -> Ref
         topics = [topic for (topic,) in connection.execute("SELECT topic FROM stored_events ORDER BY rowid")]
     connection.close()
     lines = [json.loads(line) for line in scenario.read_text().splitlines() if line.strip()]
-    return Reference(scenario=scenario, report=report, counts=topic_counts(url),
-                     ops=Counter(line["op"] for line in lines), inputs=len(lines),
-                     kinds_in_order=[topic.rsplit(":", 1)[-1] for topic in topics])
+    return Reference(
+        scenario=scenario,
+        report=report,
+        counts=topic_counts(url),
+        ops=Counter(line["op"] for line in lines),
+        inputs=len(lines),
+        kinds_in_order=[topic.rsplit(":", 1)[-1] for topic in topics],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +162,16 @@ class StoreWatch:
             if self.connection is None:
                 return 0
             if self.schema is None:
-                row = self.connection.execute(f"SELECT count(*) FROM {self.table} WHERE topic LIKE ?",
-                                              (topic_suffix,)).fetchone()
+                row = self.connection.execute(
+                    f"SELECT count(*) FROM {self.table} WHERE topic LIKE ?", (topic_suffix,)
+                ).fetchone()
             else:
-                row = self.connection.execute(sql.SQL("SELECT count(*) FROM {}.{} WHERE topic LIKE %s").format(
-                    sql.Identifier(self.schema), sql.Identifier(self.table)), (topic_suffix,)).fetchone()
+                row = self.connection.execute(
+                    sql.SQL("SELECT count(*) FROM {}.{} WHERE topic LIKE %s").format(
+                        sql.Identifier(self.schema), sql.Identifier(self.table)
+                    ),
+                    (topic_suffix,),
+                ).fetchone()
             return int(row[0])
         except (sqlite3.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             return 0  # not created yet
@@ -166,16 +191,23 @@ class StoreWatch:
         if self.connection is None:
             return Counter()
         if self.schema is None:
-            query = (f"SELECT topic FROM {self.table} WHERE rowid > "
-                     "(SELECT coalesce(max(notification_id), 0) FROM tracking WHERE application_name = 'ledger')")
+            query = (
+                f"SELECT topic FROM {self.table} WHERE rowid > "
+                "(SELECT coalesce(max(notification_id), 0) FROM tracking WHERE application_name = 'ledger')"
+            )
             rows = self.connection.execute(query).fetchall()
         else:
-            rows = self.connection.execute(sql.SQL(
-                "SELECT topic FROM {schema}.{table} WHERE notification_id > "
-                "(SELECT coalesce(max(notification_id), 0) FROM {schema}.{tracking} WHERE application_name = 'ledger')"
-            ).format(
-                    schema=sql.Identifier(self.schema), table=sql.Identifier(self.table),
-                    tracking=sql.Identifier("ledger_tracking"))).fetchall()
+            rows = self.connection.execute(
+                sql.SQL(
+                    "SELECT topic FROM {schema}.{table} WHERE notification_id > "
+                    "(SELECT coalesce(max(notification_id), 0) FROM {schema}.{tracking} "
+                    "WHERE application_name = 'ledger')"
+                ).format(
+                    schema=sql.Identifier(self.schema),
+                    table=sql.Identifier(self.table),
+                    tracking=sql.Identifier("ledger_tracking"),
+                )
+            ).fetchall()
         return Counter(topic.rsplit(":", 1)[-1] for (topic,) in rows)
 
     def close(self) -> None:
@@ -200,8 +232,13 @@ def run_until(scenario: Path, url: str, kind: str, k: int, workdir: Path) -> Att
     `kind`; or left to finish, if it gets there first."""
     out, err = workdir / "stdout", workdir / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", url, "--json"],
-                                   stdout=stdout, stderr=stderr, cwd=ROOT, preexec_fn=lambda: os.nice(10))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", url, "--json"],
+            stdout=stdout,
+            stderr=stderr,
+            cwd=ROOT,
+            preexec_fn=lambda: os.nice(10),
+        )
         watch = StoreWatch(url)
         try:
             while process.poll() is None:
@@ -226,8 +263,9 @@ def mark_of(url: str, source: str) -> int:
 
     app = open_ledger(url)
     try:
-        recorded = sum(1 for record in app.recorded_inputs() if record["source"] == source
-                       and not record.get("overlay"))
+        recorded = sum(
+            1 for record in app.recorded_inputs() if record["source"] == source and not record.get("overlay")
+        )
         mark = app.file_mark(source) if hasattr(app, "file_mark") else None  # (none before the fix)
         if mark is not None:
             assert mark.inputs_applied == recorded, (mark, recorded)
@@ -251,8 +289,7 @@ def run_when_free(scenario: Path, url: str) -> tuple[dict[str, Any], str]:
 # --- the test ----------------------------------------------------------------------------------
 
 
-def kill_and_resume(reference: Reference, url: str, workdir: Path, rng: random.Random,
-                    kinds: list[str]) -> list[str]:
+def kill_and_resume(reference: Reference, url: str, workdir: Path, rng: random.Random, kinds: list[str]) -> list[str]:
     """Runs the file, killed once per kind of `kinds` at points drawn from `rng`, then once
     more to the end; checks every retry resumed from the store's mark. Returns what each
     kill interrupted."""
@@ -280,25 +317,31 @@ def kill_and_resume(reference: Reference, url: str, workdir: Path, rng: random.R
         # Nothing was applied twice, up to where it stopped either.
         for counted in ("Account.Deposited", "Account.Filled", "InputRejected"):
             assert attempt.landed[counted] <= reference.counts[counted], (counted, attempt)
-        landed.append(f"{KILL_AFTER[kind]} {kind} #{k}: killed with {attempt.landed[kind]} of them, "
-                      f"{mark_of(url, source)} inputs applied, "
-                      f"{attempt.landed['Liquidation.Triggered'] - attempt.landed['Liquidation.Completed']} "
-                      f"liquidations open, {sum(attempt.landed.values())} events, not yet processed: "
-                      f"{dict(attempt.unprocessed)}")
+        landed.append(
+            f"{KILL_AFTER[kind]} {kind} #{k}: killed with {attempt.landed[kind]} of them, "
+            f"{mark_of(url, source)} inputs applied, "
+            f"{attempt.landed['Liquidation.Triggered'] - attempt.landed['Liquidation.Completed']} "
+            f"liquidations open, {sum(attempt.landed.values())} events, not yet processed: "
+            f"{dict(attempt.unprocessed)}"
+        )
 
     applied_before = mark_of(url, source)
     assert 0 < applied_before, f"no kill left anything applied: {landed}"
     report, stderr = run_when_free(reference.scenario, url)
     assert f"skipped {applied_before} inputs of {source}" in stderr or applied_before == 0, stderr[-2000:]
-    assert report["run"] == {"source": source, "skipped": applied_before,
-                             "applied": reference.inputs - applied_before}, landed
+    assert report["run"] == {
+        "source": source,
+        "skipped": applied_before,
+        "applied": reference.inputs - applied_before,
+    }, landed
     check_as_uninterrupted(reference, url, report, landed)
     return landed
 
 
 def check_as_uninterrupted(reference: Reference, url: str, report: dict[str, Any], landed: list[str]) -> None:
-    assert [(liquidation["id"], liquidation["account"]) for liquidation in report["liquidations"]] == \
-        [(liquidation["id"], liquidation["account"]) for liquidation in reference.report["liquidations"]], landed
+    assert [(liquidation["id"], liquidation["account"]) for liquidation in report["liquidations"]] == [
+        (liquidation["id"], liquidation["account"]) for liquidation in reference.report["liquidations"]
+    ], landed
     assert without_run(report) == without_run(reference.report), landed
 
     counts = topic_counts(url)
@@ -318,11 +361,15 @@ def check_as_uninterrupted(reference: Reference, url: str, report: dict[str, Any
     assert json.loads(reconciled.stdout)["ok"] is True
 
 
-def test_a_killed_run_run_again_ends_as_an_uninterrupted_run(reference: Reference, store_url: str,
-                                                           tmp_path: Path) -> None:
+def test_a_killed_run_run_again_ends_as_an_uninterrupted_run(
+    reference: Reference, store_url: str, tmp_path: Path
+) -> None:
     rng = random.Random(f"{SEED}:{store_url.split(':', 1)[0]}")
-    kinds = ["Account.Deposited", "Liquidation.Triggered", rng.choice(["Liquidation.TakeoverSliceSold",
-                                                                       "Clock.HourBegan"])]
+    kinds = [
+        "Account.Deposited",
+        "Liquidation.Triggered",
+        rng.choice(["Liquidation.TakeoverSliceSold", "Clock.HourBegan"]),
+    ]
     landed = kill_and_resume(reference, store_url, tmp_path, rng, kinds)
     print("\n".join(landed))
 

@@ -129,22 +129,31 @@ NUMBERS = [
     pytest.param('{"op": "deposit", "account": "A", "asset": "BTC", "amount": 1e52}', "amount", id="json-1e52"),
     pytest.param('{"op": "mark", "asset": "BTC", "price": 1e400}', "price", id="json-1e400"),
     pytest.param('{"op": "deposit", "account": "A", "asset": "BTC", "amount": NaN}', "line", id="json-NaN"),
-    pytest.param('{"op": "deposit", "account": "A", "asset": "BTC", "amount": -Infinity}', "line",
-                 id="json-minus-Infinity"),
-    pytest.param('{"op": "deposit", "account": "A", "asset": "BTC", "amount": ' + "9" * 5000 + "}", "line",
-                 id="json-integer-of-5000-digits"),
+    pytest.param(
+        '{"op": "deposit", "account": "A", "asset": "BTC", "amount": -Infinity}', "line", id="json-minus-Infinity"
+    ),
+    pytest.param(
+        '{"op": "deposit", "account": "A", "asset": "BTC", "amount": ' + "9" * 5000 + "}",
+        "line",
+        id="json-integer-of-5000-digits",
+    ),
     pytest.param(mark(price="1.0000000000000000001"), "price", id="19-decimal-places"),
     pytest.param(mark(price="0." + "0" * 40 + "1"), "price", id="41-decimal-places"),
     pytest.param(deposit(amount="10000000000.00000001"), "amount", id="above-10e10"),
     pytest.param(mark(price="10000000001"), "price", id="price-above-10e10"),
     pytest.param(fill(quantity="1000", price="10000001"), "price", id="fill-worth-above-10e10"),
-    pytest.param({"op": "liquidity", "asset": "SUPER", "price": "10001", "quantity": "1000000"}, "price",
-                 id="liquidity-worth-above-10e10"),
+    pytest.param(
+        {"op": "liquidity", "asset": "SUPER", "price": "10001", "quantity": "1000000"},
+        "price",
+        id="liquidity-worth-above-10e10",
+    ),
     pytest.param({**VALID["auto_topup"], "target": "1001"}, "target", id="target-above-1000"),
-    pytest.param(params(assets={"SUPER": {"hourly_interest": "1e-4"}}), "assets.SUPER.hourly_interest",
-                 id="params-rate-exponent"),
-    pytest.param(params(assets={"SUPER": {"hourly_interest": "1.5"}}), "assets.SUPER.hourly_interest",
-                 id="params-rate-above-1"),
+    pytest.param(
+        params(assets={"SUPER": {"hourly_interest": "1e-4"}}), "assets.SUPER.hourly_interest", id="params-rate-exponent"
+    ),
+    pytest.param(
+        params(assets={"SUPER": {"hourly_interest": "1.5"}}), "assets.SUPER.hourly_interest", id="params-rate-above-1"
+    ),
 ]
 
 
@@ -154,14 +163,23 @@ def test_a_number_outside_the_grammar_or_the_bounds_is_refused(store: EdgeStore,
 
 
 def test_numbers_at_the_bounds_are_accepted(store: EdgeStore) -> None:
-    report = store.run([
-        params(assets={"TINY": {"precision": 18, "liquid": False}}),
-        {"op": "deposit", "account": "B", "asset": "USDC", "amount": "10000000000"},
-        {"op": "deposit", "account": "B", "asset": "TINY", "amount": "0.000000000000000001"},
-        {"op": "mark", "asset": "TINY", "price": "0.000000000000000001"},
-        {"op": "fill", "account": "B", "side": "buy", "base": "BTC", "quote": "USDC", "quantity": "100000",
-         "price": "100000"},
-    ])
+    report = store.run(
+        [
+            params(assets={"TINY": {"precision": 18, "liquid": False}}),
+            {"op": "deposit", "account": "B", "asset": "USDC", "amount": "10000000000"},
+            {"op": "deposit", "account": "B", "asset": "TINY", "amount": "0.000000000000000001"},
+            {"op": "mark", "asset": "TINY", "price": "0.000000000000000001"},
+            {
+                "op": "fill",
+                "account": "B",
+                "side": "buy",
+                "base": "BTC",
+                "quote": "USDC",
+                "quantity": "100000",
+                "price": "100000",
+            },
+        ]
+    )
     assert report["rejections"] == []
     assert report["accounts"]["B"]["balances"]["TINY"] == "0.000000000000000001"
     assert report["accounts"]["B"]["balances"]["BTC"] == "100000"
@@ -173,8 +191,11 @@ NAMES = [
     pytest.param(deposit(account="A\u0000"), "account", id="NUL-in-account"),
     pytest.param(open_account("\u0000"), "account", id="NUL-account-opened"),
     pytest.param('{"op": "open", "account": "\\ud800", "mode": "spot"}', "account", id="unpaired-surrogate-opened"),
-    pytest.param('{"op": "deposit", "account": "A\\udfff", "asset": "BTC", "amount": "1"}', "account",
-                 id="unpaired-low-surrogate"),
+    pytest.param(
+        '{"op": "deposit", "account": "A\\udfff", "asset": "BTC", "amount": "1"}',
+        "account",
+        id="unpaired-low-surrogate",
+    ),
     pytest.param(open_account("X" * 3000), "account", id="3000-characters"),
     pytest.param(open_account("X" * 256), "account", id="256-characters"),
     pytest.param(open_account("A\nB"), "account", id="newline"),
@@ -200,8 +221,11 @@ NAMES = [
     pytest.param(params(assets={"super": {"precision": 8}}), "assets.super", id="lowercase-asset-declared"),
     pytest.param(params(valuation_asset="usdc"), "valuation_asset", id="lowercase-valuation-asset"),
     pytest.param({"op": "open", "account": "I2", "mode": "isolated", "pair": "btc/usdc"}, "pair", id="lowercase-pair"),
-    pytest.param({"op": "transfer", "from_account": "B", "to_account": "S", "asset": "USDC", "amount": "5"}, "from",
-                 id="transfer-from_account-spelling"),
+    pytest.param(
+        {"op": "transfer", "from_account": "B", "to_account": "S", "asset": "USDC", "amount": "5"},
+        "from",
+        id="transfer-from_account-spelling",
+    ),
     pytest.param({**VALID["liquidity"], "quote": "SUPER"}, "quote", id="liquidity-quoted-in-itself"),
 ]
 
@@ -224,22 +248,42 @@ def test_a_file_dated_2020_on_a_store_whose_clock_reads_2026_is_refused(store: E
     store.refuse([deposit(at="2020-06-01T10:00:00Z"), mark()], 1, "at")
 
 
-@pytest.mark.parametrize("at", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "1999-12-31T23:00:00Z",
-                                "2100-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "at", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "1999-12-31T23:00:00Z", "2100-01-01T00:00:00Z"]
+)
 def test_a_clock_outside_the_ledger_years_is_refused(store: EdgeStore, at: str) -> None:
     between_valid_lines(store, {"op": "clock", "at": at}, "at")
 
 
-@pytest.mark.parametrize("at", ["2026-01-05", "2026-01-05T10:00:00+01:00", "2026-01-05T11:00:00", "2026-01-05 10:00:00Z",
-                                "2026-01-05T10:00Z", "2026-01-05T10:00:00.1234567Z", "2026-02-30T10:00:00Z",
-                                "2026-01-05T10:00:60Z", "\u0662\u0660\u0662\u0666-01-05T10:00:00Z"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2026-01-05",
+        "2026-01-05T10:00:00+01:00",
+        "2026-01-05T11:00:00",
+        "2026-01-05 10:00:00Z",
+        "2026-01-05T10:00Z",
+        "2026-01-05T10:00:00.1234567Z",
+        "2026-02-30T10:00:00Z",
+        "2026-01-05T10:00:60Z",
+        "\u0662\u0660\u0662\u0666-01-05T10:00:00Z",
+    ],
+)
 def test_a_time_not_written_as_an_iso_utc_time_is_refused(store: EdgeStore, at: str) -> None:
     between_valid_lines(store, mark(at=at), "at")
 
 
 def test_a_jump_of_more_than_366_days_is_refused_naming_its_line(store: EdgeStore) -> None:
-    store.refuse([{"op": "clock", "at": "2026-04-15T10:00:00Z"}, deposit(),
-                  {"op": "clock", "at": "2027-04-18T10:00:00Z"}, deposit()], 3, "at")
+    store.refuse(
+        [
+            {"op": "clock", "at": "2026-04-15T10:00:00Z"},
+            deposit(),
+            {"op": "clock", "at": "2027-04-18T10:00:00Z"},
+            deposit(),
+        ],
+        3,
+        "at",
+    )
     store.refuse([deposit(), {"op": "clock", "at": "2027-01-07T10:00:00Z"}], 2, "at")  # 367 days after the store's
 
 
@@ -264,8 +308,16 @@ def test_a_jump_of_300_days_is_accepted(store_url: str, tmp_path: Path) -> None:
 
 
 def test_a_line_not_in_utf8_is_refused_naming_it(store: EdgeStore) -> None:
-    store.refuse([VALID["deposit"], VALID["mark"], b'{"op": "deposit", "account": "A\xff", "asset": "BTC", '
-                                                   b'"amount": "1"}', VALID["mark"]], 3, "line")
+    store.refuse(
+        [
+            VALID["deposit"],
+            VALID["mark"],
+            b'{"op": "deposit", "account": "A\xff", "asset": "BTC", "amount": "1"}',
+            VALID["mark"],
+        ],
+        3,
+        "line",
+    )
 
 
 def test_json_nested_1000_deep_is_refused(store: EdgeStore) -> None:
@@ -276,8 +328,10 @@ def test_json_nested_at_every_depth_is_refused_without_a_traceback(store: EdgeSt
     """Depths 1 to 1,100, one a line: none may pass the reading only to fail deeper in the
     stack (a digest, a message quoting it) once Python's recursion limit is near."""
     depths = range(1, 1101)
-    lines = ['{"op": "params", "assets": {"SUPER": {"liquid": ' + "[" * depth + "true" + "]" * depth + "}}}"
-             for depth in depths]
+    lines = [
+        '{"op": "params", "assets": {"SUPER": {"liquid": ' + "[" * depth + "true" + "]" * depth + "}}}"
+        for depth in depths
+    ]
     snapshot = store_snapshot(store.url)
     result = run_file(store.url, write_lines(store.path(), lines))
     assert result.exit_code == 2 and result.stdout == "", (result.exit_code, result.stderr[-2000:])
@@ -293,11 +347,14 @@ def test_a_parameter_file_nested_at_every_depth_is_refused_without_a_traceback()
             parse_parameter_file('{"clock": {"max_jump_hours": ' + "[" * depth + "1" + "]" * depth + "}}", "p.json")
 
 
-@pytest.mark.parametrize("bad", [
-    pytest.param({"op": "open", "account": "Q", "mode": "cross_classic", "leverage": "\u00b2"}, id="open"),
-    pytest.param({"op": "open", "account": "Q", "mode": "cross_classic", "leverage": "3"}, id="open-as-string"),
-    pytest.param({"op": "open", "account": "Q", "mode": "cross_classic", "leverage": 3.0}, id="open-as-float"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param({"op": "open", "account": "Q", "mode": "cross_classic", "leverage": "\u00b2"}, id="open"),
+        pytest.param({"op": "open", "account": "Q", "mode": "cross_classic", "leverage": "3"}, id="open-as-string"),
+        pytest.param({"op": "open", "account": "Q", "mode": "cross_classic", "leverage": 3.0}, id="open-as-float"),
+    ],
+)
 def test_a_leverage_not_written_as_a_json_integer_is_refused(store: EdgeStore, bad: Line) -> None:
     between_valid_lines(store, bad, "leverage")
 
@@ -326,8 +383,13 @@ def test_a_directory_or_a_missing_file_is_refused(store: EdgeStore) -> None:
     odd = store.directory / "odd\nname.jsonl"
     scenario = write_lines(store.path(), [VALID["deposit"]])
     snapshot = store_snapshot(store.url)
-    for args in (["run", str(store.directory)], ["run", str(missing)], ["run", str(odd)],
-                 ["run", str(scenario), "--params", str(missing)], ["run", str(scenario), "--params", str(store.directory)]):
+    for args in (
+        ["run", str(store.directory)],
+        ["run", str(missing)],
+        ["run", str(odd)],
+        ["run", str(scenario), "--params", str(missing)],
+        ["run", str(scenario), "--params", str(store.directory)],
+    ):
         result = ledger(*args, "--store", store.url, "--json")
         errors = assert_refused(result, None)  # one line, though a name holds a newline
         assert "missing.jsonl" in errors[0] or "regular file" in errors[0] or "odd\\nname" in errors[0], errors
@@ -343,9 +405,11 @@ DUPLICATES = [
     pytest.param(duplicated(VALID["params"], ("assets", "SUPER", "precision"), 2), id="inside-params-asset"),
     pytest.param(duplicated(VALID["params"], ("margin", "cross_classic", "5", "fee"), "0.5"), id="inside-a-tier"),
     pytest.param(duplicated(VALID["params"], ("assets",), {}), id="params-assets"),
-    pytest.param('{"op": "params", "symbols": {"XUSDT": {"type": "linear", "base": "BTC", "quote": "USDT", '
-                 '"brackets": [{"cap": "100", "max_leverage": 10, "mmr": "0.01", "mmr": "0.5"}]}}}',
-                 id="inside-a-bracket"),
+    pytest.param(
+        '{"op": "params", "symbols": {"XUSDT": {"type": "linear", "base": "BTC", "quote": "USDT", '
+        '"brackets": [{"cap": "100", "max_leverage": 10, "mmr": "0.01", "mmr": "0.5"}]}}}',
+        id="inside-a-bracket",
+    ),
 ]
 
 
@@ -374,11 +438,28 @@ PARAMETER_FILES = [
     pytest.param('{"assets": {"SUPER": {"precision": 8, "precision": 2}}}', id="duplicate-inside"),
     pytest.param('{"assets": {"SUPER": {"hourly_interest": NaN}}}', id="NaN"),
     pytest.param('{"clock": {"max_jump_hours": ' + "[" * 1000 + "]" * 1000 + "}}", id="nested-1000-deep"),
-    pytest.param(json.dumps({"symbols": {"XUSDT": {"type": "linear", "base": "BTC", "quote": "USDT", "brackets": [
-        {"cap": "100", "max_leverage": 10, "mmr": "0.01"}, {"cap": "50", "max_leverage": 5, "mmr": "0.02"}]}}}),
-        id="caps-not-increasing"),
-    pytest.param('{"margin": {"cross_classic": {"\u00b2": {"margin_call": "1.3", "liquidation": "1.1", '
-                 '"fee": "0.02"}}}}', id="tier-keyed-superscript-two"),
+    pytest.param(
+        json.dumps(
+            {
+                "symbols": {
+                    "XUSDT": {
+                        "type": "linear",
+                        "base": "BTC",
+                        "quote": "USDT",
+                        "brackets": [
+                            {"cap": "100", "max_leverage": 10, "mmr": "0.01"},
+                            {"cap": "50", "max_leverage": 5, "mmr": "0.02"},
+                        ],
+                    }
+                }
+            }
+        ),
+        id="caps-not-increasing",
+    ),
+    pytest.param(
+        '{"margin": {"cross_classic": {"\u00b2": {"margin_call": "1.3", "liquidation": "1.1", "fee": "0.02"}}}}',
+        id="tier-keyed-superscript-two",
+    ),
     pytest.param(b'{"assets": {"SUPER": {"precision": 8}}, "valuation_asset": "\xff"}', id="not-utf8"),
 ]
 
@@ -400,9 +481,16 @@ def test_an_error_in_a_parameter_file_names_the_file(store: EdgeStore, text: str
 
 
 def symbol(**changes: Any) -> dict[str, Any]:
-    spec = {"type": "linear", "base": "BTC", "quote": "USDT", "clearance_fee": "0.0125",
-            "brackets": [{"cap": "50000", "max_leverage": 125, "mmr": "0.004"},
-                         {"cap": "600000", "max_leverage": 100, "mmr": "0.005"}]}
+    spec = {
+        "type": "linear",
+        "base": "BTC",
+        "quote": "USDT",
+        "clearance_fee": "0.0125",
+        "brackets": [
+            {"cap": "50000", "max_leverage": 125, "mmr": "0.004"},
+            {"cap": "600000", "max_leverage": 100, "mmr": "0.005"},
+        ],
+    }
     return params(symbols={"XUSDT": {key: value for key, value in {**spec, **changes}.items() if value is not None}})
 
 
@@ -411,28 +499,50 @@ def brackets(*rows: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 SYMBOLS = [
-    pytest.param(symbol(brackets=brackets({"cap": "100"}, {"cap": "50"})), "symbols.XUSDT.brackets.1.cap",
-                 id="caps-not-increasing"),
-    pytest.param(symbol(brackets=brackets({"cap": "100"}, {"cap": "100"})), "symbols.XUSDT.brackets.1.cap",
-                 id="caps-equal"),
-    pytest.param(symbol(brackets=brackets({"max_leverage": 12.5})), "symbols.XUSDT.brackets.0.max_leverage",
-                 id="max-leverage-not-an-integer"),
-    pytest.param(symbol(brackets=brackets({"max_leverage": "125"})), "symbols.XUSDT.brackets.0.max_leverage",
-                 id="max-leverage-a-string"),
-    pytest.param(symbol(brackets=brackets({"max_leverage": True})), "symbols.XUSDT.brackets.0.max_leverage",
-                 id="max-leverage-a-boolean"),
-    pytest.param(symbol(brackets=brackets({"max_leverage": 0})), "symbols.XUSDT.brackets.0.max_leverage",
-                 id="max-leverage-0"),
+    pytest.param(
+        symbol(brackets=brackets({"cap": "100"}, {"cap": "50"})),
+        "symbols.XUSDT.brackets.1.cap",
+        id="caps-not-increasing",
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"cap": "100"}, {"cap": "100"})), "symbols.XUSDT.brackets.1.cap", id="caps-equal"
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"max_leverage": 12.5})),
+        "symbols.XUSDT.brackets.0.max_leverage",
+        id="max-leverage-not-an-integer",
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"max_leverage": "125"})),
+        "symbols.XUSDT.brackets.0.max_leverage",
+        id="max-leverage-a-string",
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"max_leverage": True})),
+        "symbols.XUSDT.brackets.0.max_leverage",
+        id="max-leverage-a-boolean",
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"max_leverage": 0})), "symbols.XUSDT.brackets.0.max_leverage", id="max-leverage-0"
+    ),
     pytest.param(symbol(brackets=brackets({"mmr": "0"})), "symbols.XUSDT.brackets.0.mmr", id="mmr-0"),
     pytest.param(symbol(brackets=brackets({"mmr": "1"})), "symbols.XUSDT.brackets.0.mmr", id="mmr-1"),
-    pytest.param(symbol(brackets=brackets({"cap": "100", "mmr": "0.01"}, {"cap": "200", "mmr": "0.005"})),
-                 "symbols.XUSDT.brackets.1.mmr", id="mmr-falling"),
-    pytest.param(symbol(brackets=brackets({"cap": "9223372036854775808"})), "symbols.XUSDT.brackets.0.cap",
-                 id="cap-beyond-no-cap"),
-    pytest.param(symbol(brackets=brackets({"leverage": 5})), "symbols.XUSDT.brackets.0.leverage",
-                 id="unknown-bracket-field"),
-    pytest.param(symbol(brackets=[{"cap": "100", "max_leverage": 10}]), "symbols.XUSDT.brackets.0.mmr",
-                 id="bracket-without-mmr"),
+    pytest.param(
+        symbol(brackets=brackets({"cap": "100", "mmr": "0.01"}, {"cap": "200", "mmr": "0.005"})),
+        "symbols.XUSDT.brackets.1.mmr",
+        id="mmr-falling",
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"cap": "9223372036854775808"})),
+        "symbols.XUSDT.brackets.0.cap",
+        id="cap-beyond-no-cap",
+    ),
+    pytest.param(
+        symbol(brackets=brackets({"leverage": 5})), "symbols.XUSDT.brackets.0.leverage", id="unknown-bracket-field"
+    ),
+    pytest.param(
+        symbol(brackets=[{"cap": "100", "max_leverage": 10}]), "symbols.XUSDT.brackets.0.mmr", id="bracket-without-mmr"
+    ),
     pytest.param(symbol(margin_type="cross"), "symbols.XUSDT.margin_type", id="unknown-symbol-field"),
     pytest.param(symbol(brackets=None), "symbols.XUSDT.brackets", id="missing-brackets"),
     pytest.param(symbol(brackets=[]), "symbols.XUSDT.brackets", id="empty-brackets"),
@@ -469,11 +579,18 @@ def test_the_store_still_works_after_refused_files(store: EdgeStore) -> None:
     between_valid_lines(store, open_account("X" * 3000), "account")
     between_valid_lines(store, deposit(asset="btc"), "asset")
     between_valid_lines(store, {"op": "clock", "at": "9999-12-31T00:00:00Z"}, "at")
-    between_valid_lines(store, '{"op": "deposit", "account": "A", "asset": "BTC", "amount": "1", "op": "withdraw"}',
-                        "line")
+    between_valid_lines(
+        store, '{"op": "deposit", "account": "A", "asset": "BTC", "amount": "1", "op": "withdraw"}', "line"
+    )
     store.refuse([VALID["deposit"], b'{"op": "mark", "asset": "BTC\xc3", "price": "1"}'], 2, "line")
-    report = store.run([VALID["deposit"], open_account("Z"), {"op": "transfer", "from": "B", "to": "Z",
-                                                                "asset": "USDC", "amount": "5"}, VALID["mark"]])
+    report = store.run(
+        [
+            VALID["deposit"],
+            open_account("Z"),
+            {"op": "transfer", "from": "B", "to": "Z", "asset": "USDC", "amount": "5"},
+            VALID["mark"],
+        ]
+    )
     assert report["rejections"] == []
     assert report["accounts"]["Z"]["balances"]["USDC"] == "5"
     reconciled = ledger("reconcile", "--store", store.url, "--json")

@@ -61,11 +61,19 @@ def notification_of(store_url: str, event: str, nth: int = 1) -> int:
     return rows[nth - 1]["notification_id"]
 
 
-def assert_period(state: dict[str, Any], collateral: dict[str, str], collateral_value: str, debt: str,
-                  margin_level: str, net_equity: str, held_by: str) -> None:
+def assert_period(
+    state: dict[str, Any],
+    collateral: dict[str, str],
+    collateral_value: str,
+    debt: str,
+    margin_level: str,
+    net_equity: str,
+    held_by: str,
+) -> None:
     position = state["position"]
     assert {asset: Decimal(amount) for asset, amount in position["collateral"].items() if Decimal(amount)} == {
-        asset: Decimal(amount) for asset, amount in collateral.items()}
+        asset: Decimal(amount) for asset, amount in collateral.items()
+    }
     for field, expected in (("collateral_value", collateral_value), ("debt_value", debt), ("net_equity", net_equity)):
         assert abs(Decimal(position[field]) - Decimal(expected)) <= VALUE_TOLERANCE, (field, position[field])
     assert abs(Decimal(position["margin_level"]) - Decimal(margin_level)) <= LEVEL_TOLERANCE, position["margin_level"]
@@ -96,8 +104,16 @@ USER_B_PERIODS = [
     ("#1 Initial", "Account.Deposited", {"SUPER": "100000"}, "100000", "0", "999", "100000", "B"),
     ("#2 Position", "Account.Filled", {"SUPER": "500000"}, "500000", "400000", "1.25", "100000", "B"),
     ("#3 Liquidation", "Account.LiquidationStarted", {"SUPER": "500000"}, "440000", "400000", "1.1", "40000", "B"),
-    ("#4 Takeover", "Liquidation.TakeoverSliceSold", {"USDC": "435000"}, "435000", "400000", "1.0875", "35000",
-     "takeover-desk"),
+    (
+        "#4 Takeover",
+        "Liquidation.TakeoverSliceSold",
+        {"USDC": "435000"},
+        "435000",
+        "400000",
+        "1.0875",
+        "35000",
+        "takeover-desk",
+    ),
     ("#5 Repay", "Liquidation.DeskDebtRepaid", {"USDC": "35000"}, "35000", "0", "999", "35000", "takeover-desk"),
     ("#6 Return", "Account.TakeoverProceedsReturned", {"USDC": "27000"}, "27000", "0", "999", "27000", "B"),
 ]
@@ -116,8 +132,7 @@ def test_user_b_at_each_period(period: tuple[Any, ...], seeded: Callable[[str], 
 USER_C_PERIODS = [
     ("#2 Position", "Account.Filled", {"BTC": "1", "SUPER": "450000"}, "500000", "400000", "1.25", "100000", "C"),
     ("#4 Repay 1", "Account.Repaid", {"SUPER": "450000"}, "390000", "350000", "1.11428571", "40000", "C"),
-    ("#6 Repay 2", "Liquidation.DeskDebtRepaid", {"USDC": "37000"}, "37000", "0", "999", "37000",
-     "takeover-desk"),
+    ("#6 Repay 2", "Liquidation.DeskDebtRepaid", {"USDC": "37000"}, "37000", "0", "999", "37000", "takeover-desk"),
     ("#7 Return", "Account.TakeoverProceedsReturned", {"USDC": "29000"}, "29000", "0", "999", "29000", "C"),
 ]
 
@@ -174,10 +189,15 @@ def test_as_of_follows_history_when_a_later_run_starts_earlier(store_url: str) -
 def test_long_names_are_kept_whole(store_url: str, tmp_path: Path) -> None:
     name = "desk-" + "x" * 250
     scenario = tmp_path / "long.jsonl"
-    scenario.write_text("\n".join(json.dumps(line) for line in (
-        {"op": "open", "account": name, "mode": "spot"},
-        {"op": "deposit", "account": name, "asset": "USDC", "amount": "5"},
-    )))
+    scenario.write_text(
+        "\n".join(
+            json.dumps(line)
+            for line in (
+                {"op": "open", "account": name, "mode": "spot"},
+                {"op": "deposit", "account": name, "asset": "USDC", "amount": "5"},
+            )
+        )
+    )
     completed = ledger("run", str(scenario), "--store", store_url, "--json")
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["accounts"][name]["balances"] == {"USDC": "5"}
@@ -185,8 +205,9 @@ def test_long_names_are_kept_whole(store_url: str, tmp_path: Path) -> None:
 
 
 def test_the_table_written_to_a_pipe_keeps_every_figure_whole(seeded: Callable[[str], str]) -> None:
-    completed = ledger("history", "C", "--store", seeded("c"), "--at-event",
-                       str(notification_of(seeded("c"), "Account.Repaid")))
+    completed = ledger(
+        "history", "C", "--store", seeded("c"), "--at-event", str(notification_of(seeded("c"), "Account.Repaid"))
+    )
     assert completed.returncode == 0, completed.stderr
     assert "1.114285705714" in completed.stdout and "…" not in completed.stdout
 

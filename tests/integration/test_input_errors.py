@@ -47,8 +47,16 @@ def mark(**changes: Any) -> dict[str, Any]:
 
 
 def fill(**changes: Any) -> dict[str, Any]:
-    return {"op": "fill", "account": "A", "side": "buy", "base": "BTC", "quote": "USDC",
-            "quantity": "0.1", "price": "50000", **changes}
+    return {
+        "op": "fill",
+        "account": "A",
+        "side": "buy",
+        "base": "BTC",
+        "quote": "USDC",
+        "quantity": "0.1",
+        "price": "50000",
+        **changes,
+    }
 
 
 def transfer(**changes: Any) -> dict[str, Any]:
@@ -78,7 +86,10 @@ def ledger_run(store_url: str, directory: Path, *lines: dict[str, Any] | str) ->
     scenario.write_text("".join(as_text(line) + "\n" for line in lines))
     done = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
-        capture_output=True, text=True, cwd=directory, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        timeout=60,
     )
     return Run(done.returncode, done.stdout, done.stderr)
 
@@ -108,19 +119,21 @@ def assert_input_errors(run: Run, expected: list[tuple[int, str]]) -> None:
         assert re.fullmatch(rf"line {number}: {field}: \S.*", text), (text, number, field)
 
 
-def assert_rejected_whole(store_url: str, directory: Path, bad_line: dict[str, Any] | str,
-                          field: str) -> None:
+def assert_rejected_whole(store_url: str, directory: Path, bad_line: dict[str, Any] | str, field: str) -> None:
     before = store_state(store_url)
     run = ledger_run(store_url, directory, *VALID_PREFIX, bad_line)
     assert_input_errors(run, [(BAD_LINE_NUMBER, field)])
     assert store_state(store_url) == before
 
 
-@pytest.mark.parametrize("bad_line", [
-    pytest.param('{"op": "deposit", "account": "A"', id="truncated-object"),
-    pytest.param("deposit A BTC 1", id="plain-text"),
-    pytest.param('{"op": "deposit", "account": "A", "asset": "BTC", "amount": NaN}', id="bare-NaN"),
-])
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        pytest.param('{"op": "deposit", "account": "A"', id="truncated-object"),
+        pytest.param("deposit A BTC 1", id="plain-text"),
+        pytest.param('{"op": "deposit", "account": "A", "asset": "BTC", "amount": NaN}', id="bare-NaN"),
+    ],
+)
 def test_invalid_json(seeded_store: str, tmp_path: Path, bad_line: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, ANY_FIELD)
 
@@ -130,31 +143,41 @@ def test_json_that_is_not_an_object(seeded_store: str, tmp_path: Path, bad_line:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, ANY_FIELD)
 
 
-@pytest.mark.parametrize("bad_line", [
-    pytest.param(deposit(op="teleport"), id="unknown-op"),
-    pytest.param(without(deposit(), "op"), id="no-op"),
-])
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        pytest.param(deposit(op="teleport"), id="unknown-op"),
+        pytest.param(without(deposit(), "op"), id="no-op"),
+    ],
+)
 def test_unknown_or_missing_op(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any]) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, "op")
 
 
-@pytest.mark.parametrize("bad_line, field", [
-    pytest.param(without(deposit(), "amount"), "amount", id="deposit-without-amount"),
-    pytest.param(without(transfer(), "to"), "to", id="transfer-without-to"),
-    pytest.param(without(mark(), "price"), "price", id="mark-without-price"),
-])
+@pytest.mark.parametrize(
+    "bad_line, field",
+    [
+        pytest.param(without(deposit(), "amount"), "amount", id="deposit-without-amount"),
+        pytest.param(without(transfer(), "to"), "to", id="transfer-without-to"),
+        pytest.param(without(mark(), "price"), "price", id="mark-without-price"),
+    ],
+)
 def test_missing_field(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any], field: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, field)
 
 
-@pytest.mark.parametrize("bad_line, field", [
-    pytest.param(deposit(amount=0.5), "amount", id="amount-0.5"),
-    pytest.param(mark(price=50000), "price", id="mark-price-50000"),
-    pytest.param(fill(price=50000), "price", id="fill-price-50000"),
-    pytest.param(fill(quantity=0.1), "quantity", id="fill-quantity-0.1"),
-])
-def test_json_number_instead_of_decimal_string(seeded_store: str, tmp_path: Path,
-                                               bad_line: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    "bad_line, field",
+    [
+        pytest.param(deposit(amount=0.5), "amount", id="amount-0.5"),
+        pytest.param(mark(price=50000), "price", id="mark-price-50000"),
+        pytest.param(fill(price=50000), "price", id="fill-price-50000"),
+        pytest.param(fill(quantity=0.1), "quantity", id="fill-quantity-0.1"),
+    ],
+)
+def test_json_number_instead_of_decimal_string(
+    seeded_store: str, tmp_path: Path, bad_line: dict[str, Any], field: str
+) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, field)
 
 
@@ -168,45 +191,59 @@ def test_zero_amount(seeded_store: str, tmp_path: Path, amount: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, deposit(amount=amount), "amount")
 
 
-@pytest.mark.parametrize("make_line, field, value", [
-    pytest.param(deposit, "amount", "NaN", id="amount-NaN"),
-    pytest.param(deposit, "amount", "Infinity", id="amount-Infinity"),
-    pytest.param(deposit, "amount", "-Infinity", id="amount--Infinity"),
-    pytest.param(mark, "price", "NaN", id="mark-price-NaN"),
-    pytest.param(fill, "price", "Infinity", id="fill-price-Infinity"),
-])
-def test_non_finite_decimal(seeded_store: str, tmp_path: Path, make_line: Callable[..., dict[str, Any]],
-                            field: str, value: str) -> None:
+@pytest.mark.parametrize(
+    "make_line, field, value",
+    [
+        pytest.param(deposit, "amount", "NaN", id="amount-NaN"),
+        pytest.param(deposit, "amount", "Infinity", id="amount-Infinity"),
+        pytest.param(deposit, "amount", "-Infinity", id="amount--Infinity"),
+        pytest.param(mark, "price", "NaN", id="mark-price-NaN"),
+        pytest.param(fill, "price", "Infinity", id="fill-price-Infinity"),
+    ],
+)
+def test_non_finite_decimal(
+    seeded_store: str, tmp_path: Path, make_line: Callable[..., dict[str, Any]], field: str, value: str
+) -> None:
     assert_rejected_whole(seeded_store, tmp_path, make_line(**{field: value}), field)
 
 
-@pytest.mark.parametrize("bad_line", [
-    pytest.param(mark(price="0"), id="mark"),
-    pytest.param(fill(price="0"), id="fill"),
-])
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        pytest.param(mark(price="0"), id="mark"),
+        pytest.param(fill(price="0"), id="fill"),
+    ],
+)
 def test_zero_price(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any]) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, "price")
 
 
-@pytest.mark.parametrize("bad_line, field", [
-    pytest.param(deposit(account="Z"), "account", id="deposit"),
-    pytest.param(transfer(to="Z"), "to", id="transfer-to"),
-])
+@pytest.mark.parametrize(
+    "bad_line, field",
+    [
+        pytest.param(deposit(account="Z"), "account", id="deposit"),
+        pytest.param(transfer(to="Z"), "to", id="transfer-to"),
+    ],
+)
 def test_unknown_account(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any], field: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, field)
 
 
-@pytest.mark.parametrize("bad_line, field", [
-    pytest.param(deposit(asset="SUPER"), "asset", id="deposit"),
-    pytest.param(fill(base="SUPER"), "base", id="fill-base"),
-])
+@pytest.mark.parametrize(
+    "bad_line, field",
+    [
+        pytest.param(deposit(asset="SUPER"), "asset", id="deposit"),
+        pytest.param(fill(base="SUPER"), "base", id="fill-base"),
+    ],
+)
 def test_undeclared_asset(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any], field: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, field)
 
 
 def test_asset_declared_earlier_in_the_file_is_accepted(seeded_store: str, tmp_path: Path) -> None:
     run = ledger_run(
-        seeded_store, tmp_path,
+        seeded_store,
+        tmp_path,
         *VALID_PREFIX,
         {"op": "params", "assets": {"SUPER": {"liquid": False, "precision": 8}}},
         {"op": "deposit", "account": "B", "asset": "SUPER", "amount": "3"},
@@ -218,19 +255,22 @@ def test_asset_declared_earlier_in_the_file_is_accepted(seeded_store: str, tmp_p
     assert report["rejections"] == []
 
 
-@pytest.mark.parametrize("bad_line, field", [
-    pytest.param(deposit(amount="0.123456789"), "amount", id="deposit-amount"),
-    pytest.param(fill(quantity="0.000000001"), "quantity", id="fill-quantity"),
-])
-def test_more_decimals_than_precision(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any],
-                                      field: str) -> None:
+@pytest.mark.parametrize(
+    "bad_line, field",
+    [
+        pytest.param(deposit(amount="0.123456789"), "amount", id="deposit-amount"),
+        pytest.param(fill(quantity="0.000000001"), "quantity", id="fill-quantity"),
+    ],
+)
+def test_more_decimals_than_precision(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any], field: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, field)
 
 
 def test_more_decimals_than_a_declared_precision(seeded_store: str, tmp_path: Path) -> None:
     before = store_state(seeded_store)
     run = ledger_run(
-        seeded_store, tmp_path,
+        seeded_store,
+        tmp_path,
         {"op": "params", "assets": {"CENT": {"liquid": False, "precision": 2}}},
         {"op": "deposit", "account": "A", "asset": "CENT", "amount": "1.25"},
         {"op": "deposit", "account": "A", "asset": "CENT", "amount": "1.001"},
@@ -249,10 +289,13 @@ def test_time_not_in_utc(seeded_store: str, tmp_path: Path, at: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, mark(at=at), "at")
 
 
-@pytest.mark.parametrize("bad_line, field", [
-    pytest.param(deposit(memo="hello"), "memo", id="deposit-memo"),
-    pytest.param(mark(amount="1"), "amount", id="mark-amount"),
-])
+@pytest.mark.parametrize(
+    "bad_line, field",
+    [
+        pytest.param(deposit(memo="hello"), "memo", id="deposit-memo"),
+        pytest.param(mark(amount="1"), "amount", id="mark-amount"),
+    ],
+)
 def test_unknown_field(seeded_store: str, tmp_path: Path, bad_line: dict[str, Any], field: str) -> None:
     assert_rejected_whole(seeded_store, tmp_path, bad_line, field)
 
@@ -260,7 +303,8 @@ def test_unknown_field(seeded_store: str, tmp_path: Path, bad_line: dict[str, An
 def test_every_bad_line_is_listed_in_line_order(seeded_store: str, tmp_path: Path) -> None:
     before = store_state(seeded_store)
     run = ledger_run(
-        seeded_store, tmp_path,
+        seeded_store,
+        tmp_path,
         {"op": "open", "account": "B", "mode": "spot"},
         deposit(amount=0.5),
         {"op": "deposit", "account": "B", "asset": "USDC", "amount": "10"},
@@ -277,7 +321,8 @@ def test_every_bad_line_is_listed_in_line_order(seeded_store: str, tmp_path: Pat
 
 def test_a_business_rejection_is_not_an_input_error(seeded_store: str, tmp_path: Path) -> None:
     run = ledger_run(
-        seeded_store, tmp_path,
+        seeded_store,
+        tmp_path,
         *VALID_PREFIX,
         {"op": "withdraw", "account": "A", "asset": "BTC", "amount": "5"},
         {"op": "deposit", "account": "A", "asset": "BTC", "amount": "1"},

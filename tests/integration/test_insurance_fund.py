@@ -40,8 +40,9 @@ def test_the_report_warns_of_a_negative_fund(short: tuple[str, dict[str, Any]]) 
 
 
 def test_the_report_table_shows_the_warning_first(store_url: str, tmp_path: Path) -> None:
-    result = ledger("run", str(write_scenario(tmp_path / "short.jsonl", takeover_below_the_debt())),
-                    "--store", store_url)
+    result = ledger(
+        "run", str(write_scenario(tmp_path / "short.jsonl", takeover_below_the_debt())), "--store", store_url
+    )
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert first_line(result.stdout) == f"warning: {NEGATIVE}"
 

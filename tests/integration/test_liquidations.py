@@ -28,8 +28,9 @@ ACCOUNTS = tuple(f"L{number:02}" for number in range(1, 18))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        tuple[str, dict[str, Any]]]:
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """One store: 17 regular liquidations at 10:20, then a takeover (account T) at 10:25:
     (store URL, its report)."""
     folder = tmp_path_factory.mktemp("liquidations")
@@ -57,14 +58,20 @@ def test_every_liquidation_is_listed_oldest_first_as_the_report_has_it(seeded: t
     assert found[-1]["trigger"]["at"] > found[0]["trigger"]["at"]
 
 
-def test_the_table_lists_id_account_kind_status_trigger_fee_and_shortfall(
-        seeded: tuple[str, dict[str, Any]]) -> None:
+def test_the_table_lists_id_account_kind_status_trigger_fee_and_shortfall(seeded: tuple[str, dict[str, Any]]) -> None:
     store_url, report = seeded
     result = ledger("liquidations", "--store", store_url, "--account", "T")
     assert result.exit_code == 0, result.stderr
     (takeover,) = [item for item in report["liquidations"] if item["account"] == "T"]
-    for text in (takeover["id"], "takeover", "completed", takeover["trigger"]["at"],
-                 takeover["trigger"]["margin_level"], "150000 USDC", "(value 0)"):
+    for text in (
+        takeover["id"],
+        "takeover",
+        "completed",
+        takeover["trigger"]["at"],
+        takeover["trigger"]["margin_level"],
+        "150000 USDC",
+        "(value 0)",
+    ):
         assert text in result.stdout, text
 
 
@@ -76,30 +83,35 @@ def test_the_report_table_shows_the_ids(store_url: str, tmp_path: Path) -> None:
         assert liquidation["id"] in result.stdout
 
 
-@pytest.mark.parametrize(("options", "accounts"), [
-    (["--account", "L03"], ["L03"]),
-    (["--kind", "takeover"], ["T"]),
-    (["--kind", "regular"], list(ACCOUNTS)),
-    (["--status", "completed"], [*ACCOUNTS, "T"]),
-    (["--status", "in_progress"], []),
-    (["--since", OFFER], ["T"]),
-    (["--until", FALL], list(ACCOUNTS)),
-    (["--since", FALL, "--until", FALL], list(ACCOUNTS)),
-    (["--account", "T", "--until", FALL], []),
-])
-def test_filters_narrow_the_list(seeded: tuple[str, dict[str, Any]], options: list[str],
-                                 accounts: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("options", "accounts"),
+    [
+        (["--account", "L03"], ["L03"]),
+        (["--kind", "takeover"], ["T"]),
+        (["--kind", "regular"], list(ACCOUNTS)),
+        (["--status", "completed"], [*ACCOUNTS, "T"]),
+        (["--status", "in_progress"], []),
+        (["--since", OFFER], ["T"]),
+        (["--until", FALL], list(ACCOUNTS)),
+        (["--since", FALL, "--until", FALL], list(ACCOUNTS)),
+        (["--account", "T", "--until", FALL], []),
+    ],
+)
+def test_filters_narrow_the_list(seeded: tuple[str, dict[str, Any]], options: list[str], accounts: list[str]) -> None:
     store_url, _ = seeded
     assert [item["account"] for item in listed(store_url, *options)] == accounts
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (["--since", "yesterday"], "--since: "),
-    (["--until", "2026-01-05T10:20:00"], "--until: "),
-    (["--kind", "futures"], "--kind 'futures': use regular, takeover or mixed"),
-    (["--status", "done"], "--status 'done': use in_progress or completed"),
-    (["--since", OFFER, "--until", FALL], "is after --until"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--since", "yesterday"], "--since: "),
+        (["--until", "2026-01-05T10:20:00"], "--until: "),
+        (["--kind", "futures"], "--kind 'futures': use regular, takeover or mixed"),
+        (["--status", "done"], "--status 'done': use in_progress or completed"),
+        (["--since", OFFER, "--until", FALL], "is after --until"),
+    ],
+)
 def test_bad_filters_are_refused(seeded: tuple[str, dict[str, Any]], options: list[str], message: str) -> None:
     store_url, _ = seeded
     result = ledger("liquidations", "--store", store_url, *options)
@@ -112,8 +124,9 @@ def test_postmortem_takes_a_unique_start_of_an_id(seeded: tuple[str, dict[str, A
     store_url, report = seeded
     ids = [item["id"] for item in report["liquidations"]]
     target = ids[-1]
-    unique = next(target[:length] for length in range(1, 37)
-                  if sum(other.startswith(target[:length]) for other in ids) == 1)
+    unique = next(
+        target[:length] for length in range(1, 37) if sum(other.startswith(target[:length]) for other in ids) == 1
+    )
     for given in (unique, unique.upper(), target, target.replace("-", "")):
         result = ledger("postmortem", given, "--store", store_url, "--json")
         assert result.exit_code == 0, (given, result.stderr)

@@ -73,19 +73,48 @@ from tests.integration.malformed import (
 EXAMPLES = int(os.environ.get("MALFORMED_EXAMPLES", "60"))
 POSTGRES_EXAMPLES = 6
 OPTIONAL_FIELDS = {"leverage", "quote", "target", "id", "at", "symbol"}  # null is valid there
-BAD_OPS: list[Any] = ["teleport", "Deposit", "DEPOSIT", " deposit", "deposit\u0000", "", "trade", "position_mode",
-                      "funding", 5, None, ["deposit"], {"op": "deposit"}]
+BAD_OPS: list[Any] = [
+    "teleport",
+    "Deposit",
+    "DEPOSIT",
+    " deposit",
+    "deposit\u0000",
+    "",
+    "trade",
+    "position_mode",
+    "funding",
+    5,
+    None,
+    ["deposit"],
+    {"op": "deposit"},
+]
 BAD_LITERALS: dict[str, list[Any]] = {
     "mode": ["spot", "cross_classic", "cross_pro", "usdm", "coinm", "margin", "ISOLATED", "", 5],
     "side": ["hold", "BUY", "", 1, None],
     "pair": ["BTC-USDC", "BTC/BTC", "btc/usdc", "BTC/NOPE", "BTC/USDC/ETH", "/", "BTC/", 5, ["BTC", "USDC"]],
 }
 BAD_LITERALS_BY_OP = {"open": ["mode", "pair", "leverage"], "fill": ["side"], "auto_topup": ["assets"]}
-RENAMED = {"from": "from_account", "to": "to_account", "account": "Account", "amount": "amt", "asset": "asset_",
-           "price": "Price", "quantity": "qty", "at": "time", "op": "type", "source": "from"}
-PARAMS_DUPLICABLE = [("assets",), ("assets", "SUPER"), ("assets", "SUPER", "precision"), ("margin",),
-                     ("margin", "cross_classic", "5"), ("margin", "cross_classic", "5", "fee"),
-                     ("auto_topup", "target")]
+RENAMED = {
+    "from": "from_account",
+    "to": "to_account",
+    "account": "Account",
+    "amount": "amt",
+    "asset": "asset_",
+    "price": "Price",
+    "quantity": "qty",
+    "at": "time",
+    "op": "type",
+    "source": "from",
+}
+PARAMS_DUPLICABLE = [
+    ("assets",),
+    ("assets", "SUPER"),
+    ("assets", "SUPER", "precision"),
+    ("margin",),
+    ("margin", "cross_classic", "5"),
+    ("margin", "cross_classic", "5", "fee"),
+    ("auto_topup", "target"),
+]
 PARAMS_WRONG: list[tuple[tuple[Any, ...], list[Any]]] = [
     (("assets",), [5, [], "SUPER", None]),
     (("assets", "SUPER"), [5, [], "x", None]),
@@ -109,8 +138,19 @@ def _paths(op: str, table: dict[str, list[Any]]) -> list[Any]:
 def mutations(draw: st.DrawFn, ops: tuple[str, ...] = OPS) -> Mutation:
     op = draw(st.sampled_from(ops))
     line = VALID[op]
-    kinds = ["drop", "unknown", "rename", "wrong_type", "bad_time", "bad_id", "bad_op", "duplicate", "truncate",
-             "bad_utf8", "deep"]
+    kinds = [
+        "drop",
+        "unknown",
+        "rename",
+        "wrong_type",
+        "bad_time",
+        "bad_id",
+        "bad_op",
+        "duplicate",
+        "truncate",
+        "bad_utf8",
+        "deep",
+    ]
     if op in DECIMAL_FIELDS:
         kinds.append("bad_decimal")
     if op in ACCOUNT_FIELDS or op in ASSET_FIELDS:
@@ -123,7 +163,6 @@ def mutations(draw: st.DrawFn, ops: tuple[str, ...] = OPS) -> Mutation:
         kinds.append("value_beyond_bound")
     kind = draw(st.sampled_from(kinds))
     return MUTATORS[kind](draw, op, line)
-
 
 
 def _drop(draw: st.DrawFn, op: str, line: dict[str, Any]) -> Mutation:
@@ -172,8 +211,9 @@ def _bad_decimal(draw: st.DrawFn, op: str, line: dict[str, Any]) -> Mutation:
     if path in ("amount", "quantity"):
         values.append("0.000000001")  # beyond the asset's precision (8)
     value = draw(st.sampled_from(values))
-    return Mutation(op, "bad_decimal", dumps(replaced(line, path, value)), field_name(path),
-                    f"{field_name(path)} = {value!r}")
+    return Mutation(
+        op, "bad_decimal", dumps(replaced(line, path, value)), field_name(path), f"{field_name(path)} = {value!r}"
+    )
 
 
 def _bad_name(draw: st.DrawFn, op: str, line: dict[str, Any]) -> Mutation:
@@ -272,14 +312,29 @@ def _params_value(draw: st.DrawFn, op: str, line: dict[str, Any]) -> Mutation:
 def _value_beyond_bound(draw: st.DrawFn, op: str, line: dict[str, Any]) -> Mutation:
     quantity = draw(st.sampled_from(["200001", "10000000000", "1000000"]))
     broken = {**line, "quantity": quantity, "price": draw(st.sampled_from(["50001", "10000000000", "1000000"]))}
-    return Mutation(op, "value_beyond_bound", dumps(broken), "price", f"fill of {broken['quantity']} at {broken['price']}")
+    return Mutation(
+        op, "value_beyond_bound", dumps(broken), "price", f"fill of {broken['quantity']} at {broken['price']}"
+    )
 
 
-MUTATORS = {"drop": _drop, "unknown": _unknown, "rename": _rename, "wrong_type": _wrong_type,
-            "bad_decimal": _bad_decimal, "bad_name": _bad_name, "bad_time": _bad_time, "bad_id": _bad_id,
-            "bad_op": _bad_op, "bad_literal": _bad_literal, "duplicate": _duplicate, "truncate": _truncate,
-            "bad_utf8": _bad_utf8, "deep": _deep, "params_value": _params_value,
-            "value_beyond_bound": _value_beyond_bound}
+MUTATORS = {
+    "drop": _drop,
+    "unknown": _unknown,
+    "rename": _rename,
+    "wrong_type": _wrong_type,
+    "bad_decimal": _bad_decimal,
+    "bad_name": _bad_name,
+    "bad_time": _bad_time,
+    "bad_id": _bad_id,
+    "bad_op": _bad_op,
+    "bad_literal": _bad_literal,
+    "duplicate": _duplicate,
+    "truncate": _truncate,
+    "bad_utf8": _bad_utf8,
+    "deep": _deep,
+    "params_value": _params_value,
+    "value_beyond_bound": _value_beyond_bound,
+}
 
 valid_lines = st.lists(st.sampled_from(OPS).map(lambda op: VALID[op]), max_size=3)
 
@@ -308,26 +363,32 @@ class Store:
         assert_ok(run_file(self.url, write_lines(path, [*before, VALID[mutation.op], *after])))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(before=valid_lines, mutation=mutations(), after=valid_lines)
-def test_a_malformed_line_is_refused_and_changes_nothing_sqlite(sqlite_store: Store, before: list[dict[str, Any]],
-                                                               mutation: Mutation,
-                                                               after: list[dict[str, Any]]) -> None:
+def test_a_malformed_line_is_refused_and_changes_nothing_sqlite(
+    sqlite_store: Store, before: list[dict[str, Any]], mutation: Mutation, after: list[dict[str, Any]]
+) -> None:
     sqlite_store.check(before, mutation, after)
 
 
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="PostgreSQL not among LEDGER_TEST_BACKENDS")
 # No shrinking: each try opens connections to the server the other tests share.
-@settings(max_examples=POSTGRES_EXAMPLES, deadline=None, database=None,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=POSTGRES_EXAMPLES,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(before=valid_lines, mutation=mutations(), after=valid_lines)
-def test_a_malformed_line_is_refused_and_changes_nothing_postgres(postgres_store: Store,
-                                                                 before: list[dict[str, Any]], mutation: Mutation,
-                                                                 after: list[dict[str, Any]]) -> None:
+def test_a_malformed_line_is_refused_and_changes_nothing_postgres(
+    postgres_store: Store, before: list[dict[str, Any]], mutation: Mutation, after: list[dict[str, Any]]
+) -> None:
     postgres_store.check(before, mutation, after)
 
 
@@ -346,12 +407,36 @@ def postgres_store(postgres_database: str) -> Any:
 # --- three fixed ones, as processes of their own ----------------------------------------------
 
 FIXED = [
-    pytest.param(Mutation("deposit", "duplicate", '{"op": "deposit", "account": "A", "asset": "BTC", "amount": "1", '
-                                                 '"op": "withdraw"}', "line", "op twice"), id="duplicate-op"),
-    pytest.param(Mutation("params", "duplicate", duplicated(VALID["params"], ("assets", "SUPER", "precision"), 2),
-                          "line", "precision twice, inside params"), id="duplicate-inside-params"),
-    pytest.param(Mutation("transfer", "bad_utf8", b'{"op": "transfer", "from": "B", "to": "S\xff", "asset": "USDC", '
-                                                  b'"amount": "5"}', "line", "0xff in a name"), id="not-utf8"),
+    pytest.param(
+        Mutation(
+            "deposit",
+            "duplicate",
+            '{"op": "deposit", "account": "A", "asset": "BTC", "amount": "1", "op": "withdraw"}',
+            "line",
+            "op twice",
+        ),
+        id="duplicate-op",
+    ),
+    pytest.param(
+        Mutation(
+            "params",
+            "duplicate",
+            duplicated(VALID["params"], ("assets", "SUPER", "precision"), 2),
+            "line",
+            "precision twice, inside params",
+        ),
+        id="duplicate-inside-params",
+    ),
+    pytest.param(
+        Mutation(
+            "transfer",
+            "bad_utf8",
+            b'{"op": "transfer", "from": "B", "to": "S\xff", "asset": "USDC", "amount": "5"}',
+            "line",
+            "0xff in a name",
+        ),
+        id="not-utf8",
+    ),
 ]
 
 
@@ -370,8 +455,10 @@ def test_a_malformed_line_is_refused_by_the_command_as_a_process(tmp_path: Path,
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="PostgreSQL not among LEDGER_TEST_BACKENDS")
 def test_a_malformed_line_is_refused_by_a_process_on_postgres(postgres_store: Store) -> None:
     """One refused file as a process on PostgreSQL; then the same file, mended, runs."""
-    path = write_lines(postgres_store.directory / "process.jsonl",
-                       [VALID["deposit"], '{"op": "mark", "asset": "BTC", "price": "50000", "price": "1"}'])
+    path = write_lines(
+        postgres_store.directory / "process.jsonl",
+        [VALID["deposit"], '{"op": "mark", "asset": "BTC", "price": "50000", "price": "1"}'],
+    )
     snapshot = store_snapshot(postgres_store.url)
     assert_refused(ledger_process("run", str(path), "--store", postgres_store.url, "--json"), 2, "line")
     assert store_snapshot(postgres_store.url) == snapshot

@@ -10,8 +10,12 @@ from ledger.store import store_exists
 
 
 def _run(scenario: Path, store_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_an_input_error_does_not_create_the_store(store_url: str, tmp_path: Path) -> None:

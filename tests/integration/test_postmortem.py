@@ -54,8 +54,9 @@ def postmortem_json(store_url: str, liquidation_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def seeded(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[str, str]]:
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[str, str]]:
     """Seed 004's stores, one per user and backend, run once for the module's tests (they
     only read): user -> (store URL, liquidation id)."""
     stores: dict[str, tuple[str, str]] = {}
@@ -82,8 +83,16 @@ def step(told: dict[str, Any], label: str, nth: int = 1) -> dict[str, Any]:
     return found[nth - 1]
 
 
-def assert_row(told_step: dict[str, Any], collateral: dict[str, str], value: str, debt: str, level: str,
-               equity: str, held_by: str, prices: dict[str, str] | None = None) -> None:
+def assert_row(
+    told_step: dict[str, Any],
+    collateral: dict[str, str],
+    value: str,
+    debt: str,
+    level: str,
+    equity: str,
+    held_by: str,
+    prices: dict[str, str] | None = None,
+) -> None:
     """One row of a period table: collateral, collateral value, debt, margin level, net equity."""
     held = {asset: Decimal(amount) for asset, amount in told_step["collateral"].items() if Decimal(amount)}
     for asset, amount in collateral.items():
@@ -115,7 +124,14 @@ def assert_no_floats(document: Any) -> None:
 def test_user_a_regular_liquidation_step_by_step(seeded: Callable[[str], tuple[str, str]]) -> None:
     told = told_for(seeded, "a")
     assert [candidate["step"] for candidate in told["steps"]] == [
-        "position", "trigger", "sale", "repayment", "regular part ended", "fee", "completed"]
+        "position",
+        "trigger",
+        "sale",
+        "repayment",
+        "regular part ended",
+        "fee",
+        "completed",
+    ]
     assert_row(step(told, "position"), {"BTC": "10"}, "500000", "400000", "1.25", "100000", "A", {"BTC": "50000"})
     assert_row(step(told, "trigger"), {"BTC": "10"}, "440000", "400000", "1.1", "40000", "A", {"BTC": "44000"})
     assert step(told, "sale")["facts"]["price"] == "44000"
@@ -133,8 +149,12 @@ def test_user_a_what_set_it_off(seeded: Callable[[str], tuple[str, str]]) -> Non
     assert found["input"] == {"op": "mark", "asset": "BTC", "price": "44000", "at": "2026-01-05T10:20:00Z"}
     assert found["facts"] == {"asset": "BTC", "price": "44000", "quote": "USDC"}
     parameters = told["parameters"]
-    assert (parameters["version"], parameters["margin_call_level"], parameters["liquidation_level"],
-            parameters["fee_rate"]) == (2, "1.16", "1.1", "0.02")
+    assert (
+        parameters["version"],
+        parameters["margin_call_level"],
+        parameters["liquidation_level"],
+        parameters["fee_rate"],
+    ) == (2, "1.16", "1.1", "0.02")
     assert told["margin_calls"] == []  # 1.25 straight to 1.1: no call on the way down
     chart = told["chart"]
     assert (chart["margin_call_level"], chart["liquidation_level"]) == ("1.16", "1.1")
@@ -145,12 +165,19 @@ def test_user_a_what_set_it_off(seeded: Callable[[str], tuple[str, str]]) -> Non
 def test_user_b_takeover_step_by_step(seeded: Callable[[str], tuple[str, str]]) -> None:
     told = told_for(seeded, "b")
     assert [candidate["step"] for candidate in told["steps"]] == [
-        "position", "trigger", "regular part ended", "hand-off", "takeover sale", "desk repayment",
-        "takeover sales ended", "fee", "return", "completed"]
-    assert_row(step(told, "position"), {"SUPER": "500000"}, "500000", "400000", "1.25", "100000", "B",
-               {"SUPER": "1"})
-    assert_row(step(told, "trigger"), {"SUPER": "500000"}, "440000", "400000", "1.1", "40000", "B",
-               {"SUPER": "0.88"})
+        "position",
+        "trigger",
+        "regular part ended",
+        "hand-off",
+        "takeover sale",
+        "desk repayment",
+        "takeover sales ended",
+        "fee",
+        "return",
+        "completed",
+    ]
+    assert_row(step(told, "position"), {"SUPER": "500000"}, "500000", "400000", "1.25", "100000", "B", {"SUPER": "1"})
+    assert_row(step(told, "trigger"), {"SUPER": "500000"}, "440000", "400000", "1.1", "40000", "B", {"SUPER": "0.88"})
     assert_row(step(told, "hand-off"), {"SUPER": "500000"}, "440000", "400000", "1.1", "40000", "takeover-desk")
     sale = step(told, "takeover sale")
     assert_row(sale, {"USDC": "435000"}, "435000", "400000", "1.0875", "35000", "takeover-desk")
@@ -168,15 +195,24 @@ def test_user_c_mixed_step_by_step(seeded: Callable[[str], tuple[str, str]]) -> 
     told = told_for(seeded, "c")
     position = {"BTC": "1", "SUPER": "450000"}
     assert_row(step(told, "position"), position, "500000", "400000", "1.25", "100000", "C")
-    assert_row(step(told, "trigger"), position, "439999.997", "400000", "1.09999999", "39999.997", "C",
-               {"BTC": "50000", "SUPER": "0.86666666"})
+    assert_row(
+        step(told, "trigger"),
+        position,
+        "439999.997",
+        "400000",
+        "1.09999999",
+        "39999.997",
+        "C",
+        {"BTC": "50000", "SUPER": "0.86666666"},
+    )
     assert step(told, "sale")["facts"]["asset"] == "BTC"
-    assert_row(step(told, "repayment"), {"SUPER": "450000"}, "389999.997", "350000", "1.11428571", "39999.997",
-               "C")
-    assert_row(step(told, "hand-off"), {"SUPER": "450000"}, "389999.997", "350000", "1.11428571", "39999.997",
-               "takeover-desk")
-    assert_row(step(told, "takeover sale"), {"USDC": "387000"}, "387000", "350000", "1.10571429", "37000",
-               "takeover-desk")
+    assert_row(step(told, "repayment"), {"SUPER": "450000"}, "389999.997", "350000", "1.11428571", "39999.997", "C")
+    assert_row(
+        step(told, "hand-off"), {"SUPER": "450000"}, "389999.997", "350000", "1.11428571", "39999.997", "takeover-desk"
+    )
+    assert_row(
+        step(told, "takeover sale"), {"USDC": "387000"}, "387000", "350000", "1.10571429", "37000", "takeover-desk"
+    )
     assert_row(step(told, "desk repayment"), {"USDC": "37000"}, "37000", "0", "999", "37000", "takeover-desk")
     assert_row(step(told, "return"), {"USDC": "29000"}, "29000", "0", "999", "29000", "C")
     assert told["liquidation"]["kind"] == "mixed"
@@ -205,8 +241,20 @@ def test_table_format_names_every_step(seeded: Callable[[str], tuple[str, str]])
     store_url, liquidation_id = seeded("b")
     result = postmortem(liquidation_id, "--store", store_url, env=WIDE_TERMINAL)
     assert result.exit_code == 0, result.stderr
-    for text in ("Step by step", "position", "trigger", "hand-off", "takeover sale", "desk repayment", "fee",
-                 "return", "seed004_user_b.jsonl", "Parameters in force: version 2", "1.0875", "27000 USDC"):
+    for text in (
+        "Step by step",
+        "position",
+        "trigger",
+        "hand-off",
+        "takeover sale",
+        "desk repayment",
+        "fee",
+        "return",
+        "seed004_user_b.jsonl",
+        "Parameters in force: version 2",
+        "1.0875",
+        "27000 USDC",
+    ):
         assert text in result.stdout, text
 
 
@@ -246,14 +294,30 @@ def html_escaped(text: str) -> str:
 def chromium(*args: str, profile: Path) -> subprocess.Popen[str]:
     """Headless Chromium, started: no network, its own profile, 5 s of virtual time for scripts."""
     return subprocess.Popen(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
 
 
-@pytest.mark.skipif(not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None,
-                    reason="headless Chromium (/usr/bin/chromium, Debian package chromium) is not installed")
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None,
+    reason="headless Chromium (/usr/bin/chromium, Debian package chromium) is not installed",
+)
 def test_html_chart_is_drawn_in_a_browser(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'ledger.db'}"  # one backend: the page is the same on both
     liquidation_id = run_scenario(SCENARIOS / "seed004_user_c.jsonl", store_url)
@@ -264,8 +328,9 @@ def test_html_chart_is_drawn_in_a_browser(tmp_path: Path) -> None:
     # both at once: each browser start takes seconds. The window is tall enough to hold the
     # summary, the input, the parameters and the chart below them.
     dumping = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile-dom")
-    shooting = chromium("--window-size=1200,1300", f"--screenshot={screenshot}", page.as_uri(),
-                        profile=tmp_path / "profile-png")
+    shooting = chromium(
+        "--window-size=1200,1300", f"--screenshot={screenshot}", page.as_uri(), profile=tmp_path / "profile-png"
+    )
     dom, _ = dumping.communicate(timeout=60)
     shooting.communicate(timeout=60)
 
@@ -286,8 +351,8 @@ def read_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     offset, compressed, header = 8, b"", b""
     while offset < len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        body = data[offset + 8:offset + 8 + length]
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
         header = body if kind == b"IHDR" else header
         compressed += body if kind == b"IDAT" else b""
         offset += 12 + length
@@ -295,7 +360,7 @@ def read_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
     assert depth == 8 and colour in (2, 6), (depth, colour)
     channels = 3 if colour == 2 else 4
     rows = unfiltered_rows(zlib.decompress(compressed), width * channels, height, channels)
-    pixels = [tuple(row[x:x + 3]) for row in rows for x in range(0, len(row), channels)]
+    pixels = [tuple(row[x : x + 3]) for row in rows for x in range(0, len(row), channels)]
     return width, height, pixels  # type: ignore[return-value]
 
 
@@ -306,7 +371,7 @@ def unfiltered_rows(raw: bytes, stride: int, height: int, channels: int) -> list
     previous = bytes(stride)
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], raw[start + 1:start + 1 + stride]
+        kind, line = raw[start], raw[start + 1 : start + 1 + stride]
         if kind == 0:
             row = line
         elif kind == 2:

@@ -25,13 +25,15 @@ def digest(path: Path) -> str:
 
 
 @pytest.mark.parametrize("output_format", ["table", "json", "html"])
-def test_an_existing_file_is_kept_without_force(liquidated: tuple[str, str], tmp_path: Path,
-                                                output_format: str) -> None:
+def test_an_existing_file_is_kept_without_force(
+    liquidated: tuple[str, str], tmp_path: Path, output_format: str
+) -> None:
     store_url, liquidation_id = liquidated
     existing = tmp_path / "notes.txt"
     existing.write_text("my notes\n")
-    result = ledger("postmortem", liquidation_id, "--store", store_url, "--format", output_format,
-                    "--output", str(existing))
+    result = ledger(
+        "postmortem", liquidation_id, "--store", store_url, "--format", output_format, "--output", str(existing)
+    )
     assert result.exit_code == 2, (result.stdout, result.exception)
     assert f"--output {existing}: the file exists; --force replaces it" in result.stderr
     assert existing.read_text() == "my notes\n"
@@ -41,8 +43,9 @@ def test_force_replaces_an_existing_file(liquidated: tuple[str, str], tmp_path: 
     store_url, liquidation_id = liquidated
     existing = tmp_path / "postmortem.json"
     existing.write_text("old\n")
-    result = ledger("postmortem", liquidation_id, "--store", store_url, "--format", "json",
-                    "--output", str(existing), "--force")
+    result = ledger(
+        "postmortem", liquidation_id, "--store", store_url, "--format", "json", "--output", str(existing), "--force"
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(existing.read_text())["liquidation"]["id"] == liquidation_id
 
@@ -65,8 +68,9 @@ def test_the_store_file_is_never_written_over(tmp_path: Path) -> None:
     before = digest(database)
     for target in (database, link, Path(f"{database}-wal"), tmp_path / "." / "ledger.db"):
         for force in ([], ["--force"]):
-            result = ledger("postmortem", liquidation_id, "--store", store_url, "--format", "json",
-                            "--output", str(target), *force)
+            result = ledger(
+                "postmortem", liquidation_id, "--store", store_url, "--format", "json", "--output", str(target), *force
+            )
             assert result.exit_code == 2, (target, force, result.stdout)
             assert "is the store's own file" in result.stderr and "never written over" in result.stderr
             assert digest(database) == before

@@ -35,9 +35,11 @@ from tests.integration.cli_scenarios import (
 
 WIDTHS = (40, 80, 200)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-FIGURE = re.compile(r"-?\d+(\.\d+)?"                                        # amounts, prices, levels, ids
-                    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"  # times
-                    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # liquidation ids
+FIGURE = re.compile(
+    r"-?\d+(\.\d+)?"  # amounts, prices, levels, ids
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"  # times
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)  # liquidation ids
 MARKUP_NAMES = ("ops[bold]A", "[/]x", "[red]")
 
 
@@ -80,8 +82,10 @@ def report_figures(report: dict[str, Any]) -> set[str]:
 
 def history_figures(history: dict[str, Any]) -> set[str]:
     """The table leaves out each event's account, time of recording and cause."""
-    events = [{**without(event, "facts"), "facts": without(event["facts"], "account", "at", "cause")}
-              for event in history["events"]]
+    events = [
+        {**without(event, "facts"), "facts": without(event["facts"], "account", "at", "cause")}
+        for event in history["events"]
+    ]
     return figures({"through": history["through"], "events": events, "state": history["state"]})
 
 
@@ -90,15 +94,23 @@ def postmortem_figures(told: dict[str, Any]) -> set[str]:
     and each step's raw facts (its "what happened" tells them)."""
     steps = [without(step, "facts", "events", "liabilities", "process_step") for step in told["steps"]]
     inputs = [found["input"] for found in told["trigger_inputs"]]
-    return figures({"liquidation": without(told["liquidation"], "desk"), "completed_at": told["completed_at"],
-                    "account": told["account"], "inputs": inputs,
-                    "parameters": without(told["parameters"], "cause", "notification_id"),
-                    "margin_calls": told["margin_calls"], "steps": steps})
+    return figures(
+        {
+            "liquidation": without(told["liquidation"], "desk"),
+            "completed_at": told["completed_at"],
+            "account": told["account"],
+            "inputs": inputs,
+            "parameters": without(told["parameters"], "cause", "notification_id"),
+            "margin_calls": told["margin_calls"],
+            "steps": steps,
+        }
+    )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        Callable[[str], tuple[str, dict[str, Any]]]]:
+def stores(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], tuple[str, dict[str, Any]]]]:
     """A store per case and backend, run once for the module: case -> (store URL, report)."""
     folder = tmp_path_factory.mktemp("presentation")
     cases = {
@@ -106,13 +118,16 @@ def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "regular": write_scenario(folder / "regular.jsonl", regular_liquidations("A", fall_price="43999.99")),
         "takeover": SCENARIOS / "seed004_user_b.jsonl",
         "shortfall": write_scenario(folder / "shortfall.jsonl", takeover_below_the_debt()),
-        "markup": write_scenario(folder / "[red]markup.jsonl", [
-            *regular_liquidations(MARKUP_NAMES[0]),
-            {"op": "open", "account": MARKUP_NAMES[1], "mode": "spot"},
-            {"op": "deposit", "account": MARKUP_NAMES[1], "asset": "USDC", "amount": "5"},
-            {"op": "open", "account": MARKUP_NAMES[2], "mode": "spot"},
-            {"op": "withdraw", "account": MARKUP_NAMES[2], "asset": "USDC", "amount": "5"},  # a rejection
-        ]),
+        "markup": write_scenario(
+            folder / "[red]markup.jsonl",
+            [
+                *regular_liquidations(MARKUP_NAMES[0]),
+                {"op": "open", "account": MARKUP_NAMES[1], "mode": "spot"},
+                {"op": "deposit", "account": MARKUP_NAMES[1], "asset": "USDC", "amount": "5"},
+                {"op": "open", "account": MARKUP_NAMES[2], "mode": "spot"},
+                {"op": "withdraw", "account": MARKUP_NAMES[2], "asset": "USDC", "amount": "5"},  # a rejection
+            ],
+        ),
     }
     built: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -145,8 +160,9 @@ def first_event(store_url: str, event: str) -> int:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("case", ["regular", "takeover", "shortfall"])
-def test_the_report_shows_every_figure_whole(stores: Callable[[str], tuple[str, dict[str, Any]]], case: str,
-                                             width: int) -> None:
+def test_the_report_shows_every_figure_whole(
+    stores: Callable[[str], tuple[str, dict[str, Any]]], case: str, width: int
+) -> None:
     _, report = stores(case)
     assert_whole(report_figures(report), printed(lambda console: print_report(report, console), width))
 
@@ -158,13 +174,16 @@ def test_history_shows_every_figure_whole(stores: Callable[[str], tuple[str, dic
     held = json_of("history", "B", "--store", takeover, "--at-event", str(first_event(takeover, "TakeoverSliceSold")))
     assert held["state"]["position"]["held_by"] == "takeover-desk"
     for history in (json_of("history", "A", "--store", regular), json_of("history", "B", "--store", takeover), held):
-        assert_whole(history_figures(history), printed(lambda console: print_history(history, console), width))
+        assert_whole(
+            history_figures(history), printed(lambda console, shown=history: print_history(shown, console), width)
+        )
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("case", ["regular", "takeover", "shortfall"])
-def test_postmortem_shows_every_figure_whole(stores: Callable[[str], tuple[str, dict[str, Any]]], case: str,
-                                             width: int) -> None:
+def test_postmortem_shows_every_figure_whole(
+    stores: Callable[[str], tuple[str, dict[str, Any]]], case: str, width: int
+) -> None:
     url, report = stores(case)
     told = json_of("postmortem", report["liquidations"][0]["id"], "--store", url)
     assert_whole(postmortem_figures(told), printed(lambda console: render_table(told, console), width))
@@ -174,8 +193,9 @@ def test_a_table_written_to_a_pipe_is_whole_too(stores: Callable[[str], tuple[st
     url, report = stores("regular")
     result = ledger("postmortem", report["liquidations"][0]["id"], "--store", url)
     assert result.exit_code == 0, result.stderr
-    assert_whole(postmortem_figures(json_of("postmortem", report["liquidations"][0]["id"], "--store", url)),
-                 result.stdout)
+    assert_whole(
+        postmortem_figures(json_of("postmortem", report["liquidations"][0]["id"], "--store", url)), result.stdout
+    )
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -189,12 +209,20 @@ def test_markup_names_print_as_typed_in_the_report(stores: Callable[[str], tuple
         assert name in text, name
 
 
-@pytest.mark.parametrize("command", [
-    ["history", MARKUP_NAMES[0]], ["history", MARKUP_NAMES[1]], ["history", MARKUP_NAMES[2]],
-    ["liquidations"], ["liquidations", "--account", MARKUP_NAMES[0]], ["reconcile"],
-])
-def test_markup_names_print_as_typed_in_every_table(stores: Callable[[str], tuple[str, dict[str, Any]]],
-                                                    command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["history", MARKUP_NAMES[0]],
+        ["history", MARKUP_NAMES[1]],
+        ["history", MARKUP_NAMES[2]],
+        ["liquidations"],
+        ["liquidations", "--account", MARKUP_NAMES[0]],
+        ["reconcile"],
+    ],
+)
+def test_markup_names_print_as_typed_in_every_table(
+    stores: Callable[[str], tuple[str, dict[str, Any]]], command: list[str]
+) -> None:
     url, _ = stores("markup")
     result = ledger(*command, "--store", url)
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
@@ -210,8 +238,9 @@ def test_markup_names_print_as_typed_in_the_postmortem(stores: Callable[[str], t
     assert "[red]markup.jsonl" in result.stdout  # the source of the input that set it off
 
 
-def test_markup_names_print_as_typed_in_the_replay(stores: Callable[[str], tuple[str, dict[str, Any]]],
-                                                   tmp_path: Path) -> None:
+def test_markup_names_print_as_typed_in_the_replay(
+    stores: Callable[[str], tuple[str, dict[str, Any]]], tmp_path: Path
+) -> None:
     url, _ = stores("markup")
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"margin": {"cross_classic": {"5": {"fee": "0.03"}}}}))

@@ -28,7 +28,7 @@ def test_a_liquidation_set_off_before_a_stop_runs_once_on_reopening(store_url: s
 
     reopened = LedgerSession(store_url)
     report = reopened.run("")
-    assert [(l["kind"], l["status"]) for l in report["liquidations"]] == [("regular", "completed")]
+    assert [(found["kind"], found["status"]) for found in report["liquidations"]] == [("regular", "completed")]
     assert report["accounts"]["A"]["balances"] == {"BTC": "0.72727273"}
     again = LedgerSession(store_url).run("")
     assert again == report

@@ -25,14 +25,18 @@ def commands(store_url: str, tmp_path: Path) -> dict[str, list[str]]:
     assert ledger_cli("run", str(scenario), "--store", store_url, "--json").returncode == 0
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"margin": {"cross_classic": {"5": {"fee": "0.03"}}}}))
-    return {"reconcile": ["reconcile", "--store", store_url, "--json"],
-            "replay": ["replay", "--params", str(params), "--store", store_url, "--json"],
-            "project": ["project", "--rebuild", "--store", store_url, "--json"]}
+    return {
+        "reconcile": ["reconcile", "--store", store_url, "--json"],
+        "replay": ["replay", "--params", str(params), "--store", store_url, "--json"],
+        "project": ["project", "--rebuild", "--store", store_url, "--json"],
+    }
 
 
-BARS = {"reconcile": ["replaying the store's events"],
-        "replay": ["reading the store's events", "replaying the inputs", "reading the replay's events"],
-        "project": ["rebuilding views"]}
+BARS = {
+    "reconcile": ["replaying the store's events"],
+    "replay": ["reading the store's events", "replaying the inputs", "reading the replay's events"],
+    "project": ["rebuilding views"],
+}
 
 
 @pytest.mark.parametrize("command", ["reconcile", "replay", "project"])
@@ -56,8 +60,13 @@ def run_with_terminal_stderr(args: list[str]) -> tuple[str, str, int]:
     """Runs `ledger ARGS` with standard error on a pseudo-terminal (standard output a pipe):
     what each received and the exit code."""
     controller, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "ledger.cli", *args], stdout=subprocess.PIPE,
-                               stderr=terminal, text=True, env={**os.environ, "TERM": "xterm", "COLUMNS": "120"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
+    )
     os.close(terminal)
     received = b""
     while True:

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,23 @@ def pg_url(postgres_database: str) -> str:
 def generated(tmp_path: Path, accounts: int, inputs: int, seed: int = 11) -> list[str]:
     """The lines of a scenario from bench/generate_scenario.py (deterministic for a seed)."""
     out = tmp_path / f"generated_{accounts}_{inputs}_{seed}.jsonl"
-    subprocess.run([sys.executable, str(GENERATOR), "--accounts", str(accounts), "--inputs", str(inputs),
-                    "--seed", str(seed), "--out", str(out)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(GENERATOR),
+            "--accounts",
+            str(accounts),
+            "--inputs",
+            str(inputs),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.read_text().splitlines()
 
 
@@ -74,12 +89,13 @@ def apply(url: str, lines: list[str], source: str) -> None:
 def chunks(lines: list[str], parts: int) -> Iterator[list[str]]:
     size = -(-len(lines) // parts)
     for first in range(0, len(lines), size):
-        yield lines[first:first + size]
+        yield lines[first : first + size]
 
 
 def project_once(url: str, batch: int | None = None) -> dict[str, Any]:
-    completed = ledger_cli("project", "--once", "--store", url, "--json",
-                           env={"LEDGER_PROJECTION_BATCH": str(batch)} if batch else None)
+    completed = ledger_cli(
+        "project", "--once", "--store", url, "--json", env={"LEDGER_PROJECTION_BATCH": str(batch)} if batch else None
+    )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
 
@@ -93,7 +109,7 @@ def canonical(value: Any, exact: bool) -> Any:
     if isinstance(value, Decimal):
         return str(value) if exact else value.normalize()
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, (list, tuple)):
         return [canonical(item, exact) for item in value]
     if isinstance(value, dict):
@@ -134,7 +150,9 @@ def replayed(app: Ledger) -> Rows:
     for table in tables.VIEW_TABLES:
         expected[table.name] = {
             key: {column.name: canonical(row.get(column.name), exact=False) for column in table.columns}
-            for key, row in changes.by_table[table.name].items() if row is not None}
+            for key, row in changes.by_table[table.name].items()
+            if row is not None
+        }
     return expected
 
 
@@ -160,8 +178,9 @@ def tracked_position(url: str) -> int:
     target = parse_postgres(url)
     with psycopg.connect(target.conninfo(), autocommit=True) as connection:
         try:
-            row = connection.execute(sql.SQL("SELECT notification_id FROM {}.view_tracking").format(
-                sql.Identifier(target.schema))).fetchone()
+            row = connection.execute(
+                sql.SQL("SELECT notification_id FROM {}.view_tracking").format(sql.Identifier(target.schema))
+            ).fetchone()
         except psycopg.errors.UndefinedTable:
             return 0
     return 0 if row is None else row[0]
@@ -176,19 +195,26 @@ def kill_while_writing(url: str, watcher: psycopg.Connection[Any]) -> tuple[int,
     position once it is dead."""
     name = f"kill-{uuid.uuid4().hex[:12]}"  # libpq gives the process's sessions this name
     started_from = tracked_position(url)
-    process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "project", "--once", "--store", url],
-                               env={**os.environ, "LEDGER_PROJECTION_BATCH": "100", "PGAPPNAME": name},
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli", "project", "--once", "--store", url],
+        env={**os.environ, "LEDGER_PROJECTION_BATCH": "100", "PGAPPNAME": name},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     try:
         while True:
             assert process.poll() is None, f"it finished before it was killed: {process.stderr.read()!r}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "it never wrote"
             position, writing = watcher.execute(
-                sql.SQL("SELECT (SELECT coalesce(max(notification_id), 0) FROM {}.view_tracking), "
-                        "(SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
-                        "AND backend_xid IS NOT NULL)").format(sql.Identifier(parse_postgres(url).schema)),
-                (name,)).fetchone()  # type: ignore[misc]
+                sql.SQL(
+                    "SELECT (SELECT coalesce(max(notification_id), 0) FROM {}.view_tracking), "
+                    "(SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                    "AND backend_xid IS NOT NULL)"
+                ).format(sql.Identifier(parse_postgres(url).schema)),
+                (name,),
+            ).fetchone()  # type: ignore[misc]
             if position > started_from and writing:
                 process.send_signal(signal.SIGKILL)
                 break
@@ -200,8 +226,7 @@ def kill_while_writing(url: str, watcher: psycopg.Connection[Any]) -> tuple[int,
     return position, tracked_position(url)
 
 
-def test_a_projector_killed_mid_batch_resumes_without_losing_or_doubling_a_row(
-        pg_url: str, tmp_path: Path) -> None:
+def test_a_projector_killed_mid_batch_resumes_without_losing_or_doubling_a_row(pg_url: str, tmp_path: Path) -> None:
     apply(pg_url, generated(tmp_path, accounts=150, inputs=5000), "load")
     with StoreViews(pg_url) as views:
         last = views.runner.last_notification_id()
@@ -237,19 +262,20 @@ class RawWriter:
         self.connection = psycopg.connect(self.target.conninfo())
         self.insert = sql.SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "VALUES (%s, %s, %s, %s) RETURNING notification_id").format(
-            sql.Identifier(self.target.schema), sql.Identifier(app.recorder.events_table_name))  # type: ignore[attr-defined]
+            "VALUES (%s, %s, %s, %s) RETURNING notification_id"
+        ).format(sql.Identifier(self.target.schema), sql.Identifier(app.recorder.events_table_name))  # type: ignore[attr-defined]
 
     def open_account_and_deposit(self, name: str, amount: str) -> list[int]:
         """An account opened and a deposit made to it: two events, not committed yet."""
-        at = datetime(2026, 1, 6, tzinfo=timezone.utc)
+        at = datetime(2026, 1, 6, tzinfo=UTC)
         account = Account(account=name, mode="spot", leverage=None, pair=None, at=at, cause={"kind": "test"})
         account.deposit("USDC", Decimal(amount), at, {"kind": "test"})
         ids = []
         for event in account.collect_events():
             stored = self.app.mapper.to_stored_event(event)
-            row = self.connection.execute(self.insert, (stored.originator_id, stored.originator_version,
-                                                        stored.topic, stored.state)).fetchone()
+            row = self.connection.execute(
+                self.insert, (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+            ).fetchone()
             assert row is not None
             ids.append(row[0])
         return ids
@@ -269,7 +295,8 @@ def seeded_views(pg_url: str) -> Iterator[StoreViews]:
 
 
 def test_the_runner_waits_below_an_insert_still_in_flight_then_projects_it_once(
-        seeded_views: StoreViews, pg_url: str) -> None:
+    seeded_views: StoreViews, pg_url: str
+) -> None:
     runner = seeded_views.runner
     start = runner.position()
     held, later = RawWriter(pg_url, seeded_views.app), RawWriter(pg_url, seeded_views.app)
@@ -282,8 +309,12 @@ def test_the_runner_waits_below_an_insert_still_in_flight_then_projects_it_once(
         assert runner.run_once() == 0  # a higher id is visible, a lower one may still commit
         assert runner.position() == start
         with seeded_views.engine.connect() as connection:
-            assert connection.execute(select(tables.events.c.notification_id).where(
-                tables.events.c.notification_id > start)).all() == []
+            assert (
+                connection.execute(
+                    select(tables.events.c.notification_id).where(tables.events.c.notification_id > start)
+                ).all()
+                == []
+            )
 
         held.connection.commit()
         assert runner.run_once() == 4
@@ -294,15 +325,23 @@ def test_the_runner_waits_below_an_insert_still_in_flight_then_projects_it_once(
         later.close()
     with seeded_views.engine.connect() as connection:
         assert connection.execute(select(tables.settled_gaps)).all() == []
-        indexed = connection.execute(select(tables.events.c.notification_id, tables.events.c.account).where(
-            tables.events.c.notification_id > start).order_by(tables.events.c.notification_id)).all()
+        indexed = connection.execute(
+            select(tables.events.c.notification_id, tables.events.c.account)
+            .where(tables.events.c.notification_id > start)
+            .order_by(tables.events.c.notification_id)
+        ).all()
     assert [tuple(row) for row in indexed] == [
-        (start + 1, "held"), (start + 2, "held"), (start + 3, "later"), (start + 4, "later")]
+        (start + 1, "held"),
+        (start + 2, "held"),
+        (start + 3, "later"),
+        (start + 4, "later"),
+    ]
     assert_views_match_the_events(pg_url)
 
 
 def test_the_runner_passes_an_insert_that_rolled_back_and_records_the_gap(
-        seeded_views: StoreViews, pg_url: str) -> None:
+    seeded_views: StoreViews, pg_url: str
+) -> None:
     runner = seeded_views.runner
     start = runner.position()
     held, later = RawWriter(pg_url, seeded_views.app), RawWriter(pg_url, seeded_views.app)
@@ -361,8 +400,7 @@ def test_a_rebuild_equals_the_views_built_as_a_large_scenario_ran(pg_url: str, t
 # --- 4. two runners on one store --------------------------------------------------------------
 
 
-def test_a_runner_that_lost_a_race_applies_nothing_and_then_finds_nothing(
-        store_url: str, tmp_path: Path) -> None:
+def test_a_runner_that_lost_a_race_applies_nothing_and_then_finds_nothing(store_url: str, tmp_path: Path) -> None:
     apply(store_url, generated(tmp_path, accounts=20, inputs=600), "load")
     first, second = StoreViews(store_url), StoreViews(store_url)
     first.runner.batch_size = second.runner.batch_size = 50
@@ -381,8 +419,7 @@ def test_a_runner_that_lost_a_race_applies_nothing_and_then_finds_nothing(
     assert_views_match_the_events(store_url)
 
 
-def test_a_runner_resumes_correctly_after_another_runner_moved_the_views(
-        store_url: str, tmp_path: Path) -> None:
+def test_a_runner_resumes_correctly_after_another_runner_moved_the_views(store_url: str, tmp_path: Path) -> None:
     """What a runner holds in memory is as of the position it wrote: once another runner
     has moved the views, it must read them again, not go on from what it held."""
     parts = list(chunks(generated(tmp_path, accounts=20, inputs=900), 3))
@@ -446,9 +483,17 @@ def test_two_runners_racing_apply_every_event_exactly_once(store_url: str, tmp_p
 def test_two_projector_processes_racing_leave_exact_views(pg_url: str, tmp_path: Path) -> None:
     apply(pg_url, generated(tmp_path, accounts=60, inputs=3000), "load")
     commands = [[sys.executable, "-m", "ledger.cli", "project", "--once", "--store", pg_url, "--json"]] * 2
-    processes = [subprocess.Popen(command, cwd=ROOT, env={**os.environ, "LEDGER_PROJECTION_BATCH": batch},
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for command, batch in zip(commands, ("40", "70"))]
+    processes = [
+        subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "LEDGER_PROJECTION_BATCH": batch},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command, batch in zip(commands, ("40", "70"))
+    ]
     for process in processes:
         _, err = process.communicate(timeout=120)
         # The loser of a race stops with exit 1 and says so; nothing it held is written.

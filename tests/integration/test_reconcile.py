@@ -6,9 +6,9 @@ each listed with where, expected and found, and the command exits 1."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +20,6 @@ from ledger.inline import run_inputs, validate
 from projections.database import views_engine
 from projections.reconcile import reconcile_store
 from tests.conftest import LedgerSession, seeds_one_after_another
-
 
 
 def ledger(*args: str) -> Any:
@@ -63,12 +62,16 @@ def delete_event(engine: Engine, notification_id: int) -> None:
 
 def middle_event(engine: Engine, event: str) -> tuple[int, str, int]:
     """(notification id, aggregate id, version) of an `event` that its aggregate has later events after."""
-    return execute(engine, """
+    return execute(
+        engine,
+        """
         SELECT e.notification_id, e.originator_id, e.originator_version FROM view_events e
         WHERE e.event = :event AND e.originator_version > 1 AND EXISTS (
             SELECT 1 FROM view_events later
             WHERE later.originator_id = e.originator_id AND later.originator_version > e.originator_version)
-        ORDER BY e.notification_id LIMIT 1""", event=event)[0]
+        ORDER BY e.notification_id LIMIT 1""",
+        event=event,
+    )[0]
 
 
 def of_check(result: dict[str, Any], check: str) -> list[dict[str, Any]]:
@@ -95,13 +98,27 @@ def test_a_changed_balance_is_listed_with_account_asset_expected_and_found(engin
     code, result = reconcile(seeded)
     assert code == 1 and result["ok"] is False
     assert failed_checks(result) == {"views", "accounts_match_books"}
-    assert of_check(result, "views") == [{
-        "check": "views", "table": "view_account_assets", "key": {"account": "A", "asset": "BTC"},
-        "column": "balance", "expected": "0.72727273", "found": "0.5"}]
+    assert of_check(result, "views") == [
+        {
+            "check": "views",
+            "table": "view_account_assets",
+            "key": {"account": "A", "asset": "BTC"},
+            "column": "balance",
+            "expected": "0.72727273",
+            "found": "0.5",
+        }
+    ]
     # the books still say 0.72727273: the row disagrees with them too
-    assert of_check(result, "accounts_match_books") == [{
-        "check": "accounts_match_books", "table": "view_account_assets", "key": {"account": "A", "asset": "BTC"},
-        "column": "balance", "expected": "0.72727273", "found": "0.5"}]
+    assert of_check(result, "accounts_match_books") == [
+        {
+            "check": "accounts_match_books",
+            "table": "view_account_assets",
+            "key": {"account": "A", "asset": "BTC"},
+            "column": "balance",
+            "expected": "0.72727273",
+            "found": "0.5",
+        }
+    ]
     human = ledger("reconcile", "--store", seeded)
     assert human.exit_code == 1
     assert "account=A asset=BTC" in human.stdout and "0.72727273" in human.stdout
@@ -121,25 +138,38 @@ def test_an_extra_view_row_is_listed(engine: Engine, seeded: str) -> None:
     execute(engine, "INSERT INTO view_marks (asset, notification_id, price, quote) VALUES ('BTC', 999999, '1', 'USDC')")
     code, result = reconcile(seeded)
     assert code == 1
-    assert of_check(result, "views") == [{
-        "check": "views", "table": "view_marks", "key": {"asset": "BTC", "notification_id": "999999"},
-        "column": None, "expected": "no row", "found": '{"price":"1","quote":"USDC","at":null}'}]
+    assert of_check(result, "views") == [
+        {
+            "check": "views",
+            "table": "view_marks",
+            "key": {"asset": "BTC", "notification_id": "999999"},
+            "column": None,
+            "expected": "no row",
+            "found": '{"price":"1","quote":"USDC","at":null}',
+        }
+    ]
 
 
 def test_a_changed_book_total_breaks_conservation(engine: Engine, seeded: str) -> None:
-    [(before,)] = execute(engine, "SELECT amount FROM view_book_totals "
-                                  "WHERE holder = 'world' AND asset = 'BTC' AND book = 'balance'")
-    execute(engine, "UPDATE view_book_totals SET amount = '1' "
-                    "WHERE holder = 'world' AND asset = 'BTC' AND book = 'balance'")
+    [(before,)] = execute(
+        engine, "SELECT amount FROM view_book_totals WHERE holder = 'world' AND asset = 'BTC' AND book = 'balance'"
+    )
+    execute(
+        engine, "UPDATE view_book_totals SET amount = '1' WHERE holder = 'world' AND asset = 'BTC' AND book = 'balance'"
+    )
     code, result = reconcile(seeded)
     assert code == 1
     assert failed_checks(result) == {"conservation", "views"}
-    assert of_check(result, "conservation") == [{
-        "check": "conservation", "asset": "BTC", "book": "balance", "expected": "0",
-        "found": str(1 - Decimal(before))}]
+    assert of_check(result, "conservation") == [
+        {"check": "conservation", "asset": "BTC", "book": "balance", "expected": "0", "found": str(1 - Decimal(before))}
+    ]
     [changed] = of_check(result, "views")
     assert (changed["table"], changed["key"], changed["column"], changed["found"]) == (
-        "view_book_totals", {"holder": "world", "asset": "BTC", "book": "balance"}, "amount", "1")
+        "view_book_totals",
+        {"holder": "world", "asset": "BTC", "book": "balance"},
+        "amount",
+        "1",
+    )
 
 
 def test_a_deleted_event_is_an_unexplained_gap_and_a_version_hole(engine: Engine, seeded: str) -> None:
@@ -148,9 +178,14 @@ def test_a_deleted_event_is_an_unexplained_gap_and_a_version_hole(engine: Engine
     code, result = reconcile(seeded)
     assert code == 1
     assert failed_checks(result) == {"views", "gaps", "versions"}
-    assert of_check(result, "gaps") == [{
-        "check": "gaps", "notification_ids": str(notification_id),
-        "expected": "committed, or settled as never committed", "found": "missing, not settled"}]
+    assert of_check(result, "gaps") == [
+        {
+            "check": "gaps",
+            "notification_ids": str(notification_id),
+            "expected": "committed, or settled as never committed",
+            "found": "missing, not settled",
+        }
+    ]
     [hole] = of_check(result, "versions")
     assert (hole["originator_id"], hole["versions"], hole["found"]) == (market, str(version), "missing")
     # the views still hold what the deleted mark set: rows a replay does not make
@@ -170,16 +205,25 @@ def test_a_deleted_account_event_is_listed_not_a_crash(engine: Engine, seeded: s
 
 
 def test_a_settled_gap_explains_a_missing_id_and_a_settled_id_in_the_store_is_listed(
-        engine: Engine, seeded: str) -> None:
+    engine: Engine, seeded: str
+) -> None:
     notification_id, _, _ = middle_event(engine, "AssetMarket.MarkRecorded")
     delete_event(engine, notification_id)
-    execute(engine, "INSERT INTO view_settled_gaps (notification_id, settled_below) VALUES (:gap, :gap + 1), (1, 2)",
-            gap=notification_id)
+    execute(
+        engine,
+        "INSERT INTO view_settled_gaps (notification_id, settled_below) VALUES (:gap, :gap + 1), (1, 2)",
+        gap=notification_id,
+    )
     code, result = reconcile(seeded)
     assert code == 1
-    assert of_check(result, "gaps") == [{
-        "check": "gaps", "notification_ids": "1", "expected": "never committed (settled below 2)",
-        "found": "committed after the runner passed it: the views skipped it"}]
+    assert of_check(result, "gaps") == [
+        {
+            "check": "gaps",
+            "notification_ids": "1",
+            "expected": "never committed (settled below 2)",
+            "found": "committed after the runner passed it: the views skipped it",
+        }
+    ]
 
 
 def test_events_after_the_views_position_are_lag_not_differences(store_url: str, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def run_seed_a(store_url: str) -> None:
 def store_fingerprint(store_url: str) -> Any:
     """What would change if anything wrote to the store or its views."""
     if store_url.startswith("sqlite:///"):
-        return hashlib.sha256(Path(store_url[len("sqlite:///"):]).read_bytes()).hexdigest()
+        return hashlib.sha256(Path(store_url[len("sqlite:///") :]).read_bytes()).hexdigest()
     base, schema = store_url.split("?schema=")
     with psycopg.connect(base) as connection:
         connection.execute(f"SET search_path TO {schema}")
@@ -95,8 +95,9 @@ def test_replay_of_one_account_and_bad_arguments(store_url: str, tmp_path: Path)
 def test_a_runs_own_params_overlay_is_replayed_where_the_run_applied_it(store_url: str, tmp_path: Path) -> None:
     overlay = tmp_path / "lower.json"
     overlay.write_text(json.dumps({"margin": {"cross_classic": {"5": {"liquidation": "1.05"}}}}))
-    completed = ledger("run", str(SCENARIOS / "seed004_user_a.jsonl"), "--params", str(overlay),
-                       "--store", store_url, "--json")
+    completed = ledger(
+        "run", str(SCENARIOS / "seed004_user_a.jsonl"), "--params", str(overlay), "--store", store_url, "--json"
+    )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["liquidations"] == []
     assert replay(store_url, tmp_path, {})["differences"] == []

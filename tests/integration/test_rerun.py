@@ -60,7 +60,7 @@ def events_table(url: str) -> tuple[str, str | None, str]:
     """(connection target, schema, table) of a store's events: a SQLite path, or a
     PostgreSQL connection URL and its schema."""
     if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):], None, "stored_events"
+        return url[len("sqlite:///") :], None, "stored_events"
     parts = urlsplit(url)
     schema = dict(parse_qsl(parts.query)).get("schema", "public")
     return parts._replace(query="").geturl(), schema, "ledger_events"
@@ -81,8 +81,11 @@ def topic_counts(url: str) -> Counter[str]:
                 connection.close()
         else:
             with psycopg.connect(target, autocommit=True) as pg:
-                rows = pg.execute(sql.SQL("SELECT topic, count(*) FROM {}.{} GROUP BY topic").format(
-                    sql.Identifier(schema), sql.Identifier(table))).fetchall()
+                rows = pg.execute(
+                    sql.SQL("SELECT topic, count(*) FROM {}.{} GROUP BY topic").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                ).fetchall()
     except (sqlite3.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
         return Counter()  # no table yet
     return Counter({topic.rsplit(":", 1)[-1]: count for topic, count in rows})
@@ -147,11 +150,15 @@ OPENING = [
 
 
 def test_only_lines_appended_since_are_applied_and_a_rejected_line_counts_as_applied(
-        store_url: str, tmp_path: Path) -> None:
-    scenario = write_lines(tmp_path / "appended.jsonl", [
-        *OPENING,
-        {"op": "withdraw", "account": "S", "asset": "BTC", "amount": "5"},  # more than held: refused
-    ])
+    store_url: str, tmp_path: Path
+) -> None:
+    scenario = write_lines(
+        tmp_path / "appended.jsonl",
+        [
+            *OPENING,
+            {"op": "withdraw", "account": "S", "asset": "BTC", "amount": "5"},  # more than held: refused
+        ],
+    )
     first, _ = run_ok(scenario, store_url)
     assert [(r["line"], r["op"]) for r in first["rejections"]] == [(4, "withdraw")]
     assert balance(first, "S", "BTC") == "1" and balance(first, "S", "USDC") == "100"
@@ -161,9 +168,14 @@ def test_only_lines_appended_since_are_applied_and_a_rejected_line_counts_as_app
     assert second["run"] == {"source": "appended.jsonl", "skipped": 4, "applied": 0}
     assert without_run(second) == without_run(first), "the rejected line was applied again"
 
-    write_lines(scenario, [{"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.5"},
-                           {"op": "withdraw", "account": "S", "asset": "USDC", "amount": "30",
-                            "at": "2026-02-01T09:10:00Z"}], append=True)
+    write_lines(
+        scenario,
+        [
+            {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.5"},
+            {"op": "withdraw", "account": "S", "asset": "USDC", "amount": "30", "at": "2026-02-01T09:10:00Z"},
+        ],
+        append=True,
+    )
     third, stderr = run_ok(scenario, store_url)
     assert third["run"] == {"source": "appended.jsonl", "skipped": 4, "applied": 2}, stderr
     assert balance(third, "S", "BTC") == "1.5" and balance(third, "S", "USDC") == "70"
@@ -186,7 +198,8 @@ APPENDED = {"op": "deposit", "account": "E", "asset": "BTC", "amount": "7"}
 
 
 def test_an_edited_applied_part_is_an_input_error_naming_the_first_line_that_differs(
-        store_url: str, tmp_path: Path) -> None:
+    store_url: str, tmp_path: Path
+) -> None:
     scenario = write_lines(tmp_path / "edited.jsonl", SIX)
     run_ok(scenario, store_url)
     counts = topic_counts(store_url)
@@ -194,8 +207,9 @@ def test_an_edited_applied_part_is_an_input_error_naming_the_first_line_that_dif
     # Line 3 and line 5 edited, a line appended: the first difference is named, alone.
     write_lines(scenario, [*edited(SIX, line3={"amount": "2.5"}, line5={"amount": "5"}), APPENDED])
     stderr = refused(scenario, store_url)
-    assert stderr.startswith("line 3: line: differs from what this store applied from edited.jsonl before "
-                             "(6 inputs through line 6)"), stderr
+    assert stderr.startswith(
+        "line 3: line: differs from what this store applied from edited.jsonl before (6 inputs through line 6)"
+    ), stderr
     assert len(stderr.splitlines()) == 1 and "--again" in stderr, stderr
 
     # A line inserted into the applied part is an edit from where it stands.
@@ -205,12 +219,14 @@ def test_an_edited_applied_part_is_an_input_error_naming_the_first_line_that_dif
     # Fewer lines than were applied: the file was cut short after line 4.
     write_lines(scenario, SIX[:4])
     stderr = refused(scenario, store_url)
-    assert stderr.startswith("line 5: line: missing: differs from what this store applied from edited.jsonl"), \
-        stderr
+    assert stderr.startswith("line 5: line: missing: differs from what this store applied from edited.jsonl"), stderr
 
     # An applied line that is no longer JSON at all.
-    scenario.write_text("".join(json.dumps(line) + "\n" for line in SIX[:3]) + '{"op": "deposit",\n'
-                        + "".join(json.dumps(line) + "\n" for line in SIX[4:]))
+    scenario.write_text(
+        "".join(json.dumps(line) + "\n" for line in SIX[:3])
+        + '{"op": "deposit",\n'
+        + "".join(json.dumps(line) + "\n" for line in SIX[4:])
+    )
     stderr = refused(scenario, store_url)
     assert {line.split(": ")[0] for line in stderr.splitlines()} == {"line 4"}, stderr
     assert "differs from what this store applied" in stderr
@@ -224,8 +240,9 @@ def test_whitespace_and_key_order_of_applied_lines_are_not_edits(store_url: str,
     counts = topic_counts(store_url)
 
     # Keys in another order, other spacing, blank lines between (line numbers move, inputs do not).
-    respelled = ["  " + json.dumps(dict(reversed(list(line.items()))), separators=(" ,  ", " :   ")) + " \t"
-                 for line in SIX]
+    respelled = [
+        "  " + json.dumps(dict(reversed(list(line.items()))), separators=(" ,  ", " :   ")) + " \t" for line in SIX
+    ]
     scenario.write_text("\n" + "\n\n".join(respelled) + "\n")
     again, stderr = run_ok(scenario, store_url)
     assert "skipped 6 inputs of canonical.jsonl that this store applied before (through line 12)" in stderr, stderr
@@ -265,11 +282,14 @@ def test_a_faulty_new_line_is_not_called_an_edit_of_the_applied_part(store_url: 
 
 def test_again_applies_the_file_anew_but_explicit_ids_hold(store_url: str, tmp_path: Path) -> None:
     # No line has `at`: each round takes the store's clock, so the file can be applied anew.
-    scenario = write_lines(tmp_path / "again.jsonl", [
-        {"op": "open", "account": "G", "mode": "spot", "id": "open-G"},
-        {"op": "deposit", "account": "G", "asset": "BTC", "amount": "10"},
-        {"op": "deposit", "account": "G", "asset": "USDC", "amount": "1", "id": "once-only"},
-    ])
+    scenario = write_lines(
+        tmp_path / "again.jsonl",
+        [
+            {"op": "open", "account": "G", "mode": "spot", "id": "open-G"},
+            {"op": "deposit", "account": "G", "asset": "BTC", "amount": "10"},
+            {"op": "deposit", "account": "G", "asset": "USDC", "amount": "1", "id": "once-only"},
+        ],
+    )
     first, _ = run_ok(scenario, store_url)
     assert balance(first, "G", "BTC") == "10" and balance(first, "G", "USDC") == "1"
 
@@ -287,8 +307,13 @@ def test_again_applies_the_file_anew_but_explicit_ids_hold(store_url: str, tmp_p
     assert without_run(resumed) == without_run(anew)
 
     # The edit check compares with the latest round.
-    write_lines(scenario, [{"op": "open", "account": "G", "mode": "spot", "id": "open-G"},
-                           {"op": "deposit", "account": "G", "asset": "BTC", "amount": "11"}])
+    write_lines(
+        scenario,
+        [
+            {"op": "open", "account": "G", "mode": "spot", "id": "open-G"},
+            {"op": "deposit", "account": "G", "asset": "BTC", "amount": "11"},
+        ],
+    )
     assert refused(scenario, store_url).startswith("line 2: line: differs")
 
 
@@ -302,8 +327,9 @@ def test_a_params_overlay_is_recorded_once_per_file_and_kept_when_resumed(store_
     params = tmp_path / "overlay.json"
     params.write_text(json.dumps(OVERLAY))
     respelled = tmp_path / "overlay_respelled.json"  # the same overlay, spelled otherwise
-    respelled.write_text(json.dumps({"assets": {"BTC": {"precision": 8}, "USDC": {"hourly_interest": "0.0001"}}},
-                                    indent=4))
+    respelled.write_text(
+        json.dumps({"assets": {"BTC": {"precision": 8}, "USDC": {"hourly_interest": "0.0001"}}}, indent=4)
+    )
     other = tmp_path / "other.json"
     other.write_text(json.dumps(OTHER_OVERLAY))
 
@@ -313,8 +339,10 @@ def test_a_params_overlay_is_recorded_once_per_file_and_kept_when_resumed(store_
     # On a new store the overlay is in version 1; on a store that has parameters, a new version.
     first = write_lines(tmp_path / "first.jsonl", OPENING)
     assert run_ok(first, store_url, "--params", str(params))[0]["parameters_version"] == 1
-    second = write_lines(tmp_path / "second.jsonl", [
-        {"op": "deposit", "account": "S", "asset": "BTC", "amount": "1", "at": "2026-02-01T09:30:00Z"}])
+    second = write_lines(
+        tmp_path / "second.jsonl",
+        [{"op": "deposit", "account": "S", "asset": "BTC", "amount": "1", "at": "2026-02-01T09:30:00Z"}],
+    )
     report, _ = run_ok(second, store_url, "--params", str(params))
     assert report["parameters_version"] == 2
     assert overlays() == ["first.jsonl", "second.jsonl"]
@@ -347,8 +375,9 @@ def test_a_params_overlay_is_recorded_once_per_file_and_kept_when_resumed(store_
     # the retry applies every line and does not record the overlay again.
     from ledger.inline import open_ledger, plan
 
-    cut_short = write_lines(tmp_path / "cut_short.jsonl", [{"op": "deposit", "account": "S", "asset": "ETH",
-                                                            "amount": "1"}])
+    cut_short = write_lines(
+        tmp_path / "cut_short.jsonl", [{"op": "deposit", "account": "S", "asset": "ETH", "amount": "1"}]
+    )
     app = open_ledger(store_url, OVERLAY)
     try:
         app.begin_run(plan(app, cut_short.read_text(), cut_short.name).inputs[0])
@@ -367,30 +396,47 @@ def test_a_params_overlay_is_recorded_once_per_file_and_kept_when_resumed(store_
 
 def input_times(url: str, source: str) -> list[tuple[int, str]]:
     """(line, time) of each input the store recorded from `source`."""
-    return [(record["line"], record["at"]) for record in recorded_inputs(url)
-            if record["source"] == source and not record.get("overlay")]
+    return [
+        (record["line"], record["at"])
+        for record in recorded_inputs(url)
+        if record["source"] == source and not record.get("overlay")
+    ]
 
 
-def test_validation_and_the_clock_rule_start_at_the_first_line_not_yet_applied(
-        store_url: str, tmp_path: Path) -> None:
-    early = write_lines(tmp_path / "early.jsonl", [
-        {"op": "open", "account": "S", "mode": "spot", "at": "2026-02-01T09:00:00Z"},
-        {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.12345678"},
-        {"op": "deposit", "account": "S", "asset": "USDC", "amount": "100"}])
+def test_validation_and_the_clock_rule_start_at_the_first_line_not_yet_applied(store_url: str, tmp_path: Path) -> None:
+    early = write_lines(
+        tmp_path / "early.jsonl",
+        [
+            {"op": "open", "account": "S", "mode": "spot", "at": "2026-02-01T09:00:00Z"},
+            {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.12345678"},
+            {"op": "deposit", "account": "S", "asset": "USDC", "amount": "100"},
+        ],
+    )
     run_ok(early, store_url)
-    later = write_lines(tmp_path / "later.jsonl", [
-        {"op": "params", "assets": {"BTC": {"precision": 4}}, "at": "2026-02-01T12:00:00Z"},
-        {"op": "open", "account": "L", "mode": "spot"}])
+    later = write_lines(
+        tmp_path / "later.jsonl",
+        [
+            {"op": "params", "assets": {"BTC": {"precision": 4}}, "at": "2026-02-01T12:00:00Z"},
+            {"op": "open", "account": "L", "mode": "spot"},
+        ],
+    )
     run_ok(later, store_url)
     # The store's clock is 12:00 now, and BTC takes 4 decimals: early.jsonl's applied lines
     # would fail both rules today, but they are skipped before either applies.
 
-    write_lines(early, [{"op": "deposit", "account": "S", "asset": "BTC", "amount": "1", "at": "2026-02-01T11:00:00Z"},
-                        {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.00001"}], append=True)
+    write_lines(
+        early,
+        [
+            {"op": "deposit", "account": "S", "asset": "BTC", "amount": "1", "at": "2026-02-01T11:00:00Z"},
+            {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.00001"},
+        ],
+        append=True,
+    )
     counts = topic_counts(store_url)
     stderr = refused(early, store_url)
-    assert stderr.splitlines()[0].startswith("line 4: at: 2026-02-01T11:00:00Z is earlier than the input before "
-                                             "it (2026-02-01T12:00:00Z"), stderr
+    assert stderr.splitlines()[0].startswith(
+        "line 4: at: 2026-02-01T11:00:00Z is earlier than the input before it (2026-02-01T12:00:00Z"
+    ), stderr
     assert [line.split(": ")[:2] for line in stderr.splitlines()] == [["line 4", "at"], ["line 5", "amount"]], stderr
     assert topic_counts(store_url) == counts
 

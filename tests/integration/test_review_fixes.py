@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,26 @@ def test_hours_begun_before_a_crash_count_in_the_store_clock(store_url: str) -> 
     before them would be recorded after their interest and lose it."""
     app = open_ledger(store_url)
     try:
-        run_inputs(app, plan(app, json.dumps({"op": "open", "account": "S", "mode": "spot",
-                                              "at": "2026-01-05T10:00:00Z"}), "first.jsonl").inputs)
-        until = datetime(2026, 1, 5, 15, 0, tzinfo=timezone.utc)
+        run_inputs(
+            app,
+            plan(
+                app,
+                json.dumps({"op": "open", "account": "S", "mode": "spot", "at": "2026-01-05T10:00:00Z"}),
+                "first.jsonl",
+            ).inputs,
+        )
+        until = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
         for _ in app.begin_hours(until, {"kind": "test"}):  # then the ledger stopped
             pass
         assert app.store_clock() == until
         with pytest.raises(InputErrors) as refused:
-            plan(app, json.dumps({"op": "deposit", "account": "S", "asset": "USDC", "amount": "1",
-                                  "at": "2026-01-05T10:30:00Z"}), "second.jsonl")
+            plan(
+                app,
+                json.dumps(
+                    {"op": "deposit", "account": "S", "asset": "USDC", "amount": "1", "at": "2026-01-05T10:30:00Z"}
+                ),
+                "second.jsonl",
+            )
         assert "earlier than the input before it" in str(refused.value)
     finally:
         app.close()
@@ -86,16 +97,22 @@ def test_the_writer_lease_is_one_whatever_the_path_is_called(tmp_path: Path) -> 
 
 
 def test_an_overlay_is_checked_as_the_run_will_apply_it(store_url: str, tmp_path: Path) -> None:
-    first = write(tmp_path / "first.jsonl", {"op": "open", "account": "S", "mode": "spot", "at": "2026-01-05T10:00:00Z"})
+    first = write(
+        tmp_path / "first.jsonl", {"op": "open", "account": "S", "mode": "spot", "at": "2026-01-05T10:00:00Z"}
+    )
     assert ledger_cli("run", str(first), "--store", store_url, "--json").returncode == 0
     coarse = tmp_path / "coarse.json"
     coarse.write_text(json.dumps({"assets": {"BTC": {"precision": 2}}}))
-    deposit = write(tmp_path / "deposit.jsonl", {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.12345678"})
+    deposit = write(
+        tmp_path / "deposit.jsonl", {"op": "deposit", "account": "S", "asset": "BTC", "amount": "0.12345678"}
+    )
     refused = ledger_cli("run", str(deposit), "--params", str(coarse), "--store", store_url, "--json")
     assert refused.returncode == 2 and "line 1: amount:" in refused.stderr
     # An overlay that puts a margin call below the liquidation level of the store's set.
-    tier = write(tmp_path / "tier.jsonl", {"op": "params", "margin": {"cross_classic": {"5": {
-        "margin_call": "2", "liquidation": "1.5", "fee": "0.02"}}}})
+    tier = write(
+        tmp_path / "tier.jsonl",
+        {"op": "params", "margin": {"cross_classic": {"5": {"margin_call": "2", "liquidation": "1.5", "fee": "0.02"}}}},
+    )
     assert ledger_cli("run", str(tier), "--store", store_url, "--json").returncode == 0
     low = tmp_path / "low.json"
     low.write_text(json.dumps({"margin": {"cross_classic": {"5": {"margin_call": "1.2"}}}}))
@@ -115,8 +132,13 @@ def test_a_scenario_from_a_pipe_is_applied_anew_each_time(tmp_path: Path) -> Non
     five = json.dumps({"op": "deposit", "account": "A", "asset": "USDC", "amount": "5"}) + "\n"
     seven = json.dumps({"op": "deposit", "account": "A", "asset": "USDC", "amount": "7"}) + "\n"
     for batch in (opening + five, opening + five + seven):
-        completed = subprocess.run([sys.executable, "-m", "ledger.cli", "run", "/dev/stdin", "--store", store, "--json"],
-                                   input=batch, capture_output=True, text=True, check=False)
+        completed = subprocess.run(
+            [sys.executable, "-m", "ledger.cli", "run", "/dev/stdin", "--store", store, "--json"],
+            input=batch,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["accounts"]["A"]["balances"] == {"USDC": "17"}
 
@@ -125,17 +147,24 @@ def test_a_line_another_writer_applied_meanwhile_is_not_applied_again(store_url:
     """Two `ledger submit`s of one file: each line is applied by whichever comes first."""
     from ledger.idempotency import LineAlreadyApplied
 
-    text = "\n".join(json.dumps(line) for line in (
-        {"op": "open", "account": "S", "mode": "spot", "at": "2026-01-05T10:00:00Z"},
-        {"op": "deposit", "account": "S", "asset": "USDC", "amount": "5"}))
+    text = "\n".join(
+        json.dumps(line)
+        for line in (
+            {"op": "open", "account": "S", "mode": "spot", "at": "2026-01-05T10:00:00Z"},
+            {"op": "deposit", "account": "S", "asset": "USDC", "amount": "5"},
+        )
+    )
     first, second = open_ledger(store_url), open_ledger(store_url)
     try:
         planned_by_second = plan(second, text, "shared.jsonl").inputs
         run_inputs(first, plan(first, text, "shared.jsonl").inputs)
         with pytest.raises(LineAlreadyApplied):
             second.apply(planned_by_second[1])
-        deposits = [record for record in first.recorder.select_notifications(start=1, limit=10_000)
-                    if record.topic.endswith("Account.Deposited")]
+        deposits = [
+            record
+            for record in first.recorder.select_notifications(start=1, limit=10_000)
+            if record.topic.endswith("Account.Deposited")
+        ]
         assert len(deposits) == 1
     finally:
         first.close()

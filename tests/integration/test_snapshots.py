@@ -27,8 +27,7 @@ def test_every_aggregate_type_snapshots_and_reloads(ledger_session: LedgerSessio
 
 
 def test_a_reopened_store_reads_its_snapshots(ledger_session: LedgerSession) -> None:
-    lines = [{"op": "mark", "asset": "BTC", "price": str(50000 + i), "at": "2026-01-05T10:00:00Z"}
-             for i in range(450)]
+    lines = [{"op": "mark", "asset": "BTC", "price": str(50000 + i), "at": "2026-01-05T10:00:00Z"} for i in range(450)]
     ledger_session.run_lines(*lines)
     reopened = ledger_session.reopen()
     market = reopened.app.repository.get(market_id("BTC"))

@@ -82,14 +82,18 @@ def differences_on_old_keys(old: Any, new: Any, path: str = "") -> list[str]:
     if isinstance(old, list):
         if not isinstance(new, list) or len(old) != len(new):
             return [f"{path}: {old!r} became {new!r}"]
-        return [found for index, (a, b) in enumerate(zip(old, new))
-                for found in differences_on_old_keys(a, b, f"{path}[{index}]")]
+        return [
+            found
+            for index, (a, b) in enumerate(zip(old, new))
+            for found in differences_on_old_keys(a, b, f"{path}[{index}]")
+        ]
     return [] if old == new else [f"{path}: {old!r} became {new!r}"]
 
 
 def assert_same_as_old(old: Any, new: Any, what: str) -> None:
-    unexplained = [found for found in differences_on_old_keys(old, new)
-                   if found.split(":")[0] not in KNOWN_REPORT_DIFFERENCES]
+    unexplained = [
+        found for found in differences_on_old_keys(old, new) if found.split(":")[0] not in KNOWN_REPORT_DIFFERENCES
+    ]
     assert unexplained == [], f"{what} differs from what the previous version printed:\n" + "\n".join(unexplained)
 
 
@@ -115,24 +119,38 @@ def stored_rows(store: Path, query: str) -> list[tuple[Any, ...]]:
 def test_the_fixture_holds_the_old_shapes_it_is_kept_for(pristine: Path) -> None:
     topics = Counter(topic for (topic,) in stored_rows(pristine, "SELECT topic FROM stored_events"))
     assert not [topic for topic in topics if "ScenarioFile" in topic]  # written before ScenarioFile
-    for topic, least in (("accounts:Account.AutoTopUpApplied", 2), ("accounts:Account.AutoTopUpFailed", 1),
-                         ("accounts:Account.MarginCallIssued", 2), ("accounts:Account.MarginRecovered", 2),
-                         ("accounts:Account.ShortfallCovered", 1), ("accounts:Account.Repaid", 5),
-                         ("accounts:Account.InterestAccrued", 100), ("liquidation:Liquidation.TakeoverSliceSold", 3),
-                         ("liquidation:Liquidation.DeskInterestAccrued", 100),
-                         ("market:AssetMarket.LiquidityOffered", 3), ("market:ParameterSet.Changed", 50),
-                         ("market:InputRejected", 6)):
+    for topic, least in (
+        ("accounts:Account.AutoTopUpApplied", 2),
+        ("accounts:Account.AutoTopUpFailed", 1),
+        ("accounts:Account.MarginCallIssued", 2),
+        ("accounts:Account.MarginRecovered", 2),
+        ("accounts:Account.ShortfallCovered", 1),
+        ("accounts:Account.Repaid", 5),
+        ("accounts:Account.InterestAccrued", 100),
+        ("liquidation:Liquidation.TakeoverSliceSold", 3),
+        ("liquidation:Liquidation.DeskInterestAccrued", 100),
+        ("market:AssetMarket.LiquidityOffered", 3),
+        ("market:ParameterSet.Changed", 50),
+        ("market:InputRejected", 6),
+    ):
         assert topics[f"ledger.domain.{topic}"] >= least, topic
-    top_ups = [json.loads(state) for (state,) in stored_rows(
-        pristine, "SELECT state FROM stored_events WHERE topic = 'ledger.domain.accounts:Account.AutoTopUpApplied'")]
+    top_ups = [
+        json.loads(state)
+        for (state,) in stored_rows(
+            pristine, "SELECT state FROM stored_events WHERE topic = 'ledger.domain.accounts:Account.AutoTopUpApplied'"
+        )
+    ]
     assert sorted(top_up["target_reached"] for top_up in top_ups) == [False, True]
     assert all("outcome" not in top_up and "class_version" not in top_up for top_up in top_ups)  # version 1
 
     snapshots = [json.loads(state) for (state,) in stored_rows(pristine, "SELECT state FROM stored_snapshots")]
     kinds = Counter(snapshot["topic"].split(":")[1] for snapshot in snapshots)
-    assert kinds["Account"] >= 3 and all(kinds[kind] for kind in ("AssetMarket", "Clock", "ParameterSet", "Liquidation"))
-    accounts = {snapshot["state"]["name"]: snapshot["state"] for snapshot in snapshots
-                if snapshot["topic"].endswith(":Account")}
+    assert kinds["Account"] >= 3 and all(
+        kinds[kind] for kind in ("AssetMarket", "Clock", "ParameterSet", "Liquidation")
+    )
+    accounts = {
+        snapshot["state"]["name"]: snapshot["state"] for snapshot in snapshots if snapshot["topic"].endswith(":Account")
+    }
     assert accounts["E"]["topup_failed_in_descent"] is True  # a field the current Account no longer has
 
 
@@ -185,7 +203,10 @@ def test_old_auto_top_ups_are_read_with_their_outcome(store_url: str) -> None:
         assert (top_up["target_reached"], top_up["outcome"], top_up["reason"]) == (reached, outcome, reason)
     history = ok("history", "E", "--store", store_url)
     assert [event["event"] for event in history["events"] if "AutoTopUp" in event["event"]] == [
-        "Account.AutoTopUpEnabled", "Account.AutoTopUpApplied", "Account.AutoTopUpFailed"]
+        "Account.AutoTopUpEnabled",
+        "Account.AutoTopUpApplied",
+        "Account.AutoTopUpFailed",
+    ]
     assert history["state"]["status"] == "normal"
 
 
@@ -214,8 +235,10 @@ def test_old_snapshots_load_as_their_events_fold(store_url: str, pristine: Path)
             state = {key: value for key, value in vars(folded).items() if key not in ("_view", "_pending_events")}
             got = {key: value for key, value in vars(loaded).items() if key not in ("_view", "_pending_events")}
             missing, extra = set(state) - set(got), set(got) - set(state)
-            assert not missing, (f"{kind} loaded from its old snapshot lacks {sorted(missing)}: an attribute added "
-                                 f"since must have a default for old snapshots (or upcast the snapshot)")
+            assert not missing, (
+                f"{kind} loaded from its old snapshot lacks {sorted(missing)}: an attribute added "
+                f"since must have a default for old snapshots (or upcast the snapshot)"
+            )
             # An old Account snapshot brings the field since removed along; nothing reads it.
             assert extra <= {"topup_failed_in_descent"}, (kind, extra)
             removed_fields_seen.update(extra)
@@ -225,8 +248,9 @@ def test_old_snapshots_load_as_their_events_fold(store_url: str, pristine: Path)
     assert removed_fields_seen["topup_failed_in_descent"] >= 3  # the accounts were loaded from their snapshots
 
 
-def test_a_replay_over_the_old_store_with_a_higher_fee(store_url: str, tmp_path: Path,
-                                                        old_report: dict[str, Any]) -> None:
+def test_a_replay_over_the_old_store_with_a_higher_fee(
+    store_url: str, tmp_path: Path, old_report: dict[str, Any]
+) -> None:
     overlay = tmp_path / "higher_fee.json"
     overlay.write_text(json.dumps({"margin": {"cross_classic": {"5": {"fee": "0.03"}}}}))
     result = ok("replay", "--params", str(overlay), "--store", store_url)
@@ -247,17 +271,20 @@ def test_the_old_store_goes_on(store_url: str, tmp_path: Path, old_report: dict[
         assert app.store_clock() == STORE_CLOCK  # the store's one clock, read from the old records
     finally:
         app.close()
-    later = write_scenario(tmp_path / "later.jsonl", [
-        {"op": "liquidity", "asset": "SUPER", "price": "0.9", "quantity": "60000", "at": "2026-01-13T19:00:00Z"},
-        {"op": "deposit", "account": "busy", "asset": "USDT", "amount": "1"},
-        {"op": "transfer", "from": "busy", "to": "busy2", "asset": "USDT", "amount": "2"},
-        {"op": "open", "account": "N", "mode": "cross_pro", "leverage": 10},
-        {"op": "deposit", "account": "N", "asset": "BTC", "amount": "1"},
-        {"op": "params", "assets": {"USDC": {"hourly_interest": "0.00003"}}, "at": "2026-01-13T19:10:00Z"},
-        {"op": "repay", "account": "D", "asset": "USDC", "amount": "1000"},
-        {"op": "mark", "asset": "ETH", "price": "2300", "at": "2026-01-13T19:20:00Z"},
-        {"op": "clock", "at": "2026-01-13T22:00:00Z"},
-    ])
+    later = write_scenario(
+        tmp_path / "later.jsonl",
+        [
+            {"op": "liquidity", "asset": "SUPER", "price": "0.9", "quantity": "60000", "at": "2026-01-13T19:00:00Z"},
+            {"op": "deposit", "account": "busy", "asset": "USDT", "amount": "1"},
+            {"op": "transfer", "from": "busy", "to": "busy2", "asset": "USDT", "amount": "2"},
+            {"op": "open", "account": "N", "mode": "cross_pro", "leverage": 10},
+            {"op": "deposit", "account": "N", "asset": "BTC", "amount": "1"},
+            {"op": "params", "assets": {"USDC": {"hourly_interest": "0.00003"}}, "at": "2026-01-13T19:10:00Z"},
+            {"op": "repay", "account": "D", "asset": "USDC", "amount": "1000"},
+            {"op": "mark", "asset": "ETH", "price": "2300", "at": "2026-01-13T19:20:00Z"},
+            {"op": "clock", "at": "2026-01-13T22:00:00Z"},
+        ],
+    )
     checked = ok("check", str(later), "--store", store_url)  # what run would do: nothing refused
     assert (checked["valid"], checked["skipped"], checked["to_apply"]) == (True, 0, 9)
     report = ok("run", str(later), "--store", store_url)
@@ -285,11 +312,24 @@ def test_inputs_recorded_under_older_bounds_are_replayed_not_refused() -> None:
     def recorded(line: int, raw: dict[str, object]) -> dict[str, object]:
         return {"source": "old.jsonl", "line": line, "at": "2026-01-05T10:00:00Z", "input": raw}
 
-    inputs = [restore_input(record) for record in (
-        recorded(1, {"op": "params", "assets": {"stETH": {"precision": 8}}}),
-        recorded(2, {"op": "open", "account": "A", "mode": "spot"}),
-        recorded(3, {"op": "deposit", "account": "A", "asset": "stETH", "amount": "1"}),
-        recorded(4, {"op": "fill", "account": "A", "side": "buy", "base": "BTC", "quote": "USDC",
-                     "quantity": "300000", "price": "50000"}),
-    )]
+    inputs = [
+        restore_input(record)
+        for record in (
+            recorded(1, {"op": "params", "assets": {"stETH": {"precision": 8}}}),
+            recorded(2, {"op": "open", "account": "A", "mode": "spot"}),
+            recorded(3, {"op": "deposit", "account": "A", "asset": "stETH", "amount": "1"}),
+            recorded(
+                4,
+                {
+                    "op": "fill",
+                    "account": "A",
+                    "side": "buy",
+                    "base": "BTC",
+                    "quote": "USDC",
+                    "quantity": "300000",
+                    "price": "50000",
+                },
+            ),
+        )
+    ]
     check_restored_inputs(inputs, KnownState(parameter_data=first_version_data({})))  # raises nothing

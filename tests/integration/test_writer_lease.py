@@ -38,8 +38,9 @@ with writer_lease(sys.argv[1]):
 
 def start_holder(url: str) -> subprocess.Popen[str]:
     """Another process holding the lease until it is killed."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[2])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2]
+    )
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "held"
     return holder
@@ -81,8 +82,10 @@ def test_a_second_writer_in_the_same_process_is_refused_at_once(store_url: str) 
     with writer_lease(store_url):
         busy = refusal(store_url)
     message = str(busy)
-    assert message == (f"store {redacted(store_url)} is being written by another ledger process "
-                       f"(pid {os.getpid()}); try again when it has finished")
+    assert message == (
+        f"store {redacted(store_url)} is being written by another ledger process "
+        f"(pid {os.getpid()}); try again when it has finished"
+    )
     assert busy.pid == os.getpid()
     with writer_lease(store_url):  # released on exit
         pass
@@ -120,10 +123,12 @@ def test_the_lease_does_not_create_the_store(store_url: str) -> None:
 def test_a_bad_url_is_refused_before_any_lock_is_taken(tmp_path: Path) -> None:
     scenario = tmp_path / "seed.jsonl"
     scenario.write_bytes((SCENARIOS / "seed004_user_a.jsonl").read_bytes())
-    for url, fragment in ((f"sqlite:///{tmp_path / 'missing' / 'ledger.db'}", "does not exist"),
-                          (f"sqlite:///{scenario}", "is not a ledger store"),
-                          ("postgresql://postgres@127.0.0.1:99999/db", "port"),
-                          ("mysql://root@localhost/ledger", "neither")):
+    for url, fragment in (
+        (f"sqlite:///{tmp_path / 'missing' / 'ledger.db'}", "does not exist"),
+        (f"sqlite:///{scenario}", "is not a ledger store"),
+        ("postgresql://postgres@127.0.0.1:99999/db", "port"),
+        ("mysql://root@localhost/ledger", "neither"),
+    ):
         with pytest.raises(StoreURLError, match=fragment):
             with writer_lease(url):
                 pytest.fail(f"a lease on {url}")

@@ -28,7 +28,9 @@ def test_the_shared_scenarios_are_found() -> None:
 def test_ledger_run_json_matches_expected(scenario: Path, store_url: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)  # exactly one JSON document on stdout
@@ -61,7 +63,9 @@ def test_seed_user_c_report_from_the_spec(store_url: str) -> None:
     scenario = SCENARIOS / "seed004_user_c.jsonl"
     completed = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     report = json.loads(completed.stdout)
     liquidation = report["liquidations"][0]

@@ -34,8 +34,12 @@ T11_20 = "2026-01-05T11:20:00Z"
 TOP_UP_EVENTS = ("MarginCallIssued", "TransferredIn", "AutoTopUpApplied", "AutoTopUpFailed", "MarginRecovered")
 
 
-def cross_classic_long(source_usdc: str | None, rate: str = "0", assets: tuple[str, ...] = ("USDC",),
-                       source_other: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def cross_classic_long(
+    source_usdc: str | None,
+    rate: str = "0",
+    assets: tuple[str, ...] = ("USDC",),
+    source_other: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """M (cross_classic 5x): 10 BTC at 50000, owes 400000 USDC; USDC's hourly rate is
     `rate` from 10:10 on. S: spot, the top-up source, target 1.5."""
     lines: list[dict[str, Any]] = [
@@ -43,8 +47,15 @@ def cross_classic_long(source_usdc: str | None, rate: str = "0", assets: tuple[s
         {"op": "mark", "asset": "BTC", "price": "50000"},
         {"op": "deposit", "account": "M", "asset": "BTC", "amount": "2"},
         {"op": "borrow", "account": "M", "asset": "USDC", "amount": "400000"},
-        {"op": "fill", "account": "M", "side": "buy", "base": "BTC", "quote": "USDC", "quantity": "8",
-         "price": "50000"},
+        {
+            "op": "fill",
+            "account": "M",
+            "side": "buy",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "8",
+            "price": "50000",
+        },
         {"op": "params", "assets": {"USDC": {"hourly_interest": rate}}, "at": T10_10},
         {"op": "open", "account": "S", "mode": "spot"},
     ]
@@ -58,15 +69,19 @@ def cross_classic_long(source_usdc: str | None, rate: str = "0", assets: tuple[s
 
 def story(session: LedgerSession, account: str = "M") -> list[str]:
     """The account's margin-call and top-up events, in the order recorded."""
-    return [type(event).__name__ for event in stored_events(session.app)
-            if type(event).__name__ in TOP_UP_EVENTS and getattr(event, "account", None) == account]
+    return [
+        type(event).__name__
+        for event in stored_events(session.app)
+        if type(event).__name__ in TOP_UP_EVENTS and getattr(event, "account", None) == account
+    ]
 
 
 # --- once per descent ----------------------------------------------------------------------------
 
 
 def test_an_hour_of_interest_or_a_deposit_into_the_source_starts_no_second_top_up(
-        ledger_session: LedgerSession) -> None:
+    ledger_session: LedgerSession,
+) -> None:
     """Mark 46000: ML 460000 / 400000 = 1.15 <= 1.16: call. Top-up: S's 2000 USDC, all it
     has (needs 1.5 x 400000 - 460000 = 140000): partial, ML 462000 / 400000 = 1.155, still
     in margin call. S then receives 100000 and an hour of interest (0.0001: 40 USDC)
@@ -76,16 +91,26 @@ def test_an_hour_of_interest_or_a_deposit_into_the_source_starts_no_second_top_u
     = 1.4049 > 1.16: normal again."""
     ledger_session.run_lines(*cross_classic_long("2000", rate="0.0001"), mark("BTC", "46000", T10_20))
     assert story(ledger_session) == ["MarginCallIssued", "TransferredIn", "AutoTopUpApplied"]
-    report = ledger_session.run_lines({"op": "deposit", "account": "S", "asset": "USDC", "amount": "100000",
-                                       "at": T10_30}, {"op": "clock", "at": T11_00})
+    report = ledger_session.run_lines(
+        {"op": "deposit", "account": "S", "asset": "USDC", "amount": "100000", "at": T10_30},
+        {"op": "clock", "at": T11_00},
+    )
     assert book(report["accounts"]["S"]["balances"]) == {"USDC": D(100000)}
     assert book(report["accounts"]["M"]["interest"]) == {"USDC": D(40)}
     assert report["accounts"]["M"]["status"] == "margin_call"
     assert story(ledger_session) == ["MarginCallIssued", "TransferredIn", "AutoTopUpApplied"]
 
     report = ledger_session.run_lines(mark("BTC", "48000", T11_10), mark("BTC", "46000", T11_20))
-    assert story(ledger_session) == ["MarginCallIssued", "TransferredIn", "AutoTopUpApplied", "MarginRecovered",
-                                     "MarginCallIssued", "TransferredIn", "AutoTopUpApplied", "MarginRecovered"]
+    assert story(ledger_session) == [
+        "MarginCallIssued",
+        "TransferredIn",
+        "AutoTopUpApplied",
+        "MarginRecovered",
+        "MarginCallIssued",
+        "TransferredIn",
+        "AutoTopUpApplied",
+        "MarginRecovered",
+    ]
     assert book(report["accounts"]["S"]["balances"]) == {}
     assert book(report["accounts"]["M"]["balances"]) == {"BTC": D(10), "USDC": D(102000)}
     assert report["accounts"]["M"]["status"] == "normal"
@@ -107,14 +132,22 @@ def test_a_top_up_that_reaches_its_target_is_not_followed_by_a_false_failure(led
         {"op": "mark", "asset": "BTC", "price": "50000"},
         {"op": "deposit", "account": "M", "asset": "BTC", "amount": "2"},
         {"op": "borrow", "account": "M", "asset": "USDC", "amount": "400000"},
-        {"op": "fill", "account": "M", "side": "buy", "base": "BTC", "quote": "USDC", "quantity": "8",
-         "price": "50000"},
+        {
+            "op": "fill",
+            "account": "M",
+            "side": "buy",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "8",
+            "price": "50000",
+        },
         {"op": "open", "account": "S", "mode": "spot"},
         {"op": "deposit", "account": "S", "asset": "USDC", "amount": "104500"},
         {"op": "auto_topup", "account": "M", "source": "S", "assets": ["USDC"]},
     ]
-    report = ledger_session.run_lines(*lines, mark("BTC", "42500", T10_20), {"op": "clock", "at": T11_00},
-                                      mark("BTC", "42400", T11_10))
+    report = ledger_session.run_lines(
+        *lines, mark("BTC", "42500", T10_20), {"op": "clock", "at": T11_00}, mark("BTC", "42400", T11_10)
+    )
     assert story(ledger_session) == ["MarginCallIssued", "TransferredIn", "AutoTopUpApplied"]
     [applied] = events_named(ledger_session, "AutoTopUpApplied", "M")
     assert (applied.outcome, applied.target_reached, applied.transfers) == ("applied", True, {"USDC": D(5000)})
@@ -135,7 +168,8 @@ def test_a_line_straight_to_the_liquidation_level_starts_no_top_up(ledger_sessio
 
 
 def test_a_top_up_reaching_its_target_is_recorded_after_the_call_and_the_account_is_normal_again(
-        ledger_session: LedgerSession) -> None:
+    ledger_session: LedgerSession,
+) -> None:
     """Mark 46000: ML 460000 / 400000 = 1.15: the call is recorded, then 140000 USDC move
     (1.5 x 400000 - 460000): ML 1.5 > 1.16: applied, target reached; normal again."""
     report = ledger_session.run_lines(*cross_classic_long("200000"), mark("BTC", "46000", T10_20))
@@ -161,8 +195,10 @@ def test_a_top_up_that_moves_nothing_fails_once_with_its_reason(ledger_session: 
     ledger_session.run_lines(*cross_classic_long(None, source_other={"ETH": "10"}), mark("BTC", "46000", T10_20))
     [failed] = events_named(ledger_session, "AutoTopUpFailed", "M")
     assert failed.reason == "nothing moved: source S holds no USDC"
-    report = ledger_session.run_lines({"op": "deposit", "account": "S", "asset": "USDC", "amount": "200000",
-                                       "at": T10_30}, {"op": "clock", "at": T11_00})
+    report = ledger_session.run_lines(
+        {"op": "deposit", "account": "S", "asset": "USDC", "amount": "200000", "at": T10_30},
+        {"op": "clock", "at": T11_00},
+    )
     assert story(ledger_session) == ["MarginCallIssued", "AutoTopUpFailed"]
     assert book(report["accounts"]["S"]["balances"]) == {"ETH": D(10), "USDC": D(200000)}
     assert report["accounts"]["M"]["status"] == "margin_call"
@@ -178,14 +214,31 @@ def test_the_plan_goes_by_rank_and_names_what_it_could_not_use() -> None:
     (9400 of 50000): target reached."""
     prices = PriceBook({"BTC": Mark(D(46000), "USDC")}, _parameters())
     held, owed = {"BTC": D(1)}, {"USDC": D(40000)}
-    plan = plan_auto_topup("isolated", held, owed, prices, source="S",
-                           source_balances={"ETH": D(5), "BTC": D("0.1"), "USDC": D(50000)},
-                           ranked=["ETH", "BTC", "USDC"], pair=["BTC", "USDC"], target=D("1.5"))
+    plan = plan_auto_topup(
+        "isolated",
+        held,
+        owed,
+        prices,
+        source="S",
+        source_balances={"ETH": D(5), "BTC": D("0.1"), "USDC": D(50000)},
+        ranked=["ETH", "BTC", "USDC"],
+        pair=["BTC", "USDC"],
+        target=D("1.5"),
+    )
     assert plan.transfers == {"BTC": D("0.1"), "USDC": D(9400)}
     assert (plan.outcome, plan.target_reached, plan.reason) == ("applied", True, "target 1.5 reached")
     assert plan.position.level() == D("1.5")
-    nothing = plan_auto_topup("isolated", held, owed, prices, source="S", source_balances={"ETH": D(5)},
-                              ranked=["ETH", "USDC"], pair=["BTC", "USDC"], target=D("1.5"))
+    nothing = plan_auto_topup(
+        "isolated",
+        held,
+        owed,
+        prices,
+        source="S",
+        source_balances={"ETH": D(5)},
+        ranked=["ETH", "USDC"],
+        pair=["BTC", "USDC"],
+        target=D("1.5"),
+    )
     assert (nothing.outcome, nothing.transfers) == ("failed", {})
     assert nothing.reason == "nothing moved: ETH is outside the pair BTC/USDC; source S holds no USDC"
 
@@ -205,8 +258,12 @@ def test_an_auto_top_up_stored_before_outcomes_loads_with_its_outcome(ledger_ses
         state.pop(field, None)
     for reached, outcome in ((False, "partial"), (True, "applied")):
         state["target_reached"] = reached
-        old = StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
-                          topic=stored.topic, state=mapper.transcoder.encode(state))
+        old = StoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=mapper.transcoder.encode(state),
+        )
         loaded = mapper.to_domain_event(old)
         assert isinstance(loaded, Account.AutoTopUpApplied)
         assert loaded.outcome == outcome

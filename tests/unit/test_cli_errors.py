@@ -10,15 +10,18 @@ from ledger.cli_errors import _redacted, exit_usage
 from ledger.store import redacted
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://u:secret@db.example:5432/ledger?schema=s", "postgresql://u:***@db.example:5432/ledger?schema=s"),
-    ("postgres://u:p%40ss@host/db", "postgres://u:***@host/db"),
-    ("postgresql://u:a@b@host/db", "postgresql://u:***@host/db"),  # an unescaped "@" in the password
-    ("postgresql://u@host/db", "postgresql://u@host/db"),
-    ("postgresql://u:@host/db", "postgresql://u:***@host/db"),
-    ("sqlite:////tmp/ledger.db", "sqlite:////tmp/ledger.db"),
-    ("postgresql://u:secret@[::1/db", "postgresql://u:***@[::1/db"),  # malformed, and still hidden
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@db.example:5432/ledger?schema=s", "postgresql://u:***@db.example:5432/ledger?schema=s"),
+        ("postgres://u:p%40ss@host/db", "postgres://u:***@host/db"),
+        ("postgresql://u:a@b@host/db", "postgresql://u:***@host/db"),  # an unescaped "@" in the password
+        ("postgresql://u@host/db", "postgresql://u@host/db"),
+        ("postgresql://u:@host/db", "postgresql://u:***@host/db"),
+        ("sqlite:////tmp/ledger.db", "sqlite:////tmp/ledger.db"),
+        ("postgresql://u:secret@[::1/db", "postgresql://u:***@[::1/db"),  # malformed, and still hidden
+    ],
+)
 def test_a_password_is_hidden(url: str, shown: str) -> None:
     assert redacted(url) == shown
 

@@ -82,8 +82,9 @@ def test_the_environment_is_valid_service_settings(services: dict[str, Any], nam
     environment = services[name]["environment"]
     fields = {f"LEDGER_{field.upper()}" for field in ServiceSettings.model_fields} | {HEARTBEAT_VARIABLE}
     assert set(environment) <= fields
-    settings = ServiceSettings(**{key[len("LEDGER_"):].lower(): value for key, value in environment.items()
-                                  if key != HEARTBEAT_VARIABLE})
+    settings = ServiceSettings(
+        **{key[len("LEDGER_") :].lower(): value for key, value in environment.items() if key != HEARTBEAT_VARIABLE}
+    )
     assert settings.store.startswith("postgresql://") and "@postgres:" in settings.store
     assert "//redis:" in settings.broker_url
 

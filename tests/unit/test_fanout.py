@@ -37,7 +37,9 @@ def test_every_account_a_mark_changed_inline_is_in_its_fan_out(seed: int, tmp_pa
     changed_by_mark: dict[int, set[str]] = {}  # the accounts each mark's evaluations acted on
     for _, event in events:
         cause = getattr(event, "cause", None) or {}
-        if cause.get("notification_id") in fan_out and isinstance(event, (*EVALUATION_EVENTS, Account.LiquidationStarted)):
+        if cause.get("notification_id") in fan_out and isinstance(
+            event, (*EVALUATION_EVENTS, Account.LiquidationStarted)
+        ):
             changed_by_mark.setdefault(cause["notification_id"], set()).add(event.account)
     assert changed_by_mark, "the random walk should have marks that change accounts"
     for notification_id, accounts in changed_by_mark.items():
@@ -47,28 +49,37 @@ def test_every_account_a_mark_changed_inline_is_in_its_fan_out(seed: int, tmp_pa
 
 def test_a_mark_fans_out_to_debtors_holding_or_owing_the_asset_only(tmp_path: Path) -> None:
     app = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    text = "\n".join([
-        '{"op": "mark", "asset": "BTC", "price": "50000", "at": "2026-01-05T10:00:00Z"}',
-        '{"op": "mark", "asset": "ETH", "price": "3000"}',
-        '{"op": "open", "account": "holds-btc", "mode": "cross_classic", "leverage": 5}',
-        '{"op": "deposit", "account": "holds-btc", "asset": "BTC", "amount": "1"}',
-        '{"op": "borrow", "account": "holds-btc", "asset": "USDC", "amount": "1000"}',
-        '{"op": "open", "account": "owes-btc", "mode": "cross_classic", "leverage": 5}',
-        '{"op": "deposit", "account": "owes-btc", "asset": "USDC", "amount": "100000"}',
-        '{"op": "borrow", "account": "owes-btc", "asset": "BTC", "amount": "0.1"}',
-        '{"op": "open", "account": "eth-only", "mode": "cross_classic", "leverage": 5}',
-        '{"op": "deposit", "account": "eth-only", "asset": "ETH", "amount": "10"}',
-        '{"op": "borrow", "account": "eth-only", "asset": "USDC", "amount": "1000"}',
-        '{"op": "open", "account": "no-debt", "mode": "cross_classic", "leverage": 5}',
-        '{"op": "deposit", "account": "no-debt", "asset": "BTC", "amount": "1"}',
-        '{"op": "open", "account": "spot", "mode": "spot"}',
-        '{"op": "deposit", "account": "spot", "asset": "BTC", "amount": "1"}',
-    ])
+    text = "\n".join(
+        [
+            '{"op": "mark", "asset": "BTC", "price": "50000", "at": "2026-01-05T10:00:00Z"}',
+            '{"op": "mark", "asset": "ETH", "price": "3000"}',
+            '{"op": "open", "account": "holds-btc", "mode": "cross_classic", "leverage": 5}',
+            '{"op": "deposit", "account": "holds-btc", "asset": "BTC", "amount": "1"}',
+            '{"op": "borrow", "account": "holds-btc", "asset": "USDC", "amount": "1000"}',
+            '{"op": "open", "account": "owes-btc", "mode": "cross_classic", "leverage": 5}',
+            '{"op": "deposit", "account": "owes-btc", "asset": "USDC", "amount": "100000"}',
+            '{"op": "borrow", "account": "owes-btc", "asset": "BTC", "amount": "0.1"}',
+            '{"op": "open", "account": "eth-only", "mode": "cross_classic", "leverage": 5}',
+            '{"op": "deposit", "account": "eth-only", "asset": "ETH", "amount": "10"}',
+            '{"op": "borrow", "account": "eth-only", "asset": "USDC", "amount": "1000"}',
+            '{"op": "open", "account": "no-debt", "mode": "cross_classic", "leverage": 5}',
+            '{"op": "deposit", "account": "no-debt", "asset": "BTC", "amount": "1"}',
+            '{"op": "open", "account": "spot", "mode": "spot"}',
+            '{"op": "deposit", "account": "spot", "asset": "BTC", "amount": "1"}',
+        ]
+    )
     run_inputs(app, validate(app, text, "fan-out"))
     loaded = ServiceIndex.load(app)
-    mark = AssetMarket.MarkRecorded(originator_id=AssetMarket.create_id("BTC"), originator_version=99,
-                                    timestamp=None, asset="BTC", price=49000, quote="USDC",  # type: ignore[arg-type]
-                                    at=None, cause={})  # type: ignore[arg-type]
+    mark = AssetMarket.MarkRecorded(
+        originator_id=AssetMarket.create_id("BTC"),
+        originator_version=99,
+        timestamp=None,
+        asset="BTC",
+        price=49000,
+        quote="USDC",  # type: ignore[arg-type]
+        at=None,
+        cause={},
+    )  # type: ignore[arg-type]
 
     assert [reaction.subject for reaction in loaded.reactions(mark)] == ["holds-btc", "owes-btc"]
     assert loaded.open_debts.debtors == {"holds-btc", "owes-btc", "eth-only"}

@@ -26,12 +26,16 @@ T10_00 = "2026-01-05T10:00:00Z"
 
 def _quiet_accounts(count: int) -> list[dict[str, Any]]:
     """Margin accounts that hold BTC and owe nothing (the odd ones with auto top-up on)."""
-    lines: list[dict[str, Any]] = [{"op": "open", "account": "S", "mode": "spot"},
-                                   {"op": "deposit", "account": "S", "asset": "USDC", "amount": "1000"}]
+    lines: list[dict[str, Any]] = [
+        {"op": "open", "account": "S", "mode": "spot"},
+        {"op": "deposit", "account": "S", "asset": "USDC", "amount": "1000"},
+    ]
     for number in range(count):
         name = f"Q{number:04d}"
-        lines += [{"op": "open", "account": name, "mode": "cross_classic", "leverage": 5},
-                  {"op": "deposit", "account": name, "asset": "BTC", "amount": "1"}]
+        lines += [
+            {"op": "open", "account": name, "mode": "cross_classic", "leverage": 5},
+            {"op": "deposit", "account": name, "asset": "BTC", "amount": "1"},
+        ]
         if number % 2:
             lines.append({"op": "auto_topup", "account": name, "source": "S", "assets": ["USDC"]})
     return lines
@@ -48,8 +52,15 @@ def _debtor_and_takeover() -> list[dict[str, Any]]:
         {"op": "open", "account": "T", "mode": "cross_classic", "leverage": 5},
         {"op": "deposit", "account": "T", "asset": "SUPER", "amount": "100000"},
         {"op": "borrow", "account": "T", "asset": "USDC", "amount": "400000"},
-        {"op": "fill", "account": "T", "side": "buy", "base": "SUPER", "quote": "USDC", "quantity": "400000",
-         "price": "1"},
+        {
+            "op": "fill",
+            "account": "T",
+            "side": "buy",
+            "base": "SUPER",
+            "quote": "USDC",
+            "quantity": "400000",
+            "price": "1",
+        },
         {"op": "mark", "asset": "SUPER", "price": "0.8", "at": "2026-01-05T10:20:00Z"},
     ]
 
@@ -61,8 +72,10 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerSession]
     session.run_lines(
         {"op": "params", "assets": {"SUPER": {"liquid": False, "precision": 8}}, "at": T10_00},
         {"op": "mark", "asset": "BTC", "price": "50000"},
-        *_quiet_accounts(ACCOUNTS - 1), *_debtor_and_takeover(),
-        {"op": "params", "assets": {"USDC": {"hourly_interest": "0.0001"}}, "at": "2026-01-05T10:30:00Z"})
+        *_quiet_accounts(ACCOUNTS - 1),
+        *_debtor_and_takeover(),
+        {"op": "params", "assets": {"USDC": {"hourly_interest": "0.0001"}}, "at": "2026-01-05T10:30:00Z"},
+    )
     report = session.report()
     assert report["accounts"]["T"]["status"] == "taken_over"
     assert sum(1 for name in report["accounts"] if name.startswith("Q")) == ACCOUNTS - 1
@@ -75,8 +88,9 @@ def _takeover_id(session: LedgerSession) -> str:
     return str(liquidation["id"])
 
 
-def test_an_hour_runs_interest_and_evaluations_only_for_those_who_owe(crowded: LedgerSession,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_hour_runs_interest_and_evaluations_only_for_those_who_owe(
+    crowded: LedgerSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Inline (`ledger run`): the reactions run and the accounts assessed for the hour,
     and the events it records, concern D and T's takeover only."""
     processes = crowded.processes
@@ -99,13 +113,19 @@ def test_an_hour_runs_interest_and_evaluations_only_for_those_who_owe(crowded: L
 
     takeover = _takeover_id(crowded)
     assert sorted((r.step, r.subject) for r in ran) == sorted(
-        [(ACCRUE_INTEREST, "D"), (ACCRUE_DESK_INTEREST, takeover), (EVALUATE_MARGIN, "D")])
+        [(ACCRUE_INTEREST, "D"), (ACCRUE_DESK_INTEREST, takeover), (EVALUATE_MARGIN, "D")]
+    )
     assert set(assessed) == {"D"}
-    hour_events = [crowded.app.mapper.to_domain_event(n)
-                   for n in crowded.app.recorder.select_notifications(start=before + 1, limit=100)]
+    hour_events = [
+        crowded.app.mapper.to_domain_event(n)
+        for n in crowded.app.recorder.select_notifications(start=before + 1, limit=100)
+    ]
     ledger_events = [e for e in hour_events if isinstance(e, (Account.Event, Liquidation.Event, Clock.Event))]
     assert sorted(type(e).__qualname__ for e in ledger_events) == [
-        "Account.InterestAccrued", "Clock.HourBegan", "Liquidation.DeskInterestAccrued"]
+        "Account.InterestAccrued",
+        "Clock.HourBegan",
+        "Liquidation.DeskInterestAccrued",
+    ]
     assert {getattr(e, "account", None) for e in hour_events} <= {None, "D", "T"}
 
 
@@ -125,6 +145,7 @@ def test_the_service_fans_an_hour_out_to_those_who_owe_only(crowded: LedgerSessi
         hours += isinstance(event, Clock.HourBegan)
         reactions += [(reaction.step, reaction.subject) for reaction in index.reactions(event)]
     assert hours == 1
-    assert sorted(reactions) == sorted([(ACCRUE_INTEREST, "D"), (ACCRUE_DESK_INTEREST, takeover),
-                                        (EVALUATE_MARGIN, "D")])
+    assert sorted(reactions) == sorted(
+        [(ACCRUE_INTEREST, "D"), (ACCRUE_DESK_INTEREST, takeover), (EVALUATE_MARGIN, "D")]
+    )
     assert not any(step == AUTO_TOP_UP for step, _ in reactions)

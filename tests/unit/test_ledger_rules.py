@@ -35,8 +35,15 @@ def btc_long(account: str = "A", deposit: str = "2", leverage: int = 5) -> list[
         {"op": "mark", "asset": "BTC", "price": "50000"},
         {"op": "deposit", "account": account, "asset": "BTC", "amount": deposit},
         {"op": "borrow", "account": account, "asset": "USDC", "amount": "400000"},
-        {"op": "fill", "account": account, "side": "buy", "base": "BTC", "quote": "USDC",
-         "quantity": "8", "price": "50000"},
+        {
+            "op": "fill",
+            "account": account,
+            "side": "buy",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "8",
+            "price": "50000",
+        },
     ]
 
 
@@ -48,8 +55,15 @@ def super_long(account: str = "B", deposit: str = "100000") -> list[dict[str, An
         {"op": "mark", "asset": "SUPER", "price": "1"},
         {"op": "deposit", "account": account, "asset": "SUPER", "amount": deposit},
         {"op": "borrow", "account": account, "asset": "USDC", "amount": "400000"},
-        {"op": "fill", "account": account, "side": "buy", "base": "SUPER", "quote": "USDC",
-         "quantity": "400000", "price": "1"},
+        {
+            "op": "fill",
+            "account": account,
+            "side": "buy",
+            "base": "SUPER",
+            "quote": "USDC",
+            "quantity": "400000",
+            "price": "1",
+        },
     ]
 
 
@@ -64,7 +78,8 @@ def book(amounts: dict[str, str]) -> dict[str, D]:
 
 def events_named(session: LedgerSession, name: str, account: str | None = None) -> list[Any]:
     return [
-        event for event in stored_events(session.app)
+        event
+        for event in stored_events(session.app)
         if type(event).__name__ == name and (account is None or getattr(event, "account", None) == account)
     ]
 
@@ -208,7 +223,8 @@ def test_repayment_pays_interest_first(ledger_session: LedgerSession) -> None:
     Repay 100.5: 0.5 interest + 100 principal -> interest 0, principal 9900.
     USDC balance 10000 - 0.5 - 100.5 = 9899."""
     report = ledger_session.run_lines(
-        {**USDC_RATE, "at": T10_30}, *_usdc_borrower("10000"),
+        {**USDC_RATE, "at": T10_30},
+        *_usdc_borrower("10000"),
         {"op": "repay", "account": "A", "asset": "USDC", "amount": "0.5"},
     )
     assert book(report["accounts"]["A"]["interest"]) == {"USDC": D("0.5")}
@@ -224,7 +240,8 @@ def test_repaying_more_than_owed_is_rejected(ledger_session: LedgerSession) -> N
     """Owes 10000 + 1 interest = 10001; holds 10000 + 5000 deposited = 15000 USDC.
     Repay 10001.00000001 is refused (nothing changes); repay 10001 clears the debt."""
     report = ledger_session.run_lines(
-        {**USDC_RATE, "at": T10_30}, *_usdc_borrower("10000"),
+        {**USDC_RATE, "at": T10_30},
+        *_usdc_borrower("10000"),
         {"op": "deposit", "account": "A", "asset": "USDC", "amount": "5000"},
         {"op": "repay", "account": "A", "asset": "USDC", "amount": "10001.00000001"},
     )
@@ -302,7 +319,8 @@ def test_withdraw_below_the_initial_level_is_rejected(ledger_session: LedgerSess
 def test_transfer_out_below_the_initial_level_is_rejected(ledger_session: LedgerSession) -> None:
     """Same level rule as a withdraw: 10 BTC at 1.25 exactly, moving 0.00000001 BTC to spot is refused."""
     report = ledger_session.run_lines(
-        *btc_long(), {"op": "open", "account": "S", "mode": "spot"},
+        *btc_long(),
+        {"op": "open", "account": "S", "mode": "spot"},
         {"op": "transfer", "from": "A", "to": "S", "asset": "BTC", "amount": "0.00000001"},
     )
     assert len(rejections_for(report, "transfer")) == 1
@@ -406,9 +424,7 @@ def test_takeover_sold_in_several_slices(ledger_session: LedgerSession) -> None:
     Slice 2: 100000 at 0.86 = 86000 -> owes 140000, holds 200000 SUPER.
     Slice 3: offer 300000 at 0.85, the desk sells its 200000 = 170000 -> 140000 repaid, 30000 left;
     fee 2% x 400000 = 8000; returned 30000 - 8000 = 22000 USDC."""
-    report = ledger_session.run_lines(
-        {**SUPER_ILLIQUID, "at": T10_00}, *super_long(), mark("SUPER", "0.88", T10_20)
-    )
+    report = ledger_session.run_lines({**SUPER_ILLIQUID, "at": T10_00}, *super_long(), mark("SUPER", "0.88", T10_20))
     assert report["accounts"]["B"]["status"] == "taken_over"
     [liquidation] = report["liquidations"]
     assert liquidation["kind"] == "takeover"
@@ -528,7 +544,8 @@ def test_locked_account_refuses_borrow_withdraw_transfer_out_and_trade(ledger_se
     """B is taken over at 0.88; while the desk holds its assets, borrow, withdraw, transfer out
     and fill are refused with an error naming the lock."""
     report = ledger_session.run_lines(
-        {**SUPER_ILLIQUID, "at": T10_00}, *super_long(),
+        {**SUPER_ILLIQUID, "at": T10_00},
+        *super_long(),
         {"op": "open", "account": "S", "mode": "spot"},
         {"op": "deposit", "account": "S", "asset": "USDC", "amount": "5000"},
         mark("SUPER", "0.88", T10_20),
@@ -536,8 +553,15 @@ def test_locked_account_refuses_borrow_withdraw_transfer_out_and_trade(ledger_se
         {"op": "borrow", "account": "B", "asset": "USDC", "amount": "1"},
         {"op": "withdraw", "account": "B", "asset": "USDC", "amount": "1"},
         {"op": "transfer", "from": "B", "to": "S", "asset": "USDC", "amount": "1"},
-        {"op": "fill", "account": "B", "side": "buy", "base": "BTC", "quote": "USDC",
-         "quantity": "0.001", "price": "50000"},
+        {
+            "op": "fill",
+            "account": "B",
+            "side": "buy",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "0.001",
+            "price": "50000",
+        },
     )
     for op in ("borrow", "withdraw", "transfer", "fill"):
         [error] = rejections_for(report, op)
@@ -551,7 +575,8 @@ def test_deposit_and_transfer_in_while_locked_stay_the_users(ledger_session: Led
     Liquidity 500000 at 0.87 = 435000; 400000 repaid; fee 8000; return 27000.
     B ends with 27000 + 1000 + 500 = 28500 USDC."""
     report = ledger_session.run_lines(
-        {**SUPER_ILLIQUID, "at": T10_00}, *super_long(),
+        {**SUPER_ILLIQUID, "at": T10_00},
+        *super_long(),
         {"op": "open", "account": "S", "mode": "spot"},
         {"op": "deposit", "account": "S", "asset": "USDC", "amount": "5000"},
         mark("SUPER", "0.88", T10_20),
@@ -594,7 +619,8 @@ def test_lowered_liquidation_threshold_spares_the_default_level(ledger_session: 
     liquidated with threshold 1.05, version 2."""
     report = ledger_session.run_lines(
         {"op": "params", "margin": {"cross_classic": {"5": {"liquidation": "1.05"}}}, "at": T10_00},
-        *btc_long(), mark("BTC", "44000", T10_20),
+        *btc_long(),
+        mark("BTC", "44000", T10_20),
     )
     assert report["liquidations"] == []
     assert report["accounts"]["A"]["status"] == "margin_call"
@@ -620,8 +646,7 @@ def test_isolated_account_refuses_assets_outside_its_pair(ledger_session: Ledger
         {"op": "deposit", "account": "I", "asset": "ETH", "amount": "1"},
         {"op": "transfer", "from": "S", "to": "I", "asset": "ETH", "amount": "1"},
         {"op": "borrow", "account": "I", "asset": "ETH", "amount": "1"},
-        {"op": "fill", "account": "I", "side": "buy", "base": "ETH", "quote": "USDC",
-         "quantity": "1", "price": "3000"},
+        {"op": "fill", "account": "I", "side": "buy", "base": "ETH", "quote": "USDC", "quantity": "1", "price": "3000"},
     )
     assert [r["op"] for r in report["rejections"]] == ["deposit", "transfer", "borrow", "fill"]
     assert book(report["accounts"]["I"]["balances"]) == {"BTC": D(1)}
@@ -685,7 +710,8 @@ def test_an_hour_of_interest_can_trigger_the_liquidation(ledger_session: LedgerS
     ML 440440 / 400000 = 1.1011 > 1.1. At 11:00: 400000 x 0.001 = 400 interest, liabilities 400400;
     440440 / 400400 = 1.1 <= 1.1: liquidated at 11:00 with liabilities 400400 USDC."""
     report = ledger_session.run_lines(
-        {"op": "clock", "at": T10_00}, *btc_long(),
+        {"op": "clock", "at": T10_00},
+        *btc_long(),
         {"op": "params", "assets": {"USDC": {"hourly_interest": "0.001"}}, "at": "2026-01-05T10:05:00Z"},
         mark("BTC", "44044", T10_10),
     )
@@ -701,7 +727,9 @@ def test_takeover_fee_is_capped_at_the_proceeds_left(ledger_session: LedgerSessi
     """B taken over at 0.88 (500000 SUPER, owes 400000). Liquidity 500000 at 0.81 = 405000;
     400000 repaid; 5000 left < fee 8000: the fee is 5000 USDC, nothing is returned."""
     report = ledger_session.run_lines(
-        {**SUPER_ILLIQUID, "at": T10_00}, *super_long(), mark("SUPER", "0.88", T10_20),
+        {**SUPER_ILLIQUID, "at": T10_00},
+        *super_long(),
+        mark("SUPER", "0.88", T10_20),
         {"op": "liquidity", "asset": "SUPER", "price": "0.81", "quantity": "500000", "at": T10_25},
     )
     [liquidation] = report["liquidations"]
@@ -718,7 +746,9 @@ def test_takeover_shortfall_is_covered_and_the_fee_is_zero(ledger_session: Ledge
     """Liquidity 500000 at 0.7 = 350000 < 400000: 350000 repaid, the insurance fund covers 50000;
     fee 0; nothing returned."""
     report = ledger_session.run_lines(
-        {**SUPER_ILLIQUID, "at": T10_00}, *super_long(), mark("SUPER", "0.88", T10_20),
+        {**SUPER_ILLIQUID, "at": T10_00},
+        *super_long(),
+        mark("SUPER", "0.88", T10_20),
         {"op": "liquidity", "asset": "SUPER", "price": "0.7", "quantity": "500000", "at": T10_25},
     )
     [liquidation] = report["liquidations"]
@@ -756,8 +786,15 @@ def test_a_short_is_liquidated_on_the_mark_of_the_borrowed_asset(ledger_session:
         {"op": "mark", "asset": "BTC", "price": "50000"},
         {"op": "deposit", "account": "A", "asset": "USDC", "amount": "16000"},
         {"op": "borrow", "account": "A", "asset": "BTC", "amount": "1"},
-        {"op": "fill", "account": "A", "side": "sell", "base": "BTC", "quote": "USDC",
-         "quantity": "1", "price": "50000"},
+        {
+            "op": "fill",
+            "account": "A",
+            "side": "sell",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "1",
+            "price": "50000",
+        },
         mark("BTC", "60000", T10_20),
     )
     [liquidation] = report["liquidations"]
@@ -776,9 +813,18 @@ def test_a_fill_is_evaluated_and_can_trigger_the_liquidation(ledger_session: Led
     Fee 8000: USDC 0.0004, then 7999.9996 / 45000 = 0.17777776 BTC; value 7999.9996.
     User keeps 0.88888888 - 0.17777776 = 0.71111112 BTC."""
     report = ledger_session.run_lines(
-        *btc_long(), mark("BTC", "45000", T10_10),
-        {"op": "fill", "account": "A", "side": "sell", "base": "BTC", "quote": "USDC",
-         "quantity": "1", "price": "35000", "at": T10_20},
+        *btc_long(),
+        mark("BTC", "45000", T10_10),
+        {
+            "op": "fill",
+            "account": "A",
+            "side": "sell",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "1",
+            "price": "35000",
+            "at": T10_20,
+        },
     )
     [liquidation] = report["liquidations"]
     assert D(liquidation["trigger"]["margin_level"]) == D("1.1")

@@ -123,9 +123,7 @@ def test_level_exactly_at_liquidation_threshold_is_hit() -> None:
 def test_level_one_price_unit_above_liquidation_threshold_is_not_hit() -> None:
     """BTC 10 at 44000.00000001 = 440000.0000001 > 1.1 x 400000 = 440000: no liquidation,
     but 440000.0000001 <= 1.16 x 400000 = 464000: margin call."""
-    position = margin_position(
-        "cross_classic", {"BTC": D(10)}, {"USDC": D(400000)}, prices(BTC="44000.00000001")
-    )
+    position = margin_position("cross_classic", {"BTC": D(10)}, {"USDC": D(400000)}, prices(BTC="44000.00000001"))
     assert not position.is_at_or_below_liquidation(CROSS_5X)
     assert position.is_at_or_below_margin_call(CROSS_5X)
 
@@ -283,9 +281,7 @@ def test_plan_settlement_sells_quantity_rounded_up_and_proceeds_rounded_down() -
 def test_plan_settlement_repays_directly_from_the_liability_asset_first() -> None:
     """Holds 100 USDC and 1 BTC at 50000, owes 300 USDC: 100 repaid directly,
     then 200 / 50000 = 0.004 BTC sold for 200; left BTC 0.996."""
-    plan = plan_settlement(
-        {"USDC": D(100), "BTC": D(1)}, {"USDC": D(300)}, prices(BTC="50000"), {"BTC", "USDC"}
-    )
+    plan = plan_settlement({"USDC": D(100), "BTC": D(1)}, {"USDC": D(300)}, prices(BTC="50000"), {"BTC", "USDC"})
     assert plan.steps == [
         Repayment("USDC", D(100)),
         Sale("BTC", D("0.004"), D(50000), "USDC", D(200)),

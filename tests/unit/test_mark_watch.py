@@ -80,8 +80,15 @@ def _random_scenario(seed: int) -> str:
             {"op": "deposit", "account": name, "asset": "ETH", "amount": str(rng.randint(0, 20) + 1)},
             {"op": "borrow", "account": name, "asset": "USDC", "amount": str(rng.randint(30000, 160000))},
             {"op": "borrow", "account": name, "asset": "ETH", "amount": str(rng.randint(1, 5))},
-            {"op": "fill", "account": name, "side": "buy", "base": "BTC", "quote": "USDC",
-             "quantity": str(rng.randint(5, 30) / 10), "price": "50000"},
+            {
+                "op": "fill",
+                "account": name,
+                "side": "buy",
+                "base": "BTC",
+                "quote": "USDC",
+                "quantity": str(rng.randint(5, 30) / 10),
+                "price": "50000",
+            },
         ]
         if index % 4 == 0:
             lines.append({"op": "auto_topup", "account": name, "source": "S", "assets": ["USDC"]})
@@ -94,16 +101,24 @@ def _random_scenario(seed: int) -> str:
         at = f"2026-01-05T{10 + minute // 60:02d}:{minute % 60:02d}:00Z"
         lines.append({"op": "mark", "asset": asset, "price": str(prices[asset]), "at": at})
         if rng.random() < 0.15:
-            lines.append({"op": "deposit", "account": f"U{rng.randrange(12)}", "asset": "USDC",
-                          "amount": str(rng.randint(100, 5000))})
+            lines.append(
+                {
+                    "op": "deposit",
+                    "account": f"U{rng.randrange(12)}",
+                    "asset": "USDC",
+                    "amount": str(rng.randint(100, 5000)),
+                }
+            )
     return "\n".join(json.dumps(line) for line in lines)
 
 
 def _run(path: Path, text: str, manager: type[ProcessManager]) -> tuple[dict, list]:
     app = open_ledger(f"sqlite:///{path}")
     run_inputs(app, validate(app, text, "random"), manager(app))
-    events = [(type(e).__qualname__, getattr(e, "account", None), e.originator_version, vars(e).get("amount"))
-              for e in stored_events(app)]
+    events = [
+        (type(e).__qualname__, getattr(e, "account", None), e.originator_version, vars(e).get("amount"))
+        for e in stored_events(app)
+    ]
     report = build_report(app)
     app.close()
     return report, events

@@ -112,35 +112,95 @@ advance = st.sampled_from([0, 0, 0, 0, 0, 10, 30, 60])
 
 # each kind of step, and how many of 100 steps are of that kind (on average)
 STEPS: dict[str, tuple[int, st.SearchStrategy[tuple[Any, ...]]]] = {
-    "deposit": (8, st.tuples(st.just("deposit"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS),
-                             st.integers(1, 1000), advance)),
-    "withdraw": (6, st.tuples(st.just("withdraw"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS),
-                              st.integers(1, 1200), advance)),
-    "transfer": (6, st.tuples(st.just("transfer"), st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS),
-                              st.sampled_from(ASSETS), st.integers(1, 1200), advance)),
-    "borrow": (7, st.tuples(st.just("borrow"), st.sampled_from(ACCOUNTS), st.sampled_from(("USDC", "BTC", "ETH")),
-                            st.integers(1, 1100), advance)),
-    "repay": (5, st.tuples(st.just("repay"), st.sampled_from(ACCOUNTS), st.sampled_from(("USDC", "BTC", "ETH")),
-                           st.integers(1, 1100), advance)),
-    "fill": (7, st.tuples(st.just("fill"), st.sampled_from(ACCOUNTS), st.sampled_from(("buy", "sell")),
-                          st.sampled_from(MARKED), st.integers(1, 1100), st.integers(-300, 300), advance)),
+    "deposit": (
+        8,
+        st.tuples(
+            st.just("deposit"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS), st.integers(1, 1000), advance
+        ),
+    ),
+    "withdraw": (
+        6,
+        st.tuples(
+            st.just("withdraw"), st.sampled_from(ACCOUNTS), st.sampled_from(ASSETS), st.integers(1, 1200), advance
+        ),
+    ),
+    "transfer": (
+        6,
+        st.tuples(
+            st.just("transfer"),
+            st.sampled_from(ACCOUNTS),
+            st.sampled_from(ACCOUNTS),
+            st.sampled_from(ASSETS),
+            st.integers(1, 1200),
+            advance,
+        ),
+    ),
+    "borrow": (
+        7,
+        st.tuples(
+            st.just("borrow"),
+            st.sampled_from(ACCOUNTS),
+            st.sampled_from(("USDC", "BTC", "ETH")),
+            st.integers(1, 1100),
+            advance,
+        ),
+    ),
+    "repay": (
+        5,
+        st.tuples(
+            st.just("repay"),
+            st.sampled_from(ACCOUNTS),
+            st.sampled_from(("USDC", "BTC", "ETH")),
+            st.integers(1, 1100),
+            advance,
+        ),
+    ),
+    "fill": (
+        7,
+        st.tuples(
+            st.just("fill"),
+            st.sampled_from(ACCOUNTS),
+            st.sampled_from(("buy", "sell")),
+            st.sampled_from(MARKED),
+            st.integers(1, 1100),
+            st.integers(-300, 300),
+            advance,
+        ),
+    ),
     # borrow USDC up to the initial level, then buy a base asset with it (leverage up)
-    "lever": (15, st.tuples(st.just("lever"), st.sampled_from(MARGINS), st.sampled_from(MARKED),
-                            st.integers(700, 1000), advance)),
+    "lever": (
+        15,
+        st.tuples(st.just("lever"), st.sampled_from(MARGINS), st.sampled_from(MARKED), st.integers(700, 1000), advance),
+    ),
     "mark": (12, st.tuples(st.just("mark"), st.sampled_from(MARKED), st.integers(-30, 30), advance)),
     # a fall of the asset last bought with borrowed money (so that liquidations happen)
     "hot_mark": (18, st.tuples(st.just("hot_mark"), st.integers(-30, -10), advance)),
-    "params": (4, st.tuples(st.just("params"), st.sampled_from(("USDC", "BTC", "ETH", "SUPER")),
-                            st.sampled_from(RATES), advance)),
+    "params": (
+        4,
+        st.tuples(st.just("params"), st.sampled_from(("USDC", "BTC", "ETH", "SUPER")), st.sampled_from(RATES), advance),
+    ),
     "clock": (5, st.tuples(st.just("clock"), st.integers(0, 180))),
     "liquidity": (5, st.tuples(st.just("liquidity"), st.integers(-50, 10), st.integers(1, 200_000), advance)),
-    "auto_topup": (3, st.tuples(st.just("auto_topup"), st.sampled_from(MARGINS), st.sampled_from(SPOTS),
-                                st.lists(st.sampled_from(("USDC", "BTC", "ETH")), min_size=1, max_size=3,
-                                         unique=True),
-                                st.sampled_from((None, "1.5", "2")))),
+    "auto_topup": (
+        3,
+        st.tuples(
+            st.just("auto_topup"),
+            st.sampled_from(MARGINS),
+            st.sampled_from(SPOTS),
+            st.lists(st.sampled_from(("USDC", "BTC", "ETH")), min_size=1, max_size=3, unique=True),
+            st.sampled_from((None, "1.5", "2")),
+        ),
+    ),
     # deposit to an account locked by a liquidation (allowed), then try an effect that is not
-    "poke_locked": (4, st.tuples(st.just("poke_locked"), st.sampled_from(("borrow", "withdraw", "fill", "transfer")),
-                                 st.integers(1, 1000), advance)),
+    "poke_locked": (
+        4,
+        st.tuples(
+            st.just("poke_locked"),
+            st.sampled_from(("borrow", "withdraw", "fill", "transfer")),
+            st.integers(1, 1000),
+            advance,
+        ),
+    ),
     # many inputs on one account in one run (as a scenario file does): aggregates past their
     # snapshot interval, so that a reopened ledger starts from snapshots
     "burst": (1, st.tuples(st.just("burst"), st.sampled_from(ACCOUNTS))),
@@ -151,17 +211,21 @@ STEPS: dict[str, tuple[int, st.SearchStrategy[tuple[Any, ...]]]] = {
 WEIGHTED_KINDS = [kind for kind, (weight, _) in STEPS.items() for _ in range(weight)]
 actions = st.sampled_from(WEIGHTED_KINDS).flatmap(lambda kind: STEPS[kind][1])
 
-prologues = st.fixed_dictionaries({
-    "isolated_leverage": st.sampled_from((3, 5, 10)),
-    "auto_topup": st.lists(st.sampled_from(MARGINS), unique=True, max_size=1),
-    "deposits": st.fixed_dictionaries({
-        "S": st.tuples(st.integers(0, 200_000), st.integers(0, 4), st.integers(0, 100_000)),
-        "T": st.tuples(st.integers(0, 100_000), st.integers(0, 2), st.integers(0, 0)),
-        "C3": st.tuples(st.integers(0, 50_000), st.integers(1, 3), st.integers(0, 100_000)),
-        "C5": st.tuples(st.integers(0, 50_000), st.integers(0, 2), st.integers(1, 100_000)),
-        "I": st.tuples(st.integers(0, 50_000), st.integers(1, 2), st.integers(0, 0)),
-    }),
-})
+prologues = st.fixed_dictionaries(
+    {
+        "isolated_leverage": st.sampled_from((3, 5, 10)),
+        "auto_topup": st.lists(st.sampled_from(MARGINS), unique=True, max_size=1),
+        "deposits": st.fixed_dictionaries(
+            {
+                "S": st.tuples(st.integers(0, 200_000), st.integers(0, 4), st.integers(0, 100_000)),
+                "T": st.tuples(st.integers(0, 100_000), st.integers(0, 2), st.integers(0, 0)),
+                "C3": st.tuples(st.integers(0, 50_000), st.integers(1, 3), st.integers(0, 100_000)),
+                "C5": st.tuples(st.integers(0, 50_000), st.integers(0, 2), st.integers(1, 100_000)),
+                "I": st.tuples(st.integers(0, 50_000), st.integers(1, 2), st.integers(0, 0)),
+            }
+        ),
+    }
+)
 
 
 # --- the driver: turns abstract actions into valid inputs, applies and checks them ------
@@ -242,8 +306,15 @@ class Run:
             self.send({"op": "open", "account": name, "mode": "spot"})
         self.send({"op": "open", "account": "C3", "mode": "cross_classic", "leverage": 3})
         self.send({"op": "open", "account": "C5", "mode": "cross_classic", "leverage": 5})
-        self.send({"op": "open", "account": "I", "mode": "isolated", "pair": "BTC/USDC",
-                   "leverage": spec["isolated_leverage"]})
+        self.send(
+            {
+                "op": "open",
+                "account": "I",
+                "mode": "isolated",
+                "pair": "BTC/USDC",
+                "leverage": spec["isolated_leverage"],
+            }
+        )
         for asset, price in INITIAL_MARKS.items():
             self.send({"op": "mark", "asset": asset, "price": price_text(price)})
         for name, (usdc, btc, sup) in spec["deposits"].items():
@@ -268,8 +339,9 @@ class Run:
             if source == destination:
                 destination = ACCOUNTS[(ACCOUNTS.index(source) + 1) % len(ACCOUNTS)]
             amount = self.balance(source, asset) * frac / 1000
-            self.send({"op": "transfer", "from": source, "to": destination, "asset": asset,
-                       "amount": fmt(amount)}, minutes)
+            self.send(
+                {"op": "transfer", "from": source, "to": destination, "asset": asset, "amount": fmt(amount)}, minutes
+            )
         elif kind == "borrow":
             _, name, asset, frac, minutes = action
             amount = max(self.borrowable_value(name), Decimal(0)) * frac / 1000 / self.value_of_one(asset)
@@ -310,8 +382,10 @@ class Run:
         elif kind == "liquidity":
             _, percent, quantity, minutes = action
             price = (self.marks["SUPER"] * (100 + percent) / 100).quantize(UNIT, rounding=ROUND_DOWN)
-            self.send({"op": "liquidity", "asset": "SUPER", "price": price_text(max(price, UNIT)),
-                       "quantity": str(quantity)}, minutes)
+            self.send(
+                {"op": "liquidity", "asset": "SUPER", "price": price_text(max(price, UNIT)), "quantity": str(quantity)},
+                minutes,
+            )
         elif kind == "auto_topup":
             _, name, source, assets, target = action
             line = {"op": "auto_topup", "account": name, "source": source, "assets": assets}
@@ -337,8 +411,16 @@ class Run:
             lines = []
             for _ in range(210):
                 self.sequence += 1
-                lines.append({"op": "deposit", "account": name, "asset": asset, "amount": "0.00001",
-                              "at": stamp(self.clock), "id": f"in-{self.sequence}"})
+                lines.append(
+                    {
+                        "op": "deposit",
+                        "account": name,
+                        "asset": asset,
+                        "amount": "0.00001",
+                        "at": stamp(self.clock),
+                        "id": f"in-{self.sequence}",
+                    }
+                )
             self.apply(*lines)
         elif kind == "dup":
             self.duplicate(action[1])
@@ -355,8 +437,18 @@ class Run:
             quantity = self.balance(name, "USDC") / price * frac / 1000
         else:
             quantity = self.balance(name, base) * frac / 1000
-        self.send({"op": "fill", "account": name, "side": side, "base": base, "quote": "USDC",
-                   "quantity": fmt(quantity), "price": price_text(price)}, minutes)
+        self.send(
+            {
+                "op": "fill",
+                "account": name,
+                "side": side,
+                "base": base,
+                "quote": "USDC",
+                "quantity": fmt(quantity),
+                "price": price_text(price),
+            },
+            minutes,
+        )
 
     # --- property 5: idempotency ---
 
@@ -373,12 +465,18 @@ class Run:
     def conflict(self) -> None:
         previous = self.last_with_id()
         before = self.report
-        line = {"op": "deposit", "account": "S", "asset": "USDC", "amount": "0.12345678",
-                "id": previous["id"], "at": stamp(self.clock)}
+        line = {
+            "op": "deposit",
+            "account": "S",
+            "asset": "USDC",
+            "amount": "0.12345678",
+            "id": previous["id"],
+            "at": stamp(self.clock),
+        }
         if {k: v for k, v in line.items() if k != "at"} == {k: v for k, v in previous.items() if k != "at"}:
             line["amount"] = "0.87654321"
         after = self.apply(line, fresh=False)
-        new = after["rejections"][len(before["rejections"]):]
+        new = after["rejections"][len(before["rejections"]) :]
         assert len(new) == 1, f"id {previous['id']} re-used with other content: rejections added {new}"
         assert new[0]["id"] == previous["id"] and "already used" in new[0]["error"], new[0]
         assert after["rejections"][: len(before["rejections"])] == before["rejections"]
@@ -441,12 +539,20 @@ def check_invariants(run: Run, line: dict[str, Any], before: dict[str, Any], rep
             assert stored.entries() == [], f"{where}: TransferredIn carries entries (counted twice)"
             transfers_in[(stored.from_account, stored.account, stored.asset, stored.amount)] += 1
         elif isinstance(stored, Account.HandedOverToTakeover):
-            handed[stored.liquidation_id] = (stored.account, _key(stored.assets), _key(stored.principal),
-                                            _key(stored.interest))
+            handed[stored.liquidation_id] = (
+                stored.account,
+                _key(stored.assets),
+                _key(stored.principal),
+                _key(stored.interest),
+            )
         elif isinstance(stored, Liquidation.TakeoverStarted):
             assert stored.entries() == [], f"{where}: TakeoverStarted carries entries (counted twice)"
-            takeovers[stored.originator_id] = (stored.account, _key(stored.assets), _key(stored.principal),
-                                              _key(stored.interest))
+            takeovers[stored.originator_id] = (
+                stored.account,
+                _key(stored.assets),
+                _key(stored.principal),
+                _key(stored.interest),
+            )
         elif isinstance(stored, Account.TakeoverProceedsReturned):
             returned_by_account[stored.liquidation_id] = (stored.account, _key(stored.amounts))
         elif isinstance(stored, Liquidation.ProceedsReturned):
@@ -468,7 +574,8 @@ def check_invariants(run: Run, line: dict[str, Any], before: dict[str, Any], rep
             locked.discard(stored.account)
         elif isinstance(stored, (Account.Borrowed, Account.Withdrawn, Account.Filled, Account.TransferredOut)):
             assert stored.account not in locked, (
-                f"{where}: {name} recorded for {stored.account} while it is locked by a liquidation")
+                f"{where}: {name} recorded for {stored.account} while it is locked by a liquidation"
+            )
     assert transfers_out == transfers_in, f"{where}: transfers out/in are not paired"
     assert handed == takeovers, f"{where}: hand-offs and takeovers do not match"
     assert returned_by_account == returned_by_desk, f"{where}: returns do not match"
@@ -503,16 +610,20 @@ def check_invariants(run: Run, line: dict[str, Any], before: dict[str, Any], rep
             continue
         margin_call, liquidation = TIERS[(acct["mode"], acct["leverage"])]
         assets = sum((Decimal(q) * run.value_of_one(a) for a, q in acct["balances"].items()), Decimal(0))
-        owed = sum((Decimal(q) * run.value_of_one(a)
-                    for book in ("debts", "interest") for a, q in acct[book].items()), Decimal(0))
+        owed = sum(
+            (Decimal(q) * run.value_of_one(a) for book in ("debts", "interest") for a, q in acct[book].items()),
+            Decimal(0),
+        )
         if owed == 0:
             assert acct["status"] == "normal", f"{where}: {name} owes nothing but is {acct['status']}"
             continue
         assert assets > liquidation * owed, (
-            f"{where}: {name} is {acct['status']} at level {assets / owed} <= liquidation level {liquidation}")
+            f"{where}: {name} is {acct['status']} at level {assets / owed} <= liquidation level {liquidation}"
+        )
         expected = "margin_call" if assets <= margin_call * owed else "normal"
         assert acct["status"] == expected, (
-            f"{where}: {name} is {acct['status']} at level {assets / owed} (margin call at {margin_call})")
+            f"{where}: {name} is {acct['status']} at level {assets / owed} (margin call at {margin_call})"
+        )
 
     # (3) report level: an effect refused on an account that was locked before the input
     if before:
@@ -523,9 +634,10 @@ def check_invariants(run: Run, line: dict[str, Any], before: dict[str, Any], rep
             target = line["from"]
         if target is not None and before["accounts"][target]["status"] in LOCKED:
             run.locked_attempts += 1
-            new = report["rejections"][len(before["rejections"]):]
+            new = report["rejections"][len(before["rejections"]) :]
             assert any(r["op"] == line["op"] and r.get("id") == line.get("id") for r in new), (
-                f"{where}: not rejected although {target} is {before['accounts'][target]['status']}")
+                f"{where}: not rejected although {target} is {before['accounts'][target]['status']}"
+            )
             old_debts = _d(before["accounts"][target]["debts"])
             for asset, q in _d(report["accounts"][target]["debts"]).items():
                 assert q <= old_debts.get(asset, Decimal(0)), f"{where}: debts of locked {target} grew"
@@ -534,10 +646,13 @@ def check_invariants(run: Run, line: dict[str, Any], before: dict[str, Any], rep
 # --- the test ------------------------------------------------------------------------------
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "40")), deadline=None, database=None,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "40")),
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(spec=prologues, steps=st.lists(actions, min_size=20, max_size=60))
 def test_ledger_properties_hold_on_random_valid_inputs(spec: dict[str, Any], steps: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:

@@ -41,8 +41,15 @@ def btc_short(account: str = "A", deposit: str = "50000") -> list[dict[str, Any]
         {"op": "mark", "asset": "BTC", "price": "50000"},
         {"op": "deposit", "account": account, "asset": "USDC", "amount": deposit},
         {"op": "borrow", "account": account, "asset": "BTC", "amount": "2"},
-        {"op": "fill", "account": account, "side": "sell", "base": "BTC", "quote": "USDC",
-         "quantity": "2", "price": "50000"},
+        {
+            "op": "fill",
+            "account": account,
+            "side": "sell",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "2",
+            "price": "50000",
+        },
     ]
 
 
@@ -82,17 +89,31 @@ def test_the_desk_buys_back_a_short_in_full_after_a_takeover(ledger_session: Led
         {"op": "open", "account": "A", "mode": "cross_classic", "leverage": 3},
         {"op": "deposit", "account": "A", "asset": "SUPER", "amount": "200000"},
         {"op": "borrow", "account": "A", "asset": "BTC", "amount": "2"},
-        {"op": "fill", "account": "A", "side": "sell", "base": "BTC", "quote": "USDC",
-         "quantity": "2", "price": "50000"},
+        {
+            "op": "fill",
+            "account": "A",
+            "side": "sell",
+            "base": "BTC",
+            "quote": "USDC",
+            "quantity": "2",
+            "price": "50000",
+        },
     ]
-    report = ledger_session.run_lines(*lines, mark("SUPER", "0.1", T10_20), mark("BTC", "70000", T10_20),
-                                      {"op": "liquidity", "asset": "SUPER", "price": "0.5",
-                                       "quantity": "200000", "at": T10_30})
+    report = ledger_session.run_lines(
+        *lines,
+        mark("SUPER", "0.1", T10_20),
+        mark("BTC", "70000", T10_20),
+        {"op": "liquidity", "asset": "SUPER", "price": "0.5", "quantity": "200000", "at": T10_30},
+    )
     [liquidation] = liquidations_of(report, "A")
     assert liquidation["kind"] == "mixed"
     [bought] = events_named(ledger_session, "DeskSoldAtMark")
     assert (bought.asset, bought.quantity, bought.proceeds_asset, bought.proceeds) == (
-        "USDC", D("40000.0006"), "BTC", D("0.57142858"))
+        "USDC",
+        D("40000.0006"),
+        "BTC",
+        D("0.57142858"),
+    )
     assert liquidation["shortfall"] == {}
     assert book(liquidation["fee"]["amounts"]) == {"USDC": D(2800)}
     assert book(liquidation["returned"]) == {"USDC": D(57200)}
@@ -113,8 +134,9 @@ def test_enough_to_repay_is_the_exact_ceiling() -> None:
 def _decimals(largest: int, most_places: int) -> st.SearchStrategy[Decimal]:
     """Positive decimals of 0 to `most_places` places: round numbers are where a cost
     lands exactly on a unit, and so where a rounding can come out one unit short."""
-    return st.builds(lambda digits, places: D(digits).scaleb(-places),
-                     st.integers(1, largest), st.integers(0, most_places))
+    return st.builds(
+        lambda digits, places: D(digits).scaleb(-places), st.integers(1, largest), st.integers(0, most_places)
+    )
 
 
 prices_text = _decimals(10**9, 4)
@@ -122,10 +144,15 @@ amounts = _decimals(10**12, 8)
 
 
 @settings(max_examples=400, deadline=None, database=None)
-@given(owed=amounts, liability_price=prices_text, collateral_price=prices_text,
-       collateral_places=st.sampled_from((2, 6, 8, 12)))
+@given(
+    owed=amounts,
+    liability_price=prices_text,
+    collateral_price=prices_text,
+    collateral_places=st.sampled_from((2, 6, 8, 12)),
+)
 def test_the_enough_to_repay_buys_at_least_the_debt_and_not_a_unit_more(
-        owed: Decimal, liability_price: Decimal, collateral_price: Decimal, collateral_places: int) -> None:
+    owed: Decimal, liability_price: Decimal, collateral_price: Decimal, collateral_places: int
+) -> None:
     cost = enough_to_repay(owed, liability_price, collateral_price, collateral_places)
     assert cost * collateral_price >= owed * liability_price  # enough
     assert (cost - unit(collateral_places)) * collateral_price < owed * liability_price  # rounded up, once
@@ -142,7 +169,8 @@ def _parameters() -> RiskParameters:
 @settings(max_examples=400, deadline=None, database=None)
 @given(price=prices_text, owed=amounts, held=amounts, short=st.booleans())
 def test_a_settlement_repays_every_debt_its_collateral_covers(
-        price: Decimal, owed: Decimal, held: Decimal, short: bool) -> None:
+    price: Decimal, owed: Decimal, held: Decimal, short: bool
+) -> None:
     """plan_settlement (the regular part and the desk after a takeover): a long sells BTC
     for USDC, a short buys BTC back with USDC. Whenever the collateral's value at the
     mark covers the debt, nothing remains; otherwise what remains is worth no more than
@@ -185,21 +213,40 @@ def _position_lines(mode: str, short: bool, entry: Decimal, size: Decimal) -> li
     lines = [opened, {"op": "mark", "asset": "BTC", "price": _text(entry)}]
     if short:
         margin = (notional / (leverage - 1) * 2).quantize(UNIT, rounding=ROUND_CEILING)
-        lines += [{"op": "deposit", "account": "A", "asset": "USDC", "amount": _text(margin)},
-                  {"op": "borrow", "account": "A", "asset": "BTC", "amount": _text(size)},
-                  {"op": "fill", "account": "A", "side": "sell", "base": "BTC", "quote": "USDC",
-                   "quantity": _text(size), "price": _text(entry)}]
+        lines += [
+            {"op": "deposit", "account": "A", "asset": "USDC", "amount": _text(margin)},
+            {"op": "borrow", "account": "A", "asset": "BTC", "amount": _text(size)},
+            {
+                "op": "fill",
+                "account": "A",
+                "side": "sell",
+                "base": "BTC",
+                "quote": "USDC",
+                "quantity": _text(size),
+                "price": _text(entry),
+            },
+        ]
     else:
         margin = (size / (leverage - 1) * 2).quantize(UNIT, rounding=ROUND_CEILING)
-        lines += [{"op": "deposit", "account": "A", "asset": "BTC", "amount": _text(margin)},
-                  {"op": "borrow", "account": "A", "asset": "USDC", "amount": _text(notional)},
-                  {"op": "fill", "account": "A", "side": "buy", "base": "BTC", "quote": "USDC",
-                   "quantity": _text(size), "price": _text(entry)}]
+        lines += [
+            {"op": "deposit", "account": "A", "asset": "BTC", "amount": _text(margin)},
+            {"op": "borrow", "account": "A", "asset": "USDC", "amount": _text(notional)},
+            {
+                "op": "fill",
+                "account": "A",
+                "side": "buy",
+                "base": "BTC",
+                "quote": "USDC",
+                "quantity": _text(size),
+                "price": _text(entry),
+            },
+        ]
     return lines
 
 
-def _liquidation_mark(mode: str, short: bool, usdc: Decimal, btc_held: Decimal, owed: Decimal,
-                      factor: Decimal) -> Decimal:
+def _liquidation_mark(
+    mode: str, short: bool, usdc: Decimal, btc_held: Decimal, owed: Decimal, factor: Decimal
+) -> Decimal:
     """A BTC mark at or beyond the liquidation line (assets <= k x liabilities), `factor`
     further on (factor > 1: deeper; far enough, the collateral no longer covers the debt)."""
     _, k = MODES[mode]
@@ -211,14 +258,23 @@ def _liquidation_mark(mode: str, short: bool, usdc: Decimal, btc_held: Decimal, 
     return (line / factor).quantize(D("0.01"), rounding=ROUND_FLOOR)
 
 
-@settings(max_examples=32, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])  # each example is a whole run
-@given(mode=st.sampled_from(sorted(MODES)), short=st.booleans(),
-       entry=st.integers(1_000_00, 100_000_00).map(lambda cents: D(cents) / 100),
-       size=st.integers(1, 500_000_000).map(lambda units: D(units) * UNIT),
-       factor=st.integers(1000, 1300).map(lambda permille: D(permille) / 1000))
+@settings(
+    max_examples=32,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+)  # each example is a whole run
+@given(
+    mode=st.sampled_from(sorted(MODES)),
+    short=st.booleans(),
+    entry=st.integers(1_000_00, 100_000_00).map(lambda cents: D(cents) / 100),
+    size=st.integers(1, 500_000_000).map(lambda units: D(units) * UNIT),
+    factor=st.integers(1000, 1300).map(lambda permille: D(permille) / 1000),
+)
 def test_a_liquidation_repays_in_full_whenever_the_collateral_covers_the_debt(
-        mode: str, short: bool, entry: Decimal, size: Decimal, factor: Decimal) -> None:
+    mode: str, short: bool, entry: Decimal, size: Decimal, factor: Decimal
+) -> None:
     with tempfile.TemporaryDirectory() as directory:
         session = LedgerSession(f"sqlite:///{Path(directory) / 'ledger.db'}")
         try:
@@ -227,8 +283,9 @@ def test_a_liquidation_repays_in_full_whenever_the_collateral_covers_the_debt(
             session.close()
 
 
-def _check_liquidation(session: LedgerSession, mode: str, short: bool, entry: Decimal, size: Decimal,
-                       factor: Decimal) -> None:
+def _check_liquidation(
+    session: LedgerSession, mode: str, short: bool, entry: Decimal, size: Decimal, factor: Decimal
+) -> None:
     report = session.run_lines(*_position_lines(mode, short, entry, size))
     balances = book(report["accounts"]["A"]["balances"])
     owed = size if short else book(report["accounts"]["A"]["debts"])["USDC"]
@@ -239,10 +296,14 @@ def _check_liquidation(session: LedgerSession, mode: str, short: bool, entry: De
     values = trigger.prices
     held_value = sum((q * values[a] for a, q in trigger.balances.items()), D(0))
     owed_value = sum((q * values[a] for a, q in trigger.principal.items()), D(0)) + sum(
-        (q * values[a] for a, q in trigger.interest.items()), D(0))
+        (q * values[a] for a, q in trigger.interest.items()), D(0)
+    )
     fee = events_named(session, "FeeCharged")[0]
     liability_asset = "BTC" if short else "USDC"
-    event(f"{mode} {'short' if short else 'long'}, collateral {'covers' if held_value >= owed_value else 'short of'} the debt")
+    event(
+        f"{mode} {'short' if short else 'long'}, "
+        f"collateral {'covers' if held_value >= owed_value else 'short of'} the debt"
+    )
     if held_value >= owed_value:
         assert liquidation["shortfall"] == {}, (price, liquidation)
         assert book(report["accounts"]["A"]["debts"]) == {}

@@ -42,18 +42,21 @@ def assert_refused(url: str, *fragments: str, checks: list[Callable[[str], objec
 # --- redacted -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://postgres:s3cret@127.0.0.1:5432/db", "postgresql://postgres:***@127.0.0.1:5432/db"),
-    ("postgresql://u:p%40ss@h/db?schema=s", "postgresql://u:***@h/db?schema=s"),
-    ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),  # an unescaped @ in the password
-    ("postgresql://u:@h/db", "postgresql://u:***@h/db"),
-    ("postgresql://postgres@127.0.0.1:5432/db", "postgresql://postgres@127.0.0.1:5432/db"),
-    ("postgresql://127.0.0.1:5432/db", "postgresql://127.0.0.1:5432/db"),
-    ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),  # a file name, not a user
-    ("sqlite:///ledger.db", "sqlite:///ledger.db"),
-    ("not a url", "not a url"),
-    ("postgresql://u:pw@[::1/db", "postgresql://u:***@[::1/db"),  # not even parseable
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://postgres:s3cret@127.0.0.1:5432/db", "postgresql://postgres:***@127.0.0.1:5432/db"),
+        ("postgresql://u:p%40ss@h/db?schema=s", "postgresql://u:***@h/db?schema=s"),
+        ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),  # an unescaped @ in the password
+        ("postgresql://u:@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://postgres@127.0.0.1:5432/db", "postgresql://postgres@127.0.0.1:5432/db"),
+        ("postgresql://127.0.0.1:5432/db", "postgresql://127.0.0.1:5432/db"),
+        ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),  # a file name, not a user
+        ("sqlite:///ledger.db", "sqlite:///ledger.db"),
+        ("not a url", "not a url"),
+        ("postgresql://u:pw@[::1/db", "postgresql://u:***@[::1/db"),  # not even parseable
+    ],
+)
 def test_redacted_hides_only_the_password(url: str, shown: str) -> None:
     assert redacted(url) == shown
 
@@ -159,26 +162,29 @@ def test_a_percent_escape_names_the_file_the_views_use(tmp_path: Path) -> None:
 POSTGRES_CHECKS = [parse_postgres, store_environment, store_exists]
 
 
-@pytest.mark.parametrize(("url", "fragments"), [
-    (f"{SERVER.replace('5432', '99999')}/db", ["port", "99999", "1 to 65535"]),
-    (f"{SERVER.replace('5432', 'abc')}/db", ["port", "abc", "1 to 65535"]),
-    (f"{SERVER.replace('5432', '0')}/db", ["port", "1 to 65535"]),
-    (f"{SERVER}/db?schema=Ledger", ["schema", "'Ledger'", "lower-case"]),
-    (f"{SERVER}/Ledger", ["database", "'Ledger'", "lower-case"]),
-    (f"{SERVER}/my-ledger", ["database", "'my-ledger'"]),
-    (f"{SERVER}/db/extra", ["database", "'db/extra'"]),
-    (f"{SERVER}/db?schema=1st", ["schema", "'1st'"]),
-    (f"{SERVER}/db?schema={'s' * 64}", ["schema", "63"]),
-    (f"{SERVER}/db?schema=pg_ledger", ["schema", "pg_", "reserved"]),
-    (f"{SERVER}/db?schema=", ["schema", "names no schema"]),
-    (f"{SERVER}/db?schema=a&schema=b", ["schema", "more than once"]),
-    (f"{SERVER}/db?sslmode=require", ["unknown query parameter", "sslmode"]),
-    (f"{SERVER}/db?schema=s&colour=red", ["unknown query parameter", "colour"]),
-    (f"{SERVER}/db#frag", ["#frag"]),
-    (f"{SERVER}/", ["names no database"]),
-    (f"{SERVER}", ["names no database"]),
-    (f"postgresql://postgres:{PASSWORD}@[::1/db", ["not a valid URL"]),
-])
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        (f"{SERVER.replace('5432', '99999')}/db", ["port", "99999", "1 to 65535"]),
+        (f"{SERVER.replace('5432', 'abc')}/db", ["port", "abc", "1 to 65535"]),
+        (f"{SERVER.replace('5432', '0')}/db", ["port", "1 to 65535"]),
+        (f"{SERVER}/db?schema=Ledger", ["schema", "'Ledger'", "lower-case"]),
+        (f"{SERVER}/Ledger", ["database", "'Ledger'", "lower-case"]),
+        (f"{SERVER}/my-ledger", ["database", "'my-ledger'"]),
+        (f"{SERVER}/db/extra", ["database", "'db/extra'"]),
+        (f"{SERVER}/db?schema=1st", ["schema", "'1st'"]),
+        (f"{SERVER}/db?schema={'s' * 64}", ["schema", "63"]),
+        (f"{SERVER}/db?schema=pg_ledger", ["schema", "pg_", "reserved"]),
+        (f"{SERVER}/db?schema=", ["schema", "names no schema"]),
+        (f"{SERVER}/db?schema=a&schema=b", ["schema", "more than once"]),
+        (f"{SERVER}/db?sslmode=require", ["unknown query parameter", "sslmode"]),
+        (f"{SERVER}/db?schema=s&colour=red", ["unknown query parameter", "colour"]),
+        (f"{SERVER}/db#frag", ["#frag"]),
+        (f"{SERVER}/", ["names no database"]),
+        (f"{SERVER}", ["names no database"]),
+        (f"postgresql://postgres:{PASSWORD}@[::1/db", ["not a valid URL"]),
+    ],
+)
 def test_a_bad_postgres_url_is_named(url: str, fragments: list[str]) -> None:
     assert_refused(url, "postgresql://postgres:***@", *fragments, checks=POSTGRES_CHECKS)
 
@@ -186,14 +192,27 @@ def test_a_bad_postgres_url_is_named(url: str, fragments: list[str]) -> None:
 def test_a_good_postgres_url_is_read_whole() -> None:
     target = parse_postgres("postgresql+psycopg://ledger:p%40ss@db.example:6543/ledger_2?schema=desk_a")
     assert (target.host, target.port, target.user, target.password, target.dbname, target.schema) == (
-        "db.example", "6543", "ledger", "p@ss", "ledger_2", "desk_a")
+        "db.example",
+        "6543",
+        "ledger",
+        "p@ss",
+        "ledger_2",
+        "desk_a",
+    )
     defaults = parse_postgres("postgres://db.example/ledger")
     assert (defaults.host, defaults.port, defaults.user, defaults.password, defaults.schema) == (
-        "db.example", "5432", "postgres", "", "public")
+        "db.example",
+        "5432",
+        "postgres",
+        "",
+        "public",
+    )
 
 
-@pytest.mark.parametrize("url", ["mysql://root@localhost/ledger", "ledger.db", "", "sqlite://ledger.db",
-                                 f"http://postgres:{PASSWORD}@host/db"])
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://root@localhost/ledger", "ledger.db", "", "sqlite://ledger.db", f"http://postgres:{PASSWORD}@host/db"],
+)
 def test_an_unknown_kind_of_url_is_named(url: str) -> None:
     assert_refused(url, "neither sqlite:///PATH nor postgresql://", checks=POSTGRES_CHECKS)
 

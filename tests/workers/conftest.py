@@ -54,7 +54,7 @@ class Service:
     # --- processes ---
 
     def start_worker(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
-        process = self._start("worker", "--concurrency", str(concurrency), ready='ready.')
+        process = self._start("worker", "--concurrency", str(concurrency), ready="ready.")
         self.workers.append(process)
         return process
 
@@ -69,16 +69,24 @@ class Service:
         return process
 
     def log_lines(self, command: str) -> list[str]:
-        return [line for log in sorted(self.logs.glob(f"{command}-*.log"))
-                for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        return [
+            line
+            for log in sorted(self.logs.glob(f"{command}-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if line.strip()
+        ]
 
     def _start(self, command: str, *args: str, ready: str) -> subprocess.Popen[bytes]:
         self.started += 1
         log = self.logs / f"{command}-{self.started}.log"  # standard error: the JSON log lines
         with log.open("wb") as errors, (self.logs / f"{command}-{self.started}.out").open("wb") as output:
-            process = subprocess.Popen([sys.executable, "-m", "ledger.cli", command, *args],
-                                       env={**os.environ, **self.env}, stdout=output, stderr=errors,
-                                       start_new_session=True)  # its own process group, children included
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ledger.cli", command, *args],
+                env={**os.environ, **self.env},
+                stdout=output,
+                stderr=errors,
+                start_new_session=True,
+            )  # its own process group, children included
         deadline = time.monotonic() + READY_SECONDS
         while ready not in log.read_text(errors="replace"):
             assert process.poll() is None, f"{command} exited:\n{log.read_text()}"
@@ -121,9 +129,13 @@ class Service:
         return ledger_cli("submit", str(scenario), *args, env=self.env)
 
     def submit_in_background(self, scenario: Path, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "ledger.cli", "submit", str(scenario), "--json", *args],
-                                env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "submit", str(scenario), "--json", *args],
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def wait_for_events(self, topic_suffix: str, at_least: int, seconds: float = 120.0) -> int:
         deadline = time.monotonic() + seconds
@@ -138,8 +150,10 @@ class Service:
         return json.loads(result.stdout)
 
     def settings(self) -> ServiceSettings:
-        values = {name[len("LEDGER_"):].lower(): value for name, value in self.env.items()}
-        return ServiceSettings(**{name: value for name, value in values.items() if name in ServiceSettings.model_fields})
+        values = {name[len("LEDGER_") :].lower(): value for name, value in self.env.items()}
+        return ServiceSettings(
+            **{name: value for name, value in values.items() if name in ServiceSettings.model_fields}
+        )
 
     def celery(self) -> Any:
         """A Celery app of the test process, sending to this service's queue."""
@@ -152,21 +166,24 @@ class Service:
         target = parse_postgres(self.store)
         with psycopg.connect(target.conninfo()) as connection:
             query = sql.SQL("SELECT count(*) FROM {}.ledger_events WHERE topic LIKE %s").format(
-                sql.Identifier(target.schema))
+                sql.Identifier(target.schema)
+            )
             return connection.execute(query, ("%" + topic_suffix,)).fetchone()[0]  # type: ignore[index]
 
     def notification_ids(self, topic_suffix: str) -> list[int]:
         target = parse_postgres(self.store)
         with psycopg.connect(target.conninfo()) as connection:
-            query = sql.SQL("SELECT notification_id FROM {}.ledger_events WHERE topic LIKE %s "
-                            "ORDER BY notification_id").format(sql.Identifier(target.schema))
+            query = sql.SQL(
+                "SELECT notification_id FROM {}.ledger_events WHERE topic LIKE %s ORDER BY notification_id"
+            ).format(sql.Identifier(target.schema))
             return [row[0] for row in connection.execute(query, ("%" + topic_suffix,))]
 
     def events_per_originator(self, topic_suffix: str) -> dict[str, int]:
         target = parse_postgres(self.store)
         with psycopg.connect(target.conninfo()) as connection:
-            query = sql.SQL("SELECT originator_id, count(*) FROM {}.ledger_events WHERE topic LIKE %s "
-                            "GROUP BY originator_id").format(sql.Identifier(target.schema))
+            query = sql.SQL(
+                "SELECT originator_id, count(*) FROM {}.ledger_events WHERE topic LIKE %s GROUP BY originator_id"
+            ).format(sql.Identifier(target.schema))
             return {str(row[0]): row[1] for row in connection.execute(query, ("%" + topic_suffix,))}
 
     def log_tail(self, lines: int = 30) -> str:

@@ -37,8 +37,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_for(self._answers, "redis-server")
 
     def stop(self) -> None:
@@ -73,14 +87,18 @@ class PrivatePostgres:
         self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
     def _as_postgres(self, program: str, *args: str) -> None:
-        command = ["runuser", "-u", "postgres", "--", str(self.bin / program), *args] if os.getuid() == 0 else \
-            [str(self.bin / program), *args]
+        command = (
+            ["runuser", "-u", "postgres", "--", str(self.bin / program), *args]
+            if os.getuid() == 0
+            else [str(self.bin / program), *args]
+        )
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"),
-                          "-w", "start")
+        self._as_postgres(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"
+        )
         _wait_for(self._answers, "postgres")
 
     def restart(self) -> None:

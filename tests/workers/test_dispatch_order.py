@@ -60,9 +60,12 @@ class InProcessService:
         self.steps = ProcessSteps(self.app)
         self.sent: list[tuple[Reaction, int]] = []
         tasks = {step: RecordedTask(step, self.sent) for step in STEPS}
-        self.dispatcher = Dispatcher(self.app, RecordingCelery(),  # type: ignore[arg-type]
-                                     ServiceSettings(store=store, redispatch_after_seconds=3600,
-                                                     dispatch_collect_seconds=0), tasks=tasks)
+        self.dispatcher = Dispatcher(
+            self.app,
+            RecordingCelery(),  # type: ignore[arg-type]
+            ServiceSettings(store=store, redispatch_after_seconds=3600, dispatch_collect_seconds=0),
+            tasks=tasks,
+        )
 
     def run_sent(self) -> None:
         while self.sent:
@@ -127,7 +130,14 @@ def test_accounts_sharing_a_top_up_source_top_up_one_after_the_other(in_process:
 
 
 def test_a_margin_call_that_owes_nothing_recovers_when_its_asset_is_marked(in_process: Any, tmp_path: Path) -> None:
-    text = """{"op": "params", "at": "2026-01-05T10:00:00Z", "assets": {"USDC": {"hourly_interest": "0"}, "ZZZ": {"precision": 8}}}
+    params = {
+        "op": "params",
+        "at": "2026-01-05T10:00:00Z",
+        "assets": {"USDC": {"hourly_interest": "0"}, "ZZZ": {"precision": 8}},
+    }
+    text = (
+        json.dumps(params)
+        + """
 {"op": "mark", "asset": "BTC", "price": "50000"}
 {"op": "open", "account": "X", "mode": "cross_classic", "leverage": 5}
 {"op": "deposit", "account": "X", "asset": "BTC", "amount": "2"}
@@ -139,6 +149,7 @@ def test_a_margin_call_that_owes_nothing_recovers_when_its_asset_is_marked(in_pr
 {"op": "repay", "account": "X", "asset": "USDC", "amount": "390000"}
 {"op": "mark", "asset": "ZZZ", "price": "1", "at": "2026-01-05T10:20:00Z"}
 """
+    )
     in_process.submit(text)
 
     report = build_report(in_process.app)

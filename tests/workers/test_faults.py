@@ -34,8 +34,7 @@ def _one_of_each_per_liquidation(service: Service, liquidations: int, takeovers:
     assert len(returns) == takeovers and set(returns.values()) == {1}
 
 
-def test_a_worker_killed_mid_liquidation_finishes_with_one_fee_and_one_return(service: Service,
-                                                                              tmp_path: Path) -> None:
+def test_a_worker_killed_mid_liquidation_finishes_with_one_fee_and_one_return(service: Service, tmp_path: Path) -> None:
     regular, takeovers = 30, 10
     scenario = tmp_path / "mass.jsonl"
     scenario.write_text(mass_liquidation_text(regular, takeovers))
@@ -61,8 +60,7 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     redis.stop()
 
 
-def test_redis_lost_mid_scenario_loses_nothing(make_service: Any, private_redis: PrivateRedis,
-                                               tmp_path: Path) -> None:
+def test_redis_lost_mid_scenario_loses_nothing(make_service: Any, private_redis: PrivateRedis, tmp_path: Path) -> None:
     regular, takeovers = 20, 6
     scenario = tmp_path / "mass.jsonl"
     scenario.write_text(mass_liquidation_text(regular, takeovers))
@@ -89,8 +87,11 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 def test_postgres_restarted_during_a_burst_keeps_every_acknowledged_input_once(
-        private_postgres: PrivatePostgres, tmp_path: Path) -> None:
-    lines = [line for line in mass_liquidation_lines(regular=150, takeovers=0) if line["op"] not in ("clock", "liquidity")]
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    lines = [
+        line for line in mass_liquidation_lines(regular=150, takeovers=0) if line["op"] not in ("clock", "liquidity")
+    ]
     scenario = tmp_path / "burst.jsonl"
     scenario.write_text("\n".join(json.dumps(line) for line in lines))
     service = Service(private_postgres.url, tmp_path)

@@ -26,12 +26,14 @@ def test_logs_are_json_lines_with_task_account_liquidation_and_notification_ids(
     dispatcher_lines = [json.loads(line) for line in service.log_lines("dispatcher")]
 
     reactions = [line for line in worker_lines if line.get("component") == "worker"]
-    assert reactions and all({"task_id", "task", "notification_id", "level", "timestamp"} <= set(line)
-                             for line in reactions)
+    assert reactions and all(
+        {"task_id", "task", "notification_id", "level", "timestamp"} <= set(line) for line in reactions
+    )
     assert any(line.get("account") == "B" for line in reactions)
     liquidation_steps = {line["task"] for line in reactions if "liquidation_id" in line}
     assert {"ledger.regular_part", "ledger.takeover_sales"} & liquidation_steps or any(
-        line["event"] == "followed on" for line in reactions)
+        line["event"] == "followed on" for line in reactions
+    )
     assert any(line["event"] == "started" for line in dispatcher_lines)
 
 
@@ -40,14 +42,22 @@ def test_beat_begins_the_hours_passed_and_their_interest_accrues(make_service: A
     service = make_service(clock_tick_seconds="1", heartbeat_file=str(heartbeat))
     start = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=30, second=0, microsecond=0)
     scenario = tmp_path / "recent.jsonl"
-    scenario.write_text("\n".join(json.dumps(line) for line in [
-        {"op": "params", "at": start.isoformat().replace("+00:00", "Z"),
-         "assets": {"USDC": {"hourly_interest": "0.0001"}}},
-        {"op": "open", "account": "D", "mode": "cross_classic", "leverage": 5},
-        {"op": "mark", "asset": "BTC", "price": "50000"},
-        {"op": "deposit", "account": "D", "asset": "BTC", "amount": "1"},
-        {"op": "borrow", "account": "D", "asset": "USDC", "amount": "10000"},
-    ]))
+    scenario.write_text(
+        "\n".join(
+            json.dumps(line)
+            for line in [
+                {
+                    "op": "params",
+                    "at": start.isoformat().replace("+00:00", "Z"),
+                    "assets": {"USDC": {"hourly_interest": "0.0001"}},
+                },
+                {"op": "open", "account": "D", "mode": "cross_classic", "leverage": 5},
+                {"op": "mark", "asset": "BTC", "price": "50000"},
+                {"op": "deposit", "account": "D", "asset": "BTC", "amount": "1"},
+                {"op": "borrow", "account": "D", "asset": "USDC", "amount": "10000"},
+            ]
+        )
+    )
     service.start_worker()
     service.start_dispatcher()
     service.submit_report(scenario)

@@ -37,7 +37,9 @@ def test_submitting_without_waiting_reaches_the_same_end(service: Service, tmp_p
     """Inputs appended while the workers run, within one hour and with no liquidity:
     each account's own history is the same as inline."""
     scenario = tmp_path / "mass.jsonl"
-    lines = [line for line in mass_liquidation_lines(regular=8, takeovers=0) if line["op"] not in ("clock", "liquidity")]
+    lines = [
+        line for line in mass_liquidation_lines(regular=8, takeovers=0) if line["op"] not in ("clock", "liquidity")
+    ]
     scenario.write_text("\n".join(json.dumps(line) for line in lines))
     service.start_worker()
     service.start_dispatcher()

@@ -15,8 +15,10 @@ from workers.settings import ServiceSettings
 
 def test_a_faulty_scenario_is_refused_whole(service: Service, tmp_path: Path) -> None:
     scenario = tmp_path / "faulty.jsonl"
-    scenario.write_text('{"op": "open", "account": "A", "mode": "cross_classic"}\n'
-                        '{"op": "deposit", "account": "A", "asset": "BTC", "amount": "-1"}\n')
+    scenario.write_text(
+        '{"op": "open", "account": "A", "mode": "cross_classic"}\n'
+        '{"op": "deposit", "account": "A", "asset": "BTC", "amount": "-1"}\n'
+    )
     before = service.count_events("")
 
     result = service.submit(scenario)

@@ -22,8 +22,9 @@ def _send(celery: Any, task: str, *args: Any, copies: int = 1, **kwargs: Any) ->
     return [result.get(timeout=TASK_SECONDS) for result in results]
 
 
-def test_every_step_of_a_takeover_delivered_again_and_twice_at_once_has_one_effect(service: Service,
-                                                                                   tmp_path: Path) -> None:
+def test_every_step_of_a_takeover_delivered_again_and_twice_at_once_has_one_effect(
+    service: Service, tmp_path: Path
+) -> None:
     scenario = SCENARIOS / "seed004_user_b.jsonl"
     service.start_worker(concurrency=2)  # no dispatcher: this test delivers the tasks itself
     submitted = service.submit(scenario, "--settle", "none")
@@ -38,8 +39,10 @@ def test_every_step_of_a_takeover_delivered_again_and_twice_at_once_has_one_effe
     assert again[0]["ran"] == []  # done already: nothing ran
 
     [liquidation_id] = service.events_per_originator("Liquidation.Triggered")
-    steps = [("ledger.regular_part", "Liquidation.Triggered", "Liquidation.RegularPartEnded"),
-             ("ledger.hand_off", "Liquidation.RegularPartEnded", "Liquidation.TakeoverStarted")]
+    steps = [
+        ("ledger.regular_part", "Liquidation.Triggered", "Liquidation.RegularPartEnded"),
+        ("ledger.hand_off", "Liquidation.RegularPartEnded", "Liquidation.TakeoverStarted"),
+    ]
     for task, cause, effect in steps:
         [cause_id] = service.notification_ids(cause)
         _send(celery, task, liquidation_id, cause_id, copies=2)
@@ -52,9 +55,11 @@ def test_every_step_of_a_takeover_delivered_again_and_twice_at_once_has_one_effe
     assert service.count_events("Liquidation.TakeoverSliceSold") == 1
     assert service.count_events("Liquidation.TakeoverSalesEnded") == 1
 
-    steps = [("ledger.fee", "Liquidation.TakeoverSalesEnded", "Liquidation.FeeCharged"),
-             ("ledger.return", "Liquidation.FeeCharged", "Liquidation.ProceedsReturned"),
-             ("ledger.unlock", "Liquidation.Completed", "Account.LiquidationEnded")]
+    steps = [
+        ("ledger.fee", "Liquidation.TakeoverSalesEnded", "Liquidation.FeeCharged"),
+        ("ledger.return", "Liquidation.FeeCharged", "Liquidation.ProceedsReturned"),
+        ("ledger.unlock", "Liquidation.Completed", "Account.LiquidationEnded"),
+    ]
     for task, cause, effect in steps:
         [cause_id] = service.notification_ids(cause)
         _send(celery, task, liquidation_id, cause_id, copies=2)
@@ -75,8 +80,9 @@ def test_every_step_of_a_takeover_delivered_again_and_twice_at_once_has_one_effe
 
 
 @pytest.mark.parametrize("scenario", [*SEEDS, "mass"], ids=lambda s: getattr(s, "stem", s))
-def test_every_reaction_sent_three_times_at_once_changes_nothing(make_service: Any, scenario: Any,
-                                                                 tmp_path: Path) -> None:
+def test_every_reaction_sent_three_times_at_once_changes_nothing(
+    make_service: Any, scenario: Any, tmp_path: Path
+) -> None:
     if scenario == "mass":
         scenario = tmp_path / "mass.jsonl"
         scenario.write_text(mass_liquidation_text(regular=6, takeovers=4))
