@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 PACKAGES = ("ledger", "projections", "workers")
-ENTRY_POINTS = ("ledger.entrypoints",)
+ENTRY_POINTS = ("ledger.entrypoints", "ledger.__main__")
 MIN_CHAIN = 3
 
 

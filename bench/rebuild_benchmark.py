@@ -87,7 +87,9 @@ def drop_store(url: str) -> None:
 
 def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
     """A generated scenario sized for about `events` events, applied as `ledger run` applies it."""
-    from ledger.inline import open_ledger, run_inputs, validate
+    from ledger.bootstrap import open_ledger
+    from ledger.processes.inline import run_inputs
+    from ledger.runs import validate
 
     inputs = max(1000, round(events / EVENTS_PER_INPUT))
     accounts = max(20, inputs // INPUTS_PER_ACCOUNT)

@@ -52,7 +52,7 @@ FULL = {"accounts": 10000, "inputs": 1000000}
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BASELINE_BATCH = 100
 BASELINE_STATE_BYTES = 300
-BASELINE_TOPIC = "ledger.domain.accounts:Account.Deposited"
+BASELINE_TOPIC = "ledger.domain.margin.account:Account.Deposited"
 
 
 # --- (a), (b): one store, measured in a child process ---------------------------------------
@@ -84,8 +84,10 @@ def _count_rows(url: str, app: Any) -> dict[str, int]:
 def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[str, Any]:
     import resource
 
-    from ledger.inline import open_ledger, run_inputs, validate
+    from ledger.bootstrap import open_ledger
     from ledger.inputs import InputErrors
+    from ledger.processes.inline import run_inputs
+    from ledger.runs import validate
     from projections.report import build_report
 
     result: dict[str, Any] = {"store": label}

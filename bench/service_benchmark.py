@@ -46,10 +46,12 @@ import redis  # noqa: E402
 from eventsourcing.persistence import Tracking  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from ledger.domain.accounts import Account  # noqa: E402
+from ledger.bootstrap import open_ledger, open_service_ledger  # noqa: E402
+from ledger.domain.margin.account import Account  # noqa: E402
 from ledger.domain.market import AssetMarket  # noqa: E402
-from ledger.inline import open_ledger, run_inputs, validate  # noqa: E402
-from ledger.service import DISPATCHER_TRACKING, Submission, open_service_ledger, wait_until_settled  # noqa: E402
+from ledger.processes.inline import run_inputs  # noqa: E402
+from ledger.processes.service import DISPATCHER_TRACKING, Submission, wait_until_settled  # noqa: E402
+from ledger.runs import validate  # noqa: E402
 from tests.workers.mass_liquidation import mass_liquidation_lines  # noqa: E402
 from workers.settings import ServiceSettings  # noqa: E402
 
@@ -135,7 +137,7 @@ def service_run(url: str, mark_text: str, workers: int, logs: Path) -> dict[str,
             processes.append(
                 (
                     subprocess.Popen(
-                        [sys.executable, "-m", "ledger.cli", *command],
+                        [sys.executable, "-m", "ledger", *command],
                         env=env,
                         stdout=log.open("wb"),
                         stderr=subprocess.STDOUT,

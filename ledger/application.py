@@ -17,10 +17,12 @@ from eventsourcing.application import AggregateNotFoundError, Application, Event
 from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import Recording, Tracking
 
-from ledger.domain.accounts import Account, Rejected, account_id
+from ledger.domain.errors import Rejected
+from ledger.domain.identity import account_id
 from ledger.domain.limits import use_ledger_decimal_context
-from ledger.domain.liquidation import Liquidation
-from ledger.domain.margin import Mark, PriceBook
+from ledger.domain.moved_topics import register_moved_topics
+from ledger.domain.margin.account import Account
+from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.market import (
     ACCOUNTS_LOG_ID,
     CLOCK_ID,
@@ -47,6 +49,7 @@ from ledger.domain.parameters import (
     first_version_data,
     overlay_changes,
 )
+from ledger.domain.prices import Mark, PriceBook
 from ledger.idempotency import FileMark, LineAlreadyApplied
 from ledger.inputs import (
     AutoTopUpInput,
@@ -89,6 +92,7 @@ class Ledger(Application):
 
     def __init__(self, env: Mapping[str, str] | None = None):
         use_ledger_decimal_context()
+        register_moved_topics()
         super().__init__(env)
         self.accounts_log = EventSourcedLog(self.events, ACCOUNTS_LOG_ID, AccountLogged)
         self.liquidations_log = EventSourcedLog(self.events, LIQUIDATIONS_LOG_ID, LiquidationLogged)

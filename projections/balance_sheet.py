@@ -7,7 +7,7 @@ and how conservation is checked: per asset and book, everything nets to zero.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -71,16 +71,4 @@ def entries_net_to_zero(entries: list[Entry]) -> bool:
     return all(total == 0 for total in totals.values())
 
 
-def stored_events(app: Any, page: int = 1000) -> Iterator[Any]:
-    """Every event of the store, in notification order."""
-    start = 1
-    while True:
-        notifications = app.recorder.select_notifications(start=start, limit=page)
-        if not notifications:
-            return
-        for notification in notifications:
-            yield app.mapper.to_domain_event(notification)
-        start = notifications[-1].id + 1
-
-
-__all__ = ["BALANCE", "DEBT", "BalanceSheet", "Imbalance", "entries_net_to_zero", "stored_events"]
+__all__ = ["BALANCE", "DEBT", "BalanceSheet", "Imbalance", "entries_net_to_zero"]

@@ -21,8 +21,8 @@ from sqlalchemy.pool import StaticPool
 
 from ledger.application import Ledger
 from ledger.domain.parameters import first_version_data
-from ledger.inline import run_inputs
 from ledger.inputs import InputErrors, KnownState, check_restored_inputs, restore_input
+from ledger.processes.inline import run_inputs
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
 from projections.database import migrate
 from projections.presentation import OnProgress, Sheet, print_sheet

@@ -15,10 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.domain.accounts import TAKEN_OVER, Account
-from ledger.domain.liquidation import Liquidation
-from ledger.domain.margin import MissingPrice, PriceBook, margin_position, reported_level
+from ledger.domain.margin.account import TAKEN_OVER, Account
+from ledger.domain.margin.liquidation import Liquidation
+from ledger.domain.margin.rules import margin_position, reported_level
 from ledger.domain.money import normalized
+from ledger.domain.prices import MissingPrice, PriceBook
 from projections.queries import ViewReader, as_utc
 from projections.views import amounts_text, event_name, json_safe
 

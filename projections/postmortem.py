@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.text import Text
 
 from ledger.application import Ledger
-from ledger.domain.margin import MissingPrice
 from ledger.domain.money import normalized
+from ledger.domain.prices import MissingPrice
 from projections.history import BOOKKEEPING, HistoryError, account_state, iso
 from projections.presentation import (
     Sheet,

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from ledger.domain.margin import Mark, PriceBook
 from ledger.domain.parameters import RiskParameters, first_version_data
+from ledger.domain.prices import Mark, PriceBook
 from projections import tables
 
 Row = dict[str, Any]

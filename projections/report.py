@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 
 from ledger.application import Ledger
 from ledger.domain.entries import BALANCE, INSURANCE_FUND, SYSTEM_ACCOUNTS
-from ledger.domain.margin import MissingPrice, PriceBook, margin_position, reported_level
+from ledger.domain.margin.rules import margin_position, reported_level
 from ledger.domain.money import ZERO, normalized
+from ledger.domain.prices import MissingPrice, PriceBook
 from projections.queries import ViewReader
 from projections.runner import StoreViews
 from projections.views import amounts_text

@@ -23,8 +23,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain.accounts import Account
-from ledger.domain.liquidation import Liquidation
+from ledger.domain.margin.account import Account
+from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.market import AssetMarket, InputRejected, ParameterSet
 from ledger.domain.money import ZERO, normalized
 from projections import tables

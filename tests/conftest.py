@@ -22,8 +22,10 @@ import pytest
 from psycopg import sql
 
 from ledger.application import Ledger
-from ledger.inline import open_ledger, run_inputs, validate
-from ledger.processes import ProcessManager
+from ledger.bootstrap import open_ledger
+from ledger.processes.inline import run_inputs
+from ledger.processes.steps import ProcessManager
+from ledger.runs import validate
 from projections.runner import StoreViews
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -35,7 +37,7 @@ BACKENDS = os.environ.get("LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
 def ledger_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The `ledger` command as other tools run it: a process of its own."""
     return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
+        [sys.executable, "-m", "ledger", *args],
         capture_output=True,
         text=True,
         check=False,

@@ -18,8 +18,8 @@ from functools import cache
 from celery import Celery, signals
 
 from ledger.application import Ledger
-from ledger.processes import ProcessSteps
-from ledger.service import open_service_ledger
+from ledger.bootstrap import open_service_ledger
+from ledger.processes.steps import ProcessSteps
 from workers.logs import configure_logging
 from workers.settings import ServiceSettings
 

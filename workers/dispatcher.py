@@ -31,11 +31,11 @@ from celery import Celery
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
-from ledger.fanout import ServiceIndex
-from ledger.processes import AUTO_TOP_UP, BARRIER_EVENTS, Reaction, reaction_tracking_name
-from ledger.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
+from ledger.log import GapWatch, read_committed
+from ledger.processes.fanout import ServiceIndex
+from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
+from ledger.processes.steps import AUTO_TOP_UP, BARRIER_EVENTS, Reaction, reaction_tracking_name
 from projections.database import views_engine
-from projections.runner import GapWatch, read_committed
 from workers.heartbeat import Heartbeat
 from workers.logs import logger
 from workers.settings import ServiceSettings

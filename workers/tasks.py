@@ -17,9 +17,9 @@ from typing import Any
 from celery import Task
 from eventsourcing.persistence import IntegrityError
 
-from ledger import processes
-from ledger.processes import Reaction
-from ledger.service import TRANSIENT_ERRORS, is_settled, run_reactions
+from ledger.processes import steps as processes
+from ledger.processes.service import TRANSIENT_ERRORS, is_settled, run_reactions
+from ledger.processes.steps import Reaction
 from workers.app import app, service, settings
 from workers.logs import logger
 

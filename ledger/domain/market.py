@@ -14,9 +14,9 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
 
-from ledger.domain.accounts import NAMESPACE
-from ledger.domain.margin import Mark
+from ledger.domain.identity import NAMESPACE
 from ledger.domain.parameters import RiskParameters, merge_parameter_data
+from ledger.domain.prices import Mark
 from ledger.domain.timestamps import OrderedTimestamps
 
 PARAMETERS_ID = uuid.uuid5(NAMESPACE, "parameters")

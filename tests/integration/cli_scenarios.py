@@ -9,7 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from ledger.cli import app
+from ledger.entrypoints.cli import app
 
 START = "2026-01-05T10:00:00Z"
 FALL = "2026-01-05T10:20:00Z"

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from ledger.entrypoints.cli import app
 
 T0 = "2026-01-05T10:00:00Z"
 SQLITE_PREFIX = "sqlite:///"
@@ -282,7 +282,7 @@ def ledger_process(*args: str, timeout: float = 60) -> subprocess.CompletedProce
         resource.setrlimit(resource.RLIMIT_AS, (PROCESS_MEMORY_MAX, PROCESS_MEMORY_MAX))
 
     return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
+        [sys.executable, "-m", "ledger", *args],
         capture_output=True,
         text=True,
         check=False,

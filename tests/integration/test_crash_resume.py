@@ -233,7 +233,7 @@ def run_until(scenario: Path, url: str, kind: str, k: int, workdir: Path) -> Att
     out, err = workdir / "stdout", workdir / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", url, "--json"],
+            [sys.executable, "-m", "ledger", "run", str(scenario), "--store", url, "--json"],
             stdout=stdout,
             stderr=stderr,
             cwd=ROOT,
@@ -259,7 +259,7 @@ def run_until(scenario: Path, url: str, kind: str, k: int, workdir: Path) -> Att
 def mark_of(url: str, source: str) -> int:
     """How many of the file's inputs the store applied: the inputs it recorded from the file,
     which its `ScenarioFile` mark counts too."""
-    from ledger.inline import open_ledger
+    from ledger.bootstrap import open_ledger
 
     app = open_ledger(url)
     try:

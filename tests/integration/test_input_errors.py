@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ledger.inline import open_ledger
+from ledger.bootstrap import open_ledger
 from projections.report import build_report
 
 SETUP = (
@@ -85,7 +85,7 @@ def ledger_run(store_url: str, directory: Path, *lines: dict[str, Any] | str) ->
     scenario = directory / "scenario.jsonl"
     scenario.write_text("".join(as_text(line) + "\n" for line in lines))
     done = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
+        [sys.executable, "-m", "ledger", "run", str(scenario), "--store", store_url, "--json"],
         capture_output=True,
         text=True,
         cwd=directory,

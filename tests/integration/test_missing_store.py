@@ -11,7 +11,7 @@ from ledger.store import store_exists
 
 def _run(scenario: Path, store_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
+        [sys.executable, "-m", "ledger", "run", str(scenario), "--store", store_url, "--json"],
         capture_output=True,
         text=True,
         check=False,

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from ledger.cli import app
+from ledger.entrypoints.cli import app
 from tests.conftest import BACKENDS, SCENARIOS
 from tests.conftest import ledger_cli as ledger
 

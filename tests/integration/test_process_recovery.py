@@ -5,8 +5,10 @@ opened again, and runs once."""
 from __future__ import annotations
 
 from ledger.application import Ledger
-from ledger.inline import open_ledger, run_inputs, validate
-from ledger.processes import ProcessManager
+from ledger.bootstrap import open_ledger
+from ledger.processes.inline import run_inputs
+from ledger.processes.steps import ProcessManager
+from ledger.runs import validate
 from projections.report import build_report
 from tests.conftest import SCENARIOS, LedgerSession
 

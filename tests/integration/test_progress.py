@@ -61,7 +61,7 @@ def run_with_terminal_stderr(args: list[str]) -> tuple[str, str, int]:
     what each received and the exit code."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", *args],
+        [sys.executable, "-m", "ledger", *args],
         stdout=subprocess.PIPE,
         stderr=terminal,
         text=True,

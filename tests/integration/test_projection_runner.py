@@ -30,8 +30,10 @@ from psycopg import sql
 from sqlalchemy import Engine, select
 
 from ledger.application import Ledger
-from ledger.domain.accounts import Account
-from ledger.inline import open_ledger, run_inputs, validate
+from ledger.bootstrap import open_ledger
+from ledger.domain.margin.account import Account
+from ledger.processes.inline import run_inputs
+from ledger.runs import validate
 from ledger.store import parse_postgres
 from projections import tables
 from projections.runner import ProjectionConflict, StoreViews
@@ -196,7 +198,7 @@ def kill_while_writing(url: str, watcher: psycopg.Connection[Any]) -> tuple[int,
     name = f"kill-{uuid.uuid4().hex[:12]}"  # libpq gives the process's sessions this name
     started_from = tracked_position(url)
     process = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "project", "--once", "--store", url],
+        [sys.executable, "-m", "ledger", "project", "--once", "--store", url],
         env={**os.environ, "LEDGER_PROJECTION_BATCH": "100", "PGAPPNAME": name},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -482,7 +484,7 @@ def test_two_runners_racing_apply_every_event_exactly_once(store_url: str, tmp_p
 
 def test_two_projector_processes_racing_leave_exact_views(pg_url: str, tmp_path: Path) -> None:
     apply(pg_url, generated(tmp_path, accounts=60, inputs=3000), "load")
-    commands = [[sys.executable, "-m", "ledger.cli", "project", "--once", "--store", pg_url, "--json"]] * 2
+    commands = [[sys.executable, "-m", "ledger", "project", "--once", "--store", pg_url, "--json"]] * 2
     processes = [
         subprocess.Popen(
             command,

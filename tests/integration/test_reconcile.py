@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from ledger.cli import app as cli_app
-from ledger.inline import run_inputs, validate
+from ledger.entrypoints.cli import app as cli_app
+from ledger.processes.inline import run_inputs
+from ledger.runs import validate
 from projections.database import views_engine
 from projections.reconcile import reconcile_store
 from tests.conftest import LedgerSession, seeds_one_after_another

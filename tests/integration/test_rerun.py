@@ -93,7 +93,7 @@ def topic_counts(url: str) -> Counter[str]:
 
 def recorded_inputs(url: str) -> list[dict[str, Any]]:
     """Every input record the store keeps (what `ledger replay` runs again)."""
-    from ledger.inline import open_ledger
+    from ledger.bootstrap import open_ledger
 
     app = open_ledger(url)
     try:
@@ -263,8 +263,10 @@ def test_whitespace_and_key_order_of_applied_lines_are_not_edits(store_url: str,
 
 def test_a_faulty_new_line_is_not_called_an_edit_of_the_applied_part(store_url: str) -> None:
     """In process (what `ledger run` calls), to keep it short."""
-    from ledger.inline import open_ledger, plan, run_inputs
+    from ledger.bootstrap import open_ledger
     from ledger.inputs import InputErrors
+    from ledger.processes.inline import run_inputs
+    from ledger.runs import plan
 
     app = open_ledger(store_url)
     try:
@@ -373,7 +375,8 @@ def test_a_params_overlay_is_recorded_once_per_file_and_kept_when_resumed(store_
 
     # A run that stopped right after beginning its file (its overlay recorded, no input yet):
     # the retry applies every line and does not record the overlay again.
-    from ledger.inline import open_ledger, plan
+    from ledger.bootstrap import open_ledger
+    from ledger.runs import plan
 
     cut_short = write_lines(
         tmp_path / "cut_short.jsonl", [{"op": "deposit", "account": "S", "asset": "ETH", "amount": "1"}]

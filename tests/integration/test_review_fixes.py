@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from ledger.inline import open_ledger, plan, run_inputs
+from ledger.bootstrap import open_ledger
 from ledger.inputs import InputErrors
+from ledger.processes.inline import run_inputs
+from ledger.runs import plan
 from ledger.store import StoreBusy, writer_lease
 from tests.conftest import ledger_cli
 
@@ -133,7 +135,7 @@ def test_a_scenario_from_a_pipe_is_applied_anew_each_time(tmp_path: Path) -> Non
     seven = json.dumps({"op": "deposit", "account": "A", "asset": "USDC", "amount": "7"}) + "\n"
     for batch in (opening + five, opening + five + seven):
         completed = subprocess.run(
-            [sys.executable, "-m", "ledger.cli", "run", "/dev/stdin", "--store", store, "--json"],
+            [sys.executable, "-m", "ledger", "run", "/dev/stdin", "--store", store, "--json"],
             input=batch,
             capture_output=True,
             text=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eventsourcing.application import Application
 
-from ledger.domain.accounts import account_id
+from ledger.domain.identity import account_id
 from ledger.domain.market import CLOCK_ID, PARAMETERS_ID, market_id
 from tests.conftest import SCENARIOS, LedgerSession
 

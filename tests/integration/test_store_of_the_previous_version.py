@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from ledger.inline import open_ledger
+from ledger.bootstrap import open_ledger
 from ledger.store import store_environment
 from projections.report import build_report
 from tests.integration.cli_scenarios import ledger, write_scenario

@@ -27,7 +27,7 @@ def test_the_shared_scenarios_are_found() -> None:
 @pytest.mark.parametrize("scenario", SCENARIO_FILES, ids=lambda p: p.stem)
 def test_ledger_run_json_matches_expected(scenario: Path, store_url: str) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
+        [sys.executable, "-m", "ledger", "run", str(scenario), "--store", store_url, "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -52,7 +52,8 @@ def test_conservation_after_every_input(scenario: Path, ledger_session: LedgerSe
 
 def _sheet_holdings(session: LedgerSession, account: str) -> dict[str, str]:
     from ledger.domain.money import normalized
-    from projections.balance_sheet import BalanceSheet, stored_events
+    from ledger.log import stored_events
+    from projections.balance_sheet import BalanceSheet
 
     sheet = BalanceSheet().apply_all(stored_events(session.app))
     return {asset: normalized(amount) for asset, amount in sheet.holdings(account).items()}
@@ -62,7 +63,7 @@ def test_seed_user_c_report_from_the_spec(store_url: str) -> None:
     """The issue's 'done when': seed004_user_c --json matches its expected report."""
     scenario = SCENARIOS / "seed004_user_c.jsonl"
     completed = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", "run", str(scenario), "--store", store_url, "--json"],
+        [sys.executable, "-m", "ledger", "run", str(scenario), "--store", store_url, "--json"],
         capture_output=True,
         text=True,
         check=True,

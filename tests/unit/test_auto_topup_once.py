@@ -17,10 +17,11 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.domain.accounts import Account
-from ledger.domain.margin import Mark, PriceBook, plan_auto_topup
+from ledger.domain.margin.account import Account
+from ledger.domain.margin.rules import plan_auto_topup
 from ledger.domain.parameters import RiskParameters, default_parameter_data
-from projections.balance_sheet import stored_events
+from ledger.domain.prices import Mark, PriceBook
+from ledger.log import stored_events
 from tests.conftest import LedgerSession
 from tests.unit.test_ledger_rules import book, events_named, liquidations_of, mark
 

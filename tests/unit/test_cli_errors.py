@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import typer
 
-from ledger import cli_errors
-from ledger.cli_errors import _redacted, exit_usage
+from ledger.entrypoints import cli_errors
+from ledger.entrypoints.cli_errors import _redacted, exit_usage
 from ledger.store import redacted
 
 

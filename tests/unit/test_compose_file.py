@@ -12,7 +12,7 @@ import pytest
 import typer.main
 import yaml
 
-from ledger.cli import app
+from ledger.entrypoints.cli import app
 from workers.heartbeat import HEARTBEAT_VARIABLE
 from workers.settings import ServiceSettings
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger.domain.accounts import Account
+from ledger.bootstrap import open_ledger
+from ledger.domain.margin.account import Account
 from ledger.domain.market import AssetMarket
-from ledger.fanout import ServiceIndex
-from ledger.inline import open_ledger, run_inputs, validate
-from ledger.processes import AUTO_TOP_UP, EVALUATE_MARGIN, EVALUATION_EVENTS
+from ledger.processes.fanout import ServiceIndex
+from ledger.processes.inline import run_inputs
+from ledger.processes.steps import AUTO_TOP_UP, EVALUATE_MARGIN, EVALUATION_EVENTS
+from ledger.runs import validate
 from tests.unit.test_mark_watch import _random_scenario
 
 

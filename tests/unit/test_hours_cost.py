@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from ledger.domain.accounts import Account
-from ledger.domain.liquidation import Liquidation
+from ledger.domain.margin.account import Account
+from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.market import Clock
-from ledger.fanout import ServiceIndex
-from ledger.processes import ACCRUE_DESK_INTEREST, ACCRUE_INTEREST, AUTO_TOP_UP, EVALUATE_MARGIN, Reaction
+from ledger.processes.fanout import ServiceIndex
+from ledger.processes.steps import ACCRUE_DESK_INTEREST, ACCRUE_INTEREST, AUTO_TOP_UP, EVALUATE_MARGIN, Reaction
 from tests.conftest import LedgerSession
 
 ACCOUNTS = 1_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-from projections.balance_sheet import stored_events
+from ledger.log import stored_events
 from tests.conftest import LedgerSession
 
 T10_00 = "2026-01-05T10:00:00Z"

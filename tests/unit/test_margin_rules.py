@@ -9,11 +9,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from ledger.domain.liquidation import Repayment, Sale, plan_fee, plan_settlement
-from ledger.domain.margin import (
+from ledger.domain.margin.liquidation import Repayment, Sale, plan_fee, plan_settlement
+from ledger.domain.margin.rules import (
     NO_DEBT_LEVEL,
-    Mark,
-    PriceBook,
     collateral_value_to_reach,
     hourly_interest,
     initial_level,
@@ -31,6 +29,7 @@ from ledger.domain.money import (
     unit,
 )
 from ledger.domain.parameters import RiskParameters, default_parameter_data, merge_parameter_data
+from ledger.domain.prices import Mark, PriceBook
 
 DEFAULTS = RiskParameters(default_parameter_data(), 1)
 CROSS_5X = DEFAULTS.margin_tier("cross_classic", 5)

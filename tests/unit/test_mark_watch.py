@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ledger.domain.margin import Mark, PriceBook, margin_position, quiet_price_bands
+from ledger.bootstrap import open_ledger
+from ledger.domain.margin.rules import margin_position, quiet_price_bands
 from ledger.domain.parameters import RiskParameters, default_parameter_data
-from ledger.inline import open_ledger, run_inputs, validate
-from ledger.processes import ProcessManager
-from projections.balance_sheet import stored_events
+from ledger.domain.prices import Mark, PriceBook
+from ledger.log import stored_events
+from ledger.processes.inline import run_inputs
+from ledger.processes.steps import ProcessManager
+from ledger.runs import validate
 from projections.report import build_report
 
 PARAMETERS = RiskParameters(default_parameter_data(), 1)

@@ -62,10 +62,11 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
-from ledger.domain.accounts import Account
 from ledger.domain.entries import DEBT, TAKEOVER_DESK
-from ledger.domain.liquidation import Liquidation
-from projections.balance_sheet import BalanceSheet, entries_net_to_zero, stored_events
+from ledger.domain.margin.account import Account
+from ledger.domain.margin.liquidation import Liquidation
+from ledger.log import stored_events
+from projections.balance_sheet import BalanceSheet, entries_net_to_zero
 from projections.counterfactual import views_in_memory
 from projections.report import read_report
 from tests.conftest import LedgerSession

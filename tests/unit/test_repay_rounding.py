@@ -19,11 +19,12 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.liquidation import Repayment, Sale, plan_settlement
-from ledger.domain.margin import Mark, PriceBook
+from ledger.domain.margin.liquidation import Repayment, Sale, plan_settlement
 from ledger.domain.money import enough_to_repay, proceeds_of_sale, unit
 from ledger.domain.parameters import RiskParameters, default_parameter_data
-from projections.balance_sheet import BalanceSheet, entries_net_to_zero, stored_events
+from ledger.domain.prices import Mark, PriceBook
+from ledger.log import stored_events
+from projections.balance_sheet import BalanceSheet, entries_net_to_zero
 from tests.conftest import LedgerSession
 from tests.unit.test_ledger_rules import book, events_named, liquidations_of, mark
 

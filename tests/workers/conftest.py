@@ -20,7 +20,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from ledger.service import open_service_ledger
+from ledger.bootstrap import open_service_ledger
 from ledger.store import parse_postgres
 from tests.conftest import SCENARIOS, ledger_cli
 from workers.app import create_celery_app
@@ -81,7 +81,7 @@ class Service:
         log = self.logs / f"{command}-{self.started}.log"  # standard error: the JSON log lines
         with log.open("wb") as errors, (self.logs / f"{command}-{self.started}.out").open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli", command, *args],
+                [sys.executable, "-m", "ledger", command, *args],
                 env={**os.environ, **self.env},
                 stdout=output,
                 stderr=errors,
@@ -130,7 +130,7 @@ class Service:
 
     def submit_in_background(self, scenario: Path, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "submit", str(scenario), "--json", *args],
+            [sys.executable, "-m", "ledger", "submit", str(scenario), "--json", *args],
             env={**os.environ, **self.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ledger.processes import AUTO_TOP_UP, STEPS, ProcessSteps, Reaction
-from ledger.service import DISPATCHER_TRACKING, Submission, is_settled, open_service_ledger, run_reactions
+from ledger.bootstrap import open_service_ledger
+from ledger.processes.service import DISPATCHER_TRACKING, Submission, is_settled, run_reactions
+from ledger.processes.steps import AUTO_TOP_UP, STEPS, ProcessSteps, Reaction
 from projections.report import build_report
 from tests.conftest import ledger_cli
 from workers.dispatcher import Dispatcher
@@ -90,7 +91,7 @@ class InProcessService:
 
 
 def _validated(app: Any, text: str) -> Any:
-    from ledger.inline import validate
+    from ledger.runs import validate
 
     return validate(app, text, f"scenario-{uuid.uuid4().hex[:8]}.jsonl")  # a file of its own each time
 

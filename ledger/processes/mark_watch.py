@@ -12,7 +12,7 @@ import bisect
 from collections import defaultdict
 from decimal import Decimal
 
-from ledger.domain.margin import PriceBand
+from ledger.domain.margin.rules import PriceBand
 
 
 class MarkWatch:

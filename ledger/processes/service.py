@@ -31,11 +31,11 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from psycopg import sql
 
 from ledger.application import Ledger, UnitOfWork
-from ledger.domain.liquidation import Liquidation
+from ledger.domain.margin.liquidation import Liquidation
 from ledger.idempotency import LineAlreadyApplied
 from ledger.inputs import LedgerInput, input_record
-from ledger.processes import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
-from ledger.store import POSTGRES_SCHEMES, StoreURLError, store_environment, store_exists
+from ledger.log import causing_event
+from ledger.processes.steps import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
 
 DISPATCHER_TRACKING = "ledger.dispatcher"  # everything up to this notification id has been reacted to
 CONFLICT_ATTEMPTS = 20
@@ -43,31 +43,8 @@ CONFLICT_ATTEMPTS = 20
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
-class ServiceStoreError(ValueError):
-    pass
-
-
 class ServiceNotSettled(TimeoutError):
     pass
-
-
-def open_service_ledger(url: str) -> Ledger:
-    """The store of the running service, opened without the single writer's cache:
-    workers, the dispatcher and submitters write and read it at the same time."""
-    if not url.startswith(POSTGRES_SCHEMES):
-        raise StoreURLError(f"the service mode needs a PostgreSQL store, not {url!r}")
-    if not store_exists(url):
-        raise ServiceStoreError(f"no ledger store at {url}: run `ledger migrate --store URL` first")
-    # No pre-ping: a connection a restart broke fails once, is dropped by the pool, and the
-    # operation is retried (tasks, the dispatcher and `ledger submit` all retry).
-    environment = {
-        **store_environment(url),
-        "CREATE_TABLE": "n",
-        "PROCESS_RECORDER_TOPIC": "ledger.recorders:PostgresMultiTrackingRecorder",
-    }
-    app = Ledger(environment)
-    app.store_url = url
-    return app
 
 
 # --- reactions ----------------------------------------------------------------------------
@@ -89,13 +66,6 @@ class ReactionOutcome:
             "events": self.events,
             "attempts": self.attempts,
         }
-
-
-def causing_event(app: Ledger, notification_id: int) -> Any:
-    notifications = app.recorder.select_notifications(start=notification_id, limit=1, stop=notification_id)
-    if not notifications:
-        raise LookupError(f"no notification {notification_id} in the store")
-    return app.mapper.to_domain_event(notifications[0])
 
 
 def run_reactions(

@@ -17,11 +17,12 @@ import psycopg
 import typer
 from pydantic import ValidationError
 
-from ledger.cli_errors import err, exit_input_errors, exit_usage
+from ledger.bootstrap import ServiceStoreError, open_service_ledger
+from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage
 from ledger.files import InputFileError, read_scenario
-from ledger.inline import plan
 from ledger.inputs import InputErrors
-from ledger.service import ServiceNotSettled, ServiceStoreError, Submission, open_service_ledger, wait_until_settled
+from ledger.processes.service import ServiceNotSettled, Submission, wait_until_settled
+from ledger.runs import plan
 from ledger.store import StoreURLError, redacted
 
 ServiceStoreOption = Annotated[
@@ -47,7 +48,7 @@ def submit(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
     """Appends a scenario's inputs one by one to a running service's store; the workers run the processes."""
-    from ledger.cli import print_report
+    from ledger.entrypoints.cli import print_report
     from projections.report import build_report
 
     if settle not in SETTLE_CHOICES:
@@ -135,9 +136,7 @@ def _supervise(arguments: list[str]) -> None:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, stop)
     while not stopping.is_set():
-        child[:] = [
-            subprocess.Popen([sys.executable, "-m", "ledger.cli", *arguments], env={**os.environ, SUPERVISED: "1"})
-        ]
+        child[:] = [subprocess.Popen([sys.executable, "-m", "ledger", *arguments], env={**os.environ, SUPERVISED: "1"})]
         code = child[0].wait()
         if stopping.is_set():
             break

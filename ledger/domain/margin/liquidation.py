@@ -16,13 +16,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.accounts import NAMESPACE
-from ledger.domain.debts import (
-    add_to_book,
-    interest_first,
-    principal_due_interest,
-    total_owed,
-)
+from ledger.domain.books import add_to_book, interest_first, principal_due_interest, total_owed
 from ledger.domain.entries import (
     INSURANCE_FUND,
     LENDING_POOL,
@@ -35,7 +29,8 @@ from ledger.domain.entries import (
     move_all,
     settle_debt,
 )
-from ledger.domain.margin import PriceBook, hourly_interest
+from ledger.domain.identity import NAMESPACE
+from ledger.domain.margin.rules import hourly_interest
 from ledger.domain.money import (
     ZERO,
     enough_to_repay,
@@ -43,6 +38,7 @@ from ledger.domain.money import (
     floor_quotient,
     proceeds_of_sale,
 )
+from ledger.domain.prices import PriceBook
 
 REGULAR = "regular"
 TAKEOVER = "takeover"

@@ -15,9 +15,9 @@ from collections import defaultdict
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.domain.accounts import MARGIN_CALL, Account
-from ledger.domain.liquidation import Liquidation
-from ledger.processes import OpenDebts, Reaction, reactions_to
+from ledger.domain.margin.account import MARGIN_CALL, Account
+from ledger.domain.margin.liquidation import Liquidation
+from ledger.processes.steps import OpenDebts, Reaction, reactions_to
 
 
 class ServiceIndex:

@@ -17,13 +17,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ledger import service_cli
 from ledger.application import Ledger
-from ledger.cli_errors import err, exit_input_errors, exit_usage, print_error
-from ledger.domain.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
+from ledger.domain.margin.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
+from ledger.entrypoints import service_cli
+from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.files import InputFileError, is_pipe, read_parameter_file, read_scenario
-from ledger.inline import check_scenario, open_validated, run_inputs
 from ledger.inputs import InputErrors, Scenario, parse_parameter_file, parse_time
+from ledger.processes.inline import run_inputs
+from ledger.runs import check_scenario, open_validated
 from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, store_exists, store_url, writer_lease
 from projections.history import HistoryError, account_history, resolve_point
 from projections.presentation import (

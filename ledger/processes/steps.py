@@ -29,14 +29,12 @@ from typing import Any
 from eventsourcing.persistence import Recording, Tracking
 
 from ledger.application import Ledger, UnitOfWork
-from ledger.domain.accounts import MARGIN_CALL, Account
-from ledger.domain.debts import add_to_book
+from ledger.domain.books import add_to_book
 from ledger.domain.entries import TAKEOVER_DESK
-from ledger.domain.liquidation import IN_PROGRESS, Liquidation, Repayment, Sale, plan_fee, plan_settlement
-from ledger.domain.margin import (
+from ledger.domain.margin.account import MARGIN_CALL, Account
+from ledger.domain.margin.liquidation import IN_PROGRESS, Liquidation, Repayment, Sale, plan_fee, plan_settlement
+from ledger.domain.margin.rules import (
     MarginPosition,
-    MissingPrice,
-    PriceBook,
     liquidation_fee_value,
     margin_position,
     plan_auto_topup,
@@ -46,7 +44,8 @@ from ledger.domain.margin import (
 from ledger.domain.market import AssetMarket, Clock, ParameterSet
 from ledger.domain.money import exact_product, round_down
 from ledger.domain.parameters import MarginTier
-from ledger.mark_watch import MarkWatch
+from ledger.domain.prices import MissingPrice, PriceBook
+from ledger.processes.mark_watch import MarkWatch
 
 LIQUIDATE, CALL, RECOVER = "liquidate", "margin_call", "recover"
 

@@ -6,7 +6,6 @@ triggered, so a refused command leaves the aggregate as it was.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -14,12 +13,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.debts import (
-    add_to_book,
-    interest_first,
-    principal_due_interest,
-    total_owed,
-)
+from ledger.domain.books import add_to_book, interest_first, principal_due_interest, total_owed
 from ledger.domain.entries import (
     DEBT,
     INSURANCE_FUND,
@@ -34,17 +28,12 @@ from ledger.domain.entries import (
     move_all,
     settle_debt,
 )
-from ledger.domain.margin import (
-    MissingPrice,
-    PriceBook,
-    hourly_interest,
-    margin_position,
-    within_initial_level,
-)
+from ledger.domain.errors import Rejected
+from ledger.domain.identity import account_id
+from ledger.domain.margin.rules import hourly_interest, margin_position, within_initial_level
 from ledger.domain.money import ZERO, exact_product, round_half_even
 from ledger.domain.parameters import RiskParameters
-
-NAMESPACE = uuid.UUID("6f1c2a8e-51f4-4d7e-9a43-2b9e6d0c7f10")
+from ledger.domain.prices import MissingPrice, PriceBook
 
 SPOT = "spot"
 MARGIN_MODES = ("cross_classic", "cross_pro", "isolated")
@@ -53,15 +42,6 @@ NORMAL = "normal"
 MARGIN_CALL = "margin_call"
 LIQUIDATING = "liquidating"
 TAKEN_OVER = "taken_over"
-
-
-class Rejected(Exception):
-    """A valid input refused by a business rule; recorded, and the run goes on."""
-
-
-@functools.lru_cache(maxsize=100_000)
-def account_id(name: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"account:{name}")
 
 
 class Account(Aggregate):

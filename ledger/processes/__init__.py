@@ -1,0 +1,1 @@
+"""The processes: what recorded events call for, and the steps that carry it out."""
