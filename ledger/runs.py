@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.application import Ledger, UnitOfWork
+from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.domain.parameters import first_version_data, merge_parameter_data, validate_parameter_set
 from ledger.idempotency import latest_round
 from ledger.inputs import InputError, InputErrors, KnownState, LedgerInput, Scenario, parse_scenario
 from ledger.store import store_exists
+from ledger.unit_of_work import UnitOfWork
 
 
 def known_state(app: Ledger, source: str) -> KnownState:

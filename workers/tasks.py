@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.processes import steps as processes
 from ledger.processes.service import TRANSIENT_ERRORS, is_settled, run_reactions
 from ledger.processes.steps import Reaction
+from ledger.write_path import begin_hours
 from workers.app import app, service, settings
 from workers.logs import logger
 
@@ -139,7 +140,7 @@ def tick_clock(self: Task) -> dict[str, Any]:
     if not is_settled(ledger):
         log.info("hour due; waiting for the service to settle first")
         return {"hour": None, "waiting": True}
-    recordings = next(ledger.begin_hours(now, {"kind": "clock", "source": "beat", "task_id": self.request.id}), [])
+    recordings = next(begin_hours(ledger, now, {"kind": "clock", "source": "beat", "task_id": self.request.id}), [])
     hour = recordings[0].domain_event.at.isoformat() if recordings else None
     log.info("clock advanced", hour=hour)
     return {"hour": hour}

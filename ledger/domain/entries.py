@@ -9,6 +9,8 @@ aggregates: their balances are the sum of the entries that name them.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +18,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ledger.domain.money import ZERO
 from ledger.domain.timestamps import OrderedTimestamps
 
 WORLD = "world"
@@ -35,6 +38,45 @@ class Entry:
     asset: str
     amount: Decimal  # > 0: the account's holding (or debt) grows
     book: str = BALANCE
+
+
+@dataclass(frozen=True)
+class Imbalance:
+    """What one asset's book nets to, when it is not zero."""
+
+    asset: str
+    book: str
+    total: Decimal
+
+    def __str__(self) -> str:
+        return f"{self.book} of {self.asset} nets to {self.total}, not 0"
+
+
+class EntriesDoNotBalance(AssertionError):
+    """An event whose entries do not net to zero: money created or destroyed. Raised, not
+    asserted, so that it holds under `python -O` too."""
+
+
+def imbalances(postings: Iterable[tuple[str, str, Decimal]]) -> list[Imbalance]:
+    """Conservation, the one check of it: (asset, book, amount) postings, summed per asset
+    and book, net to zero. Whatever nets to something else is returned, in asset order."""
+    totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for asset, book, amount in postings:
+        totals[(asset, book)] += amount
+    return [Imbalance(asset, book, total) for (asset, book), total in sorted(totals.items()) if total != 0]
+
+
+def assert_balanced(event: Any) -> None:
+    """Raises EntriesDoNotBalance unless the event's entries net to zero per asset and book."""
+    entries = getattr(event, "entries", None)
+    if entries is None:
+        return
+    found = imbalances((entry.asset, entry.book, entry.amount) for entry in entries())
+    if found:
+        raise EntriesDoNotBalance(
+            f"{type(event).__qualname__} of {event.originator_id} v{event.originator_version}: "
+            + "; ".join(map(str, found))
+        )
 
 
 def move(source: str, destination: str, asset: str, amount: Decimal, book: str = BALANCE) -> list[Entry]:

@@ -21,4 +21,3 @@ MOVED_TOPICS = {
 def register_moved_topics() -> None:
     for old_topic, moved in MOVED_TOPICS.items():
         register_topic(old_topic, moved)
-

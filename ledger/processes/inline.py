@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ledger.application import Ledger, UnitOfWork
+from ledger.application import Ledger
 from ledger.inputs import LedgerInput
 from ledger.processes.steps import ProcessManager
+from ledger.unit_of_work import UnitOfWork
+from ledger.write_path import apply_within, begin_hours, begin_run
 
 BATCH_LIMIT = 1000  # inputs in one save at most
 PROGRESS_EVERY = 100  # inputs between two reports of progress
@@ -29,7 +31,7 @@ class InputBatch:
         self.size = 0
 
     def add(self, item: LedgerInput) -> None:
-        self.app.apply_within(self.uow, item)
+        apply_within(self.app, self.uow, item)
         self.size += 1
         events = self.uow.checkpoint()
         if any(self.processes.would_react(self.uow, event) for event in events):
@@ -58,7 +60,7 @@ def run_inputs(
     processes = processes or ProcessManager(app)
     processes.catch_up()
     if inputs:
-        processes.process(app.begin_run(inputs[0], again))
+        processes.process(begin_run(app, inputs[0], again))
     batch = InputBatch(app, processes)
 
     def owes_nobody() -> bool:  # then an hour's interest concerns no one
@@ -67,7 +69,7 @@ def run_inputs(
     for count, item in enumerate(inputs, start=1):
         if app.hour_due(item.at):
             batch.flush()
-            for recordings in app.begin_hours(item.at, {**item.cause(), "step": "clock"}, owes_nobody):
+            for recordings in begin_hours(app, item.at, {**item.cause(), "step": "clock"}, owes_nobody):
                 processes.process(recordings)
         batch.add(item)
         if on_progress is not None and (count % PROGRESS_EVERY == 0 or count == len(inputs)):

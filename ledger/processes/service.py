@@ -30,12 +30,14 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Recording, Tracking
 from psycopg import sql
 
-from ledger.application import Ledger, UnitOfWork
+from ledger.application import Ledger
 from ledger.domain.margin.liquidation import Liquidation
 from ledger.idempotency import LineAlreadyApplied
 from ledger.inputs import LedgerInput, input_record
 from ledger.log import causing_event
 from ledger.processes.steps import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
+from ledger.unit_of_work import UnitOfWork
+from ledger.write_path import apply_input, begin_hours, begin_run
 
 DISPATCHER_TRACKING = "ledger.dispatcher"  # everything up to this notification id has been reacted to
 CONFLICT_ATTEMPTS = 20
@@ -240,7 +242,7 @@ class Submission:
         if not inputs:
             return
         first = inputs[0]
-        self._retrying(lambda: self.app.begin_run(first, kind="submit"))
+        self._retrying(lambda: begin_run(self.app, first, kind="submit"))
         self._settle()
         for item in inputs:
             self._begin_hours(item)
@@ -259,7 +261,7 @@ class Submission:
             if an_hour:
                 self.wait_for_service()
             # The next hour only; a conflict means it was begun meanwhile: hour_due says.
-            self._retrying(lambda: next(self.app.begin_hours(item.at, cause), None), conflicts_retried=True)
+            self._retrying(lambda: next(begin_hours(self.app, item.at, cause), None), conflicts_retried=True)
             if an_hour:
                 self.wait_for_service()
 
@@ -271,7 +273,7 @@ class Submission:
             if self._recorded_since(inputs_before, record):
                 return  # committed, though its reply was lost
             try:
-                self.app.apply(item)
+                apply_input(self.app, item)
             except LineAlreadyApplied:
                 self.app.forget_cached_state()  # another submit of the file applied it: once is enough
 

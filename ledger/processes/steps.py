@@ -28,7 +28,7 @@ from typing import Any
 
 from eventsourcing.persistence import Recording, Tracking
 
-from ledger.application import Ledger, UnitOfWork
+from ledger.application import Ledger
 from ledger.domain.books import add_to_book
 from ledger.domain.entries import TAKEOVER_DESK
 from ledger.domain.margin.account import MARGIN_CALL, Account
@@ -46,6 +46,7 @@ from ledger.domain.money import exact_product, round_down
 from ledger.domain.parameters import MarginTier
 from ledger.domain.prices import MissingPrice, PriceBook
 from ledger.processes.mark_watch import MarkWatch
+from ledger.unit_of_work import UnitOfWork
 
 LIQUIDATE, CALL, RECOVER = "liquidate", "margin_call", "recover"
 

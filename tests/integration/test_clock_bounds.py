@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledger.application import QUIET_HOURS_PER_SAVE
+from ledger.write_path import QUIET_HOURS_PER_SAVE
 from tests.conftest import LedgerSession
 
 OPEN = {"op": "open", "account": "S", "mode": "spot", "at": "2026-01-01T00:00:00Z"}

@@ -9,6 +9,7 @@ from ledger.bootstrap import open_ledger
 from ledger.processes.inline import run_inputs
 from ledger.processes.steps import ProcessManager
 from ledger.runs import validate
+from ledger.write_path import apply_input
 from projections.report import build_report
 from tests.conftest import SCENARIOS, LedgerSession
 
@@ -18,7 +19,7 @@ SEED_A = (SCENARIOS / "seed004_user_a.jsonl").read_text().splitlines()
 def _save_without_processes(app: Ledger, line: str) -> None:
     """As if the ledger stopped right after saving the input."""
     for item in validate(app, line, "crash"):
-        app.apply(item)
+        apply_input(app, item)
 
 
 def test_a_liquidation_set_off_before_a_stop_runs_once_on_reopening(store_url: str) -> None:

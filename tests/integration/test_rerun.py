@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ledger.write_path import begin_run
 from tests.conftest import SCENARIOS, ledger_cli
 
 # --- helpers (test_crash_resume.py uses them too) --------------------------------------
@@ -383,7 +384,7 @@ def test_a_params_overlay_is_recorded_once_per_file_and_kept_when_resumed(store_
     )
     app = open_ledger(store_url, OVERLAY)
     try:
-        app.begin_run(plan(app, cut_short.read_text(), cut_short.name).inputs[0])
+        begin_run(app, plan(app, cut_short.read_text(), cut_short.name).inputs[0])
     finally:
         app.close()
     assert topic_counts(store_url)["ParameterSet.Changed"] == 2

@@ -15,6 +15,7 @@ from ledger.inputs import InputErrors
 from ledger.processes.inline import run_inputs
 from ledger.runs import plan
 from ledger.store import StoreBusy, writer_lease
+from ledger.write_path import apply_input, begin_hours
 from tests.conftest import ledger_cli
 
 XS = ("XA", "XB", "XC", "XD", "XE", "XF")
@@ -62,7 +63,7 @@ def test_hours_begun_before_a_crash_count_in_the_store_clock(store_url: str) -> 
             ).inputs,
         )
         until = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-        for _ in app.begin_hours(until, {"kind": "test"}):  # then the ledger stopped
+        for _ in begin_hours(app, until, {"kind": "test"}):  # then the ledger stopped
             pass
         assert app.store_clock() == until
         with pytest.raises(InputErrors) as refused:
@@ -161,7 +162,7 @@ def test_a_line_another_writer_applied_meanwhile_is_not_applied_again(store_url:
         planned_by_second = plan(second, text, "shared.jsonl").inputs
         run_inputs(first, plan(first, text, "shared.jsonl").inputs)
         with pytest.raises(LineAlreadyApplied):
-            second.apply(planned_by_second[1])
+            apply_input(second, planned_by_second[1])
         deposits = [
             record
             for record in first.recorder.select_notifications(start=1, limit=10_000)
