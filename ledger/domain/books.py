@@ -102,9 +102,10 @@ class DebtBook:
     def owed(self, asset: str) -> Decimal:
         return self.principal.get(asset, ZERO) + self.interest.get(asset, ZERO)
 
-    def split_repayment(self, asset: str, amount: Decimal) -> tuple[Decimal, Decimal]:
-        """(interest paid, principal paid) of a repayment of `amount`: interest first."""
-        assert ZERO < amount <= self.owed(asset), "repayment beyond the debt"
+    def split_repayment(self, asset: str, amount: Decimal, held: Decimal) -> tuple[Decimal, Decimal]:
+        """(interest paid, principal paid) of a repayment of `amount` from a holding of
+        `held`: interest first, never beyond the debt or the holding."""
+        assert ZERO < amount <= min(self.owed(asset), held), "repayment beyond the debt or the holding"
         interest_paid = min(amount, self.interest.get(asset, ZERO))
         return interest_paid, amount - interest_paid
 

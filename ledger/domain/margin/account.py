@@ -27,7 +27,8 @@ from ledger.domain.entries import (
     lend,
     move,
     move_all,
-    settle_debt,
+    repayment,
+    shortfall_cover,
 )
 from ledger.domain.errors import Rejected
 from ledger.domain.identity import account_id
@@ -329,7 +330,7 @@ class Account(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.interest_paid + self.principal_paid
-            return move(self.account, LENDING_POOL, self.asset, total) + settle_debt(self.account, self.asset, total)
+            return repayment(self.account, self.asset, total)
 
     def repay(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         self._require_margin("repay")
@@ -343,8 +344,7 @@ class Account(Aggregate):
         self, asset: str, amount: Decimal, liquidation_id: uuid.UUID | None, at: datetime, cause: dict[str, Any]
     ) -> None:
         """Pays `amount` of the debt in `asset` from the balance, interest first."""
-        assert amount <= self.balance(asset), "settle beyond the balance"
-        interest_paid, principal_paid = self.debts.split_repayment(asset, amount)
+        interest_paid, principal_paid = self.debts.split_repayment(asset, amount, held=self.balance(asset))
         self._repaid(
             account=self.name,
             asset=asset,
@@ -595,7 +595,7 @@ class Account(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.principal + self.interest
-            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(self.account, self.asset, total)
+            return shortfall_cover(self.account, self.asset, total)
 
     @event(ShortfallCovered)
     def cover_shortfall(

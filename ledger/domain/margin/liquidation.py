@@ -26,15 +26,14 @@ from ledger.domain.books import (
 )
 from ledger.domain.entries import (
     INSURANCE_FUND,
-    LENDING_POOL,
     TAKEOVER_DESK,
     AccountingEvent,
     Entry,
     exchange,
     lend,
-    move,
     move_all,
-    settle_debt,
+    repayment,
+    shortfall_cover,
 )
 from ledger.domain.identity import NAMESPACE
 from ledger.domain.money import (
@@ -399,11 +398,11 @@ class Liquidation(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.interest_paid + self.principal_paid
-            return move(TAKEOVER_DESK, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
+            return repayment(TAKEOVER_DESK, self.asset, total)
 
     def repay_desk_debt(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        assert amount <= self.desk_balances.get(asset, ZERO), "desk repayment beyond its holding"
-        interest_paid, principal_paid = self.desk_debts.split_repayment(asset, amount)
+        held = self.desk_balances.get(asset, ZERO)
+        interest_paid, principal_paid = self.desk_debts.split_repayment(asset, amount, held)
         self._desk_debt_repaid(
             account=self.account,
             asset=asset,
@@ -488,7 +487,7 @@ class Liquidation(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.principal + self.interest
-            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
+            return shortfall_cover(TAKEOVER_DESK, self.asset, total)
 
     @event(DeskShortfallCovered)
     def cover_desk_shortfall(
