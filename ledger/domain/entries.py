@@ -102,6 +102,16 @@ def settle_debt(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
     return move(debtor, LENDING_POOL, asset, amount, book=DEBT)
 
 
+def repayment(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
+    """`debtor` pays `amount` of its debt to the lending pool from what it holds."""
+    return move(debtor, LENDING_POOL, asset, amount) + settle_debt(debtor, asset, amount)
+
+
+def shortfall_cover(debtor: str, asset: str, amount: Decimal) -> list[Entry]:
+    """The insurance fund pays `amount` of `debtor`'s debt, which nothing it holds can pay."""
+    return move(INSURANCE_FUND, LENDING_POOL, asset, amount) + settle_debt(debtor, asset, amount)
+
+
 def exchange(account: str, sold: str, quantity: Decimal, bought: str, proceeds: Decimal) -> list[Entry]:
     """`account` gives `quantity` of `sold` to the market and receives `proceeds` of `bought`."""
     return move(account, MARKET, sold, quantity) + move(MARKET, account, bought, proceeds)

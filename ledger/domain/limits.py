@@ -200,6 +200,7 @@ def check_name(value: Any, kind: NameKind = NameKind.TEXT) -> str:
     fault = name_fault(value, kind)
     if fault is not None:
         raise ValueError(fault)
+    assert isinstance(value, str)  # name_fault refuses anything else
     return value
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import Aggregate, DomainEvent, event
+from eventsourcing.domain import Snapshot as AggregateSnapshot  # what `Aggregate.Snapshot` names, as a type
 
 from ledger.domain.identity import NAMESPACE
 from ledger.domain.parameters import RiskParameters, merge_parameter_data
@@ -113,7 +114,7 @@ class ParameterSet(Aggregate):
         self.parameter_version = 1
         self.effective_at = at
 
-    class Snapshot(Aggregate.Snapshot):
+    class Snapshot(AggregateSnapshot):
         """Aggregate state is plain data: the typed view is rebuilt, not stored."""
 
         @classmethod

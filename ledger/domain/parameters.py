@@ -28,9 +28,9 @@ from ledger.domain.limits import (
     parse_decimal,
     parse_whole_number,
 )
+from ledger.domain.product import MARGIN_MODES, AccountMode
 
-MARGIN_MODES = ("cross_classic", "cross_pro", "isolated")
-DEFAULT_LEVERAGE = {"cross_classic": 3, "cross_pro": 10, "isolated": 3}
+DEFAULT_LEVERAGE = {AccountMode.CROSS_CLASSIC: 3, AccountMode.CROSS_PRO: 10, AccountMode.ISOLATED: 3}
 ASSET_FIELDS = {"precision", "liquid", "hourly_interest", "pro_mmr", "stable"}
 TIER_FIELDS = {"margin_call", "liquidation", "fee"}
 TOP_LEVEL_FIELDS = {"valuation_asset", "assets", "margin", "symbols", "auto_topup", "clock"}
@@ -90,14 +90,14 @@ def default_parameter_data() -> dict[str, Any]:
             "USDC": _asset(stable=True),
             "USDT": _asset(stable=True),
         },
-        "margin": {
-            "cross_classic": {"3": _tier("1.3", "1.1", "0.02"), "5": _tier("1.16", "1.1", "0.02")},
-            "isolated": {
+        "margin": {  # plain str keys: the set is JSON-able data
+            AccountMode.CROSS_CLASSIC.value: {"3": _tier("1.3", "1.1", "0.02"), "5": _tier("1.16", "1.1", "0.02")},
+            AccountMode.ISOLATED.value: {
                 "3": _tier("1.22", "1.18", "0.02"),
                 "5": _tier("1.19", "1.15", "0.02"),
                 "10": _tier("1.1", "1.05", "0.02"),
             },
-            "cross_pro": {"10": _tier("1.5", "1.0", "0.03")},
+            AccountMode.CROSS_PRO.value: {"10": _tier("1.5", "1.0", "0.03")},
         },
         "auto_topup": {"target": "1.5"},
         "clock": {"max_jump_hours": DEFAULT_MAX_CLOCK_JUMP_HOURS},
@@ -172,6 +172,9 @@ class RiskParameters:
 
     def precision(self, asset: str) -> int:
         return self._assets[asset].precision
+
+    def hourly_rate(self, asset: str) -> Decimal:
+        return self._assets[asset].hourly_interest
 
     def has_tier(self, mode: str, leverage: int) -> bool:
         return str(leverage) in self.data["margin"].get(mode, {})

@@ -9,11 +9,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from ledger.domain.books import hourly_interest
 from ledger.domain.margin.liquidation import Repayment, Sale, plan_fee, plan_settlement
 from ledger.domain.margin.rules import (
     NO_DEBT_LEVEL,
     collateral_value_to_reach,
-    hourly_interest,
     initial_level,
     liquidation_fee_value,
     margin_position,

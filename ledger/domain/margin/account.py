@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.books import add_to_book, interest_first, principal_due_interest, total_owed
+from ledger.domain.books import DebtBook, HourlyInterest, add_all, add_to_book, exchange_in, take_all
 from ledger.domain.entries import (
     DEBT,
     INSURANCE_FUND,
@@ -26,22 +27,35 @@ from ledger.domain.entries import (
     lend,
     move,
     move_all,
-    settle_debt,
+    repayment,
+    shortfall_cover,
 )
 from ledger.domain.errors import Rejected
 from ledger.domain.identity import account_id
-from ledger.domain.margin.rules import hourly_interest, margin_position, within_initial_level
+from ledger.domain.margin.rules import TOP_UP_APPLIED, TOP_UP_PARTIAL, margin_position, within_initial_level
 from ledger.domain.money import ZERO, exact_product, round_half_even
 from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import MissingPrice, PriceBook
+from ledger.domain.product import AccountMode
 
-SPOT = "spot"
-MARGIN_MODES = ("cross_classic", "cross_pro", "isolated")
 
-NORMAL = "normal"
-MARGIN_CALL = "margin_call"
-LIQUIDATING = "liquidating"
-TAKEN_OVER = "taken_over"
+class AccountStatus(StrEnum):
+    NORMAL = "normal"
+    MARGIN_CALL = "margin_call"
+    LIQUIDATING = "liquidating"
+    TAKEN_OVER = "taken_over"
+
+
+class Side(StrEnum):
+    """The account's side of a fill."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+# Transitional: the command side and the read side still import these two by name.
+MARGIN_CALL = AccountStatus.MARGIN_CALL
+TAKEN_OVER = AccountStatus.TAKEN_OVER
 
 
 class Account(Aggregate):
@@ -71,7 +85,7 @@ class Account(Aggregate):
         self.principal: dict[str, Decimal] = {}
         self.interest: dict[str, Decimal] = {}
         self.last_interest_hour: dict[str, datetime] = {}
-        self.status = NORMAL
+        self.status: str = AccountStatus.NORMAL  # a plain str once restored from a snapshot
         self.liquidation_id: uuid.UUID | None = None
         self.liquidations_started = 0
         self.auto_topup: dict[str, Any] | None = None
@@ -80,7 +94,7 @@ class Account(Aggregate):
 
     @property
     def is_margin(self) -> bool:
-        return self.mode in MARGIN_MODES
+        return AccountMode(self.mode).is_margin
 
     @property
     def is_locked(self) -> bool:
@@ -89,12 +103,17 @@ class Account(Aggregate):
     def balance(self, asset: str) -> Decimal:
         return self.balances.get(asset, ZERO)
 
+    @property
+    def debts(self) -> DebtBook:
+        """The account's debt book, over its own dicts (which snapshots store)."""
+        return DebtBook(self.principal, self.interest, self.last_interest_hour)
+
     def liabilities(self) -> dict[str, Decimal]:
         """Principal plus accrued interest, per asset."""
-        return total_owed(self.principal, self.interest)
+        return self.debts.liabilities()
 
     def owed(self, asset: str) -> Decimal:
-        return self.principal.get(asset, ZERO) + self.interest.get(asset, ZERO)
+        return self.debts.owed(asset)
 
     # --- rules shared by commands ------------------------------------------------
 
@@ -128,11 +147,9 @@ class Account(Aggregate):
         if not self.is_margin:
             return
         balances = dict(self.balances)
-        for asset, change in balance_changes.items():
-            add_to_book(balances, asset, change)
+        add_all(balances, balance_changes)
         liabilities = self.liabilities()
-        for asset, change in liability_changes.items():
-            add_to_book(liabilities, asset, change)
+        add_all(liabilities, liability_changes)
         if not liabilities:
             return
         assert self.leverage is not None
@@ -250,17 +267,16 @@ class Account(Aggregate):
         self._require_margin("borrow")
         self._require_unlocked("borrow")
         self._require_pair_asset(asset)
-        rate = parameters.asset(asset).hourly_interest
-        first_hour = hourly_interest(amount, rate, parameters.precision(asset))
-        self._require_initial_level_after("borrow", {asset: amount}, {asset: amount + first_hour}, prices)
+        first_hour = HourlyInterest.on(asset, amount, parameters.hourly_rate(asset), parameters.precision(asset))
+        self._require_initial_level_after("borrow", {asset: amount}, {asset: amount + first_hour.amount}, prices)
         self._borrowed(account=self.name, asset=asset, amount=amount, at=at, cause=cause)
         # One hour of interest accrues at the moment of borrowing, on the amount borrowed.
-        self._accrue(asset, amount, rate, first_hour, at, parameters.version, cause)
+        self._accrue(first_hour, at, parameters.version, cause)
 
     @event(Borrowed)
     def _borrowed(self, account: str, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         add_to_book(self.balances, asset, amount)
-        add_to_book(self.principal, asset, amount)
+        self.debts.borrow(asset, amount)
 
     class InterestAccrued(Event):
         asset: str
@@ -275,27 +291,16 @@ class Account(Aggregate):
 
     def accrue_hourly_interest(self, hour: datetime, parameters: RiskParameters, cause: dict[str, Any]) -> None:
         """The interest of the hour starting at `hour` (hh:00), once per asset and hour."""
-        for asset, principal in principal_due_interest(self.principal, self.last_interest_hour, hour):
-            rate = parameters.asset(asset).hourly_interest
-            amount = hourly_interest(principal, rate, parameters.precision(asset))
-            self._accrue(asset, principal, rate, amount, hour, parameters.version, cause)
+        for due in self.debts.interest_due(hour, parameters.hourly_rate, parameters.precision):
+            self._accrue(due, hour, parameters.version, cause)
 
-    def _accrue(
-        self,
-        asset: str,
-        principal: Decimal,
-        rate: Decimal,
-        amount: Decimal,
-        hour: datetime,
-        parameters_version: int,
-        cause: dict[str, Any],
-    ) -> None:
+    def _accrue(self, due: HourlyInterest, hour: datetime, parameters_version: int, cause: dict[str, Any]) -> None:
         self._interest_accrued(
             account=self.name,
-            asset=asset,
-            principal=principal,
-            hourly_rate=rate,
-            amount=amount,
+            asset=due.asset,
+            principal=due.principal,
+            hourly_rate=due.hourly_rate,
+            amount=due.amount,
             hour=hour,
             parameters_version=parameters_version,
             at=hour,
@@ -315,8 +320,7 @@ class Account(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        add_to_book(self.interest, asset, amount)
-        self.last_interest_hour[asset] = hour
+        self.debts.accrue(asset, amount, hour)
 
     class Repaid(Event):
         asset: str
@@ -326,7 +330,7 @@ class Account(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.interest_paid + self.principal_paid
-            return move(self.account, LENDING_POOL, self.asset, total) + settle_debt(self.account, self.asset, total)
+            return repayment(self.account, self.asset, total)
 
     def repay(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
         self._require_margin("repay")
@@ -340,8 +344,7 @@ class Account(Aggregate):
         self, asset: str, amount: Decimal, liquidation_id: uuid.UUID | None, at: datetime, cause: dict[str, Any]
     ) -> None:
         """Pays `amount` of the debt in `asset` from the balance, interest first."""
-        assert ZERO < amount <= self.owed(asset) and amount <= self.balance(asset), "settle beyond debt or balance"
-        interest_paid, principal_paid = interest_first(amount, self.interest.get(asset, ZERO))
+        interest_paid, principal_paid = self.debts.split_repayment(asset, amount, held=self.balance(asset))
         self._repaid(
             account=self.name,
             asset=asset,
@@ -364,10 +367,7 @@ class Account(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         add_to_book(self.balances, asset, -(interest_paid + principal_paid))
-        add_to_book(self.interest, asset, -interest_paid)
-        add_to_book(self.principal, asset, -principal_paid)
-        if asset not in self.principal and asset not in self.interest:
-            self.last_interest_hour.pop(asset, None)
+        self.debts.settle(asset, interest=interest_paid, principal=principal_paid)
 
     # --- trading ---------------------------------------------------------------
 
@@ -380,7 +380,7 @@ class Account(Aggregate):
         quote_amount: Decimal
 
         def entries(self) -> list[Entry]:
-            if self.side == "buy":
+            if self.side == Side.BUY:
                 return exchange(self.account, self.quote, self.quote_amount, self.base, self.quantity)
             return exchange(self.account, self.base, self.quantity, self.quote, self.quote_amount)
 
@@ -401,7 +401,7 @@ class Account(Aggregate):
         quote_amount = round_half_even(exact_product(quantity, price), parameters.precision(quote))
         if quote_amount <= 0:
             raise Rejected(f"fill of {quantity} {base} at {price} is worth less than one unit of {quote}")
-        if side == "buy":
+        if side == Side.BUY:
             self._require_balance(quote, quote_amount)
         else:
             self._require_balance(base, quantity)
@@ -430,9 +430,10 @@ class Account(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        sign = 1 if side == "buy" else -1
-        add_to_book(self.balances, base, sign * quantity)
-        add_to_book(self.balances, quote, -sign * quote_amount)
+        if side == Side.BUY:
+            exchange_in(self.balances, quote, quote_amount, base, quantity)
+        else:
+            exchange_in(self.balances, base, quantity, quote, quote_amount)
 
     # --- margin calls and auto top-up -----------------------------------------------
 
@@ -472,7 +473,7 @@ class Account(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        self.status = MARGIN_CALL
+        self.status = AccountStatus.MARGIN_CALL
 
     class MarginRecovered(Event):
         """The level is back above the margin-call level: a new descent may call (and top
@@ -485,7 +486,7 @@ class Account(Aggregate):
     def recover(
         self, account: str, margin_level: Decimal, threshold: Decimal, at: datetime, cause: dict[str, Any]
     ) -> None:
-        self.status = NORMAL
+        self.status = AccountStatus.NORMAL
 
     class AutoTopUpApplied(Event):
         """A top-up that moved something: `outcome` "applied" (target reached) or
@@ -505,7 +506,7 @@ class Account(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Stored before outcomes were recorded: the outcome follows from target_reached."""
             reached = state["target_reached"]
-            state["outcome"] = "applied" if reached else "partial"
+            state["outcome"] = TOP_UP_APPLIED if reached else TOP_UP_PARTIAL
             state["reason"] = "target reached" if reached else "target not reached"
 
     @event(AutoTopUpApplied)
@@ -556,7 +557,7 @@ class Account(Aggregate):
         assert not self.is_locked, "a locked account cannot start a second liquidation"
         self.liquidation_id = liquidation_id
         self.liquidations_started += 1
-        self.status = LIQUIDATING
+        self.status = AccountStatus.LIQUIDATING
 
     class CollateralSold(Event):
         liquidation_id: uuid.UUID
@@ -582,9 +583,7 @@ class Account(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        assert ZERO < quantity <= self.balance(asset), "sale beyond the balance"
-        add_to_book(self.balances, asset, -quantity)
-        add_to_book(self.balances, proceeds_asset, proceeds)
+        exchange_in(self.balances, asset, quantity, proceeds_asset, proceeds)
 
     class ShortfallCovered(Event):
         """Liabilities nothing is left to repay, paid to the pool by the insurance fund."""
@@ -596,7 +595,7 @@ class Account(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.principal + self.interest
-            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(self.account, self.asset, total)
+            return shortfall_cover(self.account, self.asset, total)
 
     @event(ShortfallCovered)
     def cover_shortfall(
@@ -609,9 +608,7 @@ class Account(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        add_to_book(self.principal, asset, -principal)
-        add_to_book(self.interest, asset, -interest)
-        self.last_interest_hour.pop(asset, None)
+        self.debts.settle(asset, interest=interest, principal=principal)
 
     class HandedOverToTakeover(Event):
         liquidation_id: uuid.UUID
@@ -638,11 +635,10 @@ class Account(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         assert assets == {a: q for a, q in self.balances.items() if q}, "hand-off must take every asset"
+        assert principal == self.principal and interest == self.interest, "hand-off must take every debt"
         self.balances = {}
-        self.principal = {}
-        self.interest = {}
-        self.last_interest_hour = {}
-        self.status = TAKEN_OVER
+        self.debts.clear()
+        self.status = AccountStatus.TAKEN_OVER
 
     class LiquidationFeePaid(Event):
         liquidation_id: uuid.UUID
@@ -655,9 +651,7 @@ class Account(Aggregate):
     def pay_liquidation_fee(
         self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal], at: datetime, cause: dict[str, Any]
     ) -> None:
-        for asset, amount in amounts.items():
-            assert amount <= self.balance(asset), "fee beyond the balance"
-            add_to_book(self.balances, asset, -amount)
+        take_all(self.balances, amounts)
 
     class TakeoverProceedsReturned(Event):
         liquidation_id: uuid.UUID
@@ -670,8 +664,7 @@ class Account(Aggregate):
     def receive_takeover_proceeds(
         self, account: str, liquidation_id: uuid.UUID, amounts: dict[str, Decimal], at: datetime, cause: dict[str, Any]
     ) -> None:
-        for asset, amount in amounts.items():
-            add_to_book(self.balances, asset, amount)
+        add_all(self.balances, amounts)
 
     class LiquidationEnded(Event):
         liquidation_id: uuid.UUID
@@ -680,4 +673,4 @@ class Account(Aggregate):
     def end_liquidation(self, account: str, liquidation_id: uuid.UUID, at: datetime, cause: dict[str, Any]) -> None:
         assert self.liquidation_id == liquidation_id, "ending a liquidation the account is not in"
         self.liquidation_id = None
-        self.status = NORMAL
+        self.status = AccountStatus.NORMAL

@@ -12,25 +12,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.books import add_to_book, interest_first, principal_due_interest, total_owed
+from ledger.domain.books import (
+    DebtBook,
+    add_to_book,
+    direct_repayments,
+    exchange_in,
+    take_all,
+)
 from ledger.domain.entries import (
     INSURANCE_FUND,
-    LENDING_POOL,
     TAKEOVER_DESK,
     AccountingEvent,
     Entry,
     exchange,
     lend,
-    move,
     move_all,
-    settle_debt,
+    repayment,
+    shortfall_cover,
 )
 from ledger.domain.identity import NAMESPACE
-from ledger.domain.margin.rules import hourly_interest
 from ledger.domain.money import (
     ZERO,
     enough_to_repay,
@@ -40,11 +45,24 @@ from ledger.domain.money import (
 )
 from ledger.domain.prices import PriceBook
 
-REGULAR = "regular"
-TAKEOVER = "takeover"
-MIXED = "mixed"
-IN_PROGRESS = "in_progress"
-COMPLETED = "completed"
+
+class LiquidationKind(StrEnum):
+    REGULAR = "regular"  # no hand-over: the account's own holdings settled it
+    TAKEOVER = "takeover"  # handed over to the takeover desk before anything was repaid
+    MIXED = "mixed"  # some repaid from the account, the rest handed over
+
+
+class LiquidationStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+# Transitional: the command side and the CLI still import these by name.
+REGULAR = LiquidationKind.REGULAR
+TAKEOVER = LiquidationKind.TAKEOVER
+MIXED = LiquidationKind.MIXED
+IN_PROGRESS = LiquidationStatus.IN_PROGRESS
+COMPLETED = LiquidationStatus.COMPLETED
 
 
 def liquidation_id(account: str, sequence: int) -> uuid.UUID:
@@ -98,12 +116,10 @@ def plan_settlement(
     owed = {a: q for a, q in liabilities.items() if q}
     held = plan.holdings_after
 
-    for asset in sorted(owed):
-        direct = min(held.get(asset, ZERO), owed[asset])
-        if direct > 0:
-            plan.steps.append(Repayment(asset, direct))
-            add_to_book(held, asset, -direct)
-            add_to_book(owed, asset, -direct)
+    for asset, direct in direct_repayments(held, owed).items():
+        plan.steps.append(Repayment(asset, direct))
+        add_to_book(held, asset, -direct)
+        add_to_book(owed, asset, -direct)
 
     for liability_asset in sorted(owed):
         for collateral in _by_value_descending(held, prices, sellable - {liability_asset}):
@@ -236,7 +252,7 @@ class Liquidation(Aggregate):
             "parameters_version": parameters_version,
             "at": at,
         }
-        self.liabilities_at_trigger = total_owed(principal, interest)
+        self.liabilities_at_trigger = DebtBook(principal, interest, {}).liabilities()
         self.fee_value_due = fee_value
         self.regular_repaid = False
         self.regular_part_ended = False
@@ -251,22 +267,28 @@ class Liquidation(Aggregate):
         self.fee_amounts: dict[str, Decimal] | None = None
         self.fee_value = ZERO
         self.returned: dict[str, Decimal] = {}
-        self.status = IN_PROGRESS
+        self.status: str = LiquidationStatus.IN_PROGRESS  # a plain str once restored from a snapshot
         self.triggered_at = at
         self.completed_at: datetime | None = None
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> LiquidationKind:
         if not self.handed_over:
-            return REGULAR
-        return MIXED if self.regular_repaid else TAKEOVER
+            return LiquidationKind.REGULAR
+        return LiquidationKind.MIXED if self.regular_repaid else LiquidationKind.TAKEOVER
 
     @property
     def is_taking_over(self) -> bool:
         return self.handed_over and not self.sales_ended
 
+    @property
+    def desk_debts(self) -> DebtBook:
+        """The debt book of what the desk took over, over the aggregate's own dicts
+        (which snapshots store)."""
+        return DebtBook(self.desk_principal, self.desk_interest, self.desk_last_interest_hour)
+
     def desk_liabilities(self) -> dict[str, Decimal]:
-        return total_owed(self.desk_principal, self.desk_interest)
+        return self.desk_debts.liabilities()
 
     # --- regular part ---
 
@@ -312,9 +334,7 @@ class Liquidation(Aggregate):
     ) -> None:
         self.handed_over = True
         self.desk_balances = dict(assets)
-        self.desk_principal = dict(principal)
-        self.desk_interest = dict(interest)
-        self.desk_last_interest_hour = {asset: at for asset in principal}
+        self.desk_debts.take_over(principal, interest, at)
         self.to_sell = sorted(to_sell)
 
     class TakeoverSliceSold(Event):
@@ -341,9 +361,7 @@ class Liquidation(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
-        add_to_book(self.desk_balances, asset, -quantity)
-        add_to_book(self.desk_balances, proceeds_asset, proceeds)
+        exchange_in(self.desk_balances, asset, quantity, proceeds_asset, proceeds)
         if self.desk_balances.get(asset, ZERO) == 0 and asset in self.to_sell:
             self.to_sell.remove(asset)
 
@@ -371,9 +389,7 @@ class Liquidation(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        assert ZERO < quantity <= self.desk_balances.get(asset, ZERO), "desk sale beyond its holding"
-        add_to_book(self.desk_balances, asset, -quantity)
-        add_to_book(self.desk_balances, proceeds_asset, proceeds)
+        exchange_in(self.desk_balances, asset, quantity, proceeds_asset, proceeds)
 
     class DeskDebtRepaid(Event):
         asset: str
@@ -382,12 +398,11 @@ class Liquidation(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.interest_paid + self.principal_paid
-            return move(TAKEOVER_DESK, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
+            return repayment(TAKEOVER_DESK, self.asset, total)
 
     def repay_desk_debt(self, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        owed = self.desk_principal.get(asset, ZERO) + self.desk_interest.get(asset, ZERO)
-        assert ZERO < amount <= min(owed, self.desk_balances.get(asset, ZERO)), "desk repayment beyond debt or holding"
-        interest_paid, principal_paid = interest_first(amount, self.desk_interest.get(asset, ZERO))
+        held = self.desk_balances.get(asset, ZERO)
+        interest_paid, principal_paid = self.desk_debts.split_repayment(asset, amount, held)
         self._desk_debt_repaid(
             account=self.account,
             asset=asset,
@@ -408,8 +423,7 @@ class Liquidation(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         add_to_book(self.desk_balances, asset, -(interest_paid + principal_paid))
-        add_to_book(self.desk_interest, asset, -interest_paid)
-        add_to_book(self.desk_principal, asset, -principal_paid)
+        self.desk_debts.settle(asset, interest=interest_paid, principal=principal_paid)
 
     class DeskInterestAccrued(Event):
         asset: str
@@ -431,14 +445,13 @@ class Liquidation(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         """Interest keeps accruing on liabilities handed to the desk, once per asset and hour."""
-        for asset, principal in principal_due_interest(self.desk_principal, self.desk_last_interest_hour, hour):
-            amount = hourly_interest(principal, rates[asset], precisions[asset])
+        for due in self.desk_debts.interest_due(hour, rates.__getitem__, precisions.__getitem__):
             self._desk_interest_accrued(
                 account=self.account,
-                asset=asset,
-                principal=principal,
-                hourly_rate=rates[asset],
-                amount=amount,
+                asset=due.asset,
+                principal=due.principal,
+                hourly_rate=due.hourly_rate,
+                amount=due.amount,
                 hour=hour,
                 parameters_version=parameters_version,
                 at=hour,
@@ -458,8 +471,7 @@ class Liquidation(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        add_to_book(self.desk_interest, asset, amount)
-        self.desk_last_interest_hour[asset] = hour
+        self.desk_debts.accrue(asset, amount, hour)
 
     class TakeoverSalesEnded(Event):
         pass
@@ -475,14 +487,13 @@ class Liquidation(Aggregate):
 
         def entries(self) -> list[Entry]:
             total = self.principal + self.interest
-            return move(INSURANCE_FUND, LENDING_POOL, self.asset, total) + settle_debt(TAKEOVER_DESK, self.asset, total)
+            return shortfall_cover(TAKEOVER_DESK, self.asset, total)
 
     @event(DeskShortfallCovered)
     def cover_desk_shortfall(
         self, account: str, asset: str, principal: Decimal, interest: Decimal, at: datetime, cause: dict[str, Any]
     ) -> None:
-        add_to_book(self.desk_principal, asset, -principal)
-        add_to_book(self.desk_interest, asset, -interest)
+        self.desk_debts.settle(asset, interest=interest, principal=principal)
         add_to_book(self.shortfall, asset, principal + interest)
 
     # --- fee, return, completion ---
@@ -508,9 +519,7 @@ class Liquidation(Aggregate):
         self.fee_amounts = dict(amounts)
         self.fee_value = value
         if payer == TAKEOVER_DESK:
-            for asset, amount in amounts.items():
-                assert amount <= self.desk_balances.get(asset, ZERO), "fee beyond the desk's holding"
-                add_to_book(self.desk_balances, asset, -amount)
+            take_all(self.desk_balances, amounts)
 
     class ProceedsReturned(Event):
         """The desk's side of the account's `TakeoverProceedsReturned`: entries are there."""
@@ -529,5 +538,5 @@ class Liquidation(Aggregate):
     @event(Completed)
     def complete(self, account: str, kind: str, at: datetime, cause: dict[str, Any]) -> None:
         assert not self.desk_liabilities(), "a liquidation completes only when its liabilities are settled"
-        self.status = COMPLETED
+        self.status = LiquidationStatus.COMPLETED
         self.completed_at = at

@@ -21,6 +21,7 @@ from ledger.domain.money import (
 )
 from ledger.domain.parameters import MarginTier, RiskParameters
 from ledger.domain.prices import MissingPrice, PriceBook
+from ledger.domain.product import AccountMode
 
 NO_DEBT_LEVEL = Decimal(999)
 LEVEL_REPORT_PLACES = 12
@@ -45,7 +46,7 @@ class MarginPosition:
 
     def level_terms(self) -> tuple[Decimal, Decimal]:
         """(numerator, denominator) of the level that the mode's thresholds apply to."""
-        if self.mode == "cross_pro":
+        if self.mode == AccountMode.CROSS_PRO:
             return self.net_equity, self.pro_weighted_liability_value
         return self.asset_value, self.liability_value
 
@@ -104,11 +105,6 @@ def within_initial_level(asset_value: Decimal, liability_value: Decimal, leverag
 def reported_level(level: Decimal) -> Decimal:
     """A level as reports show it: 12 decimal places, half-even."""
     return round_half_even(level, LEVEL_REPORT_PLACES)
-
-
-def hourly_interest(principal: Decimal, hourly_rate: Decimal, precision: int) -> Decimal:
-    """One hour of simple interest on principal, rounded half-even to the asset's precision."""
-    return round_half_even(exact_product(principal, hourly_rate), precision)
 
 
 def liquidation_fee_value(fee_rate: Decimal, liabilities_value: Decimal, valuation_precision: int) -> Decimal:
@@ -288,6 +284,6 @@ def _slack_weight(
     """d(slack)/d(price of asset): classic A - t.L; Pro (A - L) - t.sum(L x mmr)."""
     held = balances.get(asset, ZERO)
     owed = liabilities.get(asset, ZERO)
-    if mode == "cross_pro":
+    if mode == AccountMode.CROSS_PRO:
         return held - owed - exact_product(threshold, owed, parameters.asset(asset).pro_mmr)
     return held - exact_product(threshold, owed)
