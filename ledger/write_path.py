@@ -2,11 +2,12 @@
 submit` hands it to the service, is applied here, through a unit of work
 (`ledger.unit_of_work`), the only way anything is saved.
 
-A command loads what it needs through the unit of work, applies the rule on the
-aggregates, and the unit of work saves every pending event in one transaction: a
-movement and its counter-entry together. A refused command records an
-`InputRejected` instead, and nothing else. How inputs, lines and reactions are kept
-from being applied twice is told in `ledger.idempotency`.
+The command of each input type is looked up in `ledger.commands`; it loads what it
+needs through the unit of work and applies the rule on the aggregates, and the unit of
+work saves every pending event in one transaction: a movement and its counter-entry
+together. A refused command records an `InputRejected` instead, and nothing else. How
+inputs, lines and reactions are kept from being applied twice is told in
+`ledger.idempotency`.
 """
 
 from __future__ import annotations
@@ -18,29 +19,10 @@ from typing import Any
 from eventsourcing.persistence import Recording
 
 from ledger.application import Ledger
+from ledger.commands import run_command
 from ledger.domain.errors import Rejected
-from ledger.domain.identity import account_id
-from ledger.domain.margin.account import Account
 from ledger.domain.market import CLOCK_ID, PARAMETERS_ID, Clock
-from ledger.domain.parameters import DEFAULT_LEVERAGE, overlay_changes
-from ledger.domain.product import AccountMode
-from ledger.inputs import (
-    AutoTopUpInput,
-    BorrowInput,
-    ClockInput,
-    DepositInput,
-    FillInput,
-    LedgerInput,
-    LiquidityInput,
-    MarkInput,
-    OpenInput,
-    ParamsInput,
-    RepayInput,
-    TransferInput,
-    WithdrawInput,
-    input_record,
-    overlay_record,
-)
+from ledger.inputs import LedgerInput, input_record, overlay_record
 from ledger.unit_of_work import UnitOfWork
 
 QUIET_HOURS_PER_SAVE = 1000
@@ -62,76 +44,10 @@ def apply_within(app: Ledger, uow: UnitOfWork, item: LedgerInput) -> None:
         return
     pending_before = uow.pending_count()
     try:
-        _dispatch(app, uow, item)
+        run_command(uow, item.body, item.at, item.cause())
     except Rejected as rejection:
         assert uow.pending_count() == pending_before, "a refused command must leave no event behind"
         uow.reject(item, str(rejection))
-
-
-def _dispatch(app: Ledger, uow: UnitOfWork, item: LedgerInput) -> None:
-    body, at, cause = item.body, item.at, item.cause()
-    if isinstance(body, OpenInput):
-        open_account(app, uow, body, at, cause)
-    elif isinstance(body, DepositInput):
-        uow.account(body.account).deposit(body.asset, body.amount, at, cause)
-    elif isinstance(body, WithdrawInput):
-        uow.account(body.account).withdraw(body.asset, body.amount, uow.prices(), at, cause)
-    elif isinstance(body, TransferInput):
-        transfer(uow, body, at, cause)
-    elif isinstance(body, BorrowInput):
-        uow.account(body.account).borrow(body.asset, body.amount, uow.prices(), uow.parameters(), at, cause)
-    elif isinstance(body, RepayInput):
-        uow.account(body.account).repay(body.asset, body.amount, at, cause)
-    elif isinstance(body, FillInput):
-        uow.account(body.account).fill(
-            body.side, body.base, body.quote, body.quantity, body.price, uow.parameters(), at, cause
-        )
-    elif isinstance(body, MarkInput):
-        assert body.asset is not None
-        quote = body.quote or uow.parameters().valuation_asset
-        uow.market(body.asset, at, cause).record_mark(body.asset, body.price, quote, at, cause)
-    elif isinstance(body, LiquidityInput):
-        quote = body.quote or uow.parameters().valuation_asset
-        uow.market(body.asset, at, cause).offer_liquidity(body.asset, body.price, body.quantity, quote, at, cause)
-    elif isinstance(body, AutoTopUpInput):
-        enable_auto_topup(uow, body, at, cause)
-    elif isinstance(body, ParamsInput):
-        uow.parameter_set(at).change(overlay_changes(body.changes(), app.parameter_overlay), at, cause)
-    elif isinstance(body, ClockInput):
-        pass  # time passing is applied by `begin_hours` before every input
-    else:  # pragma: no cover - inputs.py admits no other op
-        raise AssertionError(f"no command for {body.op}")
-
-
-def open_account(app: Ledger, uow: UnitOfWork, body: OpenInput, at: datetime, cause: dict[str, Any]) -> None:
-    if uow.find(account_id(body.account)) is not None:
-        raise Rejected(f"account {body.account} already exists")
-    leverage = None
-    if body.mode != AccountMode.SPOT:
-        leverage = body.leverage or DEFAULT_LEVERAGE[body.mode]
-        if not uow.parameters().has_tier(body.mode, leverage):
-            raise Rejected(
-                f"no margin tier for {body.mode} at {leverage}x in parameters version {uow.parameters().version}"
-            )
-    pair = body.pair.split("/") if body.pair else None
-    account = Account(account=body.account, mode=body.mode, leverage=leverage, pair=pair, at=at, cause=cause)
-    uow.add(account)
-    uow.log(app.accounts_log, account=body.account, account_id=account.id)
-
-
-def transfer(uow: UnitOfWork, body: TransferInput, at: datetime, cause: dict[str, Any]) -> None:
-    source = uow.account(body.from_account)
-    destination = uow.account(body.to_account)
-    destination.check_transfer_in(body.asset)
-    source.transfer_out(body.asset, body.amount, destination.name, uow.prices(), at, cause)
-    destination.transfer_in(body.asset, body.amount, source.name, at, cause)
-
-
-def enable_auto_topup(uow: UnitOfWork, body: AutoTopUpInput, at: datetime, cause: dict[str, Any]) -> None:
-    source = uow.account(body.source)
-    if source.mode != AccountMode.SPOT:
-        raise Rejected(f"auto top-up draws from a spot account; {source.name} is {source.mode}")
-    uow.account(body.account).enable_auto_topup(source.name, body.assets, body.target, at, cause)
 
 
 def begin_hours(

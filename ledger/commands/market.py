@@ -1,0 +1,36 @@
+"""The commands of inputs about the market and the ledger itself: marks and liquidity
+on an asset's market, parameter versions, and time passing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ledger.commands.registry import command
+from ledger.domain.parameters import overlay_changes
+from ledger.inputs.market import ClockInput, LiquidityInput, MarkInput, ParamsInput
+from ledger.unit_of_work import UnitOfWork
+
+
+@command(MarkInput)
+def record_mark(uow: UnitOfWork, body: MarkInput, at: datetime, cause: dict[str, Any]) -> None:
+    assert body.asset is not None  # a mark of a symbol (futures) is refused by validation
+    quote = body.quote or uow.parameters().valuation_asset
+    uow.market(body.asset, at, cause).record_mark(body.asset, body.price, quote, at, cause)
+
+
+@command(LiquidityInput)
+def offer_liquidity(uow: UnitOfWork, body: LiquidityInput, at: datetime, cause: dict[str, Any]) -> None:
+    quote = body.quote or uow.parameters().valuation_asset
+    uow.market(body.asset, at, cause).offer_liquidity(body.asset, body.price, body.quantity, quote, at, cause)
+
+
+@command(ParamsInput)
+def change_parameters(uow: UnitOfWork, body: ParamsInput, at: datetime, cause: dict[str, Any]) -> None:
+    # The run's overlay wins over every params line (validation judged the line the same way).
+    uow.parameter_set(at).change(overlay_changes(body.changes(), uow.app.parameter_overlay), at, cause)
+
+
+@command(ClockInput)
+def pass_time(uow: UnitOfWork, body: ClockInput, at: datetime, cause: dict[str, Any]) -> None:
+    """Nothing more: time passing is applied by `begin_hours` before every input."""
