@@ -1,7 +1,7 @@
 """The service mode's command side: a reaction run on its own, and inputs submitted
 one by one to a store that the workers process.
 
-A reaction (`ledger.processes.Reaction`) is run by a Celery task with the same
+A reaction (`ledger.processes.routing.Reaction`) is run by a Celery task with the same
 process code that `ledger run` calls inline, in a transaction of its own, saved with
 a tracking record named after the step and its subject that holds the notification
 it reacted to (`reaction_tracking_name`). Running it twice, or two copies at once,
@@ -31,11 +31,11 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from psycopg import sql
 
 from ledger.application import Ledger
-from ledger.domain.margin.liquidation import Liquidation
 from ledger.idempotency import LineAlreadyApplied
 from ledger.inputs import LedgerInput, input_record
 from ledger.log import causing_event
-from ledger.processes.steps import ProcessSteps, Reaction, liquidation_step, process_cause, reaction_tracking_name
+from ledger.processes.routing import Reaction, next_steps, process_cause, reaction_tracking_name
+from ledger.processes.steps import ProcessSteps
 from ledger.unit_of_work import UnitOfWork
 from ledger.write_path import apply_input, begin_hours, begin_run
 
@@ -108,14 +108,13 @@ class Batch:
 
 
 def follow_on_batches(recordings: list[Recording], saved: UnitOfWork) -> list[Batch]:
-    """The next steps of the liquidations whose events were just recorded, a batch a step."""
+    """The steps that follow on from the events just recorded (`ledger.processes.routing.follows_on`:
+    a liquidation's next step), a batch a step."""
     by_step: dict[str, list[DueReaction]] = {}
     for recording in recordings:
         event = recording.domain_event
-        step = liquidation_step(event) if isinstance(event, Liquidation.Event) else None
-        if step is not None:
-            due = DueReaction(Reaction(step, str(event.originator_id)), recording.notification.id, event)
-            by_step.setdefault(step, []).append(due)
+        for reaction in next_steps(event):
+            by_step.setdefault(reaction.step, []).append(DueReaction(reaction, recording.notification.id, event))
     return [Batch(due, saved) for due in by_step.values()]
 
 
@@ -124,24 +123,24 @@ def _run_batch(
 ) -> tuple[list[ReactionOutcome], list[Recording], UnitOfWork]:
     due, saved = batch.due, batch.saved
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        uow = UnitOfWork(app)
-        if saved is not None:
-            # Just recorded by this process: not done yet unless another copy raced them,
-            # which their saves' tracking records would then refuse.
-            uow.aggregates.update(saved.aggregates)
-            saved = None
-        else:
-            due = _not_done(app, due)
-        if not due:
-            return [], [], uow
-        due = _with_events(app, due)
-        for item in due:
-            steps.run(uow, item.reaction, item.event, process_cause(item.event, item.notification_id))
-        trackings = [item.tracking for item in due]
-        try:
-            recordings = uow.commit(tracking=trackings[0], more_tracking=trackings[1:])
-        except IntegrityError:
-            continue  # another copy, or another reaction, saved first: look again at fresh states
+        with UnitOfWork(app) as uow:
+            if saved is not None:
+                # Just recorded by this process: not done yet unless another copy raced them,
+                # which their saves' tracking records would then refuse.
+                uow.aggregates.update(saved.aggregates)
+                saved = None
+            else:
+                due = _not_done(app, due)
+            if not due:
+                return [], [], uow
+            due = _with_events(app, due)
+            for item in due:
+                steps.run(uow, item.reaction, item.event, process_cause(item.event, item.notification_id))
+            trackings = [item.tracking for item in due]
+            try:
+                recordings = uow.commit(tracking=trackings[0], more_tracking=trackings[1:])
+            except IntegrityError:
+                continue  # another copy, or another reaction, saved first: look again at fresh states
         outcomes = [
             ReactionOutcome(item.reaction.step, item.reaction.subject, item.notification_id, len(recordings), attempt)
             for item in due

@@ -13,8 +13,10 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.bootstrap import open_service_ledger
+from ledger.processes.margin.step import MarginStep
+from ledger.processes.routing import Reaction
 from ledger.processes.service import DISPATCHER_TRACKING, Submission, is_settled, run_reactions
-from ledger.processes.steps import AUTO_TOP_UP, STEPS, ProcessSteps, Reaction
+from ledger.processes.steps import ProcessSteps, registered_steps
 from projections.report import build_report
 from tests.conftest import ledger_cli
 from workers.dispatcher import Dispatcher
@@ -60,7 +62,7 @@ class InProcessService:
         self.app = open_service_ledger(store)
         self.steps = ProcessSteps(self.app)
         self.sent: list[tuple[Reaction, int]] = []
-        tasks = {step: RecordedTask(step, self.sent) for step in STEPS}
+        tasks = {spec.step.value: RecordedTask(spec.step.value, self.sent) for spec in registered_steps()}
         self.dispatcher = Dispatcher(
             self.app,
             RecordingCelery(),  # type: ignore[arg-type]
@@ -119,10 +121,10 @@ def test_accounts_sharing_a_top_up_source_top_up_one_after_the_other(in_process:
     in_process.submit(DROP, settle_each=False)
 
     in_process.dispatcher.run_round()
-    assert [(reaction.step, reaction.subject) for reaction, _ in in_process.sent] == [(AUTO_TOP_UP, "X1")]
+    assert [(reaction.step, reaction.subject) for reaction, _ in in_process.sent] == [(MarginStep.AUTO_TOP_UP, "X1")]
     in_process.run_sent()
     in_process.dispatcher.run_round()
-    assert (AUTO_TOP_UP, "X2") in [(reaction.step, reaction.subject) for reaction, _ in in_process.sent]
+    assert (MarginStep.AUTO_TOP_UP, "X2") in [(reaction.step, reaction.subject) for reaction, _ in in_process.sent]
     in_process.settle()
 
     report = build_report(in_process.app)
