@@ -46,7 +46,12 @@ def evaluation_may_record(account: Account) -> bool:
 def has_margin_level(account: Account, parameters: RiskParameters) -> bool:
     """Whether the account has a level to assess: a margin account, not locked, whose
     mode and leverage have a tier in the parameters."""
-    return account.is_margin and not account.is_locked and parameters.has_tier(account.mode, account.leverage)
+    return (
+        account.is_margin
+        and not account.is_locked
+        and account.leverage is not None
+        and parameters.has_tier(account.mode, account.leverage)
+    )
 
 
 def margin_action(position: MarginPosition, tier: MarginTier, status: str) -> MarginAction | None:
