@@ -2,8 +2,8 @@
 
 It reads committed events only (never from inside a transaction), in order, from
 where it stopped. A reaction has finished when its tracking record in the store has
-reached the notification it reacts to (`ledger.service.tracked_positions`); the
-dispatcher's own tracked position (`ledger.service.DISPATCHER_TRACKING`) is the last
+reached the notification it reacts to (`ledger.processes.service_reactions.tracked_positions`); the
+dispatcher's own tracked position (`ledger.processes.service.DISPATCHER_TRACKING`) is the last
 notification whose every reaction has finished. So after a restart, of the
 dispatcher or of Redis, whatever may not have run is sent again, and a reaction
 not finished within `redispatch_after_seconds` (lost with Redis, or with a worker
@@ -34,7 +34,8 @@ from ledger.application import Ledger
 from ledger.log import GapWatch, read_committed
 from ledger.processes.indexes import ServiceIndex
 from ledger.processes.routing import Reaction, is_barrier, reaction_tracking_name
-from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
+from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position
+from ledger.processes.service_reactions import tracked_positions
 from ledger.processes.steps import registered_steps, step_spec, task_name
 from ledger.store import sql_engine
 from workers.heartbeat import Heartbeat

@@ -1,10 +1,10 @@
-"""The tasks: ids in, the process code called (`ledger.processes.service.run_reactions`).
+"""The tasks: ids in, the process code called (`ledger.processes.service_reactions.run_reactions`).
 
 One task per registered step of the processes (`ledger.processes.steps`), made in a
 loop over the registry and named `ledger.{step}`. Each takes the subjects it acts on (up to
 LEDGER_TASK_CHUNK, saved together) and the notification id of the event that calls
 for it, loads what it needs from the store and appends events. Running one again,
-or two copies at once, has one effect (see `ledger.service`), so every task is
+or two copies at once, has one effect (see `ledger.processes.service_reactions`), so every task is
 acknowledged late. A lost
 database connection is retried with backoff; so is a save that kept conflicting.
 """
@@ -19,7 +19,8 @@ from celery import Task
 from eventsourcing.persistence import IntegrityError
 
 from ledger.processes.routing import Reaction
-from ledger.processes.service import TRANSIENT_ERRORS, is_settled, run_reactions
+from ledger.processes.service import TRANSIENT_ERRORS, is_settled
+from ledger.processes.service_reactions import run_reactions
 from ledger.processes.steps import StepSpec, Subject, registered_steps, step_spec, task_name
 from ledger.write_path import begin_hours
 from workers.app import app, service, settings
