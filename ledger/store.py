@@ -1,4 +1,4 @@
-"""Store URL -> eventsourcing environment, and the writer lease of a store.
+"""Store URL -> eventsourcing environment (and SQLAlchemy engine), and the writer lease of a store.
 
 URLs follow SQLAlchemy's form: `sqlite:///relative.db`, `sqlite:////absolute.db`,
 `postgresql://user[:password]@host:port/db` (no password means an empty one).
@@ -30,6 +30,8 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
 
 DEFAULT_STORE = "sqlite:///ledger.db"
 SQLITE_SCHEME = "sqlite:///"
@@ -221,6 +223,33 @@ def parse_postgres(url: str) -> PostgresTarget:
         schema=schema,
         shown_url=redacted(url),
     )
+
+
+def sql_engine(url: str) -> Engine:
+    """A SQLAlchemy engine on the store's database: the SQLite file, or the PostgreSQL
+    database with the store's schema first on the search path."""
+    if url.startswith(SQLITE_SCHEME):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_exact_and_patient)
+        return engine
+    if url.startswith(POSTGRES_SCHEMES):
+        target = parse_postgres(url)
+        engine_url = URL.create(
+            "postgresql+psycopg",
+            username=target.user,
+            password=target.password or None,
+            host=target.host,
+            port=int(target.port),
+            database=target.dbname,
+        )
+        return create_engine(
+            engine_url, connect_args={"options": f"-c search_path={target.schema}"}, pool_pre_ping=True
+        )
+    raise StoreURLError(f"store URL {url!r} is neither sqlite:///PATH nor postgresql://USER@HOST:PORT/DB")
+
+
+def _sqlite_exact_and_patient(connection, _record) -> None:  # type: ignore[no-untyped-def]
+    connection.execute("PRAGMA busy_timeout = 30000")
 
 
 def _port(url: str, parts: SplitResult) -> str:

@@ -23,8 +23,7 @@ from psycopg import sql
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
-from ledger.processes.inline import run_inputs
-from ledger.processes.steps import ProcessManager
+from ledger.processes.inline import ProcessManager, run_inputs
 from ledger.runs import validate
 from projections.runner import StoreViews
 

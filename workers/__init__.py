@@ -1,2 +1,2 @@
 """The service mode: Celery tasks that run the process code of `ledger.processes`
-(through `ledger.service.run_reaction`), and the dispatcher that starts them."""
+(through `ledger.processes.service_reactions.run_reactions`), and the dispatcher that starts them."""

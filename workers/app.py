@@ -1,6 +1,6 @@
 """The Celery app of the service mode, and each worker process's ledger.
 
-JSON is the only serializer. Every task is safe to run again (`ledger.service`), so
+JSON is the only serializer. Every task is safe to run again (`ledger.processes.service_reactions`), so
 each declares `acks_late`: a task is acknowledged once it has run, and one lost with
 a killed worker comes back. Prefetch is 1, so a worker holds no more unacknowledged
 tasks than it runs. The ledger is built in each worker process after the fork, and

@@ -2,8 +2,8 @@
 
 It reads committed events only (never from inside a transaction), in order, from
 where it stopped. A reaction has finished when its tracking record in the store has
-reached the notification it reacts to (`ledger.service.tracked_positions`); the
-dispatcher's own tracked position (`ledger.service.DISPATCHER_TRACKING`) is the last
+reached the notification it reacts to (`ledger.processes.service_reactions.tracked_positions`); the
+dispatcher's own tracked position (`ledger.processes.service.DISPATCHER_TRACKING`) is the last
 notification whose every reaction has finished. So after a restart, of the
 dispatcher or of Redis, whatever may not have run is sent again, and a reaction
 not finished within `redispatch_after_seconds` (lost with Redis, or with a worker
@@ -32,10 +32,12 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
 from ledger.log import GapWatch, read_committed
-from ledger.processes.fanout import ServiceIndex
-from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position, tracked_positions
-from ledger.processes.steps import AUTO_TOP_UP, BARRIER_EVENTS, Reaction, reaction_tracking_name
-from projections.database import views_engine
+from ledger.processes.indexes import ServiceIndex
+from ledger.processes.routing import Reaction, is_barrier, reaction_tracking_name
+from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position
+from ledger.processes.service_reactions import tracked_positions
+from ledger.processes.steps import registered_steps, step_spec, task_name
+from ledger.store import sql_engine
 from workers.heartbeat import Heartbeat
 from workers.logs import logger
 from workers.settings import ServiceSettings
@@ -75,16 +77,16 @@ class Dispatcher:
     def __init__(
         self, app: Ledger, celery_app: Celery, settings: ServiceSettings, tasks: Mapping[str, Any] | None = None
     ):
-        if tasks is None:
-            from workers.tasks import TASKS_BY_STEP as tasks  # the Celery tasks, one a step
-
         self.app = app
         self.celery_app = celery_app
         self.settings = settings
-        self.tasks = tasks
+        # The Celery tasks, one a registered step, sent by name unless given.
+        self.tasks = tasks or {
+            spec.step.value: celery_app.signature(task_name(spec.step)) for spec in registered_steps()
+        }
         self.log = logger("dispatcher")
         assert app.store_url is not None
-        self.engine = views_engine(app.store_url)
+        self.engine = sql_engine(app.store_url)
         self.gaps = GapWatch(app, self.engine, wait_seconds=2.0)
         self.done_position = self.recorded_position = self.read_position = dispatcher_position(app)
         # Rebuilt from the store as it stands; the events read again after a restart
@@ -143,7 +145,7 @@ class Dispatcher:
         added_from = len(self.in_flight)
         for notification in batch.notifications:
             event = self.app.mapper.to_domain_event(notification)
-            barrier = isinstance(event, BARRIER_EVENTS)
+            barrier = is_barrier(event)
             if barrier and self.in_flight:
                 break  # once everything before it has finished
             self.index.observe(event)
@@ -175,8 +177,8 @@ class Dispatcher:
             if entry.sent_at and entry.unfinished and now - entry.sent_at > self._resend_after(entry):
                 self._resend(entry)
             due = sorted(entry.unsent)
-            if any(entry.reactions[index].step == AUTO_TOP_UP for index in due):
-                due = self._top_ups_one_at_a_time(entry, due)
+            if any(_one_at_a_time(entry.reactions[index]) for index in due):
+                due = self._one_at_a_time(entry, due)
             if due:
                 with self.celery_app.producer_or_acquire() as producer:
                     for chunk in self._chunks(entry, due):
@@ -185,8 +187,8 @@ class Dispatcher:
                 entry.sent_at = now
 
     def _chunks(self, entry: InFlight, due: list[int]) -> list[list[int]]:
-        """One step for up to `task_chunk` subjects a task, each subject once a task; an
-        auto top-up or a sale against liquidity alone."""
+        """One step for up to `task_chunk` subjects a task, each subject once a task; a step
+        run one at a time (an auto top-up) or a sale against liquidity alone."""
         chunks: list[list[int]] = []
         open_chunks: dict[str, list[int]] = {}
         for index in due:
@@ -195,7 +197,7 @@ class Dispatcher:
             if (
                 chunk is None
                 or len(chunk) >= self.settings.task_chunk
-                or reaction.step == AUTO_TOP_UP
+                or _one_at_a_time(reaction)
                 or reaction.takeovers
                 or any(entry.reactions[i].subject == reaction.subject for i in chunk)
             ):
@@ -225,12 +227,13 @@ class Dispatcher:
         entry.unsent |= entry.unfinished
 
     @staticmethod
-    def _top_ups_one_at_a_time(entry: InFlight, due: list[int]) -> list[int]:
-        """Accounts that top up may draw on the same source: as `ledger run` does, one
-        after the other in name order, each once the one before it has finished."""
-        top_ups = [index for index in sorted(entry.unfinished) if entry.reactions[index].step == AUTO_TOP_UP]
-        first_unfinished = top_ups[0] if top_ups else None
-        return [index for index in due if entry.reactions[index].step != AUTO_TOP_UP or index == first_unfinished]
+    def _one_at_a_time(entry: InFlight, due: list[int]) -> list[int]:
+        """Reactions of a step run one at a time (accounts that top up may draw on the same
+        source): as `ledger run` does, one after the other in subject order, each once the
+        one before it has finished."""
+        serial = [index for index in sorted(entry.unfinished) if _one_at_a_time(entry.reactions[index])]
+        first_unfinished = serial[0] if serial else None
+        return [index for index in due if not _one_at_a_time(entry.reactions[index]) or index == first_unfinished]
 
     def _send(self, producer: Any, reactions: list[Reaction], notification_id: int) -> None:
         task = self.tasks[reactions[0].step]
@@ -288,3 +291,7 @@ class Dispatcher:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _one_at_a_time(reaction: Reaction) -> bool:
+    return step_spec(reaction.step).one_at_a_time

@@ -1,9 +1,10 @@
-"""The tasks: ids in, the process code called (`ledger.service.run_reactions`).
+"""The tasks: ids in, the process code called (`ledger.processes.service_reactions.run_reactions`).
 
-One task per step of the processes. Each takes the subjects it acts on (up to
+One task per registered step of the processes (`ledger.processes.steps`), made in a
+loop over the registry and named `ledger.{step}`. Each takes the subjects it acts on (up to
 LEDGER_TASK_CHUNK, saved together) and the notification id of the event that calls
 for it, loads what it needs from the store and appends events. Running one again,
-or two copies at once, has one effect (see `ledger.service`), so every task is
+or two copies at once, has one effect (see `ledger.processes.service_reactions`), so every task is
 acknowledged late. A lost
 database connection is retried with backoff; so is a save that kept conflicting.
 """
@@ -17,9 +18,10 @@ from typing import Any
 from celery import Task
 from eventsourcing.persistence import IntegrityError
 
-from ledger.processes import steps as processes
-from ledger.processes.service import TRANSIENT_ERRORS, is_settled, run_reactions
-from ledger.processes.steps import Reaction
+from ledger.processes.routing import Reaction
+from ledger.processes.service import TRANSIENT_ERRORS, is_settled
+from ledger.processes.service_reactions import run_reactions
+from ledger.processes.steps import StepSpec, Subject, registered_steps, step_spec, task_name
 from ledger.write_path import begin_hours
 from workers.app import app, service, settings
 from workers.logs import logger
@@ -34,13 +36,13 @@ TASK_OPTIONS: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 12,
 }
-ACCOUNT_STEPS = (processes.EVALUATE_MARGIN, processes.AUTO_TOP_UP, processes.ACCRUE_INTEREST)
 
 
 def subject_field(step: str, subject: str) -> str:
     """What a task's subject is, for its log lines: an account, an asset or a liquidation."""
-    if step in ACCOUNT_STEPS:
-        return "account"
+    kind = step_spec(step).subject
+    if kind != Subject.OFFER:
+        return kind.value
     try:
         uuid.UUID(subject)
     except ValueError:
@@ -68,62 +70,44 @@ def react(
     return {"subjects": len(subjects), "notification_id": notification_id, "ran": [o.as_dict() for o in outcomes]}
 
 
-@app.task(name="ledger.evaluate_margin", **TASK_OPTIONS)
-def evaluate_margin(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
-    """Margin call, recovery or the trigger of a liquidation, as each account's level requires."""
-    return react(self, processes.EVALUATE_MARGIN, accounts, notification_id)
+# --- one task a registered step: ids in, the step run on each --------------------------------
 
 
-@app.task(name="ledger.auto_top_up", **TASK_OPTIONS)
-def auto_top_up(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
-    """The margin evaluation of an account with auto top-up: transfers from its source first."""
-    return react(self, processes.AUTO_TOP_UP, accounts, notification_id)
+def _account_task(step: str) -> Any:
+    def run_step(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
+        return react(self, step, accounts, notification_id)
+
+    return run_step
 
 
-@app.task(name="ledger.regular_part", **TASK_OPTIONS)
-def regular_part(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
-    return react(self, processes.REGULAR_PART, liquidation_ids, notification_id)
+def _liquidation_task(step: str) -> Any:
+    def run_step(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
+        return react(self, step, liquidation_ids, notification_id)
+
+    return run_step
 
 
-@app.task(name="ledger.hand_off", **TASK_OPTIONS)
-def hand_off(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
-    return react(self, processes.HAND_OFF, liquidation_ids, notification_id)
+def _offer_task(step: str) -> Any:
+    def run_step(
+        self: Task, subjects: list[str], notification_id: int, takeovers: list[str] | None = None
+    ) -> dict[str, Any]:
+        return react(self, step, subjects, notification_id, tuple(takeovers or ()))
+
+    return run_step
 
 
-@app.task(name="ledger.takeover_sales", **TASK_OPTIONS)
-def takeover_sales(
-    self: Task, subjects: list[str], notification_id: int, takeovers: list[str] | None = None
-) -> dict[str, Any]:
-    """Sales against offered liquidity (subject: the asset), or the end of a takeover's
-    sales when it has nothing to sell (subject: the liquidation)."""
-    return react(self, processes.TAKEOVER_SALES, subjects, notification_id, tuple(takeovers or ()))
+# What a task takes is named after what its step acts on; an offer's sales take the takeovers too.
+TASK_MAKERS = {Subject.ACCOUNT: _account_task, Subject.LIQUIDATION: _liquidation_task, Subject.OFFER: _offer_task}
 
 
-@app.task(name="ledger.fee", **TASK_OPTIONS)
-def fee(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
-    """The fee: from the account after a regular part, from the desk's proceeds after a takeover."""
-    return react(self, processes.FEE, liquidation_ids, notification_id)
+def _task(spec: StepSpec) -> Task:
+    run_step = TASK_MAKERS[spec.subject](spec.step.value)
+    run_step.__name__ = run_step.__qualname__ = f"run_{spec.step.value}"
+    run_step.__doc__ = spec.description
+    return app.task(name=task_name(spec.step), **TASK_OPTIONS)(run_step)
 
 
-@app.task(name="ledger.return", **TASK_OPTIONS)
-def return_proceeds(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
-    """The desk returns what is left; the liquidation completes."""
-    return react(self, processes.RETURN, liquidation_ids, notification_id)
-
-
-@app.task(name="ledger.unlock", **TASK_OPTIONS)
-def unlock(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
-    return react(self, processes.UNLOCK, liquidation_ids, notification_id)
-
-
-@app.task(name="ledger.accrue_interest", **TASK_OPTIONS)
-def accrue_interest(self: Task, accounts: list[str], notification_id: int) -> dict[str, Any]:
-    return react(self, processes.ACCRUE_INTEREST, accounts, notification_id)
-
-
-@app.task(name="ledger.accrue_desk_interest", **TASK_OPTIONS)
-def accrue_desk_interest(self: Task, liquidation_ids: list[str], notification_id: int) -> dict[str, Any]:
-    return react(self, processes.ACCRUE_DESK_INTEREST, liquidation_ids, notification_id)
+TASKS_BY_STEP: dict[str, Task] = {spec.step.value: _task(spec) for spec in registered_steps()}
 
 
 @app.task(name="ledger.tick_clock", **TASK_OPTIONS)
@@ -144,18 +128,3 @@ def tick_clock(self: Task) -> dict[str, Any]:
     hour = recordings[0].domain_event.at.isoformat() if recordings else None
     log.info("clock advanced", hour=hour)
     return {"hour": hour}
-
-
-TASKS_BY_STEP = {
-    processes.EVALUATE_MARGIN: evaluate_margin,
-    processes.AUTO_TOP_UP: auto_top_up,
-    processes.REGULAR_PART: regular_part,
-    processes.HAND_OFF: hand_off,
-    processes.TAKEOVER_SALES: takeover_sales,
-    processes.FEE: fee,
-    processes.RETURN: return_proceeds,
-    processes.UNLOCK: unlock,
-    processes.ACCRUE_INTEREST: accrue_interest,
-    processes.ACCRUE_DESK_INTEREST: accrue_desk_interest,
-}
-assert set(TASKS_BY_STEP) == set(processes.STEPS), "every step has its task"

@@ -1,6 +1,14 @@
 """`ledger run`'s driver: every input applied in order, and every process it sets
 off run to completion before the next input.
 
+`ProcessManager` follows the ledger's own notification log from a tracked position
+and runs an event's reactions together. The events they produce are saved with the
+tracking record of the notification that caused them, so a notification is acted on
+exactly once. Reactions that produce nothing advance the position lazily: every
+such reaction is idempotent by state (re-evaluating a margin level at the current
+marks changes nothing twice), except those of events routed `tracked_at_once` (the
+sale against offered liquidity), whose position is therefore always recorded at once.
+
 Consecutive inputs that no process reacts to share one save (`InputBatch`):
 whether a process would react is decided as each input is applied, on the state
 it leaves, so the results are those of saving inputs one by one.
@@ -8,43 +16,161 @@ it leaves, so the results are those of saving inputs one by one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from eventsourcing.persistence import Recording, Tracking
 
 from ledger.application import Ledger
+from ledger.domain.market import AssetMarket
 from ledger.inputs import LedgerInput
-from ledger.processes.steps import ProcessManager
+from ledger.processes.indexes import MarkWatch, OpenDebts
+from ledger.processes.routing import (
+    Reaction,
+    Situation,
+    is_tracked_at_once,
+    may_react_inline,
+    process_cause,
+    reactions_to,
+)
+from ledger.processes.steps import ProcessSteps
 from ledger.unit_of_work import UnitOfWork
 from ledger.write_path import apply_within, begin_hours, begin_run
 
 BATCH_LIMIT = 1000  # inputs in one save at most
 PROGRESS_EVERY = 100  # inputs between two reports of progress
+LAZY_TRACKING_LIMIT = 1000
+
+
+class ProcessManager(ProcessSteps):
+    """Follows the log and runs each event's reactions together, with in-memory indexes
+    of who owes, which marks may change whom (`MarkWatch`) and which takeovers are open."""
+
+    def __init__(self, app: Ledger):
+        super().__init__(app, MarkWatch())
+        self.position = app.recorder.max_tracking_id(app.name) or 0
+        self.recorded_position = self.position
+        self.open_debts = OpenDebts()
+        self.open_debts.load(app, self.note_loaded_account)
+
+    # --- following the log ---------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Processes every notification beyond the tracked position."""
+        while True:
+            notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=500)
+            if not notifications:
+                break
+            for notification in notifications:
+                self._process_one(self.app.mapper.to_domain_event(notification), notification.id)
+        self.flush_tracking()
+
+    def process(self, recordings: Iterable[Recording], quiet_through: int = 0) -> None:
+        """Processes just-saved events and, in turn, what the reactions save, to completion.
+
+        Notifications up to `quiet_through` were found, as they happened, to call for
+        no reaction (`would_react`): they count as processed."""
+        if quiet_through > self.position:
+            self._advance_to(quiet_through)
+        queue = deque(recordings)
+        while queue:
+            recording = queue.popleft()
+            queue.extend(self._process_one(recording.domain_event, recording.notification.id))
+
+    def _advance_to(self, notification_id: int) -> None:
+        """Counts a notification as processed with no reaction; its tracking record is
+        written later, with the next reaction or once it lags far enough behind."""
+        self.position = notification_id
+        if self.position - self.recorded_position >= LAZY_TRACKING_LIMIT:
+            self.flush_tracking()
+
+    def flush_tracking(self) -> None:
+        if self.position > self.recorded_position:
+            self.app.recorder.insert_tracking(Tracking(self.app.name, self.position))
+            self.recorded_position = self.position
+
+    def _process_one(self, event: Any, notification_id: int) -> list[Recording]:
+        if notification_id <= self.position:
+            return []
+        with UnitOfWork(self.app) as uow:
+            self.react(uow, event, process_cause(event, notification_id))
+            if uow.has_changes() or is_tracked_at_once(event):
+                recordings = uow.commit(tracking=Tracking(self.app.name, notification_id))
+                self.position = self.recorded_position = notification_id
+                return recordings
+        self._advance_to(notification_id)
+        return []
+
+    # --- the policy ------------------------------------------------------------------
+
+    def would_react(self, uow: UnitOfWork, event: Any) -> bool:
+        """False only when reacting to `event` would record nothing, so that `ledger run`
+        may save it together with the inputs after it. Keeps the indexes up to date."""
+        self.open_debts.observe(event, uow.account)
+        return may_react_inline(event, self, uow)
+
+    def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
+        self.open_debts.observe(event, uow.account)
+        for reaction in self.reactions(uow, event):
+            self.run(uow, reaction, event, cause)
+
+    def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
+        situation = Situation(
+            account=uow.account,
+            marked_accounts=lambda mark: self.accounts_a_mark_may_change(uow, mark),
+            debtors=self.open_debts.debtors,
+            open_takeovers=self.open_debts.open_takeovers,
+        )
+        return reactions_to(event, situation)
+
+    def accounts_a_mark_may_change(self, uow: UnitOfWork, event: AssetMarket.MarkRecorded) -> list[str]:
+        assert self.watch is not None
+        if event.quote != uow.parameters().valuation_asset:
+            return self.watch.accounts_watching(event.asset)  # bands are in the valuation asset
+        return self.watch.accounts_to_evaluate(event.asset, event.price)
 
 
 class InputBatch:
     """Inputs applied to one unit of work and saved together. An input that sets off
-    a process is saved with those before it, and its processes run at once."""
+    a process ends the batch: it is saved with those before it, and its processes run at once."""
 
-    def __init__(self, app: Ledger, processes: ProcessManager):
+    def __init__(self, app: Ledger, processes: ProcessManager, uow: UnitOfWork):
         self.app = app
         self.processes = processes
-        self.uow = UnitOfWork(app)
+        self.uow = uow
         self.size = 0
+        self.reacting_events = 0  # at the end of the batch, those of an input that sets off a process
 
-    def add(self, item: LedgerInput) -> None:
+    def fill(self, inputs: list[LedgerInput], start: int, progress: Callable[[int], None]) -> int:
+        """Applies inputs from `start` until one sets off a process, the batch is full, an
+        hour is due before the next, or none is left; saves them, and runs the processes
+        set off. Returns how many of `inputs` are applied now."""
+        applied, save_now = start, False
+        while not save_now and applied < len(inputs) and not (self.size and self.app.hour_due(inputs[applied].at)):
+            save_now = self.add(inputs[applied])
+            applied += 1
+            if not save_now:
+                progress(applied)
+        self.save()
+        if save_now:
+            progress(applied)  # once its processes have run
+        return applied
+
+    def add(self, item: LedgerInput) -> bool:
+        """Applies `item`; True when the batch is to be saved now."""
         apply_within(self.app, self.uow, item)
         self.size += 1
         events = self.uow.checkpoint()
         if any(self.processes.would_react(self.uow, event) for event in events):
-            self.flush(reacting_events=len(events))
-        elif self.size >= BATCH_LIMIT:
-            self.flush()
+            self.reacting_events = len(events)
+            return True
+        return self.size >= BATCH_LIMIT
 
-    def flush(self, reacting_events: int = 0) -> None:
+    def save(self) -> None:
         recordings = self.uow.commit()
-        quiet = recordings[: len(recordings) - reacting_events]
+        quiet = recordings[: len(recordings) - self.reacting_events]
         self.processes.process(recordings[len(quiet) :], quiet_through=quiet[-1].notification.id if quiet else 0)
-        self.uow = UnitOfWork(self.app)
-        self.size = 0
 
 
 def run_inputs(
@@ -61,19 +187,27 @@ def run_inputs(
     processes.catch_up()
     if inputs:
         processes.process(begin_run(app, inputs[0], again))
-    batch = InputBatch(app, processes)
+
+    def progress(applied: int) -> None:
+        if on_progress is not None and (applied % PROGRESS_EVERY == 0 or applied == len(inputs)):
+            on_progress(applied)
+
+    applied = 0
+    while applied < len(inputs):
+        _begin_hours_due(app, processes, inputs[applied])
+        with UnitOfWork(app) as uow:
+            applied = InputBatch(app, processes, uow).fill(inputs, applied, progress)
+    processes.flush_tracking()
+    return processes
+
+
+def _begin_hours_due(app: Ledger, processes: ProcessManager, item: LedgerInput) -> None:
+    """Every hh:00 up to `item`'s time, each with its interest processed, before it is applied."""
+    if not app.hour_due(item.at):
+        return
 
     def owes_nobody() -> bool:  # then an hour's interest concerns no one
         return not (processes.open_debts.debtors or processes.open_debts.open_takeovers)
 
-    for count, item in enumerate(inputs, start=1):
-        if app.hour_due(item.at):
-            batch.flush()
-            for recordings in begin_hours(app, item.at, {**item.cause(), "step": "clock"}, owes_nobody):
-                processes.process(recordings)
-        batch.add(item)
-        if on_progress is not None and (count % PROGRESS_EVERY == 0 or count == len(inputs)):
-            on_progress(count)
-    batch.flush()
-    processes.flush_tracking()
-    return processes
+    for recordings in begin_hours(app, item.at, {**item.cause(), "step": "clock"}, owes_nobody):
+        processes.process(recordings)

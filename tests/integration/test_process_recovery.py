@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
-from ledger.processes.inline import run_inputs
-from ledger.processes.steps import ProcessManager
+from ledger.processes.inline import ProcessManager, run_inputs
 from ledger.runs import validate
 from ledger.write_path import apply_input
 from projections.report import build_report

@@ -11,9 +11,10 @@ import pytest
 from ledger.bootstrap import open_ledger
 from ledger.domain.margin.account import Account
 from ledger.domain.market import AssetMarket
-from ledger.processes.fanout import ServiceIndex
+from ledger.processes.indexes import ServiceIndex
 from ledger.processes.inline import run_inputs
-from ledger.processes.steps import AUTO_TOP_UP, EVALUATE_MARGIN, EVALUATION_EVENTS
+from ledger.processes.margin.evaluation import EVALUATION_EVENTS
+from ledger.processes.margin.step import MarginStep
 from ledger.runs import validate
 from tests.unit.test_mark_watch import _random_scenario
 
@@ -34,7 +35,7 @@ def test_every_account_a_mark_changed_inline_is_in_its_fan_out(seed: int, tmp_pa
         index.observe(event)
         if isinstance(event, AssetMarket.MarkRecorded):
             reactions = index.reactions(event)
-            assert {reaction.step for reaction in reactions} <= {EVALUATE_MARGIN, AUTO_TOP_UP}
+            assert {reaction.step for reaction in reactions} <= {MarginStep.EVALUATE_MARGIN, MarginStep.AUTO_TOP_UP}
             fan_out[notification_id] = {reaction.subject for reaction in reactions}
     changed_by_mark: dict[int, set[str]] = {}  # the accounts each mark's evaluations acted on
     for _, event in events:

@@ -16,8 +16,10 @@ import pytest
 from ledger.domain.margin.account import Account
 from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.market import Clock
-from ledger.processes.fanout import ServiceIndex
-from ledger.processes.steps import ACCRUE_DESK_INTEREST, ACCRUE_INTEREST, AUTO_TOP_UP, EVALUATE_MARGIN, Reaction
+from ledger.processes.indexes import ServiceIndex
+from ledger.processes.margin import evaluation
+from ledger.processes.margin.step import MarginStep
+from ledger.processes.routing import Reaction
 from tests.conftest import LedgerSession
 
 ACCOUNTS = 1_000
@@ -96,24 +98,28 @@ def test_an_hour_runs_interest_and_evaluations_only_for_those_who_owe(
     processes = crowded.processes
     ran: list[Reaction] = []
     assessed: list[str] = []
-    run, assess = processes.run, processes.assess_margin
+    run, assess = processes.run, evaluation.assess_margin
 
     def counting_run(uow: Any, reaction: Reaction, event: Any, cause: dict[str, Any]) -> None:
         ran.append(reaction)
         run(uow, reaction, event, cause)
 
-    def counting_assess(uow: Any, account: Any) -> Any:
+    def counting_assess(uow: Any, account: Any, watch: Any) -> Any:
         assessed.append(account.name)
-        return assess(uow, account)
+        return assess(uow, account, watch)
 
     monkeypatch.setattr(processes, "run", counting_run)
-    monkeypatch.setattr(processes, "assess_margin", counting_assess)
+    monkeypatch.setattr(evaluation, "assess_margin", counting_assess)
     before = crowded.app.recorder.max_notification_id() or 0
     crowded.run_lines({"op": "clock", "at": "2026-01-05T11:00:00Z"})
 
     takeover = _takeover_id(crowded)
     assert sorted((r.step, r.subject) for r in ran) == sorted(
-        [(ACCRUE_INTEREST, "D"), (ACCRUE_DESK_INTEREST, takeover), (EVALUATE_MARGIN, "D")]
+        [
+            (MarginStep.ACCRUE_INTEREST, "D"),
+            (MarginStep.ACCRUE_DESK_INTEREST, takeover),
+            (MarginStep.EVALUATE_MARGIN, "D"),
+        ]
     )
     assert set(assessed) == {"D"}
     hour_events = [
@@ -146,6 +152,10 @@ def test_the_service_fans_an_hour_out_to_those_who_owe_only(crowded: LedgerSessi
         reactions += [(reaction.step, reaction.subject) for reaction in index.reactions(event)]
     assert hours == 1
     assert sorted(reactions) == sorted(
-        [(ACCRUE_INTEREST, "D"), (ACCRUE_DESK_INTEREST, takeover), (EVALUATE_MARGIN, "D")]
+        [
+            (MarginStep.ACCRUE_INTEREST, "D"),
+            (MarginStep.ACCRUE_DESK_INTEREST, takeover),
+            (MarginStep.EVALUATE_MARGIN, "D"),
+        ]
     )
-    assert not any(step == AUTO_TOP_UP for step, _ in reactions)
+    assert not any(step == MarginStep.AUTO_TOP_UP for step, _ in reactions)

@@ -16,8 +16,7 @@ from ledger.domain.margin.rules import margin_position, quiet_price_bands
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 from ledger.log import stored_events
-from ledger.processes.inline import run_inputs
-from ledger.processes.steps import ProcessManager
+from ledger.processes.inline import ProcessManager, run_inputs
 from ledger.runs import validate
 from projections.report import build_report
 

@@ -13,8 +13,12 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.bootstrap import open_service_ledger
-from ledger.processes.service import DISPATCHER_TRACKING, Submission, is_settled, run_reactions
-from ledger.processes.steps import AUTO_TOP_UP, STEPS, ProcessSteps, Reaction
+from ledger.processes import service
+from ledger.processes.margin.step import MarginStep
+from ledger.processes.routing import Reaction
+from ledger.processes.service import DISPATCHER_TRACKING, Submission, is_settled
+from ledger.processes.service_reactions import run_reactions
+from ledger.processes.steps import ProcessSteps, registered_steps
 from projections.report import build_report
 from tests.conftest import ledger_cli
 from workers.dispatcher import Dispatcher
@@ -60,7 +64,7 @@ class InProcessService:
         self.app = open_service_ledger(store)
         self.steps = ProcessSteps(self.app)
         self.sent: list[tuple[Reaction, int]] = []
-        tasks = {step: RecordedTask(step, self.sent) for step in STEPS}
+        tasks = {spec.step.value: RecordedTask(spec.step.value, self.sent) for spec in registered_steps()}
         self.dispatcher = Dispatcher(
             self.app,
             RecordingCelery(),  # type: ignore[arg-type]
@@ -119,10 +123,10 @@ def test_accounts_sharing_a_top_up_source_top_up_one_after_the_other(in_process:
     in_process.submit(DROP, settle_each=False)
 
     in_process.dispatcher.run_round()
-    assert [(reaction.step, reaction.subject) for reaction, _ in in_process.sent] == [(AUTO_TOP_UP, "X1")]
+    assert [(reaction.step, reaction.subject) for reaction, _ in in_process.sent] == [(MarginStep.AUTO_TOP_UP, "X1")]
     in_process.run_sent()
     in_process.dispatcher.run_round()
-    assert (AUTO_TOP_UP, "X2") in [(reaction.step, reaction.subject) for reaction, _ in in_process.sent]
+    assert (MarginStep.AUTO_TOP_UP, "X2") in [(reaction.step, reaction.subject) for reaction, _ in in_process.sent]
     in_process.settle()
 
     report = build_report(in_process.app)
@@ -168,21 +172,21 @@ def test_a_position_recorded_already_is_taken_as_recorded(in_process: Any) -> No
     assert in_process.dispatcher.recorded_position == 7
 
 
-def test_an_input_whose_commit_reply_was_lost_is_stored_once(in_process: Any) -> None:
+def test_an_input_whose_commit_reply_was_lost_is_stored_once(in_process: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The save commits, then the library's retry finds its rows there (IntegrityError):
     `submit` finds the input in the store's record of inputs and goes on."""
     app = in_process.app
-    apply = app.apply
+    apply = service.apply_input
     lost_replies = {"open": 1}
 
-    def apply_then_lose_the_reply(item: Any) -> Any:
-        recordings = apply(item)
+    def apply_then_lose_the_reply(ledger: Any, item: Any) -> Any:
+        recordings = apply(ledger, item)
         if lost_replies.get(item.op, 0):
             lost_replies[item.op] -= 1
             raise IntegrityError("duplicate key value violates unique constraint (the retried insert)")
         return recordings
 
-    app.apply = apply_then_lose_the_reply  # type: ignore[method-assign]
+    monkeypatch.setattr(service, "apply_input", apply_then_lose_the_reply)
     in_process.submit(ACCOUNTS)
 
     lines = sorted(record["line"] for record in app.recorded_inputs())

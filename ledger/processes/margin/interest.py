@@ -1,0 +1,49 @@
+"""Hourly interest: each hh:00 the accounts that owe accrue an hour's interest, and so
+does what the takeover desk owes for each open takeover."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ledger.domain.market import Clock
+from ledger.processes.margin.step import MarginStep
+from ledger.processes.routing import Reaction, Situation, reacts
+from ledger.processes.steps import ProcessSteps, Subject, step
+from ledger.unit_of_work import UnitOfWork
+
+
+@reacts(Clock.HourBegan, barrier=True)
+def _hour_began(event: Clock.HourBegan, situation: Situation) -> list[Reaction]:
+    accounts = [Reaction(MarginStep.ACCRUE_INTEREST, name) for name in sorted(situation.debtors)]
+    desks = [Reaction(MarginStep.ACCRUE_DESK_INTEREST, str(i)) for i in sorted(situation.open_takeovers, key=str)]
+    return accounts + desks
+
+
+@step(MarginStep.ACCRUE_INTEREST, subject=Subject.ACCOUNT)
+def accrue_interest(
+    _steps: ProcessSteps, uow: UnitOfWork, reaction: Reaction, event: Clock.HourBegan, cause: dict[str, Any]
+) -> None:
+    """The hour's interest on what an account owes."""
+    uow.account(reaction.subject).accrue_hourly_interest(
+        event.hour, uow.parameters(), {**cause, "step": "hourly_interest"}
+    )
+
+
+@step(MarginStep.ACCRUE_DESK_INTEREST, subject=Subject.LIQUIDATION)
+def accrue_desk_interest(
+    _steps: ProcessSteps, uow: UnitOfWork, reaction: Reaction, event: Clock.HourBegan, cause: dict[str, Any]
+) -> None:
+    """The hour's interest on what the takeover desk owes for one liquidation."""
+    liquidation = uow.liquidation(uuid.UUID(reaction.subject))
+    if not liquidation.is_taking_over:
+        return
+    parameters = uow.parameters()
+    assets = liquidation.desk_principal
+    liquidation.accrue_hourly_interest(
+        event.hour,
+        {a: parameters.asset(a).hourly_interest for a in assets},
+        {a: parameters.precision(a) for a in assets},
+        parameters.version,
+        {**cause, "step": "hourly_interest"},
+    )
