@@ -26,7 +26,7 @@ from ledger.bootstrap import open_ledger
 from ledger.processes.inline import run_inputs
 from ledger.processes.steps import ProcessManager
 from ledger.runs import validate
-from projections.runner import StoreViews
+from projections.report import StoreViews
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SCENARIOS = SHARED / "scenarios"
