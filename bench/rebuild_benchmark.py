@@ -166,7 +166,8 @@ def raw_read(url: str) -> dict[str, Any]:
 
 
 def rebuild(url: str, profile: Path | None) -> dict[str, Any]:
-    from projections.runner import REBUILD_BATCH_SIZE, StoreViews
+    from projections.report import StoreViews
+    from projections.runner import REBUILD_BATCH_SIZE
 
     with StoreViews(url) as views:
         runner = views.runner

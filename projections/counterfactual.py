@@ -12,10 +12,8 @@ over them; every recorded `params` input still applies, FILE winning.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from rich.console import Console
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
@@ -25,10 +23,8 @@ from ledger.inputs import InputErrors, KnownState, check_restored_inputs, restor
 from ledger.processes.inline import run_inputs
 from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
 from projections.database import migrate
-from projections.presentation import OnProgress, Sheet, print_sheet
 from projections.report import read_report
-from projections.runner import ProjectionRunner, ViewStore
-from projections.views import book_text
+from projections.runner import OnProgress, ProjectionRunner, ViewStore
 
 OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "interest", "margin_level", "status")
 
@@ -136,34 +132,3 @@ def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
         "returned": liquidation["returned"],
         "shortfall": liquidation["shortfall"],
     }
-
-
-def print_counterfactual(result: dict[str, Any], console: Console) -> None:
-    sheet = Sheet(
-        f"Replay of {result['inputs_replayed']} recorded inputs with {json.dumps(result['params'])}",
-        ("account", "what", "recorded", "replayed"),
-    )
-    for difference in result["differences"]:
-        sheet.add_row(
-            difference["account"],
-            difference["what"],
-            describe(difference["what"], difference["recorded"]),
-            describe(difference["what"], difference["replayed"]),
-        )
-    print_sheet(console, sheet)
-    if not result["differences"]:
-        console.print("Nothing would have differed.")
-
-
-def describe(what: str, value: Any) -> str:
-    if isinstance(value, dict):
-        return book_text(value)
-    if what != "liquidations":
-        return str(value)
-    if not value:
-        return "none"
-    return "; ".join(
-        f"{item['kind']} at {item['trigger_at']} (ML {item['trigger_margin_level']}), fee value "
-        f"{item['fee']['value']}, returned {book_text(item['returned'])}"
-        for item in value
-    )

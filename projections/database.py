@@ -6,11 +6,13 @@ PostgreSQL database and schema.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 
 from ledger.store import POSTGRES_SCHEMES, StoreURLError, parse_postgres
@@ -52,3 +54,21 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Creates or upgrades the view tables to the latest migration (idempotent)."""
     command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def one_process_at_a_time(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, a session advisory lock per schema, held on a connection of its own."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = text("SELECT hashtext('ledger store setup ' || current_schema())")
+    with engine.connect() as connection:
+        lock = connection.execute(key).scalar()
+        connection.execute(text("SELECT pg_advisory_lock(:lock)"), {"lock": lock})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:lock)"), {"lock": lock})
+            connection.commit()

@@ -178,8 +178,10 @@ class ViewReader:
             )
 
     def account_events(self, name: str, through: int | None = None) -> list[Row]:
+        """The events of the account's own aggregate (not its liquidations'), whatever its product."""
         table = tables.events
-        statement = select(table).where(table.c.account == name, table.c.event.like("Account.%"))
+        account_id = select(tables.accounts.c.account_id).where(tables.accounts.c.account == name).scalar_subquery()
+        statement = select(table).where(table.c.account == name, table.c.originator_id == account_id)
         if through is not None:
             statement = statement.where(table.c.notification_id <= through)
         return self._rows(statement.order_by(table.c.notification_id))

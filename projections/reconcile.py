@@ -16,9 +16,10 @@ expected and what was found, as strings.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,24 +27,27 @@ from decimal import Decimal
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from rich.console import Console
-from rich.text import Text
 from sqlalchemy import JSON, Column, Connection, DateTime, Engine, select
 
 from ledger.application import Ledger
-from ledger.domain.entries import BALANCE, DEBT, SYSTEM_ACCOUNTS
-from ledger.domain.money import ZERO, normalized
+from ledger.domain.entries import imbalances
+from ledger.domain.money import normalized
+from ledger.domain.product import AccountMode, Product
 from projections import tables
-from projections.presentation import OnProgress, Sheet, print_sheet, print_warnings
+from projections.products import ByProduct
 from projections.queries import as_utc
-from projections.report import fund_warnings
-from projections.runner import APPLICATION_NAME
+from projections.report import book_postings, fund_warnings
+from projections.runner import APPLICATION_NAME, OnProgress
 from projections.views import Key, Row, RowChanges, replay_rows
 
 PAGE = 1000
 READ_ATTEMPTS = 5  # a projector moving the views while they are read: read them again
 CHECKS = ("conservation", "views", "accounts_match_books", "gaps", "versions")
 Difference = dict[str, Any]
+Books = dict[tuple[str, str, str], Decimal]  # (holder, asset, book) -> the books' total
+# (every view row by table and key, the books, the accounts other products hold) -> differences
+BookCheck = Callable[[dict[str, dict[Key, Row]], Books, set[str]], list[Difference]]
+BOOK_CHECKS: ByProduct[BookCheck] = ByProduct("check of accounts against the books")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -179,31 +183,58 @@ def comparable(column: Column[Any], value: Any) -> Any:
     """One form of a value however the backend gave it back: amounts compare as
     numbers (1.50 == 1.5), times as UTC instants, JSON as parsed values (tuples
     become lists, as stored)."""
-    if value is None:
-        return None
-    if isinstance(column.type, tables.Amount):
-        return Decimal(value)
-    if isinstance(column.type, DateTime):
-        return as_utc(value)
-    if isinstance(column.type, JSON):
-        return json.loads(json.dumps(value))
+    return None if value is None else comparable_as(column.type, value)
+
+
+@functools.singledispatch
+def comparable_as(column_type: Any, value: Any) -> Any:
+    """A value as a column of this type compares it: as given, unless its type is registered."""
     return value
+
+
+@comparable_as.register
+def _amount(column_type: tables.Amount, value: Any) -> Decimal:
+    return Decimal(value)
+
+
+@comparable_as.register
+def _time(column_type: DateTime, value: Any) -> Any:
+    return as_utc(value)
+
+
+@comparable_as.register
+def _json(column_type: JSON, value: Any) -> Any:
+    return json.loads(json.dumps(value))
 
 
 def row_key(table: Any, row: Row) -> Key:
     return tuple(comparable(table.c[name], row[name]) for name in tables.key_columns(table))
 
 
+@functools.singledispatch
 def text_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, Decimal):
-        return normalized(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
     return str(value)
+
+
+@text_of.register(type(None))
+def _null(value: None) -> str:
+    return "null"
+
+
+@text_of.register
+def _decimal_text(value: Decimal) -> str:
+    return normalized(value)
+
+
+@text_of.register
+def _time_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@text_of.register(dict)
+@text_of.register(list)
+def _json_text(value: dict[str, Any] | list[Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def key_text(table: Any, key: Key) -> dict[str, str]:
@@ -237,13 +268,16 @@ def sort_key(key: Key) -> tuple[Any, ...]:
 
 
 def conservation_differences(book_rows: Iterable[Row]) -> list[Difference]:
-    totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    for row in book_rows:
-        totals[(row["asset"], row["book"])] += row["amount"]
+    """Conservation (`ledger.domain.entries.imbalances`) over the views' book totals."""
     return [
-        {"check": "conservation", "asset": asset, "book": book, "expected": "0", "found": normalized(total)}
-        for (asset, book), total in sorted(totals.items())
-        if total != 0
+        {
+            "check": "conservation",
+            "asset": imbalance.asset,
+            "book": imbalance.book,
+            "expected": "0",
+            "found": normalized(imbalance.total),
+        }
+        for imbalance in imbalances(book_postings(book_rows))
     ]
 
 
@@ -280,35 +314,26 @@ def column_differences(table: Any, where: Difference, expected: Row, found: Row)
 
 
 def book_differences(found: dict[str, dict[Key, Row]]) -> list[Difference]:
-    """Each user account's balances and debts (principal plus interest) as its
-    row in view_account_assets says, against its totals in the double-entry books."""
-    assets = {(row["account"], row["asset"]): row for row in found[tables.account_assets.name].values()}
+    """Each user account's own rows against its totals in the double-entry books, as its
+    product checks them (`BOOK_CHECKS`; the spot-margin one is `projections.margin.reconcile`).
+    Each product is told which accounts are another's; an account whose row names no
+    known mode (a corrupted view, which the views check lists) is every product's to check."""
     books = {
         (row["holder"], row["asset"], row["book"]): row["amount"] for row in found[tables.book_totals.name].values()
     }
-    users = (
-        {row["account"] for row in found[tables.accounts.name].values()}
-        | {account for account, _ in assets}
-        | {holder for holder, _, _ in books if holder not in SYSTEM_ACCOUNTS}
-    )
-    pairs = set(assets) | {(holder, asset) for holder, asset, _ in books if holder in users}
+    products = {row["account"]: product_of(row["mode"]) for row in found[tables.accounts.name].values()}
     differences: list[Difference] = []
-    for account, asset in sorted(pairs):
-        row = assets.get((account, asset), {})
-        held = row.get("balance") or ZERO
-        owed = (row.get("principal") or ZERO) + (row.get("interest") or ZERO)
-        where = {
-            "check": "accounts_match_books",
-            "table": tables.account_assets.name,
-            "key": {"account": account, "asset": asset},
-        }
-        for column, stated, book in (("balance", held, BALANCE), ("principal+interest", owed, DEBT)):
-            total = books.get((account, asset, book), ZERO)
-            if stated != total:
-                differences.append(
-                    {**where, "column": column, "expected": normalized(total), "found": normalized(stated)}
-                )
+    for product, check in BOOK_CHECKS.items():
+        others = {account for account, its in products.items() if its not in (product, None)}
+        differences += check(found, books, others)
     return differences
+
+
+def product_of(mode: Any) -> Product | None:
+    try:
+        return AccountMode(mode).product
+    except ValueError:
+        return None
 
 
 def gap_differences(present_ids: list[int], settled: dict[int, int], position: int) -> list[Difference]:
@@ -404,51 +429,3 @@ def reconcile_store(app: Ledger, engine: Engine, on_progress: OnProgress | None 
         "checks": {check: "failed" if found_differences[check] else "ok" for check in CHECKS},
         "differences": differences,
     }
-
-
-def print_reconciliation(result: dict[str, Any], console: Console) -> None:
-    print_warnings(console, result["warnings"])
-    console.print(
-        Text(
-            f"views at notification {result['position']} of {result['last_notification_id']}; "
-            f"{result['events_replayed']} events replayed; {result['lag']} later events not projected "
-            "yet (not checked)"
-        )
-    )
-    checks = Sheet("Checks", ("check", "result"))
-    for check, outcome in result["checks"].items():
-        checks.add_row(check, Text("ok", style="green") if outcome == "ok" else Text("failed", style="bold red"))
-    print_sheet(console, checks)
-    if result["differences"]:
-        print_sheet(console, differences_sheet(result["differences"]))
-        console.print(Text(f"{len(result['differences'])} differences", style="bold red"))
-    else:
-        console.print(Text("every check holds", style="green"))
-
-
-def differences_sheet(differences: list[Difference]) -> Sheet:
-    sheet = Sheet("Differences", ("check", "where", "column", "expected", "found"))
-    for difference in differences:
-        sheet.add_row(
-            difference["check"],
-            where_text(difference),
-            difference.get("column") or "-",
-            difference["expected"],
-            difference["found"],
-        )
-    return sheet
-
-
-def where_text(difference: Difference) -> str:
-    """Everything that locates the difference, e.g. `view_account_assets account=A asset=BTC`."""
-    parts: list[str] = []
-    for name, value in difference.items():
-        if name in ("check", "column", "expected", "found") or value is None:
-            continue
-        if name == "table":
-            parts.append(str(value))
-        elif isinstance(value, dict):
-            parts += [f"{key}={item}" for key, item in value.items()]
-        else:
-            parts.append(f"{name}={value}")
-    return " ".join(parts)

@@ -1,26 +1,67 @@
 """The report of `ledger run`, read from the views: warnings, every account, the
-system accounts, liquidations, rejections, conservation.
+system accounts, liquidations, rejections, conservation; and `StoreViews`, a
+store's views opened, migrated and brought up to date to read it.
 
+Each account's section is its product's (`ACCOUNT_SECTIONS`, chosen by the
+account's mode); the spot-margin one is `projections.margin.report`.
 Amounts are decimal strings; levels to 12 decimal places.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from decimal import Decimal
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Engine
 
 from ledger.application import Ledger
-from ledger.domain.entries import BALANCE, INSURANCE_FUND, SYSTEM_ACCOUNTS
-from ledger.domain.margin.rules import margin_position, reported_level
-from ledger.domain.money import ZERO, normalized
-from ledger.domain.prices import MissingPrice, PriceBook
-from projections.queries import ViewReader
-from projections.runner import StoreViews
-from projections.views import amounts_text
+from ledger.domain.entries import BALANCE, INSURANCE_FUND, SYSTEM_ACCOUNTS, imbalances
+from ledger.domain.money import normalized
+from ledger.domain.prices import PriceBook
+from ledger.store import store_environment, store_exists
+from projections.database import migrate, one_process_at_a_time, views_engine
+from projections.products import ByProduct
+from projections.queries import Row, ViewReader
+from projections.runner import ProjectionRunner, ViewStore, configured_batch_size
+
+# (the views, the account's row in view_accounts, the marks and parameters now) -> its section
+AccountSection = Callable[[ViewReader, Row, PriceBook], dict[str, Any]]
+ACCOUNT_SECTIONS: ByProduct[AccountSection] = ByProduct("report section")
+
+
+class StoreViews:
+    """A store's views, migrated, with a runner to bring them up to date.
+
+    The runner reads through an application of its own, without the aggregate
+    cache of `ledger run`: the states it loads are its to follow.
+    """
+
+    def __init__(self, store_url: str):
+        environment = store_environment(store_url)  # creates a missing database or schema
+        self.engine = views_engine(store_url)
+        with one_process_at_a_time(self.engine):
+            # Creating the same tables in several processes at once fails now and then
+            # (two `ledger project` starting together): the library's "tuple concurrently
+            # updated", Alembic's version table. One creates them; the others find them.
+            if environment["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and store_exists(store_url):
+                environment["CREATE_TABLE"] = "n"
+            migrate(self.engine)
+            self.app = Ledger(environment)
+        self.runner = ProjectionRunner(self.app, ViewStore(self.engine), batch_size=configured_batch_size())
+
+    def report(self) -> dict[str, Any]:
+        self.runner.catch_up()
+        return read_report(self.engine)
+
+    def close(self) -> None:
+        self.app.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> StoreViews:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def build_report(app: Ledger) -> dict[str, Any]:
@@ -37,8 +78,7 @@ def read_report(engine: Engine) -> dict[str, Any]:
     return {
         "warnings": fund_warnings(books),
         "accounts": {
-            row["account"]: account_report(row, reader.account_assets(row["account"]), prices)
-            for row in reader.accounts()
+            row["account"]: ACCOUNT_SECTIONS.for_mode(row["mode"])(reader, row, prices) for row in reader.accounts()
         },
         "system": system_report(books),
         "liquidations": [row["summary"] for row in reader.liquidations()],
@@ -53,53 +93,12 @@ def read_report(engine: Engine) -> dict[str, Any]:
             }
             for row in reader.rejections()
         ],
-        "conservation": imbalances(books),
+        "conservation": conservation_breaks(books),
         "parameters_version": prices.parameters.version,
     }
 
 
-def account_report(row: dict[str, Any], assets: list[dict[str, Any]], prices: PriceBook) -> dict[str, Any]:
-    balances = column_book(assets, "balance")
-    principal = column_book(assets, "principal")
-    interest = column_book(assets, "interest")
-    report: dict[str, Any] = {
-        "mode": row["mode"],
-        "leverage": row["leverage"],
-        "balances": amounts_text(balances),
-        "debts": amounts_text(principal),
-        "interest": amounts_text(interest),
-        "margin_level": margin_level_text(row["mode"], balances, principal, interest, prices),
-        "status": row["status"],
-    }
-    if row["pair"] is not None:
-        report["pair"] = "/".join(row["pair"])
-    if row["liquidation_id"] is not None:
-        report["liquidation_id"] = row["liquidation_id"]
-    return report
-
-
-def column_book(assets: list[dict[str, Any]], column: str) -> dict[str, Decimal]:
-    return {row["asset"]: row[column] for row in assets if row[column] is not None}
-
-
-def margin_level_text(
-    mode: str,
-    balances: dict[str, Decimal],
-    principal: dict[str, Decimal],
-    interest: dict[str, Decimal],
-    prices: PriceBook,
-) -> str | None:
-    liabilities = dict(principal)
-    for asset, amount in interest.items():
-        liabilities[asset] = liabilities.get(asset, ZERO) + amount
-    try:
-        position = margin_position(mode, balances, liabilities, prices)
-    except MissingPrice:
-        return None
-    return normalized(reported_level(position.level()))
-
-
-def system_report(books: list[dict[str, Any]]) -> dict[str, Any]:
+def system_report(books: list[Row]) -> dict[str, Any]:
     """System accounts' balances (an asset once held shows as 0), the lending pool's
     claims and the takeover desk's debts."""
     system: dict[str, Any] = {name: {"balances": {}} for name in SYSTEM_ACCOUNTS}
@@ -116,18 +115,18 @@ def system_report(books: list[dict[str, Any]]) -> dict[str, Any]:
     return system
 
 
-def imbalances(books: list[dict[str, Any]]) -> list[str]:
-    """Conservation: per asset, all balances net to zero, and all debts equal the
-    lending pool's claims (the debt book nets to zero)."""
-    totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    for row in books:
-        totals[(row["asset"], row["book"])] += row["amount"]
-    return [
-        f"{book} of {asset} nets to {total}, not 0" for (asset, book), total in sorted(totals.items()) if total != 0
-    ]
+def conservation_breaks(books: Iterable[Row]) -> list[str]:
+    """Conservation (`ledger.domain.entries.imbalances`) over the views' book totals: per
+    asset, all balances net to zero, and all debts equal the lending pool's claims."""
+    return [str(imbalance) for imbalance in imbalances(book_postings(books))]
 
 
-def fund_warnings(books: Iterable[dict[str, Any]]) -> list[str]:
+def book_postings(books: Iterable[Row]) -> Iterable[tuple[str, str, Any]]:
+    """Book-total rows as the (asset, book, amount) postings conservation sums."""
+    return ((row["asset"], row["book"], row["amount"]) for row in books)
+
+
+def fund_warnings(books: Iterable[Row]) -> list[str]:
     """The insurance fund below zero, per asset: shortfalls beyond what it held, which the
     exchange itself has lost. Not an imbalance (the books still net to zero), so a warning."""
     negative = sorted(

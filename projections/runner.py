@@ -26,9 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.application import Ledger
 from ledger.log import Batch, GapWatch, read_committed
-from ledger.store import store_environment, store_exists
 from projections import tables
-from projections.database import migrate, views_engine
 from projections.views import Key, LedgerViews, Row, RowChanges
 
 APPLICATION_NAME = Ledger.name
@@ -39,6 +37,8 @@ BATCH_SIZE = 2000
 REBUILD_BATCH_SIZE = 20_000
 BATCH_SIZE_VARIABLE = "LEDGER_PROJECTION_BATCH"  # notifications a batch, for `ledger project` (default BATCH_SIZE)
 APPEND_ONLY = {tables.events.name, tables.marks.name, tables.rejections.name}
+# A long command tells how far it is: (what it is doing, how far, out of how many).
+OnProgress = Callable[[str, int, int], None]
 
 
 class ProjectionConflict(Exception):
@@ -408,58 +408,3 @@ def configured_batch_size() -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"${BATCH_SIZE_VARIABLE} must be a positive whole number, not {value!r}")
     return int(value)
-
-
-@contextmanager
-def one_process_at_a_time(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, a session advisory lock per schema, held on a connection of its own."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    key = text("SELECT hashtext('ledger store setup ' || current_schema())")
-    with engine.connect() as connection:
-        lock = connection.execute(key).scalar()
-        connection.execute(text("SELECT pg_advisory_lock(:lock)"), {"lock": lock})
-        connection.commit()
-        try:
-            yield
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:lock)"), {"lock": lock})
-            connection.commit()
-
-
-class StoreViews:
-    """A store's views, migrated, with a runner to bring them up to date.
-
-    The runner reads through an application of its own, without the aggregate
-    cache of `ledger run`: the states it loads are its to follow.
-    """
-
-    def __init__(self, store_url: str):
-        environment = store_environment(store_url)  # creates a missing database or schema
-        self.engine = views_engine(store_url)
-        with one_process_at_a_time(self.engine):
-            # Creating the same tables in several processes at once fails now and then
-            # (two `ledger project` starting together): the library's "tuple concurrently
-            # updated", Alembic's version table. One creates them; the others find them.
-            if environment["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and store_exists(store_url):
-                environment["CREATE_TABLE"] = "n"
-            migrate(self.engine)
-            self.app = Ledger(environment)
-        self.runner = ProjectionRunner(self.app, ViewStore(self.engine), batch_size=configured_batch_size())
-
-    def report(self) -> dict[str, Any]:
-        from projections.report import read_report
-
-        self.runner.catch_up()
-        return read_report(self.engine)
-
-    def close(self) -> None:
-        self.app.close()
-        self.engine.dispose()
-
-    def __enter__(self) -> StoreViews:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()

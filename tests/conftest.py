@@ -25,7 +25,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.processes.inline import ProcessManager, run_inputs
 from ledger.runs import validate
-from projections.runner import StoreViews
+from projections.report import StoreViews
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SCENARIOS = SHARED / "scenarios"

@@ -27,17 +27,12 @@ from ledger.processes.inline import run_inputs
 from ledger.runs import check_scenario, open_validated
 from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, store_exists, store_url, writer_lease
 from projections.history import HistoryError, account_history, resolve_point
-from projections.presentation import (
-    OnProgress,
-    liquidations_sheet,
-    output_console,
-    print_history,
-    print_report,
-    print_sheet,
-)
+from projections.presentation.history import print_history
+from projections.presentation.report import liquidations_sheet, print_report
+from projections.presentation.tables import output_console, print_sheet
 from projections.queries import ViewReader
-from projections.report import build_report
-from projections.runner import ProjectionConflict, StoreViews
+from projections.report import StoreViews, build_report
+from projections.runner import OnProgress, ProjectionConflict
 
 app = typer.Typer(
     help="An event-sourced account ledger for margin trading.", no_args_is_help=True, add_completion=False
@@ -255,7 +250,8 @@ def history(
 def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
     """Conservation per asset, every view against a full replay, gaps in the event sequence.
     Exit 0 when all hold, 1 with every difference listed."""
-    from projections.reconcile import print_reconciliation, reconcile_store
+    from projections.presentation.reconcile import print_reconciliation
+    from projections.reconcile import reconcile_store
 
     with _current_views(store_url(store)) as views, _progress() as advance:
         result = reconcile_store(views.app, views.engine, advance)
@@ -278,7 +274,9 @@ def postmortem(
     as_json: JsonOption = False,
 ) -> None:
     """One liquidation told step by step, with the inputs that set it off."""
-    from projections.postmortem import build_postmortem, render_html, render_table
+    from projections.postmortem import build_postmortem
+    from projections.presentation.html import render_html
+    from projections.presentation.postmortem import render_table
 
     if as_json:
         output_format = "json"
@@ -377,7 +375,8 @@ def replay(
 ) -> None:
     """Replays the recorded inputs with another parameter set in a scratch store and
     prints what would have differed. The store itself is never written."""
-    from projections.counterfactual import CounterfactualError, OverlayRefused, print_counterfactual, replay_store
+    from projections.counterfactual import CounterfactualError, OverlayRefused, replay_store
+    from projections.presentation.counterfactual import print_counterfactual
 
     try:
         overlay = parse_parameter_file(read_parameter_file(params), str(params))

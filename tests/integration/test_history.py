@@ -54,7 +54,7 @@ def history(store_url: str, account: str, *point: str) -> dict[str, Any]:
 def notification_of(store_url: str, event: str, nth: int = 1) -> int:
     """The notification id of the nth event of that name (the whole log, from the index)."""
     from projections.queries import ViewReader
-    from projections.runner import StoreViews
+    from projections.report import StoreViews
 
     with StoreViews(store_url) as views:
         rows = [row for row in ViewReader(views.engine).events_named(event)]

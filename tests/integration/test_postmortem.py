@@ -269,7 +269,7 @@ def test_unknown_or_malformed_ids_are_refused(seeded: Callable[[str], tuple[str,
 
 
 def test_html_text_is_escaped(seeded: Callable[[str], tuple[str, str]]) -> None:
-    from projections.postmortem import render_html
+    from projections.presentation.html import render_html
 
     told = told_for(seeded, "a")
     hostile = "<img src=x onerror=alert(1)>"

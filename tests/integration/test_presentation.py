@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from projections.postmortem import render_table
-from projections.presentation import print_history, print_report
+from projections.presentation.history import print_history
+from projections.presentation.postmortem import render_table
+from projections.presentation.report import print_report
 from projections.queries import ViewReader
-from projections.runner import StoreViews
+from projections.report import StoreViews
 from tests.conftest import BACKENDS, SCENARIOS
 from tests.integration.cli_scenarios import (
     ledger,

@@ -36,7 +36,8 @@ from ledger.processes.inline import run_inputs
 from ledger.runs import validate
 from ledger.store import parse_postgres
 from projections import tables
-from projections.runner import ProjectionConflict, StoreViews
+from projections.report import StoreViews
+from projections.runner import ProjectionConflict
 from projections.views import replay_rows
 from tests.conftest import SCENARIOS, ledger_cli, seeds_one_after_another
 

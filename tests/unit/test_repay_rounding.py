@@ -19,12 +19,13 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
+from ledger.domain.entries import assert_balanced
 from ledger.domain.margin.liquidation import Repayment, Sale, plan_settlement
 from ledger.domain.money import enough_to_repay, proceeds_of_sale, unit
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 from ledger.log import stored_events
-from projections.balance_sheet import BalanceSheet, entries_net_to_zero
+from projections.balance_sheet import BalanceSheet
 from tests.conftest import LedgerSession
 from tests.unit.test_ledger_rules import book, events_named, liquidations_of, mark
 
@@ -317,5 +318,6 @@ def _check_liquidation(
         assert fee.value == 0
     assert report["conservation"] == []
     events = list(stored_events(session.app))
-    assert all(entries_net_to_zero(event.entries()) for event in events if hasattr(event, "entries"))
+    for stored in events:
+        assert_balanced(stored)
     assert BalanceSheet().apply_all(events).imbalances() == []

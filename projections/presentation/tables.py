@@ -1,4 +1,5 @@
-"""What people read: the rich tables of the `ledger` commands.
+"""Rich tables at any width: the layout every `ledger` command prints through, and
+the cell texts they share.
 
 Two promises hold at any width of the terminal:
 
@@ -17,7 +18,7 @@ own business.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from projections.views import book_text
-
 Cell = str | Text | None
-# A long command tells how far it is: (what it is doing, how far, out of how many).
-OnProgress = Callable[[str, int, int], None]
+
 
 # Written to a file or a pipe, tables are this wide: no terminal sets their width.
 FILE_WIDTH = 240
@@ -172,131 +170,6 @@ def mode_text(mode: str, leverage: int | None, pair: str | None = None) -> str:
     return " ".join(part for part in (mode, f"{leverage}x" if leverage else None, pair) if part)
 
 
-# --- `ledger run`'s report ----------------------------------------------------------------------
-
-
-def print_report(report: dict[str, Any], console: Console | None = None) -> None:
-    console = console or output_console()
-    print_warnings(console, report.get("warnings", []))
-    accounts = Sheet("Accounts", ("account", "mode", "balances", "debts", "interest", "margin level", "status"))
-    for name, account in report["accounts"].items():
-        accounts.add_row(
-            name,
-            mode_text(account["mode"], account["leverage"], account.get("pair")),
-            book_text(account["balances"]),
-            book_text(account["debts"]),
-            book_text(account["interest"]),
-            account["margin_level"],
-            account["status"],
-        )
-    print_sheet(console, accounts)
-    system = Sheet("System accounts", ("account", "balances", "claims / debts"))
-    for name, holding in report["system"].items():
-        system.add_row(
-            name, book_text(holding["balances"]), book_text(holding.get("claims") or holding.get("debts") or {})
-        )
-    print_sheet(console, system)
-    if report["liquidations"]:
-        print_sheet(console, liquidations_sheet(report["liquidations"]))
-    if report["rejections"]:
-        rejections = Sheet("Rejections", ("source", "line", "op", "input id", "account", "error"))
-        for rejection in report["rejections"]:
-            rejections.add_row(
-                rejection.get("source"),
-                str(rejection["line"]),
-                rejection["op"],
-                rejection.get("id"),
-                rejection.get("account"),
-                rejection["error"],
-            )
-        print_sheet(console, rejections)
-    if report["conservation"]:
-        console.print(Text.assemble(("Conservation broken: ", WARNING_STYLE), "; ".join(report["conservation"])))
-
-
-def liquidations_sheet(liquidations: list[dict[str, Any]]) -> Sheet:
-    """Liquidations as the report lists them (`ledger run`, `ledger liquidations`)."""
-    sheet = Sheet(
-        "Liquidations", ("id", "account", "kind", "status", "trigger", "liabilities", "fee", "shortfall", "returned")
-    )
-    for liquidation in liquidations:
-        sheet.add_row(
-            liquidation["id"],
-            liquidation["account"],
-            liquidation["kind"],
-            status_text(liquidation),
-            trigger_text(liquidation["trigger"]),
-            book_text(liquidation["liabilities"]),
-            fee_text(liquidation["fee"]),
-            book_text(liquidation["shortfall"]),
-            book_text(liquidation["returned"]),
-        )
-    return sheet
-
-
-def status_text(liquidation: dict[str, Any]) -> str:
-    """The status, and what the takeover desk holds for it while that is anything."""
-    desk = liquidation.get("desk") or {}
-    held, owed = desk.get("balances") or {}, desk.get("liabilities") or {}
-    if not any(amount != "0" for amount in (*held.values(), *owed.values())):
-        return liquidation["status"]
-    return f"{liquidation['status']}\ndesk holds {book_text(held)}; owes {book_text(owed)}"
-
-
-def trigger_text(trigger: dict[str, Any]) -> str:
-    return (
-        f"{trigger.get('at') or '-'}\nmargin level {trigger['margin_level']} <= {trigger['threshold']}\n"
-        f"prices {prices_text(trigger['prices'])}\nparameters version {trigger['parameters_version']}"
-    )
-
-
-def fee_text(fee: dict[str, Any]) -> str:
-    return f"{book_text(fee['amounts'])} (value {fee['value']})"
-
-
-# --- `ledger history` ------------------------------------------------------------------------------
-
-
-HISTORY_FACTS_LEFT_OUT = ("account", "at", "cause")  # the table's title and columns say them
-
-
-def print_history(result: dict[str, Any], console: Console | None = None) -> None:
-    console = console or output_console()
-    through = result["through"]
-    # "#" (the notification id), not "notification": a narrower first column leaves the
-    # facts room enough that an 80-column terminal still shows the events as one table
-    events = Sheet(
-        f"Account {result['account']}: events through notification {through['notification_id']} ({through['at']})",
-        ("#", "event", "facts"),
-    )
-    for record in result["events"]:
-        facts = {name: value for name, value in record["facts"].items() if name not in HISTORY_FACTS_LEFT_OUT}
-        events.add_row(
-            str(record["notification_id"]),
-            f"{record['event']}\nversion {record['version']}\n{record['at'] or '-'}",
-            facts_text(facts),
-        )
-    print_sheet(console, events)
-    state, position = result["state"], result["state"]["position"]
-    summary = Sheet("State then", ("field", "value"), show_header=False)
-    for label, value in (
-        ("status", state["status"]),
-        ("mode", mode_text(state["mode"], state["leverage"])),
-        ("balances", book_text(state["balances"])),
-        ("debts", book_text(state["debts"])),
-        ("interest", book_text(state["interest"])),
-        ("position held by", position["held_by"]),
-        ("collateral", book_text(position["collateral"])),
-        ("liabilities", book_text(position["liabilities"])),
-        ("collateral value", position["collateral_value"]),
-        ("debt value", position["debt_value"]),
-        ("net equity", position["net_equity"]),
-        ("margin level", position["margin_level"]),
-        ("margin call level", state["margin_call_level"]),
-        ("liquidation level", state["liquidation_level"]),
-        ("prices", prices_text(position["prices"])),
-        ("liquidation", state["liquidation_id"]),
-        ("parameters version", str(state["parameters_version"])),
-    ):
-        summary.add_row(label, value)
-    print_sheet(console, summary)
+def book_text(book: dict[str, Any]) -> str:
+    """A book of amounts as a table cell: "0.5 BTC, 100 USDC", or "-" when empty."""
+    return ", ".join(f"{amount} {asset}" for asset, amount in book.items()) or "-"

@@ -1,0 +1,102 @@
+"""`ledger run`'s report as rich tables: warnings, the accounts of each product (a
+sheet per registered product, `ACCOUNT_SHEETS`, even when it has none: the spot-margin
+one is `projections.presentation.margin.report`), the system accounts, liquidations,
+rejections and conservation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from ledger.domain.product import AccountMode, Product
+from projections.presentation.tables import (
+    WARNING_STYLE,
+    Sheet,
+    book_text,
+    output_console,
+    prices_text,
+    print_sheet,
+    print_warnings,
+)
+from projections.products import ByProduct
+
+# (the report's sections of one product's accounts, by name) -> their sheet
+AccountSheet = Callable[[dict[str, dict[str, Any]]], Sheet]
+ACCOUNT_SHEETS: ByProduct[AccountSheet] = ByProduct("report sheet")
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    console = console or output_console()
+    print_warnings(console, report.get("warnings", []))
+    for product, accounts_sheet in ACCOUNT_SHEETS.items():
+        print_sheet(console, accounts_sheet(accounts_of(report["accounts"], product)))
+    system = Sheet("System accounts", ("account", "balances", "claims / debts"))
+    for name, holding in report["system"].items():
+        system.add_row(
+            name, book_text(holding["balances"]), book_text(holding.get("claims") or holding.get("debts") or {})
+        )
+    print_sheet(console, system)
+    if report["liquidations"]:
+        print_sheet(console, liquidations_sheet(report["liquidations"]))
+    if report["rejections"]:
+        rejections = Sheet("Rejections", ("source", "line", "op", "input id", "account", "error"))
+        for rejection in report["rejections"]:
+            rejections.add_row(
+                rejection.get("source"),
+                str(rejection["line"]),
+                rejection["op"],
+                rejection.get("id"),
+                rejection.get("account"),
+                rejection["error"],
+            )
+        print_sheet(console, rejections)
+    if report["conservation"]:
+        console.print(Text.assemble(("Conservation broken: ", WARNING_STYLE), "; ".join(report["conservation"])))
+
+
+def accounts_of(accounts: dict[str, dict[str, Any]], product: Product) -> dict[str, dict[str, Any]]:
+    """The report's accounts of one product, in the report's order."""
+    return {name: account for name, account in accounts.items() if AccountMode(account["mode"]).product == product}
+
+
+def liquidations_sheet(liquidations: list[dict[str, Any]]) -> Sheet:
+    """Liquidations as the report lists them (`ledger run`, `ledger liquidations`)."""
+    sheet = Sheet(
+        "Liquidations", ("id", "account", "kind", "status", "trigger", "liabilities", "fee", "shortfall", "returned")
+    )
+    for liquidation in liquidations:
+        sheet.add_row(
+            liquidation["id"],
+            liquidation["account"],
+            liquidation["kind"],
+            status_text(liquidation),
+            trigger_text(liquidation["trigger"]),
+            book_text(liquidation["liabilities"]),
+            fee_text(liquidation["fee"]),
+            book_text(liquidation["shortfall"]),
+            book_text(liquidation["returned"]),
+        )
+    return sheet
+
+
+def status_text(liquidation: dict[str, Any]) -> str:
+    """The status, and what the takeover desk holds for it while that is anything."""
+    desk = liquidation.get("desk") or {}
+    held, owed = desk.get("balances") or {}, desk.get("liabilities") or {}
+    if not any(amount != "0" for amount in (*held.values(), *owed.values())):
+        return liquidation["status"]
+    return f"{liquidation['status']}\ndesk holds {book_text(held)}; owes {book_text(owed)}"
+
+
+def trigger_text(trigger: dict[str, Any]) -> str:
+    return (
+        f"{trigger.get('at') or '-'}\nmargin level {trigger['margin_level']} <= {trigger['threshold']}\n"
+        f"prices {prices_text(trigger['prices'])}\nparameters version {trigger['parameters_version']}"
+    )
+
+
+def fee_text(fee: dict[str, Any]) -> str:
+    return f"{book_text(fee['amounts'])} (value {fee['value']})"
