@@ -1,7 +1,7 @@
-"""Store URL -> SQLAlchemy engine for the read models, and the Alembic migrations.
+"""The read models' schema (Alembic migrations) and its guard against two writers.
 
 The views live beside the event store: in the same SQLite file, or in the same
-PostgreSQL database and schema.
+PostgreSQL database and schema, reached through `ledger.store.sql_engine`.
 """
 
 from __future__ import annotations
@@ -12,36 +12,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import URL
-
-from ledger.store import POSTGRES_SCHEMES, StoreURLError, parse_postgres
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "view_alembic_version"
-
-
-def views_engine(store_url: str) -> Engine:
-    if store_url.startswith("sqlite:///"):
-        engine = create_engine(store_url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_exact_and_patient)
-        return engine
-    if store_url.startswith(POSTGRES_SCHEMES):
-        target = parse_postgres(store_url)
-        url = URL.create(
-            "postgresql+psycopg",
-            username=target.user,
-            password=target.password or None,
-            host=target.host,
-            port=int(target.port),
-            database=target.dbname,
-        )
-        return create_engine(url, connect_args={"options": f"-c search_path={target.schema}"}, pool_pre_ping=True)
-    raise StoreURLError(f"store URL {store_url!r} is neither sqlite:///PATH nor postgresql://USER@HOST:PORT/DB")
-
-
-def _sqlite_exact_and_patient(connection, _record) -> None:  # type: ignore[no-untyped-def]
-    connection.execute("PRAGMA busy_timeout = 30000")
 
 
 def alembic_config(engine: Engine) -> Config:

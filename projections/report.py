@@ -18,8 +18,8 @@ from ledger.application import Ledger
 from ledger.domain.entries import BALANCE, INSURANCE_FUND, SYSTEM_ACCOUNTS, imbalances
 from ledger.domain.money import normalized
 from ledger.domain.prices import PriceBook
-from ledger.store import store_environment, store_exists
-from projections.database import migrate, one_process_at_a_time, views_engine
+from ledger.store import sql_engine, store_environment, store_exists
+from projections.database import migrate, one_process_at_a_time
 from projections.products import ByProduct
 from projections.queries import Row, ViewReader
 from projections.runner import ProjectionRunner, ViewStore, configured_batch_size
@@ -38,7 +38,7 @@ class StoreViews:
 
     def __init__(self, store_url: str):
         environment = store_environment(store_url)  # creates a missing database or schema
-        self.engine = views_engine(store_url)
+        self.engine = sql_engine(store_url)
         with one_process_at_a_time(self.engine):
             # Creating the same tables in several processes at once fails now and then
             # (two `ledger project` starting together): the library's "tuple concurrently

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from ledger.entrypoints.cli import app as cli_app
 from ledger.processes.inline import run_inputs
 from ledger.runs import validate
-from projections.database import views_engine
+from ledger.store import sql_engine
 from projections.reconcile import reconcile_store
 from tests.conftest import LedgerSession, seeds_one_after_another
 
@@ -42,7 +42,7 @@ def seeded(store_url: str, tmp_path: Path) -> str:
 
 @pytest.fixture
 def engine(seeded: str) -> Iterator[Engine]:
-    engine = views_engine(seeded)
+    engine = sql_engine(seeded)
     yield engine
     engine.dispose()
 
@@ -232,7 +232,7 @@ def test_events_after_the_views_position_are_lag_not_differences(store_url: str,
     session = LedgerSession(store_url)
     session.run(seeds[0].read_text())  # projected by the report
     run_inputs(session.app, validate(session.app, seeds[1].read_text(), "later"), session.processes)
-    engine = views_engine(store_url)
+    engine = sql_engine(store_url)
     try:
         result = reconcile_store(session.app, engine)
     finally:

@@ -15,15 +15,23 @@ from typing import Annotated
 
 import psycopg
 import typer
+from celery import Celery
+from celery.utils.imports import symbol_by_name
 from pydantic import ValidationError
 
 from ledger.bootstrap import ServiceStoreError, open_service_ledger
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage
+from ledger.entrypoints.cli_shared import JsonOption, ScenarioArgument
 from ledger.files import InputFileError, read_scenario
 from ledger.inputs import InputErrors
 from ledger.processes.service import ServiceNotSettled, Submission, wait_until_settled
 from ledger.runs import plan
 from ledger.store import StoreURLError, redacted
+from projections.presentation.report import print_report
+from projections.report import build_report
+from workers.dispatcher import Dispatcher
+from workers.logs import configure_logging, logger
+from workers.settings import ServiceSettings
 
 ServiceStoreOption = Annotated[
     str | None,
@@ -31,10 +39,15 @@ ServiceStoreOption = Annotated[
 ]
 SETTLE_CHOICES = ("each", "end", "none")
 SUPERVISED = "LEDGER_WORKER_SUPERVISED"  # set in the Celery worker that `ledger worker` watches over
+# The service's Celery app, named as `celery --app` names one. `workers.app` builds it from the
+# LEDGER_* settings as it is imported, so it is loaded only once --store is in the environment and
+# the settings passed `_settings`: imported with this module, one bad setting would stop every
+# `ledger` command with a traceback. (To go once `workers` builds its app from settings it is given.)
+CELERY_APP = "workers.app:app"
 
 
 def submit(
-    scenario: Annotated[Path, typer.Argument(help="A scenario file (JSON Lines)")],
+    scenario: ScenarioArgument,
     store: ServiceStoreOption = None,
     settle: Annotated[
         str,
@@ -45,12 +58,9 @@ def submit(
         ),
     ] = "each",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the service each time")] = 120.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Appends a scenario's inputs one by one to a running service's store; the workers run the processes."""
-    from ledger.entrypoints.cli import print_report
-    from projections.report import build_report
-
     if settle not in SETTLE_CHOICES:
         exit_usage(f"--settle {settle}: use each, end or none")
     settings = _settings(store)
@@ -95,15 +105,11 @@ def worker(
 ) -> None:
     """A Celery worker of the service: runs the process tasks."""
     settings = _settings(store)
-    from workers.logs import configure_logging
-
     configure_logging()  # from the start: Celery warns before it sets up its logging
     if os.environ.get(SUPERVISED) != "1":
         _supervise(["worker", *(["--concurrency", str(concurrency)] if concurrency else [])])
         return
-    from workers.app import app as celery_app
-
-    celery_app.worker_main(
+    _celery_app().worker_main(
         [
             "--quiet",
             "worker",
@@ -122,8 +128,6 @@ def _supervise(arguments: list[str]) -> None:
     Celery/kombu can stop with "Unrecoverable error" when Redis goes away mid-call
     (celery/kombu issues #582, #970). The tasks it held come back, by redelivery or
     from the dispatcher. SIGTERM and SIGINT are passed on and end both."""
-    from workers.logs import logger
-
     log = logger("worker-supervisor")
     stopping = threading.Event()
     child: list[subprocess.Popen[bytes]] = []
@@ -148,9 +152,7 @@ def _supervise(arguments: list[str]) -> None:
 def beat(store: ServiceStoreOption = None) -> None:
     """Celery beat: advances the ledger's clock every LEDGER_CLOCK_TICK_SECONDS, which starts each hour's interest."""
     _settings(store)
-    from workers.app import app as celery_app
-    from workers.logs import configure_logging
-
+    celery_app = _celery_app()
     configure_logging()
     # What was run last needs no keeping: the clock's own state is in the store.
     with tempfile.TemporaryDirectory(prefix="ledger-beat-") as folder:
@@ -170,10 +172,7 @@ def beat(store: ServiceStoreOption = None) -> None:
 def dispatcher(store: ServiceStoreOption = None) -> None:
     """Follows the store's events and starts the tasks they call for, from the tracked position."""
     settings = _settings(store)
-    from workers.app import app as celery_app
-    from workers.dispatcher import Dispatcher
-    from workers.logs import configure_logging
-
+    celery_app = _celery_app()
     configure_logging()
     try:
         ledger = open_service_ledger(settings.store)
@@ -190,13 +189,16 @@ def dispatcher(store: ServiceStoreOption = None) -> None:
         ledger.close()
 
 
-def _settings(store: str | None):  # type: ignore[no-untyped-def]
+def _settings(store: str | None) -> ServiceSettings:
     """The service settings, with --store taking the place of $LEDGER_STORE."""
-    from workers.settings import ServiceSettings
-
     if store is not None:
         os.environ["LEDGER_STORE"] = store  # read again by the Celery app's own settings
     try:
         return ServiceSettings()
     except ValidationError as exc:
         exit_usage(f"bad service settings: {exc}")
+
+
+def _celery_app() -> Celery:
+    celery_app: Celery = symbol_by_name(CELERY_APP)
+    return celery_app
