@@ -16,7 +16,7 @@ from typing import Annotated
 import psycopg
 import typer
 
-from ledger.domain.margin.liquidation import COMPLETED, IN_PROGRESS, MIXED, REGULAR, TAKEOVER
+from ledger.domain.margin.liquidation import LiquidationKind, LiquidationStatus
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.entrypoints.cli_shared import JsonOption, StoreOption, held_writer_lease, progress
 from ledger.files import InputFileError, read_parameter_file
@@ -38,8 +38,8 @@ from projections.report import StoreViews
 from projections.runner import ProjectionConflict
 from workers.heartbeat import Heartbeat
 
-LIQUIDATION_KINDS = (REGULAR, TAKEOVER, MIXED)
-LIQUIDATION_STATUSES = (IN_PROGRESS, COMPLETED)
+LIQUIDATION_KINDS = tuple(LiquidationKind)
+LIQUIDATION_STATUSES = tuple(LiquidationStatus)
 
 
 def migrate(store: StoreOption = None) -> None:

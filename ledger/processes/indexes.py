@@ -28,7 +28,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.domain.margin.account import MARGIN_CALL, Account
+from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.margin.rules import PriceBand
 from ledger.processes.routing import Reaction, Situation, reactions_to
@@ -182,7 +182,9 @@ class ServiceIndex:
         liabilities = account.liabilities()
         for asset in self.assets_of.pop(name, set()):
             self.exposed_to[asset].discard(name)
-        if account.is_margin and (liabilities or account.status == MARGIN_CALL):  # a call may still recover
+        if account.is_margin and (
+            liabilities or account.status == AccountStatus.MARGIN_CALL
+        ):  # a call may still recover
             assets = {asset for asset, quantity in account.balances.items() if quantity} | set(liabilities)
             self.assets_of[name] = assets
             for asset in assets:

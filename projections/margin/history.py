@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.domain.margin.account import TAKEN_OVER, Account
+from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.margin.rules import margin_position, reported_level
 from ledger.domain.money import normalized
@@ -27,7 +27,7 @@ def account_state(app: Ledger, reader: ViewReader, account_id: uuid.UUID, versio
     account: Account = app.repository.get(account_id, version=version)
     prices = reader.prices(through)
     holdings, owed, held_by = account.balances, account.liabilities(), account.name
-    if account.status == TAKEN_OVER and account.liquidation_id is not None:
+    if account.status == AccountStatus.TAKEN_OVER and account.liquidation_id is not None:
         # From the hand-off to the return the desk holds the position; the return
         # itself lands in the account before the liquidation ends.
         desk = liquidation_at(app, reader, account.liquidation_id, through)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
-from ledger.domain.margin.account import MARGIN_CALL, NORMAL, Account
+from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import (
     MarginAction,
     assets_to_take_over,
@@ -52,24 +52,24 @@ def user_a(btc_price: str) -> object:
 
 def test_at_the_position_nothing_is_called_for() -> None:
     """500,000 / 400,000 = 1.25 > 1.16: a normal account stays normal."""
-    assert margin_action(user_a("50000"), CROSS_5X, NORMAL) is None
+    assert margin_action(user_a("50000"), CROSS_5X, AccountStatus.NORMAL) is None
 
 
 def test_a_descent_below_the_call_level_is_a_margin_call() -> None:
     """460,000 / 400,000 = 1.15 <= 1.16 and > 1.1: the call, once."""
-    assert margin_action(user_a("46000"), CROSS_5X, NORMAL) == MarginAction.MARGIN_CALL
-    assert margin_action(user_a("46000"), CROSS_5X, MARGIN_CALL) is None
+    assert margin_action(user_a("46000"), CROSS_5X, AccountStatus.NORMAL) == MarginAction.MARGIN_CALL
+    assert margin_action(user_a("46000"), CROSS_5X, AccountStatus.MARGIN_CALL) is None
 
 
 def test_the_liquidation_threshold_liquidates_whatever_the_status() -> None:
     """Seed 004: BTC at 44,000 gives 440,000 / 400,000 = 1.1 exactly, at the threshold."""
-    assert margin_action(user_a("44000"), CROSS_5X, NORMAL) == MarginAction.LIQUIDATE
-    assert margin_action(user_a("44000"), CROSS_5X, MARGIN_CALL) == MarginAction.LIQUIDATE
+    assert margin_action(user_a("44000"), CROSS_5X, AccountStatus.NORMAL) == MarginAction.LIQUIDATE
+    assert margin_action(user_a("44000"), CROSS_5X, AccountStatus.MARGIN_CALL) == MarginAction.LIQUIDATE
 
 
 def test_a_called_account_above_the_call_level_recovers() -> None:
     """Back at 50,000: 1.25 > 1.16."""
-    assert margin_action(user_a("50000"), CROSS_5X, MARGIN_CALL) == MarginAction.RECOVER
+    assert margin_action(user_a("50000"), CROSS_5X, AccountStatus.MARGIN_CALL) == MarginAction.RECOVER
 
 
 def test_which_accounts_an_evaluation_concerns() -> None:

@@ -53,11 +53,6 @@ class Side(StrEnum):
     SELL = "sell"
 
 
-# Transitional: the command side and the read side still import these two by name.
-MARGIN_CALL = AccountStatus.MARGIN_CALL
-TAKEN_OVER = AccountStatus.TAKEN_OVER
-
-
 class Account(Aggregate):
     """One user account: balances per asset and, in margin modes, debts."""
 

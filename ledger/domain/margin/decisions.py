@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ledger.domain.books import add_to_book
-from ledger.domain.margin.account import MARGIN_CALL, Account
+from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.liquidation import Liquidation, Repayment, SettlementPlan, plan_fee
 from ledger.domain.margin.rules import MarginPosition
 from ledger.domain.money import ZERO, exact_product, round_down
@@ -39,7 +39,9 @@ def evaluation_may_record(account: Account) -> bool:
     only a margin account, not locked by a liquidation, that owes something (or is still
     in margin call) has a level that calls for action."""
     return (
-        account.is_margin and not account.is_locked and (bool(account.liabilities()) or account.status == MARGIN_CALL)
+        account.is_margin
+        and not account.is_locked
+        and (bool(account.liabilities()) or account.status == AccountStatus.MARGIN_CALL)
     )
 
 
@@ -60,9 +62,9 @@ def margin_action(position: MarginPosition, tier: MarginTier, status: str) -> Ma
     at_call = position.is_at_or_below_margin_call(tier)
     if position.is_at_or_below_liquidation(tier):
         return MarginAction.LIQUIDATE
-    if at_call and status != MARGIN_CALL:
+    if at_call and status != AccountStatus.MARGIN_CALL:
         return MarginAction.MARGIN_CALL
-    if not at_call and status == MARGIN_CALL:
+    if not at_call and status == AccountStatus.MARGIN_CALL:
         return MarginAction.RECOVER
     return None
 

@@ -57,14 +57,6 @@ class LiquidationStatus(StrEnum):
     COMPLETED = "completed"
 
 
-# Transitional: the command side and the CLI still import these by name.
-REGULAR = LiquidationKind.REGULAR
-TAKEOVER = LiquidationKind.TAKEOVER
-MIXED = LiquidationKind.MIXED
-IN_PROGRESS = LiquidationStatus.IN_PROGRESS
-COMPLETED = LiquidationStatus.COMPLETED
-
-
 def liquidation_id(account: str, sequence: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"liquidation:{account}:{sequence}")
 

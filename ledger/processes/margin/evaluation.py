@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.domain.margin.account import MARGIN_CALL, Account
+from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import (
     MarginAction,
     evaluated_at,
@@ -97,7 +97,9 @@ def _watch_quiet(
         return
     # A top-up runs only as a descent begins, so what its source holds meanwhile
     # cannot change the account's state: its bands are those of any account.
-    bands = quiet_price_bands(position, account.balances, liabilities, prices, tier, account.status == MARGIN_CALL)
+    bands = quiet_price_bands(
+        position, account.balances, liabilities, prices, tier, account.status == AccountStatus.MARGIN_CALL
+    )
     if bands is None:
         watch.watch_always(account.name, set(account.balances) | set(liabilities))
     else:

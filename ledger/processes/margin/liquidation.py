@@ -22,7 +22,7 @@ from ledger.domain.margin.decisions import (
     liquid_assets,
     regular_part_outcome,
 )
-from ledger.domain.margin.liquidation import IN_PROGRESS, Liquidation, Sale, plan_settlement
+from ledger.domain.margin.liquidation import Liquidation, LiquidationStatus, Sale, plan_settlement
 from ledger.domain.margin.rules import MarginPosition, liquidation_fee_value, reported_level
 from ledger.domain.money import ZERO
 from ledger.domain.parameters import MarginTier
@@ -239,7 +239,7 @@ def charge_regular_fee(
 @advances(Liquidation.FeeCharged, lambda _event: MarginStep.RETURN)
 def _after_fee(uow: UnitOfWork, event: Liquidation.FeeCharged, cause: dict[str, Any]) -> None:
     liquidation, account, cause = opened(uow, event, cause)
-    if liquidation.status == IN_PROGRESS:
+    if liquidation.status == LiquidationStatus.IN_PROGRESS:
         finish(liquidation, account, event.at, {**cause, "step": "return"})
 
 
