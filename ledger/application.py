@@ -1,10 +1,7 @@
 """The Ledger application: the event store, its directory logs, and what the store
-knows (accounts, liquidations, recorded inputs, the clock, the parameters).
-
-A command loads what it needs through a `UnitOfWork`, applies the rule on the
-aggregates, and the unit of work saves every pending event in one transaction:
-a movement and its counter-entry together. A refused command records an
-`InputRejected` instead, and nothing else.
+knows (accounts, liquidations, recorded inputs, the clock, the parameters). It
+reads; everything is saved through a unit of work (`ledger.unit_of_work`), along
+the one write path (`ledger.write_path`).
 """
 
 from __future__ import annotations
@@ -49,7 +46,7 @@ from ledger.inputs import (
 
 class Ledger(Application):
     """The event-sourced ledger. Its recorder also keeps tracking records, so that
-    the process manager (`ledger.processes`) records its reactions exactly once."""
+    the processes (`ledger.processes`) record their reactions exactly once."""
 
     name = "ledger"
     snapshotting_intervals = {
@@ -71,7 +68,7 @@ class Ledger(Application):
         self.inputs_log = EventSourcedLog(self.events, INPUTS_LOG_ID, InputsRecorded)
         self._next_log_versions: dict[uuid.UUID, int] = {}
         self.parameter_overlay: dict[str, Any] = {}
-        self.store_url: str | None = None  # set when opened by URL (`ledger.inline.open_ledger`)
+        self.store_url: str | None = None  # set when opened by URL (`ledger.bootstrap.open_ledger`)
 
     def construct_recorder(self):  # type: ignore[no-untyped-def]
         return self.factory.process_recorder()

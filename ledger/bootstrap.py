@@ -38,3 +38,20 @@ def open_service_ledger(url: str) -> Ledger:
     app = Ledger(environment)
     app.store_url = url
     return app
+
+
+def open_reading_ledger(environment: dict[str, str], url: str | None = None) -> Ledger:
+    """A ledger that follows a store's log (the projection runner, `ledger replay`
+    reading what was recorded), without the single writer's aggregate cache: the
+    states it loads are its own to follow. `environment` is the store's settings
+    (`ledger.store.store_environment`)."""
+    app = Ledger(environment)
+    app.store_url = url
+    return app
+
+
+def open_scratch_ledger(parameter_overlay: dict[str, Any]) -> Ledger:
+    """A ledger in memory, by one writer (`ledger replay` replays the inputs in one)."""
+    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
+    app.parameter_overlay = parameter_overlay
+    return app

@@ -32,9 +32,9 @@ each of these repeats is caught by one of three mechanisms:
    interest) saves its events with a tracking record of the notification it reacted
    to, in one transaction (`UnitOfWork.commit(tracking=...)`): a reaction found
    recorded is not run again. `ledger run` tracks one position, under the
-   application's name (`ProcessManager` in `ledger.processes.steps`); the service
-   mode one per step and subject, `ledger.{step}.{subject}` (`reaction_tracking_name`;
-   `run_reactions` in `ledger.processes.service`), and the dispatcher its own
+   application's name (`ProcessManager` in `ledger.processes.inline`); the service
+   mode one per step and subject, `ledger.{step}.{subject}` (`reaction_tracking_name` in
+   `ledger.processes.routing`; `run_reactions` in `ledger.processes.service_reactions`), and the dispatcher its own
    (`ledger.dispatcher`, `DISPATCHER_TRACKING`).
 """
 

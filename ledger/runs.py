@@ -18,8 +18,8 @@ def known_state(app: Ledger, source: str) -> KnownState:
     """What the store already knows, as input validation starts from it: its accounts,
     parameters (with the run's overlay laid over them, as the run will) and clock, and how
     far it applied the file `source` before."""
-    uow = UnitOfWork(app)
-    accounts = {name: uow.account(name).mode for name in app.account_names()}
+    with UnitOfWork(app) as uow:
+        accounts = {name: uow.account(name).mode for name in app.account_names()}
     mark = app.file_mark(source)
     return KnownState(
         accounts=accounts,

@@ -56,12 +56,16 @@ def begin_hours(
     """Records each hh:00 from the clock's hour up to `until`, one save each, so the
     interest of each hour is processed before time moves on; while `quiet()` says no
     hour's interest concerns anyone, hours share a save (a year is 8,784 of them)."""
+    # Each save is made and left before it is yielded: a caller that takes only the
+    # first (the service, an hour at a time) leaves no unit of work open behind it.
     with UnitOfWork(app) as uow:
         clock = uow.find(CLOCK_ID)
         if clock is None:
             uow.add(Clock(at=until, cause=cause))
-            yield uow.commit()
-            return
+            started = uow.commit()
+    if clock is None:
+        yield started
+        return
     hour = clock.current_hour + timedelta(hours=1)
     while hour <= until:
         with UnitOfWork(app) as uow:
@@ -71,7 +75,8 @@ def begin_hours(
                 clock.begin_hour(hour, hour, cause)
                 hour += timedelta(hours=1)
                 hours_in_save += 1
-            yield uow.commit()
+            recordings = uow.commit()
+        yield recordings
 
 
 def begin_run(app: Ledger, first: LedgerInput, again: bool = False, kind: str = "run") -> list[Recording]:

@@ -12,21 +12,26 @@ over them; every recorded `params` input still applies, FILE winning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from ledger.application import Ledger
+from ledger.bootstrap import open_reading_ledger, open_scratch_ledger
 from ledger.domain.parameters import first_version_data
 from ledger.inputs import InputErrors, KnownState, check_restored_inputs, restore_input
 from ledger.processes.inline import run_inputs
-from ledger.store import SINGLE_WRITER_SETTINGS, store_environment
+from ledger.store import store_environment
 from projections.database import migrate
+from projections.products import ByProduct
 from projections.report import read_report
 from projections.runner import OnProgress, ProjectionRunner, ViewStore
 
-OUTCOME_FIELDS = ("liquidated", "liquidations", "balances", "debts", "interest", "margin_level", "status")
+# Where an account ended, as a replay compares it: each product registers what of its
+# report section counts (`projections/margin/counterfactual.py`).
+ACCOUNT_OUTCOMES: ByProduct[Callable[[dict[str, Any]], dict[str, Any]]] = ByProduct("replay outcome")
 
 
 class CounterfactualError(ValueError):
@@ -44,7 +49,7 @@ def _unreported(_what: str, _done: int, _total: int) -> None:
 def replay_store(
     store_url: str, overlay: dict[str, Any], account: str | None = None, on_progress: OnProgress = _unreported
 ) -> dict[str, Any]:
-    store = Ledger(store_environment(store_url))
+    store = open_reading_ledger(store_environment(store_url), store_url)
     try:
         records = list(store.recorded_inputs())
         if not records:
@@ -60,8 +65,7 @@ def replay_store(
             f"under these parameters, recorded inputs are no longer valid: "
             f"{'; '.join(str(error) for error in errors.errors)}"
         ) from None
-    scratch = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **SINGLE_WRITER_SETTINGS})
-    scratch.parameter_overlay = overlay
+    scratch = open_scratch_ledger(overlay)
     try:
         run_inputs(scratch, inputs, on_progress=lambda done: on_progress("replaying the inputs", done, len(inputs)))
         replayed = read_report(views_in_memory(scratch, "reading the replay's events", on_progress))
@@ -96,7 +100,8 @@ def compare_reports(
     differences: list[dict[str, Any]] = []
     for name in names:
         before, after = outcome(recorded, name), outcome(replayed, name)
-        changed = [field for field in OUTCOME_FIELDS if before.get(field) != after.get(field)]
+        fields = dict.fromkeys([*before, *after])  # in the order the outcomes list them
+        changed = [field for field in fields if before.get(field) != after.get(field)]
         accounts[name] = {"recorded": before, "replayed": after, "differs": changed}
         differences += [
             {"account": name, "what": field, "recorded": before.get(field), "replayed": after.get(field)}
@@ -111,15 +116,8 @@ def outcome(report: dict[str, Any], name: str) -> dict[str, Any]:
     if state is None:
         return {}
     liquidations = [liquidation_outcome(item) for item in report["liquidations"] if item["account"] == name]
-    return {
-        "liquidated": bool(liquidations),
-        "liquidations": liquidations,
-        "balances": state["balances"],
-        "debts": state["debts"],
-        "interest": state["interest"],
-        "margin_level": state["margin_level"],
-        "status": state["status"],
-    }
+    ended = ACCOUNT_OUTCOMES.for_mode(state["mode"])(state)
+    return {"liquidated": bool(liquidations), "liquidations": liquidations, **ended}
 
 
 def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:

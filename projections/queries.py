@@ -59,7 +59,7 @@ class ViewReader:
         status: str | None = None,
     ) -> list[Row]:
         """Oldest first: by trigger time, then account (as the takeover desk serves them,
-        `ledger.processes.takeover_order`), whichever worker happened to save first.
+        `ledger.domain.margin.decisions.takeover_order`), whichever worker happened to save first.
         Each filter given narrows the list; `since` and `until` include their moment."""
         liquidation = tables.liquidations
         statement = select(liquidation).order_by(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ledger.application import Ledger
+from ledger.bootstrap import open_reading_ledger
 from ledger.domain.entries import BALANCE, INSURANCE_FUND, SYSTEM_ACCOUNTS, imbalances
 from ledger.domain.money import normalized
 from ledger.domain.prices import PriceBook
@@ -46,7 +47,7 @@ class StoreViews:
             if environment["PERSISTENCE_MODULE"] == "eventsourcing.postgres" and store_exists(store_url):
                 environment["CREATE_TABLE"] = "n"
             migrate(self.engine)
-            self.app = Ledger(environment)
+            self.app = open_reading_ledger(environment, store_url)
         self.runner = ProjectionRunner(self.app, ViewStore(self.engine), batch_size=configured_batch_size())
 
     def report(self) -> dict[str, Any]:

@@ -9,13 +9,12 @@ that events carry it as it was; `RiskParameters` is the typed view of it.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from importlib import resources
 from typing import Any
 
+from ledger.domain.default_brackets import DEFAULT_SYMBOLS
 from ledger.domain.limits import (
     CAP_MAX,
     LEVEL_MAX,
@@ -72,8 +71,7 @@ def _tier(margin_call: str, liquidation: str, fee: str) -> dict[str, str]:
 
 
 def _default_symbols() -> dict[str, Any]:
-    text = resources.files("ledger.domain").joinpath("default_brackets.json").read_text()
-    symbols = {name: spec for name, spec in json.loads(text).items() if not name.startswith("_")}
+    symbols = copy.deepcopy(DEFAULT_SYMBOLS)
     for spec in symbols.values():
         spec.setdefault("clearance_fee", "0.0125")
     return symbols
