@@ -1,10 +1,14 @@
-"""The Celery app of the service mode, and each worker process's ledger.
+"""The Celery app of the service mode, made from the settings it is given.
+
+`create_celery_app` reads no environment and loads nothing by name: the caller
+validates the `LEDGER_*` settings first (`ledger worker` exits with a clear error
+on a bad one), and the app comes with its tasks defined (`workers.tasks`). The
+`celery` command line loads the app that `workers.celery` makes.
 
 JSON is the only serializer. Every task is safe to run again (`ledger.processes.service_reactions`), so
 each declares `acks_late`: a task is acknowledged once it has run, and one lost with
 a killed worker comes back. Prefetch is 1, so a worker holds no more unacknowledged
-tasks than it runs. The ledger is built in each worker process after the fork, and
-never creates tables: `ledger migrate` does, once.
+tasks than it runs.
 
 The dispatcher learns that a task has run from its tracking record in the store,
 and sends tasks with `ignore_result`; the result backend serves callers that ask
@@ -13,21 +17,16 @@ for a result (a test, an operator's `send_task`).
 
 from __future__ import annotations
 
-from functools import cache
-
 from celery import Celery, signals
 
-from ledger.application import Ledger
-from ledger.bootstrap import open_service_ledger
-from ledger.processes.steps import ProcessSteps
+from workers.heartbeat import HeartbeatScheduler
 from workers.logs import configure_logging
 from workers.settings import ServiceSettings
+from workers.tasks import TICK_CLOCK, register_tasks
 
 
 def create_celery_app(settings: ServiceSettings) -> Celery:
-    celery_app = Celery(
-        "ledger", broker=settings.broker_url, backend=settings.result_backend, include=["workers.tasks"]
-    )
+    celery_app = Celery("ledger", broker=settings.broker_url, backend=settings.result_backend)
     celery_app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -46,32 +45,17 @@ def create_celery_app(settings: ServiceSettings) -> Celery:
         result_expires=settings.result_expires_seconds,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # wait for Redis as long as it takes
+        beat_scheduler=HeartbeatScheduler,  # the class itself: Celery loads a name only when given a string
         beat_schedule={
-            "advance the ledger clock": {"task": "ledger.tick_clock", "schedule": settings.clock_tick_seconds},
+            "advance the ledger clock": {"task": TICK_CLOCK, "schedule": settings.clock_tick_seconds},
         },
         timezone="UTC",
     )
-    celery_app.conf.ledger_settings = settings
+    register_tasks(celery_app, settings)
     return celery_app
-
-
-settings = ServiceSettings()
-app = create_celery_app(settings)
-
-
-@cache
-def service() -> tuple[Ledger, ProcessSteps]:
-    """This process's ledger and process code, built on first use after the fork."""
-    ledger = open_service_ledger(settings.store)
-    return ledger, ProcessSteps(ledger)
-
-
-@signals.worker_process_init.connect
-def _forget_parents_ledger(**_: object) -> None:
-    # A connection pool opened before the fork must not be shared with the parent.
-    service.cache_clear()
 
 
 @signals.setup_logging.connect
 def _json_logs(**_: object) -> None:
+    # Sent by a Celery worker or beat as it starts: in place of Celery's own logging setup.
     configure_logging()

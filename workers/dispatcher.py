@@ -281,6 +281,10 @@ class Dispatcher:
 
     def record_position(self) -> None:
         if self.done_position > self.recorded_position:
+            # A position, not events: the unit of work saves events (their entries checked to
+            # net to zero) with the tracking record of what they react to, in one transaction.
+            # Here no aggregate changes and no money moves; the record only says how far every
+            # reaction has finished, so it is written alone, in a transaction of its own.
             try:
                 self.app.recorder.insert_tracking(Tracking(DISPATCHER_TRACKING, self.done_position))
             except IntegrityError:

@@ -15,8 +15,6 @@ from typing import Annotated
 
 import psycopg
 import typer
-from celery import Celery
-from celery.utils.imports import symbol_by_name
 from pydantic import ValidationError
 
 from ledger.bootstrap import ServiceStoreError, open_service_ledger
@@ -29,6 +27,7 @@ from ledger.runs import plan
 from ledger.store import StoreURLError, redacted
 from projections.presentation.report import print_report
 from projections.report import build_report
+from workers.app import create_celery_app
 from workers.dispatcher import Dispatcher
 from workers.logs import configure_logging, logger
 from workers.settings import ServiceSettings
@@ -39,11 +38,6 @@ ServiceStoreOption = Annotated[
 ]
 SETTLE_CHOICES = ("each", "end", "none")
 SUPERVISED = "LEDGER_WORKER_SUPERVISED"  # set in the Celery worker that `ledger worker` watches over
-# The service's Celery app, named as `celery --app` names one. `workers.app` builds it from the
-# LEDGER_* settings as it is imported, so it is loaded only once --store is in the environment and
-# the settings passed `_settings`: imported with this module, one bad setting would stop every
-# `ledger` command with a traceback. (To go once `workers` builds its app from settings it is given.)
-CELERY_APP = "workers.app:app"
 
 
 def submit(
@@ -109,7 +103,7 @@ def worker(
     if os.environ.get(SUPERVISED) != "1":
         _supervise(["worker", *(["--concurrency", str(concurrency)] if concurrency else [])])
         return
-    _celery_app().worker_main(
+    create_celery_app(settings).worker_main(
         [
             "--quiet",
             "worker",
@@ -151,8 +145,7 @@ def _supervise(arguments: list[str]) -> None:
 
 def beat(store: ServiceStoreOption = None) -> None:
     """Celery beat: advances the ledger's clock every LEDGER_CLOCK_TICK_SECONDS, which starts each hour's interest."""
-    _settings(store)
-    celery_app = _celery_app()
+    celery_app = create_celery_app(_settings(store))
     configure_logging()
     # What was run last needs no keeping: the clock's own state is in the store.
     with tempfile.TemporaryDirectory(prefix="ledger-beat-") as folder:
@@ -163,8 +156,6 @@ def beat(store: ServiceStoreOption = None) -> None:
                 "--loglevel=INFO",
                 "--schedule",
                 str(Path(folder) / "schedule"),
-                "--scheduler",
-                "workers.heartbeat:HeartbeatScheduler",
             ]
         )
 
@@ -172,7 +163,7 @@ def beat(store: ServiceStoreOption = None) -> None:
 def dispatcher(store: ServiceStoreOption = None) -> None:
     """Follows the store's events and starts the tasks they call for, from the tracked position."""
     settings = _settings(store)
-    celery_app = _celery_app()
+    celery_app = create_celery_app(settings)
     configure_logging()
     try:
         ledger = open_service_ledger(settings.store)
@@ -192,13 +183,8 @@ def dispatcher(store: ServiceStoreOption = None) -> None:
 def _settings(store: str | None) -> ServiceSettings:
     """The service settings, with --store taking the place of $LEDGER_STORE."""
     if store is not None:
-        os.environ["LEDGER_STORE"] = store  # read again by the Celery app's own settings
+        os.environ["LEDGER_STORE"] = store  # read below, and by the worker that `ledger worker` starts
     try:
         return ServiceSettings()
     except ValidationError as exc:
         exit_usage(f"bad service settings: {exc}")
-
-
-def _celery_app() -> Celery:
-    celery_app: Celery = symbol_by_name(CELERY_APP)
-    return celery_app
