@@ -98,8 +98,7 @@ class Dispatcher:
         self.log.info(
             "started",
             position=self.done_position,
-            accounts=len(self.index.accounts),
-            open_takeovers=len(self.index.open_debts.open_takeovers),
+            **self.index.figures(),
         )
 
     # --- the loop ------------------------------------------------------------------------

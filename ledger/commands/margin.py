@@ -1,17 +1,18 @@
-"""The spot-margin product's commands: opening an account, moving money, debt, trades
-and auto top-up, each applied on the accounts of the unit of work."""
+"""The spot-margin product's commands: opening an account (its opener, for the shared
+`open` command), moving money, debt, trades and auto top-up, each applied on the
+accounts of the unit of work."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from ledger.commands.opening import opens
 from ledger.commands.registry import command
 from ledger.domain.errors import Rejected
-from ledger.domain.identity import account_id
 from ledger.domain.margin.account import Account
 from ledger.domain.parameters import DEFAULT_LEVERAGE
-from ledger.domain.product import AccountMode
+from ledger.domain.product import AccountMode, Product
 from ledger.inputs.margin import (
     AutoTopUpInput,
     BorrowInput,
@@ -25,10 +26,9 @@ from ledger.inputs.opening import OpenInput
 from ledger.unit_of_work import UnitOfWork
 
 
-@command(OpenInput)
-def open_account(uow: UnitOfWork, body: OpenInput, at: datetime, cause: dict[str, Any]) -> None:
-    if uow.find(account_id(body.account)) is not None:
-        raise Rejected(f"account {body.account} already exists")
+@opens(Product.MARGIN)
+def open_margin_account(uow: UnitOfWork, body: OpenInput, at: datetime, cause: dict[str, Any]) -> Account:
+    """A spot wallet, or a margin account at its leverage (the mode's default when omitted)."""
     leverage = None
     if body.mode != AccountMode.SPOT:
         leverage = body.leverage or DEFAULT_LEVERAGE[body.mode]
@@ -37,9 +37,7 @@ def open_account(uow: UnitOfWork, body: OpenInput, at: datetime, cause: dict[str
                 f"no margin tier for {body.mode} at {leverage}x in parameters version {uow.parameters().version}"
             )
     pair = body.pair.split("/") if body.pair else None
-    account = Account(account=body.account, mode=body.mode, leverage=leverage, pair=pair, at=at, cause=cause)
-    uow.add(account)
-    uow.log(uow.app.accounts_log, account=body.account, account_id=account.id)
+    return Account(account=body.account, mode=body.mode, leverage=leverage, pair=pair, at=at, cause=cause)
 
 
 @command(DepositInput)

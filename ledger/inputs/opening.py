@@ -30,6 +30,7 @@ def registers_open(product: Product) -> Callable[[OpenCheck], OpenCheck]:
     """Registers the decorated function as the check of an `open` of `product`'s modes."""
 
     def register(check: OpenCheck) -> OpenCheck:
+        assert product not in _BY_PRODUCT, f"{product} has an open check already"
         _BY_PRODUCT[product] = check
         return check
 

@@ -1,191 +1,153 @@
-"""The drivers' indexes, kept in memory from the events and rebuilt from the store
-when a driver starts: who owes anything and which takeovers are open (`OpenDebts`,
-both drivers), which marks may change whom (`MarkWatch`, `ledger run`), and which
-margin accounts hold or owe each asset (`ServiceIndex`, the dispatcher).
+"""The drivers' indexes: what the products keep in memory of the recorded events, so
+that a driver routes an event without searching the store (who owes, which marks may
+change whom, which takeovers are open...).
 
-`MarkWatch`: an account assessed as quiet gets, per asset, the range of marks within
-which its margin state cannot change (`quiet_price_bands`). A mark then re-evaluates
-only the accounts whose range it leaves (found by bisection), and those that cannot
-be banded.
+A product registers each of its indexes for the drivers that keep one (`kept_by`):
+`ledger run`'s (`Driver.INLINE`, `ledger.processes.inline.ProcessManager`) and the
+dispatcher's (`Driver.SERVICE`, `ServiceIndex`). A driver makes one of each as it
+starts, loads them from the store as it stands, and tells them every event (what an
+event changes in an index is looked up by the event's class: `singledispatchmethod`).
+The routing table's reactions find them in the `Situation`, the steps in
+`ProcessSteps.indexes`, each under its class and the index classes it derives from.
 
-`ServiceIndex`: accounts are followed with their own aggregates' mutators, so no rule
-is written twice. A price mark fans out to the margin accounts that hold or owe the
-asset and owe anything at all, or are still in margin call: no other account's
-margin state can change with it.
+Whether an hour's processes concern anyone (`ledger run` begins the hours that concern
+no one together) is asked of what the products registered (`hours_concern`).
 
-What an event changes in an index is looked up by the event's class
-(`singledispatchmethod`); a product registers its own events' effects.
+`ServiceIndex` also follows each account's aggregate through the events that a product
+registers as its accounts' (`follows_accounts`), with the events' own mutators, so
+that no rule is written twice.
 """
 
 from __future__ import annotations
 
-import bisect
-import uuid
-from collections import defaultdict
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from functools import singledispatchmethod
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.domain.margin.account import Account, AccountStatus
-from ledger.domain.margin.liquidation import Liquidation
-from ledger.domain.margin.rules import PriceBand
 from ledger.processes.routing import Reaction, Situation, reactions_to
 from ledger.unit_of_work import UnitOfWork
 
 
-class MarkWatch:
-    """Which accounts a mark must re-evaluate: an index of quiet price bands."""
-
-    def __init__(self) -> None:
-        self.lows: dict[str, list[tuple[Decimal, str]]] = defaultdict(list)  # sorted by lowest quiet mark
-        self.highs: dict[str, list[tuple[Decimal, str]]] = defaultdict(list)  # sorted by highest quiet mark
-        self.always: dict[str, set[str]] = defaultdict(set)  # re-evaluated on every mark of the asset
-        self.bands: dict[str, dict[str, PriceBand]] = {}
-        self.always_assets: dict[str, set[str]] = {}
-
-    def forget(self, account: str) -> None:
-        """No mark can change the account's state (no debt, locked, not margin)."""
-        for asset, (low, high) in self.bands.pop(account, {}).items():
-            if low is not None:
-                _remove(self.lows[asset], (low, account))
-            if high is not None:
-                _remove(self.highs[asset], (high, account))
-        for asset in self.always_assets.pop(account, set()):
-            self.always[asset].discard(account)
-
-    def watch_always(self, account: str, assets: set[str]) -> None:
-        self.forget(account)
-        self.always_assets[account] = set(assets)
-        for asset in assets:
-            self.always[asset].add(account)
-
-    def watch_bands(self, account: str, bands: dict[str, PriceBand]) -> None:
-        self.forget(account)
-        self.bands[account] = dict(bands)
-        for asset, (low, high) in bands.items():
-            if low is not None:
-                bisect.insort(self.lows[asset], (low, account))
-            if high is not None:
-                bisect.insort(self.highs[asset], (high, account))
-
-    def accounts_watching(self, asset: str) -> list[str]:
-        names = set(self.always.get(asset, ()))
-        names.update(name for _, name in self.lows.get(asset, []))
-        names.update(name for _, name in self.highs.get(asset, []))
-        return sorted(names)
-
-    def accounts_to_evaluate(self, asset: str, price: Decimal) -> list[str]:
-        """The accounts a mark of `asset` at `price` may change, in name order."""
-        lows = self.lows.get(asset, [])
-        highs = self.highs.get(asset, [])
-        below = lows[bisect.bisect_right(lows, price, key=lambda entry: entry[0]) :]  # price < lowest quiet
-        above = highs[: bisect.bisect_left(highs, price, key=lambda entry: entry[0])]  # price > highest quiet
-        names = set(self.always.get(asset, ()))
-        names.update(name for _, name in below)
-        names.update(name for _, name in above)
-        return sorted(names)
+class Driver(StrEnum):
+    INLINE = "inline"  # `ledger run`
+    SERVICE = "service"  # the dispatcher of `ledger submit`
 
 
-def _remove(entries: list[tuple[Decimal, str]], entry: tuple[Decimal, str]) -> None:
-    index = bisect.bisect_left(entries, entry)
-    assert index < len(entries) and entries[index] == entry, "a watched band is missing from its index"
-    del entries[index]
+class DriverIndex:
+    """An index a product keeps for a driver; each hook does nothing unless overridden."""
 
-
-class OpenDebts:
-    """Who owes anything, and which takeovers are open: whom an hour's interest and a new
-    rule set concern, and whom offered liquidity may serve."""
-
-    def __init__(self) -> None:
-        self.debtors: set[str] = set()
-        self.open_takeovers: set[uuid.UUID] = set()
-
-    def load(self, app: Ledger, on_account: Callable[[UnitOfWork, Account], None]) -> None:
-        """From the store as it stands; `on_account` sees each account too."""
-        with UnitOfWork(app) as uow:
-            for name in app.account_names():
-                account = uow.account(name)
-                self.note_account(account)
-                on_account(uow, account)
-            for liquidation_id in app.liquidation_ids():
-                if uow.liquidation(liquidation_id).is_taking_over:
-                    self.open_takeovers.add(liquidation_id)
-
-    def note_account(self, account: Account) -> None:
-        if account.liabilities():
-            self.debtors.add(account.name)
-        else:
-            self.debtors.discard(account.name)
+    def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
+        """From the store as it stands when the driver starts: `accounts` are every account."""
 
     @singledispatchmethod
-    def observe(self, event: Any, account: Callable[[str], Account]) -> None:
+    def observe(self, event: Any, account: Callable[[str], Any]) -> None:
         """Notes what `event` changed; `account` finds an account as the event left it."""
 
-    @observe.register
-    def _account_changed(self, event: Account.Event, account: Callable[[str], Account]) -> None:
-        self.note_account(account(event.account))
+    def figures(self) -> dict[str, int]:
+        """What the dispatcher's first log line tells of it."""
+        return {}
 
-    @observe.register
-    def _takeover_started(self, event: Liquidation.TakeoverStarted, _account: Callable[[str], Account]) -> None:
-        self.open_takeovers.add(event.originator_id)
 
-    @observe.register
-    def _takeover_sales_ended(self, event: Liquidation.TakeoverSalesEnded, _account: Callable[[str], Account]) -> None:
-        self.open_takeovers.discard(event.originator_id)
+Indexes = Mapping[type, Any]  # each index under its class and the index classes it derives from
+HourConcern = Callable[[Indexes], bool]
+
+_KEPT: dict[Driver, list[type[DriverIndex]]] = {driver: [] for driver in Driver}
+_HOUR_CONCERNS: list[HourConcern] = []
+
+
+def kept_by(*drivers: Driver) -> Callable[[type[DriverIndex]], type[DriverIndex]]:
+    """Registers the decorated index class as one that each of `drivers` keeps."""
+
+    def register(index_class: type[DriverIndex]) -> type[DriverIndex]:
+        for driver in drivers:
+            _KEPT[driver].append(index_class)
+        return index_class
+
+    return register
+
+
+def hours_concern(concern: HourConcern) -> HourConcern:
+    """Registers `concern(indexes)`: whether an hour calls for any of a product's processes."""
+    _HOUR_CONCERNS.append(concern)
+    return concern
+
+
+def an_hour_concerns_anyone(indexes: Indexes) -> bool:
+    return any(concern(indexes) for concern in _HOUR_CONCERNS)
+
+
+def new_indexes(driver: Driver) -> dict[type, DriverIndex]:
+    """One empty index of each class the driver keeps, found under every index class it is."""
+    indexes: dict[type, DriverIndex] = {}
+    for index_class in _KEPT[driver]:
+        index = index_class()
+        for kind in index_class.__mro__:
+            if issubclass(kind, DriverIndex) and kind is not DriverIndex:
+                assert kind not in indexes, f"the {driver} driver keeps two {kind.__name__}"
+                indexes[kind] = index
+    return indexes
+
+
+def distinct(indexes: Indexes) -> list[DriverIndex]:
+    """Each index once, in the order they were registered."""
+    return list({id(index): index for index in indexes.values()}.values())
+
+
+def loaded_accounts(uow: UnitOfWork) -> list[Any]:
+    """Every account, as the store holds it."""
+    return [uow.account(name) for name in uow.app.account_names()]
 
 
 class ServiceIndex:
-    """Which margin accounts hold or owe each asset, who owes anything, and which
-    takeovers are open, as of the last event observed: the dispatcher's index."""
+    """Every account as the last event observed left it, and the indexes the products
+    keep for the dispatcher."""
 
     def __init__(self) -> None:
-        self.accounts: dict[str, Account] = {}
-        # asset -> the margin accounts holding or owing it that owe anything or are in margin call
-        self.exposed_to: dict[str, set[str]] = defaultdict(set)
-        self.assets_of: dict[str, set[str]] = {}
-        self.open_debts = OpenDebts()
+        self.accounts: dict[str, Any] = {}
+        self.indexes = new_indexes(Driver.SERVICE)
+        self.each_index = distinct(self.indexes)
 
     @classmethod
     def load(cls, app: Ledger) -> ServiceIndex:
         """The index of the store as it stands now."""
         index = cls()
-        index.open_debts.load(app, lambda _uow, account: index._index(account))
+        with UnitOfWork(app) as uow:
+            accounts = loaded_accounts(uow)
+            index.accounts = {account.name: account for account in accounts}
+            for kept in index.each_index:
+                kept.load(uow, accounts)
         return index
 
     @singledispatchmethod
     def observe(self, event: Any) -> None:
-        self.open_debts.observe(event, self.accounts.__getitem__)
+        self._tell(event)
 
-    @observe.register
-    def _account_changed(self, event: Account.Event) -> None:
+    def _follow_account(self, event: Any) -> None:
         account = self.accounts.get(event.account)
         if account is not None and event.originator_version <= account.version:
             return  # already in the state the index was loaded with
-        self._index(event.mutate(account))
-        self.open_debts.observe(event, self.accounts.__getitem__)
+        self.accounts[event.account] = event.mutate(account)
+        self._tell(event)
+
+    def _tell(self, event: Any) -> None:
+        for index in self.each_index:
+            index.observe(event, self.accounts.__getitem__)
 
     def reactions(self, event: Any) -> list[Reaction]:
         """What `event` calls for, given the state the events before it left."""
-        situation = Situation(
-            account=self.accounts.__getitem__,
-            marked_accounts=lambda mark: self.exposed_to.get(mark.asset, ()),
-            debtors=self.open_debts.debtors,
-            open_takeovers=self.open_debts.open_takeovers,
-        )
-        return reactions_to(event, situation)
+        return reactions_to(event, Situation(account=self.accounts.__getitem__, indexes=self.indexes))
 
-    def _index(self, account: Account) -> None:
-        name = account.name
-        self.accounts[name] = account
-        liabilities = account.liabilities()
-        for asset in self.assets_of.pop(name, set()):
-            self.exposed_to[asset].discard(name)
-        if account.is_margin and (
-            liabilities or account.status == AccountStatus.MARGIN_CALL
-        ):  # a call may still recover
-            assets = {asset for asset, quantity in account.balances.items() if quantity} | set(liabilities)
-            self.assets_of[name] = assets
-            for asset in assets:
-                self.exposed_to[asset].add(name)
+    def figures(self) -> dict[str, int]:
+        figures = {"accounts": len(self.accounts)}
+        for index in self.each_index:
+            figures.update(index.figures())
+        return figures
+
+
+def follows_accounts(*event_classes: type) -> None:
+    """The dispatcher follows each account's aggregate through the events of these classes
+    (a product's account events, which name their `account`)."""
+    for event_class in event_classes:
+        ServiceIndex.observe.register(event_class, ServiceIndex._follow_account)

@@ -23,9 +23,8 @@ from typing import Any
 from eventsourcing.persistence import Recording, Tracking
 
 from ledger.application import Ledger
-from ledger.domain.market import AssetMarket
 from ledger.inputs import LedgerInput
-from ledger.processes.indexes import MarkWatch, OpenDebts
+from ledger.processes.indexes import Driver, an_hour_concerns_anyone, distinct, loaded_accounts, new_indexes
 from ledger.processes.routing import (
     Reaction,
     Situation,
@@ -44,15 +43,18 @@ LAZY_TRACKING_LIMIT = 1000
 
 
 class ProcessManager(ProcessSteps):
-    """Follows the log and runs each event's reactions together, with in-memory indexes
-    of who owes, which marks may change whom (`MarkWatch`) and which takeovers are open."""
+    """Follows the log and runs each event's reactions together, with the in-memory
+    indexes the products keep for `ledger run` (`ledger.processes.indexes`)."""
 
     def __init__(self, app: Ledger):
-        super().__init__(app, MarkWatch())
+        super().__init__(app, new_indexes(Driver.INLINE))
         self.position = app.recorder.max_tracking_id(app.name) or 0
         self.recorded_position = self.position
-        self.open_debts = OpenDebts()
-        self.open_debts.load(app, self.note_loaded_account)
+        self.each_index = distinct(self.indexes)
+        with UnitOfWork(app) as uow:
+            accounts = loaded_accounts(uow)
+            for index in self.each_index:
+                index.load(uow, accounts)
 
     # --- following the log ---------------------------------------------------------
 
@@ -107,28 +109,20 @@ class ProcessManager(ProcessSteps):
     def would_react(self, uow: UnitOfWork, event: Any) -> bool:
         """False only when reacting to `event` would record nothing, so that `ledger run`
         may save it together with the inputs after it. Keeps the indexes up to date."""
-        self.open_debts.observe(event, uow.account)
+        self.observe(uow, event)
         return may_react_inline(event, self, uow)
 
     def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
-        self.open_debts.observe(event, uow.account)
+        self.observe(uow, event)
         for reaction in self.reactions(uow, event):
             self.run(uow, reaction, event, cause)
 
-    def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
-        situation = Situation(
-            account=uow.account,
-            marked_accounts=lambda mark: self.accounts_a_mark_may_change(uow, mark),
-            debtors=self.open_debts.debtors,
-            open_takeovers=self.open_debts.open_takeovers,
-        )
-        return reactions_to(event, situation)
+    def observe(self, uow: UnitOfWork, event: Any) -> None:
+        for index in self.each_index:
+            index.observe(event, uow.account)
 
-    def accounts_a_mark_may_change(self, uow: UnitOfWork, event: AssetMarket.MarkRecorded) -> list[str]:
-        assert self.watch is not None
-        if event.quote != uow.parameters().valuation_asset:
-            return self.watch.accounts_watching(event.asset)  # bands are in the valuation asset
-        return self.watch.accounts_to_evaluate(event.asset, event.price)
+    def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
+        return reactions_to(event, Situation(account=uow.account, indexes=self.indexes, uow=uow))
 
 
 class InputBatch:
@@ -206,8 +200,8 @@ def _begin_hours_due(app: Ledger, processes: ProcessManager, item: LedgerInput) 
     if not app.hour_due(item.at):
         return
 
-    def owes_nobody() -> bool:  # then an hour's interest concerns no one
-        return not (processes.open_debts.debtors or processes.open_debts.open_takeovers)
+    def concerns_no_one() -> bool:  # then hours share a save
+        return not an_hour_concerns_anyone(processes.indexes)
 
-    for recordings in begin_hours(app, item.at, {**item.cause(), "step": "clock"}, owes_nobody):
+    for recordings in begin_hours(app, item.at, {**item.cause(), "step": "clock"}, concerns_no_one):
         processes.process(recordings)

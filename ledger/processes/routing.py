@@ -13,10 +13,11 @@ they were made (an hour calls for the interest of every product).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from ledger.unit_of_work import UnitOfWork
 
 Event = Any  # a domain event of any product
 ReactionsOf = Callable[[Event, "Situation"], list["Reaction"]]
@@ -24,6 +25,7 @@ NextSteps = Callable[[Event], list["Reaction"]]
 # Inline (`ledger run`): whether reacting to an event could record anything, asked of the
 # driver (`ledger.processes.inline.ProcessManager`) as the event is applied.
 InlineCheck = Callable[[Event, Any, Any], bool]
+IndexOf = TypeVar("IndexOf")
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,18 @@ class Reaction:
 
 @dataclass(frozen=True)
 class Situation:
-    """What the events before the routed one left, as a driver's indexes know it."""
+    """What the events before the routed one left, as a driver knows it: each account,
+    and the indexes the products keep for the driver (`ledger.processes.indexes`)."""
 
     account: Callable[[str], Any]
-    marked_accounts: Callable[[Event], Iterable[str]]  # those a mark may change
-    debtors: Set[str]  # the accounts that owe anything
-    open_takeovers: Set[uuid.UUID]
+    indexes: Mapping[type, Any]  # each index under its class and the index classes it derives from
+    # Inline (`ledger run`), the unit of work holding the store's state, for indexes that
+    # answer from it; the dispatcher routes from its indexes alone.
+    uow: UnitOfWork | None = None
+
+    def index(self, kind: type[IndexOf]) -> IndexOf:
+        found: IndexOf = self.indexes[kind]
+        return found
 
 
 @dataclass

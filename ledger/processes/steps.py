@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.processes.indexes import MarkWatch
+from ledger.processes.indexes import Indexes
 from ledger.processes.routing import Event, Reaction
 from ledger.unit_of_work import UnitOfWork
 
@@ -29,7 +29,6 @@ class Subject(StrEnum):
 
 
 Handler = Callable[["ProcessSteps", UnitOfWork, Reaction, Event, dict[str, Any]], None]
-AccountHook = Callable[["ProcessSteps", UnitOfWork, Any], None]
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,6 @@ class StepSpec:
 
 
 _STEPS: dict[str, StepSpec] = {}
-_ON_ACCOUNT_LOADED: list[AccountHook] = []
 
 
 def step(*steps: StrEnum, subject: Subject, one_at_a_time: bool = False) -> Callable[[Handler], Handler]:
@@ -60,12 +58,6 @@ def step(*steps: StrEnum, subject: Subject, one_at_a_time: bool = False) -> Call
         return handler
 
     return register
-
-
-def on_account_loaded(hook: AccountHook) -> AccountHook:
-    """Registers what the inline driver notes of each account as it starts (`ProcessManager`)."""
-    _ON_ACCOUNT_LOADED.append(hook)
-    return hook
 
 
 def step_spec(name: str) -> StepSpec:
@@ -82,16 +74,13 @@ def task_name(name: str) -> str:
 
 
 class ProcessSteps:
-    """The process code: every registered step, run on a unit of work. `watch`, when
-    given, is told what each margin assessment found (the inline driver's mark index)."""
+    """The process code: every registered step, run on a unit of work. `indexes`, when
+    given, are the inline driver's (`ledger.processes.indexes`), which its steps keep up
+    to date with what they find (a margin assessment, which marks could change it)."""
 
-    def __init__(self, app: Ledger, watch: MarkWatch | None = None):
+    def __init__(self, app: Ledger, indexes: Indexes | None = None):
         self.app = app
-        self.watch = watch
+        self.indexes: Indexes = indexes or {}
 
     def run(self, uow: UnitOfWork, reaction: Reaction, event: Event, cause: dict[str, Any]) -> None:
         _STEPS[reaction.step].handler(self, uow, reaction, event, cause)
-
-    def note_loaded_account(self, uow: UnitOfWork, account: Any) -> None:
-        for hook in _ON_ACCOUNT_LOADED:
-            hook(self, uow, account)

@@ -16,8 +16,10 @@ from ledger.domain.margin.rules import margin_position, quiet_price_bands
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 from ledger.log import stored_events
-from ledger.processes.inline import ProcessManager, run_inputs
+from ledger.processes.inline import run_inputs
+from ledger.processes.margin.assessment import MarkWatch
 from ledger.runs import validate
+from ledger.unit_of_work import UnitOfWork
 from projections.report import build_report
 
 PARAMETERS = RiskParameters(default_parameter_data(), 1)
@@ -57,11 +59,9 @@ def test_a_mark_quoted_in_another_asset_gives_no_band() -> None:
     assert quiet_price_bands(position, balances, owed, prices, TIER_5X, in_margin_call=False) is None
 
 
-class EveryAccountOnEveryMark(ProcessManager):
+def _every_account(_watch: MarkWatch, _mark: object, uow: UnitOfWork) -> list[str]:
     """The reference: no index, every account evaluated on every mark."""
-
-    def accounts_a_mark_may_change(self, uow, event):  # type: ignore[no-untyped-def]
-        return sorted(self.app.account_names())
+    return sorted(uow.app.account_names())
 
 
 def _random_scenario(seed: int) -> str:
@@ -114,9 +114,9 @@ def _random_scenario(seed: int) -> str:
     return "\n".join(json.dumps(line) for line in lines)
 
 
-def _run(path: Path, text: str, manager: type[ProcessManager]) -> tuple[dict, list]:
+def _run(path: Path, text: str) -> tuple[dict, list]:
     app = open_ledger(f"sqlite:///{path}")
-    run_inputs(app, validate(app, text, "random"), manager(app))
+    run_inputs(app, validate(app, text, "random"))
     events = [
         (type(e).__qualname__, getattr(e, "account", None), e.originator_version, vars(e).get("amount"))
         for e in stored_events(app)
@@ -127,9 +127,12 @@ def _run(path: Path, text: str, manager: type[ProcessManager]) -> tuple[dict, li
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_index_gives_the_events_of_evaluating_everyone(seed: int, tmp_path: Path) -> None:
+def test_the_index_gives_the_events_of_evaluating_everyone(
+    seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = _random_scenario(seed)
-    indexed = _run(tmp_path / "indexed.db", text, ProcessManager)
-    reference = _run(tmp_path / "reference.db", text, EveryAccountOnEveryMark)
+    indexed = _run(tmp_path / "indexed.db", text)
+    monkeypatch.setattr(MarkWatch, "accounts_a_mark_may_change", _every_account)
+    reference = _run(tmp_path / "reference.db", text)
     assert indexed == reference
     assert indexed[0]["liquidations"], "the random walk should liquidate someone"

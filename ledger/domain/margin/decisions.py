@@ -34,15 +34,24 @@ class MarginAction(StrEnum):
     RECOVER = "recover"
 
 
+def margin_state_may_change(account: Account) -> bool:
+    """Whether the account has a margin state that marks can change: a margin account
+    that owes something, or is still in margin call (a call may still recover)."""
+    return account.is_margin and (bool(account.liabilities()) or account.status == AccountStatus.MARGIN_CALL)
+
+
+def assets_whose_marks_may_change(account: Account) -> set[str]:
+    """The assets whose marks can change the account's margin state: those it holds or
+    owes, when it has a state that marks can change; none otherwise."""
+    if not margin_state_may_change(account):
+        return set()
+    return {asset for asset, quantity in account.balances.items() if quantity} | set(account.liabilities())
+
+
 def evaluation_may_record(account: Account) -> bool:
     """Whether a margin evaluation could record anything for the account as it stands:
-    only a margin account, not locked by a liquidation, that owes something (or is still
-    in margin call) has a level that calls for action."""
-    return (
-        account.is_margin
-        and not account.is_locked
-        and (bool(account.liabilities()) or account.status == AccountStatus.MARGIN_CALL)
-    )
+    only one whose margin state may change, and that no liquidation has locked."""
+    return not account.is_locked and margin_state_may_change(account)
 
 
 def has_margin_level(account: Account, parameters: RiskParameters) -> bool:

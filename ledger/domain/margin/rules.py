@@ -40,10 +40,6 @@ class MarginPosition:
     def net_equity(self) -> Decimal:
         return self.asset_value - self.liability_value
 
-    @property
-    def has_liabilities(self) -> bool:
-        return self.liability_value > 0
-
     def level_terms(self) -> tuple[Decimal, Decimal]:
         """(numerator, denominator) of the level that the mode's thresholds apply to."""
         if self.mode == AccountMode.CROSS_PRO:

@@ -3,36 +3,28 @@ auto top-up if enabled; recovery; or the trigger of a liquidation), and which ev
 call for it: the account's own events, the marks that may change it, a new rule set.
 
 The decision is the domain's (`ledger.domain.margin.decisions`); this module loads,
-asks, and records. Each assessment tells the inline driver's `MarkWatch` which marks
-could change its answer.
+asks (`ledger.processes.margin.assessment`, whose assessments tell the inline
+driver's `MarkWatch` which marks could change their answer), and records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.domain.margin.account import Account, AccountStatus
-from ledger.domain.margin.decisions import (
-    MarginAction,
-    evaluated_at,
-    evaluation_may_record,
-    has_margin_level,
-    margin_action,
-    recovered_by_top_up,
-)
-from ledger.domain.margin.rules import MarginPosition, margin_position, quiet_price_bands, reported_level
+from ledger.domain.margin.account import Account
+from ledger.domain.margin.decisions import MarginAction, evaluated_at, evaluation_may_record, recovered_by_top_up
+from ledger.domain.margin.rules import MarginPosition, reported_level
 from ledger.domain.market import AssetMarket, ParameterSet
 from ledger.domain.parameters import MarginTier
-from ledger.domain.prices import MissingPrice, PriceBook
-from ledger.processes.indexes import MarkWatch
+from ledger.processes.margin.assessment import MarkWatch, assess_margin, watch_of
+from ledger.processes.margin.indexes import MarkFanOut, OpenDebts
 from ledger.processes.margin.liquidation import start_liquidation
 from ledger.processes.margin.step import MarginStep
 from ledger.processes.margin.top_up import auto_topup
 from ledger.processes.routing import Reaction, Situation, calls_for_nothing, reacts
-from ledger.processes.steps import ProcessSteps, Subject, on_account_loaded, step
+from ledger.processes.steps import ProcessSteps, Subject, step
 from ledger.unit_of_work import UnitOfWork
 
 # Account events that the margin evaluation itself produces: reacting to them again is waste.
@@ -44,66 +36,8 @@ EVALUATION_EVENTS = (
 )
 
 
-@dataclass(frozen=True)
-class MarginAssessment:
-    action: MarginAction
-    tier: MarginTier
-    prices: PriceBook
-    position: MarginPosition
-
-
 def margin_step(account: Account) -> MarginStep:
     return MarginStep.AUTO_TOP_UP if account.auto_topup is not None else MarginStep.EVALUATE_MARGIN
-
-
-# --- assessing ---------------------------------------------------------------------------
-
-
-def assess_margin(uow: UnitOfWork, account: Account, watch: MarkWatch | None) -> MarginAssessment | None:
-    """What the account's level calls for now, if anything. Records nothing, but
-    notes in `watch` which marks could change the answer."""
-    parameters = uow.parameters()
-    if not has_margin_level(account, parameters):
-        if watch is not None:
-            watch.forget(account.name)
-        return None
-    assert account.leverage is not None
-    tier = parameters.margin_tier(account.mode, account.leverage)
-    prices = uow.prices()
-    liabilities = account.liabilities()
-    assets = set(account.balances) | set(liabilities)
-    try:
-        position = margin_position(account.mode, account.balances, liabilities, prices)
-    except MissingPrice:
-        if watch is not None:
-            watch.watch_always(account.name, assets)  # the level is unknown until it is marked
-        return None
-    action = margin_action(position, tier, account.status)
-    if action is None:
-        if watch is not None:
-            _watch_quiet(watch, account, position, prices, tier)
-        return None
-    if watch is not None:
-        watch.watch_always(account.name, assets)  # until an evaluation finds it quiet
-    return MarginAssessment(action, tier, prices, position)
-
-
-def _watch_quiet(
-    watch: MarkWatch, account: Account, position: MarginPosition, prices: PriceBook, tier: MarginTier
-) -> None:
-    liabilities = account.liabilities()
-    if not liabilities:
-        watch.forget(account.name)
-        return
-    # A top-up runs only as a descent begins, so what its source holds meanwhile
-    # cannot change the account's state: its bands are those of any account.
-    bands = quiet_price_bands(
-        position, account.balances, liabilities, prices, tier, account.status == AccountStatus.MARGIN_CALL
-    )
-    if bands is None:
-        watch.watch_always(account.name, set(account.balances) | set(liabilities))
-    else:
-        watch.watch_bands(account.name, bands)
 
 
 # --- evaluating --------------------------------------------------------------------------
@@ -114,7 +48,7 @@ def evaluate_margin_step(
     steps: ProcessSteps, uow: UnitOfWork, reaction: Reaction, event: Any, cause: dict[str, Any]
 ) -> None:
     """Margin call, recovery or the trigger of a liquidation, as each account's level requires."""
-    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause, steps.watch)
+    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause, watch_of(steps))
 
 
 @step(MarginStep.AUTO_TOP_UP, subject=Subject.ACCOUNT, one_at_a_time=True)
@@ -122,7 +56,7 @@ def auto_top_up_step(
     steps: ProcessSteps, uow: UnitOfWork, reaction: Reaction, event: Any, cause: dict[str, Any]
 ) -> None:
     """The margin evaluation of an account with auto top-up: transfers from its source first."""
-    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause, steps.watch)
+    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause, watch_of(steps))
 
 
 def evaluate_margin(
@@ -167,11 +101,6 @@ def recover(account: Account, position: MarginPosition, tier: MarginTier, at: da
     )
 
 
-@on_account_loaded
-def _watch_loaded_account(steps: ProcessSteps, uow: UnitOfWork, account: Account) -> None:
-    assess_margin(uow, account, steps.watch)  # which notes the account's quiet bands
-
-
 # --- what calls for an evaluation ----------------------------------------------------------
 
 
@@ -180,14 +109,15 @@ def evaluations(names: Iterable[str], situation: Situation) -> list[Reaction]:
     return [Reaction(margin_step(found), found.name) for found in accounts if evaluation_may_record(found)]
 
 
-def _account_may_record(event: Account.Event, driver: Any, uow: UnitOfWork) -> bool:
-    return assess_margin(uow, uow.account(event.account), driver.watch) is not None
+def _account_may_record(event: Account.Event, driver: ProcessSteps, uow: UnitOfWork) -> bool:
+    return assess_margin(uow, uow.account(event.account), watch_of(driver)) is not None
 
 
-def _mark_may_record(event: AssetMarket.MarkRecorded, driver: Any, uow: UnitOfWork) -> bool:
+def _mark_may_record(event: AssetMarket.MarkRecorded, driver: ProcessSteps, uow: UnitOfWork) -> bool:
+    watch = driver.indexes[MarkWatch]
     return any(
-        assess_margin(uow, uow.account(name), driver.watch) is not None
-        for name in driver.accounts_a_mark_may_change(uow, event)
+        assess_margin(uow, uow.account(name), watch) is not None
+        for name in watch.accounts_a_mark_may_change(event, uow)
     )
 
 
@@ -201,9 +131,9 @@ calls_for_nothing(*EVALUATION_EVENTS)
 
 @reacts(AssetMarket.MarkRecorded, inline_check=_mark_may_record)
 def _marked(event: AssetMarket.MarkRecorded, situation: Situation) -> list[Reaction]:
-    return evaluations(situation.marked_accounts(event), situation)
+    return evaluations(situation.index(MarkFanOut).accounts_a_mark_may_change(event, situation.uow), situation)
 
 
 @reacts(ParameterSet.Changed, barrier=True)
 def _rules_changed(event: ParameterSet.Changed, situation: Situation) -> list[Reaction]:
-    return evaluations(situation.debtors, situation)
+    return evaluations(situation.index(OpenDebts).debtors, situation)

@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from ledger.domain.market import Clock
+from ledger.processes.indexes import Indexes, hours_concern
+from ledger.processes.margin.indexes import OpenDebts
 from ledger.processes.margin.step import MarginStep
 from ledger.processes.routing import Reaction, Situation, reacts
 from ledger.processes.steps import ProcessSteps, Subject, step
@@ -15,9 +17,17 @@ from ledger.unit_of_work import UnitOfWork
 
 @reacts(Clock.HourBegan, barrier=True)
 def _hour_began(event: Clock.HourBegan, situation: Situation) -> list[Reaction]:
-    accounts = [Reaction(MarginStep.ACCRUE_INTEREST, name) for name in sorted(situation.debtors)]
-    desks = [Reaction(MarginStep.ACCRUE_DESK_INTEREST, str(i)) for i in sorted(situation.open_takeovers, key=str)]
+    debts = situation.index(OpenDebts)
+    accounts = [Reaction(MarginStep.ACCRUE_INTEREST, name) for name in sorted(debts.debtors)]
+    desks = [Reaction(MarginStep.ACCRUE_DESK_INTEREST, str(i)) for i in sorted(debts.open_takeovers, key=str)]
     return accounts + desks
+
+
+@hours_concern
+def _anyone_owes(indexes: Indexes) -> bool:
+    """An hour concerns those who owe, and the desk for each open takeover."""
+    debts: OpenDebts = indexes[OpenDebts]
+    return bool(debts.debtors or debts.open_takeovers)
 
 
 @step(MarginStep.ACCRUE_INTEREST, subject=Subject.ACCOUNT)

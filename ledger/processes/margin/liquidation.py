@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ledger.domain.margin.account import Account
@@ -22,7 +24,7 @@ from ledger.domain.margin.decisions import (
     liquid_assets,
     regular_part_outcome,
 )
-from ledger.domain.margin.liquidation import Liquidation, LiquidationStatus, Sale, plan_settlement
+from ledger.domain.margin.liquidation import Liquidation, LiquidationStatus, Sale, SettlementPlan, plan_settlement
 from ledger.domain.margin.rules import MarginPosition, liquidation_fee_value, reported_level
 from ledger.domain.money import ZERO
 from ledger.domain.parameters import MarginTier
@@ -143,21 +145,11 @@ def regular_part(
     prices = uow.prices()
     parameters = prices.parameters
     plan = plan_settlement(account.balances, account.liabilities(), prices, liquid_assets(account.balances, parameters))
-    for planned in plan.steps:
-        if isinstance(planned, Sale):
-            account.sell_collateral(
-                account=account.name,
-                liquidation_id=liquidation.id,
-                asset=planned.asset,
-                quantity=planned.quantity,
-                price=planned.price,
-                proceeds_asset=planned.proceeds_asset,
-                proceeds=planned.proceeds,
-                at=at,
-                cause=cause,
-            )
-        else:
-            account.settle(planned.asset, planned.amount, liquidation.id, at, cause)
+    carry_out(
+        plan,
+        sell=partial(account.sell_collateral, account=account.name, liquidation_id=liquidation.id, at=at, cause=cause),
+        repay=lambda asset, amount: account.settle(asset, amount, liquidation.id, at, cause),
+    )
     outcome = regular_part_outcome(plan, parameters)
     for asset in sorted(outcome.shortfall):
         account.cover_shortfall(
@@ -177,6 +169,23 @@ def regular_part(
         at=at,
         cause=cause,
     )
+
+
+def carry_out(plan: SettlementPlan, sell: Callable[..., None], repay: Callable[[str, Decimal], None]) -> None:
+    """A settlement plan's steps in order, the account's (regular part) and the desk's
+    (after a takeover) alike: each sale by `sell(asset=..., quantity=..., price=...,
+    proceeds_asset=..., proceeds=...)`, each repayment by `repay(asset, amount)`."""
+    for planned in plan.steps:
+        if isinstance(planned, Sale):
+            sell(
+                asset=planned.asset,
+                quantity=planned.quantity,
+                price=planned.price,
+                proceeds_asset=planned.proceeds_asset,
+                proceeds=planned.proceeds,
+            )
+        else:
+            repay(planned.asset, planned.amount)
 
 
 # --- after the regular part: the hand-off, or the fee --------------------------------------

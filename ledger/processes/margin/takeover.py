@@ -9,15 +9,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from functools import singledispatch
+from functools import partial, singledispatch
 from typing import Any
 
 from ledger.domain.entries import TAKEOVER_DESK
 from ledger.domain.margin.decisions import desk_repayments, fee_to_charge, liquid_assets, takeover_sales
-from ledger.domain.margin.liquidation import Liquidation, Repayment, Sale, plan_settlement
+from ledger.domain.margin.liquidation import Liquidation, plan_settlement
 from ledger.domain.market import AssetMarket
 from ledger.domain.money import ZERO
-from ledger.processes.margin.liquidation import advance_liquidation, advances, opened
+from ledger.processes.margin.indexes import OpenDebts
+from ledger.processes.margin.liquidation import advance_liquidation, advances, carry_out, opened
 from ledger.processes.margin.step import MarginStep
 from ledger.processes.routing import Reaction, Situation, reacts
 from ledger.processes.steps import ProcessSteps, Subject, step
@@ -29,7 +30,7 @@ from ledger.unit_of_work import UnitOfWork
 @reacts(AssetMarket.LiquidityOffered, barrier=True, tracked_at_once=True)
 def _liquidity_offered(event: AssetMarket.LiquidityOffered, situation: Situation) -> list[Reaction]:
     """The sales against an offer: the candidates are the takeovers open when it came."""
-    candidates = tuple(sorted(map(str, situation.open_takeovers)))
+    candidates = tuple(sorted(map(str, situation.index(OpenDebts).open_takeovers)))
     return [Reaction(MarginStep.TAKEOVER_SALES, event.asset, candidates)]
 
 
@@ -108,21 +109,11 @@ def settle_takeover(uow: UnitOfWork, liquidation: Liquidation, at: datetime, cau
     prices = uow.prices()
     sellable = liquid_assets(liquidation.desk_balances, prices.parameters)
     plan = plan_settlement(liquidation.desk_balances, liquidation.desk_liabilities(), prices, sellable)
-    for planned in plan.steps:
-        if isinstance(planned, Sale):
-            liquidation.sell_at_mark(
-                account=liquidation.account,
-                asset=planned.asset,
-                quantity=planned.quantity,
-                price=planned.price,
-                proceeds_asset=planned.proceeds_asset,
-                proceeds=planned.proceeds,
-                at=at,
-                cause=cause,
-            )
-        else:
-            assert isinstance(planned, Repayment)
-            liquidation.repay_desk_debt(planned.asset, planned.amount, at, cause)
+    carry_out(
+        plan,
+        sell=partial(liquidation.sell_at_mark, account=liquidation.account, at=at, cause=cause),
+        repay=lambda asset, amount: liquidation.repay_desk_debt(asset, amount, at, cause),
+    )
     for asset in sorted(plan.remaining):
         liquidation.cover_desk_shortfall(
             account=liquidation.account,

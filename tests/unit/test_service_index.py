@@ -14,6 +14,7 @@ from ledger.domain.market import AssetMarket
 from ledger.processes.indexes import ServiceIndex
 from ledger.processes.inline import run_inputs
 from ledger.processes.margin.evaluation import EVALUATION_EVENTS
+from ledger.processes.margin.indexes import MarginExposure, OpenDebts
 from ledger.processes.margin.step import MarginStep
 from ledger.runs import validate
 from tests.unit.test_mark_watch import _random_scenario
@@ -85,9 +86,11 @@ def test_a_mark_fans_out_to_debtors_holding_or_owing_the_asset_only(tmp_path: Pa
     )  # type: ignore[arg-type]
 
     assert [reaction.subject for reaction in loaded.reactions(mark)] == ["holds-btc", "owes-btc"]
-    assert loaded.open_debts.debtors == {"holds-btc", "owes-btc", "eth-only"}
+    assert loaded.indexes[OpenDebts].debtors == {"holds-btc", "owes-btc", "eth-only"}
     observed = ServiceIndex()
     for notification in app.recorder.select_notifications(start=1, limit=10_000):
         observed.observe(app.mapper.to_domain_event(notification))
-    assert observed.exposed_to == loaded.exposed_to and observed.open_debts.debtors == loaded.open_debts.debtors
+    assert observed.indexes[MarginExposure].exposed_to == loaded.indexes[MarginExposure].exposed_to
+    assert observed.indexes[OpenDebts].debtors == loaded.indexes[OpenDebts].debtors
+    assert observed.figures() == loaded.figures() == {"accounts": 5, "open_takeovers": 0}
     app.close()
