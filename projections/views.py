@@ -28,6 +28,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ledger.dispatch import singledispatchmethod
 from ledger.domain.entries import AccountingEvent, assert_balanced
 from ledger.domain.market import AssetMarket, InputRejected, ParameterSet
 from ledger.domain.money import ZERO
@@ -126,7 +127,7 @@ class LedgerViews:
                 self._post(entry.account, entry.asset, entry.book, entry.amount)
         self.update(event, notification_id)
 
-    @functools.singledispatchmethod
+    @singledispatchmethod
     def update(self, event: Any, notification_id: int) -> None:
         """The rows an event of this class sets beyond the index and the books: none,
         unless a view registers its class."""

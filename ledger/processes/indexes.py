@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
-from functools import singledispatchmethod
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.dispatch import singledispatchmethod
 from ledger.processes.routing import Reaction, Situation, reactions_to
 from ledger.unit_of_work import UnitOfWork
 

@@ -14,9 +14,9 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from functools import singledispatchmethod
 from typing import Any
 
+from ledger.dispatch import singledispatchmethod
 from ledger.domain.margin.account import Account
 from ledger.domain.margin.decisions import assets_whose_marks_may_change
 from ledger.domain.margin.liquidation import Liquidation
