@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ NAME_RULE = (
 MAINTENANCE_DATABASE = "postgres"
 CONNECT_TIMEOUT_SECONDS = 10
 LEASE_APPLICATION_PREFIX = "ledger writer pid="
+LEASE_GRACE_SECONDS = 0.5  # how long a lease held by a session that is ending may take to free
 
 
 class StoreURLError(ValueError):
@@ -447,13 +449,26 @@ def _postgres_lease(target: PostgresTarget) -> Iterator[None]:
     key = lease_key(target)
     connection = _connect(target, MAINTENANCE_DATABASE, application_name=f"{LEASE_APPLICATION_PREFIX}{os.getpid()}")
     try:
-        if not _try_advisory_lock(target, connection, key):
+        if not _advisory_lock_within_grace(target, connection, key):
             raise StoreBusy(target.shown_url, _postgres_holder_pid(connection, key))
         yield  # the writer's own errors pass through as they are
     finally:
         # Closing the connection ends the lock: no unlock needed, and none could fail on
         # a connection that broke meanwhile.
         connection.close()
+
+
+def _advisory_lock_within_grace(target: PostgresTarget, connection: psycopg.Connection, key: int) -> bool:
+    """The lock, if it is free or freed within LEASE_GRACE_SECONDS. PostgreSQL frees a
+    closed session's advisory locks only when its backend exits, a moment after the client
+    has gone: a writer that starts as the last one ends must not be refused for that. A
+    live holder is still refused, half a second later."""
+    deadline = time.monotonic() + LEASE_GRACE_SECONDS
+    while not _try_advisory_lock(target, connection, key):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _try_advisory_lock(target: PostgresTarget, connection: psycopg.Connection, key: int) -> bool:

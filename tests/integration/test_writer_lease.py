@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +20,8 @@ from ledger.store import (
     StoreBusy,
     StoreUnavailable,
     StoreURLError,
+    lease_key,
+    parse_postgres,
     redacted,
     store_exists,
     writer_lease,
@@ -168,6 +171,22 @@ def test_a_busy_message_does_not_show_the_password(postgres_base: str) -> None:
     with writer_lease(url):
         message = str(refusal(url))
     assert "postgresql://postgres:***@" in message and "s3cret" not in message
+
+
+def test_a_lease_its_last_holder_is_still_letting_go_of_is_taken_not_refused(postgres_base: str) -> None:
+    """PostgreSQL frees a closed session's advisory locks when its backend exits, a
+    moment after the client has gone: the next writer (`ledger run` after `ledger run`)
+    must not be refused for it."""
+    url = f"{postgres_base}?schema=t_{uuid.uuid4().hex[:12]}"
+    leaving = psycopg.connect(postgres_base.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+    leaving.execute("SELECT pg_advisory_lock(%s)", (lease_key(parse_postgres(url)),))
+    letting_go = threading.Timer(0.2, leaving.close)
+    letting_go.start()
+    try:
+        with writer_lease(url):
+            pass
+    finally:
+        letting_go.join()
 
 
 def test_an_unreachable_server_is_named(postgres_base: str) -> None:
