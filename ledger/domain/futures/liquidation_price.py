@@ -116,14 +116,19 @@ def _inside_own_brackets(
     symbol: FuturesSymbol, positions: Sequence[FuturesPosition], brackets: Sequence[Bracket], price: PriceFraction
 ) -> bool:
     """floor < notional at the price <= cap for every position, cross-multiplied:
-    linear notional q·N/D (times D > 0), inverse q·CS·D/N (times N > 0)."""
+    linear notional q·N/D (times D > 0), inverse q·CS·D/N (times N > 0). The last bracket
+    has no cap: beyond it a held position's MM keeps growing at the last rate
+    (`BracketTable.bracket_of`), so its liquidation price may lie there too."""
     for position, bracket in zip(positions, brackets):
+        last = bracket is position.symbol.brackets.brackets[-1]
         if symbol.is_inverse:
             scaled_notional = exact_product(position.quantity, symbol.contract_size, price.denominator)
             scale = price.numerator
         else:
             scaled_notional = exact_product(position.quantity, price.numerator)
             scale = price.denominator
-        if not exact_product(bracket.floor, scale) < scaled_notional <= exact_product(bracket.cap, scale):
+        above_floor = exact_product(bracket.floor, scale) < scaled_notional
+        within_cap = last or scaled_notional <= exact_product(bracket.cap, scale)
+        if not (above_floor and within_cap):
             return False
     return True
