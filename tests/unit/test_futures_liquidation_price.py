@@ -7,9 +7,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.futures.balances import is_liquidatable, margin_balance
+from ledger.domain.futures.balances import liquidatable_at_marks, margin_balance
 from ledger.domain.futures.brackets import bracket_table
 from ledger.domain.futures.contracts import ContractKind, FuturesPosition, FuturesSymbol, Side, reported
+from ledger.domain.futures.exact import exact_difference, exact_sum
 from ledger.domain.futures.liquidation_price import liquidation_price, other_cross_positions_terms
 from ledger.domain.money import round_down, round_up
 
@@ -126,9 +127,16 @@ def test_a_liquidation_price_beyond_the_last_cap_is_found() -> None:
     assert position.notional(price) > D(1000)
 
 
-def _meets(position: FuturesPosition, wallet: D, tmm1: D, upnl1: D, price: D) -> bool:
-    balance = margin_balance(wallet, [position.unrealized_pnl(price), upnl1])
-    return is_liquidatable(balance, position.maintenance_margin(price) + tmm1)
+def test_the_trigger_is_exact_where_a_decimal_would_round() -> None:
+    """COIN-M long 1 contract (100 USD) at 34,578, WB 0.001446006131065995719821852045 BTC
+    (half the notional, at 28 digits): LP = 100 x 1.004 / (WB + 100 / 34,578)
+    = 23,144.2079999999999999999999981..., 2e-24 below 23,144.208. A long liquidates at or
+    below its LP: at 23,144.20799999 it does, at 23,144.208 it does not, though the two
+    margin figures there differ by 3e-31, below what a 28-digit Decimal sum keeps."""
+    position = FuturesPosition(BTCUSD_PERP, Side.LONG, D(1), D(34578))
+    wallet = D("0.001446006131065995719821852045")
+    assert liquidatable_at_marks(wallet, [(position, D("23144.20799999"))])
+    assert not liquidatable_at_marks(wallet, [(position, D("23144.208"))])
 
 
 @settings(max_examples=40, deadline=None)
@@ -144,8 +152,8 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     inverse: bool, long: bool, quantity: int, entry: int, leverage: int, other_mm: int
 ) -> None:
     """WB = notional at entry / leverage (+ the other position's MM, with no uPnL there):
-    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits); for a linear symbol, on the 1e-8
-    grid the first price at or past LP liquidates and the one tick before it does not."""
+    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits); on the 1e-8 grid the first price
+    at or past LP liquidates and the one tick before it does not, decided exactly."""
     symbol = BTCUSD_PERP if inverse else BTCUSDT
     size = D(quantity) if inverse else D(quantity).scaleb(-3)
     side = Side.LONG if long else Side.SHORT
@@ -154,15 +162,13 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     wallet = position.notional(D(entry)) / leverage + tmm1
     price = liquidation_price([position], wallet, D(entry), tmm1, D(0))
     assert price is not None
-    gap = margin_balance(wallet, [position.unrealized_pnl(price)]) - position.maintenance_margin(price) - tmm1
+    balance = margin_balance(wallet, [position.unrealized_pnl(price)])
+    gap = exact_difference(balance, exact_sum(position.maintenance_margin(price), tmm1))
     assert abs(gap) < D("1e-40")
-    if inverse:
-        # Not yet: inverse MM and uPnL carry 60-digit quotients (1/price), so whether a mark
-        # on the 1e-8 grid next to the LP liquidates can come out wrong by 1e-60; the exact
-        # comparison (multiplied through by the price) comes with the futures liquidation.
-        return
-    tick = D("1e-8")
-    at = round_down(price, 8) if long else round_up(price, 8)
+    # The grid's first mark at or past the exact LP; the computed LP is exact to about 1e-60,
+    # so a nudge of 1e-40 puts an LP that lies on the grid on its own grid point.
+    tick, nudge = D("1e-8"), D("1e-40")
+    at = round_down(exact_sum(price, nudge), 8) if long else round_up(exact_difference(price, nudge), 8)
     before = at + tick if long else at - tick
-    assert _meets(position, wallet, tmm1, D(0), at)
-    assert not _meets(position, wallet, tmm1, D(0), before)
+    assert liquidatable_at_marks(wallet, [(position, at)], tmm1)
+    assert not liquidatable_at_marks(wallet, [(position, before)], tmm1)

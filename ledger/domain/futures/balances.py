@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from fractions import Fraction
 
+from ledger.domain.futures.contracts import FuturesPosition
 from ledger.domain.futures.exact import exact_difference, exact_sum
 from ledger.domain.money import ZERO, exact_product, exact_quotient
 
@@ -60,3 +62,43 @@ def pro_rata_isolated_margin(isolated_margin: Decimal, reduced_quantity: Decimal
     """The part of an isolated margin a reduce returns to the cross wallet, exact (the
     caller rounds what it moves)."""
     return exact_quotient(exact_product(isolated_margin, reduced_quantity), held_quantity)
+
+
+def liquidatable_at_marks(
+    wallet_balance: Decimal,
+    positions_at_marks: Iterable[tuple[FuturesPosition, Decimal]],
+    other_maintenance_margin: Decimal = ZERO,
+    other_unrealized_pnl: Decimal = ZERO,
+) -> bool:
+    """`is_liquidatable` decided on exact rationals: margin balance <= MM, with MM > 0. An
+    inverse symbol's uPnL and MM divide by the mark, which a Decimal can only round: so
+    that a mark exactly at the liquidation price liquidates and one tick before it does
+    not, the trigger compares the exact fractions (`fractions.Fraction` of the Decimals)."""
+    balance = Fraction(wallet_balance) + Fraction(other_unrealized_pnl)
+    maintenance = Fraction(other_maintenance_margin)
+    for position, mark in positions_at_marks:
+        balance += _exact_unrealized_pnl(position, Fraction(mark))
+        maintenance += _exact_maintenance_margin(position, Fraction(mark))
+    return maintenance > 0 and balance <= maintenance
+
+
+def _exact_notional(position: FuturesPosition, mark: Fraction) -> Fraction:
+    quantity = Fraction(position.quantity.copy_abs())
+    if position.symbol.is_inverse:
+        return quantity * Fraction(position.symbol.contract_size) / mark
+    return quantity * mark
+
+
+def _exact_maintenance_margin(position: FuturesPosition, mark: Fraction) -> Fraction:
+    notional = _exact_notional(position, mark)
+    # Decimal compares exactly with a Fraction: the bracket is the one of the exact notional.
+    bracket = position.symbol.brackets.bracket_of(notional)  # type: ignore[arg-type]
+    return notional * Fraction(bracket.maintenance_margin_rate) - Fraction(bracket.cum)
+
+
+def _exact_unrealized_pnl(position: FuturesPosition, mark: Fraction) -> Fraction:
+    signed_quantity = Fraction(position.side.direction) * Fraction(position.quantity)
+    entry = Fraction(position.entry_price)
+    if position.symbol.is_inverse:
+        return signed_quantity * Fraction(position.symbol.contract_size) * (1 / entry - 1 / mark)
+    return signed_quantity * (mark - entry)
