@@ -12,7 +12,6 @@ from ledger.domain.futures.brackets import bracket_table
 from ledger.domain.futures.contracts import ContractKind, FuturesPosition, FuturesSymbol, Side, reported
 from ledger.domain.futures.exact import exact_difference, exact_sum
 from ledger.domain.futures.liquidation_price import liquidation_price, other_cross_positions_terms
-from ledger.domain.money import round_down, round_up
 
 D = Decimal
 BTC_2021 = [
@@ -152,8 +151,7 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     inverse: bool, long: bool, quantity: int, entry: int, leverage: int, other_mm: int
 ) -> None:
     """WB = notional at entry / leverage (+ the other position's MM, with no uPnL there):
-    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits); on the 1e-8 grid the first price
-    at or past LP liquidates and the one tick before it does not, decided exactly."""
+    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits), and the exact trigger flips there."""
     symbol = BTCUSD_PERP if inverse else BTCUSDT
     size = D(quantity) if inverse else D(quantity).scaleb(-3)
     side = Side.LONG if long else Side.SHORT
@@ -165,10 +163,12 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     balance = margin_balance(wallet, [position.unrealized_pnl(price)])
     gap = exact_difference(balance, exact_sum(position.maintenance_margin(price), tmm1))
     assert abs(gap) < D("1e-40")
-    # The grid's first mark at or past the exact LP; the computed LP is exact to about 1e-60,
-    # so a nudge of 1e-40 puts an LP that lies on the grid on its own grid point.
-    tick, nudge = D("1e-8"), D("1e-40")
-    at = round_down(exact_sum(price, nudge), 8) if long else round_up(exact_difference(price, nudge), 8)
-    before = at + tick if long else at - tick
-    assert liquidatable_at_marks(wallet, [(position, at)], tmm1)
-    assert not liquidatable_at_marks(wallet, [(position, before)], tmm1)
+    # The computed LP is exact to about 1e-56: a mark 1e-40 on the liquidating side of it
+    # liquidates and one 1e-40 on the other side does not, decided exactly (an inverse
+    # symbol's figures divide by the mark). Integer inputs often put the LP within far less
+    # than a tick of a grid price, so the grid itself is not where this is checked.
+    nudge = D("1e-40")
+    below, above = exact_difference(price, nudge), exact_sum(price, nudge)
+    liquidating, safe = (below, above) if long else (above, below)
+    assert liquidatable_at_marks(wallet, [(position, liquidating)], tmm1)
+    assert not liquidatable_at_marks(wallet, [(position, safe)], tmm1)
