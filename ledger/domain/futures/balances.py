@@ -43,7 +43,7 @@ def margin_ratio(maintenance_margin: Decimal, margin_balance_value: Decimal) -> 
     return exact_quotient(maintenance_margin, margin_balance_value)
 
 
-def is_liquidatable(margin_balance_value: Decimal, maintenance_margin: Decimal) -> bool:
+def is_liquidatable(margin_balance_value: Decimal | Fraction, maintenance_margin: Decimal | Fraction) -> bool:
     """margin balance <= MM, with MM > 0 (no position, nothing to liquidate); equality
     liquidates. Also catches a balance at or below zero."""
     return maintenance_margin > 0 and margin_balance_value <= maintenance_margin
@@ -79,7 +79,7 @@ def liquidatable_at_marks(
     for position, mark in positions_at_marks:
         balance += _exact_unrealized_pnl(position, Fraction(mark))
         maintenance += _exact_maintenance_margin(position, Fraction(mark))
-    return maintenance > 0 and balance <= maintenance
+    return is_liquidatable(balance, maintenance)
 
 
 def _exact_notional(position: FuturesPosition, mark: Fraction) -> Fraction:

@@ -43,6 +43,7 @@ from ledger.domain.money import (
     floor_quotient,
     proceeds_of_sale,
 )
+from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import PriceBook
 
 
@@ -428,16 +429,9 @@ class Liquidation(Aggregate):
         def entries(self) -> list[Entry]:
             return lend(TAKEOVER_DESK, self.asset, self.amount)
 
-    def accrue_hourly_interest(
-        self,
-        hour: datetime,
-        rates: Mapping[str, Decimal],
-        precisions: Mapping[str, int],
-        parameters_version: int,
-        cause: dict[str, Any],
-    ) -> None:
+    def accrue_hourly_interest(self, hour: datetime, parameters: RiskParameters, cause: dict[str, Any]) -> None:
         """Interest keeps accruing on liabilities handed to the desk, once per asset and hour."""
-        for due in self.desk_debts.interest_due(hour, rates.__getitem__, precisions.__getitem__):
+        for due in self.desk_debts.interest_due(hour, parameters.hourly_rate, parameters.precision):
             self._desk_interest_accrued(
                 account=self.account,
                 asset=due.asset,
@@ -445,7 +439,7 @@ class Liquidation(Aggregate):
                 hourly_rate=due.hourly_rate,
                 amount=due.amount,
                 hour=hour,
-                parameters_version=parameters_version,
+                parameters_version=parameters.version,
                 at=hour,
                 cause=cause,
             )

@@ -48,12 +48,4 @@ def accrue_desk_interest(
     liquidation = uow.liquidation(uuid.UUID(reaction.subject))
     if not liquidation.is_taking_over:
         return
-    parameters = uow.parameters()
-    assets = liquidation.desk_principal
-    liquidation.accrue_hourly_interest(
-        event.hour,
-        {a: parameters.asset(a).hourly_interest for a in assets},
-        {a: parameters.precision(a) for a in assets},
-        parameters.version,
-        {**cause, "step": "hourly_interest"},
-    )
+    liquidation.accrue_hourly_interest(event.hour, uow.parameters(), {**cause, "step": "hourly_interest"})
