@@ -13,6 +13,9 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
 
+from ledger.domain.futures.account import FuturesAccount
+from ledger.domain.futures.liquidation import FuturesLiquidation
+from ledger.domain.futures.market import SymbolMarket
 from ledger.domain.limits import use_ledger_decimal_context
 from ledger.domain.margin.account import Account
 from ledger.domain.margin.liquidation import Liquidation
@@ -56,6 +59,9 @@ class Ledger(Application):
         ParameterSet: 50,
         Clock: 200,
         ScenarioFile: 200,
+        FuturesAccount: 200,
+        SymbolMarket: 200,
+        FuturesLiquidation: 100,
     }
 
     def __init__(self, env: Mapping[str, str] | None = None):

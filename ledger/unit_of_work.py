@@ -13,7 +13,7 @@ forget what it cached: those aggregates hold events that were never stored.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from eventsourcing.persistence import Recording, Tracking
 from ledger.application import Ledger
 from ledger.domain.entries import assert_balanced
 from ledger.domain.errors import Rejected
+from ledger.domain.futures.market import SymbolMarket, symbol_market_id
 from ledger.domain.identity import account_id
 from ledger.domain.margin.account import Account
 from ledger.domain.margin.liquidation import Liquidation
@@ -125,7 +126,14 @@ class UnitOfWork:
         return market
 
     def prices(self) -> PriceBook:
-        return PriceBook(_Marks(self), self.parameters())
+        return PriceBook(_Marks(self, market_id), self.parameters(), _Marks(self, symbol_market_id))
+
+    def symbol_market(self, symbol: str, at: datetime, cause: dict[str, Any]) -> SymbolMarket:
+        market = self.find(symbol_market_id(symbol))
+        if market is None:
+            market = SymbolMarket(symbol=symbol, at=at, cause=cause)
+            self.add(market)
+        return market
 
     # --- recording ---
 
@@ -255,13 +263,15 @@ class UnitOfWork:
 
 
 class _Marks(Mapping[str, Mark]):
-    """The latest mark of each asset, loaded from its market stream when asked for."""
+    """The latest mark of each asset (or futures symbol), loaded from its market stream
+    when asked for."""
 
-    def __init__(self, uow: UnitOfWork):
+    def __init__(self, uow: UnitOfWork, stream_id: Callable[[str], uuid.UUID]):
         self.uow = uow
+        self.stream_id = stream_id
 
     def __getitem__(self, asset: str) -> Mark:
-        market = self.uow.find(market_id(asset))
+        market = self.uow.find(self.stream_id(asset))
         if market is None or market.mark is None:
             raise KeyError(asset)
         return market.mark

@@ -14,7 +14,10 @@ from ledger.unit_of_work import UnitOfWork
 
 @command(MarkInput)
 def record_mark(uow: UnitOfWork, body: MarkInput, at: datetime, cause: dict[str, Any]) -> None:
-    assert body.asset is not None  # a mark of a symbol (futures) is refused by validation
+    if body.symbol is not None:  # a futures mark, in the symbol's own quote currency
+        uow.symbol_market(body.symbol, at, cause).record_mark(body.symbol, body.price, at, cause)
+        return
+    assert body.asset is not None
     quote = body.quote or uow.parameters().valuation_asset
     uow.market(body.asset, at, cause).record_mark(body.asset, body.price, quote, at, cause)
 

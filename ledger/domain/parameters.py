@@ -9,10 +9,11 @@ that events carry it as it was; `RiskParameters` is the typed view of it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger.domain.default_brackets import DEFAULT_SYMBOLS
 from ledger.domain.limits import (
@@ -28,6 +29,8 @@ from ledger.domain.limits import (
     parse_whole_number,
 )
 from ledger.domain.product import MARGIN_MODES, AccountMode
+
+T = TypeVar("T")
 
 DEFAULT_LEVERAGE = {AccountMode.CROSS_CLASSIC: 3, AccountMode.CROSS_PRO: 10, AccountMode.ISOLATED: 3}
 ASSET_FIELDS = {"precision", "liquid", "hourly_interest", "pro_mmr", "stable"}
@@ -161,6 +164,7 @@ class RiskParameters:
             )
             for name, fields in data["assets"].items()
         }
+        self._derived: dict[Hashable, Any] = {}
 
     def knows_asset(self, asset: str) -> bool:
         return asset in self._assets
@@ -173,6 +177,21 @@ class RiskParameters:
 
     def hourly_rate(self, asset: str) -> Decimal:
         return self._assets[asset].hourly_interest
+
+    def knows_symbol(self, symbol: str) -> bool:
+        return symbol in self.data.get("symbols", {})
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """What a product derives from this version (a symbol's bracket table...), built once."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        found: T = self._derived[key]
+        return found
+
+    def symbol_spec(self, symbol: str) -> dict[str, Any]:
+        """The symbol's entry as stored: its type, base and quote (or coin) and contract size."""
+        spec: dict[str, Any] = self.data["symbols"][symbol]
+        return spec
 
     def has_tier(self, mode: str, leverage: int) -> bool:
         return str(leverage) in self.data["margin"].get(mode, {})

@@ -1,5 +1,6 @@
 """Prices: the latest mark of each asset, and values in the valuation asset
-through them (directly, or through one quote asset's own mark)."""
+through them (directly, or through one quote asset's own mark); and the latest mark
+of each futures symbol, which values nothing but its own positions."""
 
 from __future__ import annotations
 
@@ -37,9 +38,17 @@ MAX_QUOTE_HOPS = 1
 class PriceBook:
     """The latest marks, valued in the valuation asset (stablecoins 1 unless marked)."""
 
-    def __init__(self, marks: Mapping[str, Mark], parameters: RiskParameters):
+    def __init__(
+        self, marks: Mapping[str, Mark], parameters: RiskParameters, symbol_marks: Mapping[str, Mark] | None = None
+    ):
         self.marks = marks
         self.parameters = parameters
+        self.symbol_marks: Mapping[str, Mark] = {} if symbol_marks is None else symbol_marks
+
+    def symbol_mark(self, symbol: str) -> Decimal | None:
+        """The latest mark of a futures symbol; None before its first."""
+        mark = self.symbol_marks.get(symbol)
+        return None if mark is None else mark.price
 
     def value_of_one(self, asset: str) -> Decimal:
         return self._value_of_one(asset, depth=0)

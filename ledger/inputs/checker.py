@@ -5,6 +5,7 @@ speak through it; it collects their faults."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from ledger.domain.limits import AMOUNT_MAX
 from ledger.domain.money import decimal_places, exact_product
@@ -36,6 +37,13 @@ class LineChecker:
             self.fail(field_name, f"unknown asset '{asset}' (declare it in a params input first)")
             return False
         return True
+
+    def symbol(self, field_name: str, symbol: str) -> dict[str, Any] | None:
+        """The symbol's entry in the parameter set, or None (and an error) when none declares it."""
+        spec: dict[str, Any] | None = self.known.parameter_data.get("symbols", {}).get(symbol)
+        if spec is None:
+            self.fail(field_name, f"unknown symbol '{symbol}' (declare it in a params input first)")
+        return spec
 
     def amount(self, field_name: str, asset: str, amount: Decimal) -> None:
         if self.known.knows_asset(asset) and decimal_places(amount) > self.known.precision(asset):

@@ -21,15 +21,15 @@ from ledger.domain.limits import (
 from ledger.domain.product import AccountMode
 
 
-def _restoring(info: ValidationInfo) -> bool:
+def restoring(info: ValidationInfo) -> bool:
     """Inputs restored from a store were valid when recorded: read them, do not judge them
     again by bounds that may have changed since (no stored input may make a replay fail)."""
     return bool(info.context and info.context.get("restoring"))
 
 
-def _decimal_field(sign: Sign, maximum: Decimal) -> BeforeValidator:
+def decimal_field(sign: Sign, maximum: Decimal) -> BeforeValidator:
     def validate(value: Any, info: ValidationInfo) -> Decimal:
-        if _restoring(info):
+        if restoring(info):
             return Decimal(value)
         return parse_decimal(value, sign=sign, maximum=maximum)
 
@@ -38,17 +38,17 @@ def _decimal_field(sign: Sign, maximum: Decimal) -> BeforeValidator:
 
 def _name_field(kind: NameKind) -> BeforeValidator:
     def validate(value: Any, info: ValidationInfo) -> str:
-        return value if _restoring(info) else check_name(value, kind)
+        return value if restoring(info) else check_name(value, kind)
 
     return BeforeValidator(validate)
 
 
 def _leverage(value: Any, info: ValidationInfo) -> int:
-    return value if _restoring(info) else parse_whole_number(value, minimum=2, maximum=LEVERAGE_MAX)
+    return value if restoring(info) else parse_whole_number(value, minimum=2, maximum=LEVERAGE_MAX)
 
 
-Positive = Annotated[Decimal, _decimal_field(Sign.POSITIVE, AMOUNT_MAX)]
-Level = Annotated[Decimal, _decimal_field(Sign.POSITIVE, LEVEL_MAX)]
+Positive = Annotated[Decimal, decimal_field(Sign.POSITIVE, AMOUNT_MAX)]
+Level = Annotated[Decimal, decimal_field(Sign.POSITIVE, LEVEL_MAX)]
 Name = Annotated[str, _name_field(NameKind.TEXT)]
 Asset = Annotated[str, _name_field(NameKind.ASSET)]
 Symbol = Annotated[str, _name_field(NameKind.SYMBOL)]

@@ -99,11 +99,28 @@ def _check_pair(pair: str | None, check: LineChecker) -> None:
         check.asset("pair", asset)
 
 
-@registers(DepositInput, WithdrawInput, BorrowInput, RepayInput)
-def check_account_amount(body: DepositInput | WithdrawInput | BorrowInput | RepayInput, check: LineChecker) -> None:
+@registers(DepositInput, WithdrawInput)
+def check_account_amount(body: DepositInput | WithdrawInput, check: LineChecker) -> None:
+    """Deposits and withdrawals: any account's (a futures wallet's too)."""
     check.account("account", body.account)
     if check.asset("asset", body.asset):
         check.amount("amount", body.asset, body.amount)
+
+
+@registers(BorrowInput, RepayInput)
+def check_debt_amount(body: BorrowInput | RepayInput, check: LineChecker) -> None:
+    check_spot_or_margin_account(check, body.account)
+    if check.asset("asset", body.asset):
+        check.amount("amount", body.asset, body.amount)
+
+
+def check_spot_or_margin_account(check: LineChecker, account: str) -> None:
+    """A known account of this product (a futures wallet neither borrows nor fills)."""
+    mode = check.known.accounts.get(account)
+    if mode is None:
+        check.account("account", account)
+    elif AccountMode(mode).product is not Product.MARGIN:
+        check.fail("account", f"'{account}' is a {mode} futures wallet, not a spot or margin account")
 
 
 @registers(TransferInput)
@@ -118,7 +135,7 @@ def check_transfer(body: TransferInput, check: LineChecker) -> None:
 
 @registers(FillInput)
 def check_fill(body: FillInput, check: LineChecker) -> None:
-    check.account("account", body.account)
+    check_spot_or_margin_account(check, body.account)
     base_known = check.asset("base", body.base)
     check.asset("quote", body.quote)
     if body.base == body.quote:
@@ -131,7 +148,7 @@ def check_fill(body: FillInput, check: LineChecker) -> None:
 @registers(AutoTopUpInput)
 def check_auto_topup(body: AutoTopUpInput, check: LineChecker) -> None:
     known = check.known
-    check.account("account", body.account)
+    check_spot_or_margin_account(check, body.account)
     check.account("source", body.source)
     if known.accounts.get(body.account, AccountMode.SPOT) not in MARGIN_MODES and body.account in known.accounts:
         check.fail("account", f"'{body.account}' is not a margin account")

@@ -53,7 +53,9 @@ def check_mark(body: MarkInput, check: LineChecker) -> None:
     if (body.asset is None) == (body.symbol is None):
         check.fail("asset", "a mark names either an asset or a symbol")
     elif body.symbol is not None:
-        check.fail("symbol", "futures marks are not supported by this version of the ledger")
+        check.symbol("symbol", body.symbol)
+        if body.quote is not None:
+            check.fail("quote", "a symbol's mark is in its own quote currency: it takes no quote")
     else:
         assert body.asset is not None
         check.asset("asset", body.asset)

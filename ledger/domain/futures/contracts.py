@@ -18,6 +18,7 @@ from typing import Any
 from ledger.domain.futures.brackets import BracketTable, bracket_table
 from ledger.domain.futures.exact import exact_difference, exact_sum
 from ledger.domain.money import ZERO, exact_product, exact_quotient, round_half_even
+from ledger.domain.parameters import RiskParameters
 
 ONE = Decimal(1)
 REPORT_PLACES = 8  # notional, MM, uPnL, margin balance, ratios, liquidation price
@@ -61,6 +62,11 @@ def futures_symbol(name: str, spec: Mapping[str, Any]) -> FuturesSymbol:
         brackets=bracket_table(spec["brackets"]),
         clearance_fee_rate=Decimal(spec.get("clearance_fee", "0")),
     )
+
+
+def symbol_of(parameters: RiskParameters, name: str) -> FuturesSymbol:
+    """The symbol as this parameter version declares it, built once per version."""
+    return parameters.derived(("futures symbol", name), lambda: futures_symbol(name, parameters.symbol_spec(name)))
 
 
 @dataclass(frozen=True)

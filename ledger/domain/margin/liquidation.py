@@ -36,6 +36,7 @@ from ledger.domain.entries import (
     shortfall_cover,
 )
 from ledger.domain.identity import NAMESPACE
+from ledger.domain.liquidations import LiquidationStatus
 from ledger.domain.money import (
     ZERO,
     enough_to_repay,
@@ -51,11 +52,6 @@ class LiquidationKind(StrEnum):
     REGULAR = "regular"  # no hand-over: the account's own holdings settled it
     TAKEOVER = "takeover"  # handed over to the takeover desk before anything was repaid
     MIXED = "mixed"  # some repaid from the account, the rest handed over
-
-
-class LiquidationStatus(StrEnum):
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
 
 
 def liquidation_id(account: str, sequence: int) -> uuid.UUID:

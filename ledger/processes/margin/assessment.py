@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import MarginAction, has_margin_level, margin_action
@@ -24,7 +25,7 @@ from ledger.domain.market import AssetMarket
 from ledger.domain.parameters import MarginTier
 from ledger.domain.prices import MissingPrice, PriceBook
 from ledger.processes.indexes import Driver, kept_by
-from ledger.processes.margin.indexes import MarkFanOut
+from ledger.processes.margin.indexes import MarkFanOut, margin_accounts
 from ledger.processes.steps import ProcessSteps
 from ledger.unit_of_work import UnitOfWork
 
@@ -99,8 +100,8 @@ class MarkWatch(MarkFanOut):
         self.bands: dict[str, dict[str, PriceBand]] = {}
         self.always_assets: dict[str, set[str]] = {}
 
-    def load(self, uow: UnitOfWork, accounts: Sequence[Account]) -> None:
-        for account in accounts:
+    def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
+        for account in margin_accounts(accounts):
             assess_margin(uow, account, self)  # which notes the account's quiet bands
 
     def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:

@@ -27,6 +27,11 @@ from ledger.unit_of_work import UnitOfWork
 follows_accounts(Account.Event)
 
 
+def margin_accounts(accounts: Iterable[Any]) -> list[Account]:
+    """The spot and margin accounts among every product's."""
+    return [account for account in accounts if isinstance(account, Account)]
+
+
 @kept_by(Driver.INLINE, Driver.SERVICE)
 class OpenDebts(DriverIndex):
     """Who owes anything, and which takeovers are open."""
@@ -35,11 +40,12 @@ class OpenDebts(DriverIndex):
         self.debtors: set[str] = set()
         self.open_takeovers: set[uuid.UUID] = set()
 
-    def load(self, uow: UnitOfWork, accounts: Sequence[Account]) -> None:
-        for account in accounts:
+    def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
+        for account in margin_accounts(accounts):
             self.note_account(account)
         for liquidation_id in uow.app.liquidation_ids():
-            if uow.liquidation(liquidation_id).is_taking_over:
+            liquidation = uow.liquidation(liquidation_id)
+            if isinstance(liquidation, Liquidation) and liquidation.is_taking_over:
                 self.open_takeovers.add(liquidation_id)
 
     def note_account(self, account: Account) -> None:
@@ -84,8 +90,8 @@ class MarginExposure(MarkFanOut):
         self.exposed_to: dict[str, set[str]] = defaultdict(set)
         self.assets_of: dict[str, set[str]] = {}
 
-    def load(self, uow: UnitOfWork, accounts: Sequence[Account]) -> None:
-        for account in accounts:
+    def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
+        for account in margin_accounts(accounts):
             self.note_account(account)
 
     @singledispatchmethod
