@@ -5,4 +5,5 @@ registering its own entries when imported (`projections.products`,
 `LedgerViews.update`). A new product adds its line here.
 """
 
+import projections.futures  # noqa: F401
 import projections.margin  # noqa: F401

@@ -120,13 +120,19 @@ def outcome(report: dict[str, Any], name: str) -> dict[str, Any]:
     return {"liquidated": bool(liquidations), "liquidations": liquidations, **ended}
 
 
+# What a liquidation's trigger compares (spot margin: the margin level; futures: the
+# margin ratio) and what it settled, each as its summary has it.
+TRIGGER_FIGURES = ("margin_level", "margin_ratio")
+SETTLED = ("returned", "shortfall")
+
+
 def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
+    trigger = liquidation["trigger"]
     return {
         "kind": liquidation["kind"],
         "status": liquidation["status"],
-        "trigger_at": liquidation["trigger"]["at"],
-        "trigger_margin_level": liquidation["trigger"]["margin_level"],
+        "trigger_at": trigger["at"],
+        **{f"trigger_{name}": trigger[name] for name in TRIGGER_FIGURES if name in trigger},
         "fee": liquidation["fee"],
-        "returned": liquidation["returned"],
-        "shortfall": liquidation["shortfall"],
+        **{name: liquidation[name] for name in SETTLED if name in liquidation},
     }

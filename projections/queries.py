@@ -95,8 +95,9 @@ class ViewReader:
         return self._rows(select(tables.rejections).order_by(tables.rejections.c.notification_id))
 
     def prices(self, through: int | None = None) -> PriceBook:
-        """The marks and parameters in force after notification `through` (default: now)."""
-        return PriceBook(self.marks(through), self.parameters(through))
+        """The marks (of assets and of futures symbols) and parameters in force after
+        notification `through` (default: now)."""
+        return PriceBook(self.marks(through), self.parameters(through), self.symbol_marks(through))
 
     def marks(self, through: int | None = None) -> dict[str, Mark]:
         table = tables.marks
@@ -110,6 +111,20 @@ class ViewReader:
             )
         )
         return {row["asset"]: Mark(price=row["price"], quote=row["quote"]) for row in rows}
+
+    def symbol_marks(self, through: int | None = None) -> dict[str, Mark]:
+        """The latest mark of each futures symbol (quoted in itself, as `SymbolMarket.mark` is)."""
+        table = tables.symbol_marks
+        latest = select(table.c.symbol, func.max(table.c.notification_id).label("notification_id"))
+        if through is not None:
+            latest = latest.where(table.c.notification_id <= through)
+        latest = latest.group_by(table.c.symbol).subquery()
+        rows = self._rows(
+            select(table).join(
+                latest, (table.c.symbol == latest.c.symbol) & (table.c.notification_id == latest.c.notification_id)
+            )
+        )
+        return {row["symbol"]: Mark(price=row["price"], quote=row["symbol"], at=as_utc(row["at"])) for row in rows}
 
     def parameters(self, through: int | None = None) -> RiskParameters:
         row = self.parameter_version(through)

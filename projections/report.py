@@ -3,7 +3,8 @@ system accounts, liquidations, rejections, conservation; and `StoreViews`, a
 store's views opened, migrated and brought up to date to read it.
 
 Each account's section is its product's (`ACCOUNT_SECTIONS`, chosen by the
-account's mode); the spot-margin one is `projections.margin.report`.
+account's mode); the spot-margin one is `projections.margin.report`. A product may
+add top-level lists (`REPORT_LISTS`: the futures `trades`).
 Amounts are decimal strings; levels to 12 decimal places.
 """
 
@@ -28,6 +29,9 @@ from projections.runner import ProjectionRunner, ViewStore, configured_batch_siz
 # (the views, the account's row in view_accounts, the marks and parameters now) -> its section
 AccountSection = Callable[[ViewReader, Row, PriceBook], dict[str, Any]]
 ACCOUNT_SECTIONS: ByProduct[AccountSection] = ByProduct("report section")
+# (the views) -> top-level lists a product adds beside `rejections`, by key (futures: `trades`)
+ReportLists = Callable[[ViewReader], dict[str, list[dict[str, Any]]]]
+REPORT_LISTS: ByProduct[ReportLists] = ByProduct("report lists")
 
 
 class StoreViews:
@@ -83,6 +87,7 @@ def read_report(engine: Engine) -> dict[str, Any]:
         },
         "system": system_report(books),
         "liquidations": [row["summary"] for row in reader.liquidations()],
+        **product_lists(reader),
         "rejections": [
             {
                 "line": row["line"],
@@ -97,6 +102,13 @@ def read_report(engine: Engine) -> dict[str, Any]:
         "conservation": conservation_breaks(books),
         "parameters_version": prices.parameters.version,
     }
+
+
+def product_lists(reader: ViewReader) -> dict[str, list[dict[str, Any]]]:
+    lists: dict[str, list[dict[str, Any]]] = {}
+    for _product, product_lists_of in REPORT_LISTS.items():
+        lists.update(product_lists_of(reader))
+    return lists
 
 
 def system_report(books: list[Row]) -> dict[str, Any]:

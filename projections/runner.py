@@ -36,7 +36,13 @@ BATCH_SIZE = 2000
 # 2,000 a batch, 16,700 at 20,000; bench/rebuild_benchmark.py).
 REBUILD_BATCH_SIZE = 20_000
 BATCH_SIZE_VARIABLE = "LEDGER_PROJECTION_BATCH"  # notifications a batch, for `ledger project` (default BATCH_SIZE)
-APPEND_ONLY = {tables.events.name, tables.marks.name, tables.rejections.name}
+APPEND_ONLY = {
+    tables.events.name,
+    tables.marks.name,
+    tables.rejections.name,
+    tables.symbol_marks.name,
+    tables.futures_trades.name,
+}
 # A long command tells how far it is: (what it is doing, how far, out of how many).
 OnProgress = Callable[[str, int, int], None]
 

@@ -172,6 +172,73 @@ parameter_versions = Table(
     Column("cause", JSON, nullable=False),
 )
 
+# --- futures (USDⓈ-M and COIN-M wallets): `projections/futures/views.py` ---
+
+# A futures wallet beside its row in view_accounts: its asset, position mode and cross
+# wallet; `settling` is the isolated margin of positions a liquidation is settling.
+futures_wallets = Table(
+    "view_futures_wallets",
+    metadata,
+    Column("account", String(), primary_key=True),
+    Column("mode", String(), nullable=False),
+    Column("asset", String(), nullable=False),
+    Column("position_mode", String(), nullable=False),
+    Column("cross_wallet_balance", Amount, nullable=False),
+    Column("settling", Amount, nullable=False),
+    Column("status", String(), nullable=False),
+    Column("liquidation_id", String()),  # of the cross positions
+)
+
+# Each open position (slot "both" in one-way mode, "long"/"short" in hedge mode).
+futures_positions = Table(
+    "view_futures_positions",
+    metadata,
+    Column("account", String(), primary_key=True),
+    Column("symbol", String(), primary_key=True),
+    Column("slot", String(), primary_key=True),
+    Column("side", String(), nullable=False),
+    Column("quantity", Amount, nullable=False),
+    Column("entry_price", Amount, nullable=False),
+    Column("isolated_margin", Amount, nullable=False),
+    Column("liquidation_id", String()),  # of this isolated position
+)
+
+# A wallet's leverage and margin type per symbol, as `leverage` inputs set them.
+futures_settings = Table(
+    "view_futures_settings",
+    metadata,
+    Column("account", String(), primary_key=True),
+    Column("symbol", String(), primary_key=True),
+    Column("leverage", Integer, nullable=False),
+    Column("margin_type", String(), nullable=False),
+)
+
+# Every mark of a futures symbol (the latest, or the latest up to a point, is the mark then).
+symbol_marks = Table(
+    "view_symbol_marks",
+    metadata,
+    Column("symbol", String(), primary_key=True),
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("price", Amount, nullable=False),
+    Column("at", DateTime(timezone=True)),
+)
+
+# Each accepted trade that opened or increased a position: its cost to open, as recorded.
+futures_trades = Table(
+    "view_futures_trades",
+    metadata,
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("source", Text),
+    Column("line", Integer),
+    Column("account", String(), nullable=False, index=True),
+    Column("symbol", String(), nullable=False),
+    Column("opened_quantity", Amount, nullable=False),
+    Column("initial_margin", Amount, nullable=False),
+    Column("open_loss", Amount, nullable=False),
+    Column("cost", Amount, nullable=False),
+    Column("at", DateTime(timezone=True)),
+)
+
 # The views a rebuild empties and a reconciliation compares, with their keys.
 VIEW_TABLES: tuple[Table, ...] = (
     events,
@@ -182,6 +249,11 @@ VIEW_TABLES: tuple[Table, ...] = (
     rejections,
     marks,
     parameter_versions,
+    futures_wallets,
+    futures_positions,
+    futures_settings,
+    symbol_marks,
+    futures_trades,
 )
 
 

@@ -1,6 +1,8 @@
-"""`ledger run`'s report as rich tables: warnings, the accounts of each product (a
-sheet per registered product, `ACCOUNT_SHEETS`, even when it has none: the spot-margin
-one is `projections.presentation.margin.report`), the system accounts, liquidations,
+"""`ledger run`'s report as rich tables: warnings, the accounts of each product (the
+sheets each registered product prints, `ACCOUNT_SHEETS`: the spot-margin one prints its
+sheet even when it has no account, `projections.presentation.margin.report`), the system
+accounts, liquidations (each kind's cells as its product tells them,
+`LIQUIDATION_CELLS`), the lists a product adds (`LIST_SHEETS`: the futures trades),
 rejections and conservation."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rich.text import Text
 from ledger.domain.product import AccountMode, Product
 from projections.presentation.tables import (
     WARNING_STYLE,
+    Cell,
     Sheet,
     book_text,
     output_console,
@@ -23,16 +26,25 @@ from projections.presentation.tables import (
 )
 from projections.products import ByProduct
 
-# (the report's sections of one product's accounts, by name) -> their sheet
-AccountSheet = Callable[[dict[str, dict[str, Any]]], Sheet]
-ACCOUNT_SHEETS: ByProduct[AccountSheet] = ByProduct("report sheet")
+# (the report's sections of one product's accounts, by name) -> their sheets
+AccountSheets = Callable[[dict[str, dict[str, Any]]], list[Sheet]]
+ACCOUNT_SHEETS: ByProduct[AccountSheets] = ByProduct("report sheet")
+# (the report) -> the sheets of the top-level lists a product adds to it (`REPORT_LISTS`)
+ListSheets = Callable[[dict[str, Any]], list[Sheet]]
+LIST_SHEETS: ByProduct[ListSheets] = ByProduct("report list sheet")
+# (a liquidation as the report lists it) -> its trigger, liabilities, fee, shortfall and
+# returned cells, by kind: a product whose liquidations read otherwise than the spot-margin
+# ones (regular, takeover, mixed) registers its kind (`projections.presentation.futures`).
+LiquidationCells = Callable[[dict[str, Any]], tuple[Cell, Cell, Cell, Cell, Cell]]
+LIQUIDATION_CELLS: dict[str, LiquidationCells] = {}
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     console = console or output_console()
     print_warnings(console, report.get("warnings", []))
-    for product, accounts_sheet in ACCOUNT_SHEETS.items():
-        print_sheet(console, accounts_sheet(accounts_of(report["accounts"], product)))
+    for product, accounts_sheets in ACCOUNT_SHEETS.items():
+        for sheet in accounts_sheets(accounts_of(report["accounts"], product)):
+            print_sheet(console, sheet)
     system = Sheet("System accounts", ("account", "balances", "claims / debts"))
     for name, holding in report["system"].items():
         system.add_row(
@@ -41,6 +53,9 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
     print_sheet(console, system)
     if report["liquidations"]:
         print_sheet(console, liquidations_sheet(report["liquidations"]))
+    for _product, list_sheets in LIST_SHEETS.items():
+        for sheet in list_sheets(report):
+            print_sheet(console, sheet)
     if report["rejections"]:
         rejections = Sheet("Rejections", ("source", "line", "op", "input id", "account", "error"))
         for rejection in report["rejections"]:
@@ -68,18 +83,19 @@ def liquidations_sheet(liquidations: list[dict[str, Any]]) -> Sheet:
         "Liquidations", ("id", "account", "kind", "status", "trigger", "liabilities", "fee", "shortfall", "returned")
     )
     for liquidation in liquidations:
-        sheet.add_row(
-            liquidation["id"],
-            liquidation["account"],
-            liquidation["kind"],
-            status_text(liquidation),
-            trigger_text(liquidation["trigger"]),
-            book_text(liquidation["liabilities"]),
-            fee_text(liquidation["fee"]),
-            book_text(liquidation["shortfall"]),
-            book_text(liquidation["returned"]),
-        )
+        cells = LIQUIDATION_CELLS.get(liquidation["kind"], margin_liquidation_cells)(liquidation)
+        sheet.add_row(liquidation["id"], liquidation["account"], liquidation["kind"], status_text(liquidation), *cells)
     return sheet
+
+
+def margin_liquidation_cells(liquidation: dict[str, Any]) -> tuple[Cell, Cell, Cell, Cell, Cell]:
+    return (
+        trigger_text(liquidation["trigger"]),
+        book_text(liquidation["liabilities"]),
+        fee_text(liquidation["fee"]),
+        book_text(liquidation["shortfall"]),
+        book_text(liquidation["returned"]),
+    )
 
 
 def status_text(liquidation: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""The shared scenarios of ../shared/scenarios pass, on both stores, through `ledger run`
-itself (a subprocess, as other tools drive it) and through the library."""
+"""The shared scenarios of ../shared/scenarios (and of its futures/ folder) pass, on both
+stores, through `ledger run` itself (a subprocess, as other tools drive it) and through
+the library."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import pytest
 from tests.conftest import SCENARIOS, LedgerSession
 from tests.report_matching import differences
 
-SCENARIO_FILES = sorted(SCENARIOS.glob("*.jsonl"))
+FUTURES_SCENARIOS = SCENARIOS / "futures"
+SCENARIO_FILES = sorted(SCENARIOS.glob("*.jsonl")) + sorted(FUTURES_SCENARIOS.glob("*.jsonl"))
+
+
+def _name(scenario: Path) -> str:
+    """The scenario as the README names it: `seed004_user_a`, `futures/seed001_coinm_cost_to_open`."""
+    return scenario.relative_to(SCENARIOS).with_suffix("").as_posix()
 
 
 def _expected(scenario: Path) -> dict:
@@ -21,10 +28,11 @@ def _expected(scenario: Path) -> dict:
 
 
 def test_the_shared_scenarios_are_found() -> None:
-    assert len(SCENARIO_FILES) >= 3
+    assert len(SCENARIO_FILES) >= 6
+    assert len([scenario for scenario in SCENARIO_FILES if scenario.parent == FUTURES_SCENARIOS]) >= 3
 
 
-@pytest.mark.parametrize("scenario", SCENARIO_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", SCENARIO_FILES, ids=_name)
 def test_ledger_run_json_matches_expected(scenario: Path, store_url: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "ledger", "run", str(scenario), "--store", store_url, "--json"],
@@ -38,7 +46,7 @@ def test_ledger_run_json_matches_expected(scenario: Path, store_url: str) -> Non
     assert report["conservation"] == []
 
 
-@pytest.mark.parametrize("scenario", SCENARIO_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", SCENARIO_FILES, ids=_name)
 def test_conservation_after_every_input(scenario: Path, ledger_session: LedgerSession) -> None:
     """Per asset, every balance and every debt of every account nets to zero after
     each input and its processes; and the balance sheet agrees with the aggregates."""

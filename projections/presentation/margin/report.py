@@ -12,6 +12,10 @@ from projections.presentation.tables import Sheet, book_text, mode_text, prices_
 
 
 @ACCOUNT_SHEETS.register(Product.MARGIN)
+def accounts_sheets(accounts: dict[str, dict[str, Any]]) -> list[Sheet]:
+    return [accounts_sheet(accounts)]
+
+
 def accounts_sheet(accounts: dict[str, dict[str, Any]]) -> Sheet:
     sheet = Sheet("Accounts", ("account", "mode", "balances", "debts", "interest", "margin level", "status"))
     for name, account in accounts.items():
