@@ -271,3 +271,22 @@ def test_the_exact_liquidation_price_liquidates_and_a_tick_before_does_not(sessi
     assert wallet(session)[1].positions != []
     run(session, {"op": "mark", "symbol": "BTCUSD_PERP", "price": str(at_or_past)})
     assert wallet(session)[1].positions == []
+
+
+def test_a_symbols_contract_terms_do_not_change_under_open_positions_but_its_brackets_may(
+    session: LedgerSession,
+) -> None:
+    usdm_wallet(session)
+    assert not run(session, trade("buy", "0.1", "30000"))
+    spec = {
+        "type": "linear",
+        "base": "ETH",
+        "quote": "USDT",
+        "clearance_fee": "0.01",
+        "brackets": [{"cap": "9223372036854775807", "max_leverage": 20, "mmr": "0.01"}],
+    }
+    refused = run(session, {"op": "params", "symbols": {"BTCUSDT": spec}})
+    assert "cannot change while positions in it are open (F holds one)" in refused[0]["error"]
+    assert not run(session, {"op": "params", "symbols": {"BTCUSDT": {**spec, "base": "BTC"}}})
+    _account, figures = wallet(session)
+    assert figures.positions[0].maintenance_margin == Decimal("30")  # 3000 x 1 %, the new bracket
