@@ -120,13 +120,21 @@ def outcome(report: dict[str, Any], name: str) -> dict[str, Any]:
     return {"liquidated": bool(liquidations), "liquidations": liquidations, **ended}
 
 
+TRIGGER_LEVELS = ("margin_level", "margin_ratio")  # a spot-margin trigger's level, a futures trigger's ratio
+
+
 def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """What a replay compares of one liquidation, whichever product's: how it was triggered,
+    its fee, what it returned (spot margin) and its shortfall."""
+    trigger = liquidation["trigger"]
+    compared: dict[str, Any] = {
         "kind": liquidation["kind"],
         "status": liquidation["status"],
-        "trigger_at": liquidation["trigger"]["at"],
-        "trigger_margin_level": liquidation["trigger"]["margin_level"],
-        "fee": liquidation["fee"],
-        "returned": liquidation["returned"],
-        "shortfall": liquidation["shortfall"],
+        "trigger_at": trigger.get("at"),
     }
+    compared.update({f"trigger_{level}": trigger[level] for level in TRIGGER_LEVELS if level in trigger})
+    compared["fee"] = liquidation["fee"]
+    if "returned" in liquidation:
+        compared["returned"] = liquidation["returned"]
+    compared["shortfall"] = liquidation["shortfall"]
+    return compared
