@@ -120,19 +120,21 @@ def outcome(report: dict[str, Any], name: str) -> dict[str, Any]:
     return {"liquidated": bool(liquidations), "liquidations": liquidations, **ended}
 
 
-# What a liquidation's trigger compares (spot margin: the margin level; futures: the
-# margin ratio) and what it settled, each as its summary has it.
-TRIGGER_FIGURES = ("margin_level", "margin_ratio")
-SETTLED = ("returned", "shortfall")
+TRIGGER_LEVELS = ("margin_level", "margin_ratio")  # a spot-margin trigger's level, a futures trigger's ratio
 
 
 def liquidation_outcome(liquidation: dict[str, Any]) -> dict[str, Any]:
+    """What a replay compares of one liquidation, whichever product's: how it was triggered,
+    its fee, what it returned (spot margin) and its shortfall."""
     trigger = liquidation["trigger"]
-    return {
+    compared: dict[str, Any] = {
         "kind": liquidation["kind"],
         "status": liquidation["status"],
-        "trigger_at": trigger["at"],
-        **{f"trigger_{name}": trigger[name] for name in TRIGGER_FIGURES if name in trigger},
-        "fee": liquidation["fee"],
-        **{name: liquidation[name] for name in SETTLED if name in liquidation},
+        "trigger_at": trigger.get("at"),
     }
+    compared.update({f"trigger_{level}": trigger[level] for level in TRIGGER_LEVELS if level in trigger})
+    compared["fee"] = liquidation["fee"]
+    if "returned" in liquidation:
+        compared["returned"] = liquidation["returned"]
+    compared["shortfall"] = liquidation["shortfall"]
+    return compared

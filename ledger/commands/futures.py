@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ledger.commands.market import checks_parameter_change
 from ledger.commands.opening import opens
 from ledger.commands.registry import command
 from ledger.domain.errors import Rejected
@@ -36,6 +37,32 @@ def futures_account(uow: UnitOfWork, name: str) -> FuturesAccount:
     if not isinstance(account, FuturesAccount):
         raise Rejected(f"account {name} is a {account.mode} account, not a futures wallet")
     return account
+
+
+CONTRACT_TERMS = ("type", "base", "quote", "contract_size")
+
+
+@checks_parameter_change
+def contract_terms_stay_while_positions_are_open(uow: UnitOfWork, changes: dict[str, Any]) -> None:
+    """A symbol's type, base, quote and contract size cannot change while positions in it
+    are open (its brackets, fee and max leverage can)."""
+    current = uow.parameters()
+    changed = [
+        symbol
+        for symbol, spec in changes.get("symbols", {}).items()
+        if current.knows_symbol(symbol)
+        and any(spec.get(term) != current.symbol_spec(symbol).get(term) for term in CONTRACT_TERMS)
+    ]
+    if not changed:
+        return
+    for name in uow.app.account_names():
+        account = uow.account(name)
+        held = sorted(set(changed) & account.symbols_held()) if isinstance(account, FuturesAccount) else []
+        if held:
+            raise Rejected(
+                f"{', '.join(held)}: a symbol's type, base, quote and contract size cannot change while "
+                f"positions in it are open ({name} holds one)"
+            )
 
 
 @command(PositionModeInput)

@@ -3,6 +3,7 @@ on an asset's market, parameter versions, and time passing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +29,24 @@ def offer_liquidity(uow: UnitOfWork, body: LiquidityInput, at: datetime, cause: 
     uow.market(body.asset, at, cause).offer_liquidity(body.asset, body.price, body.quantity, quote, at, cause)
 
 
+# Checks a product makes of a parameter change against the store's state (raising `Rejected`).
+ParameterChangeCheck = Callable[[UnitOfWork, dict[str, Any]], None]
+_PARAMETER_CHANGE_CHECKS: list[ParameterChangeCheck] = []
+
+
+def checks_parameter_change(check: ParameterChangeCheck) -> ParameterChangeCheck:
+    """Registers `check(uow, changes)`, asked before every parameter change is recorded."""
+    _PARAMETER_CHANGE_CHECKS.append(check)
+    return check
+
+
 @command(ParamsInput)
 def change_parameters(uow: UnitOfWork, body: ParamsInput, at: datetime, cause: dict[str, Any]) -> None:
     # The run's overlay wins over every params line (validation judged the line the same way).
-    uow.parameter_set(at).change(overlay_changes(body.changes(), uow.app.parameter_overlay), at, cause)
+    changes = overlay_changes(body.changes(), uow.app.parameter_overlay)
+    for check in _PARAMETER_CHANGE_CHECKS:
+        check(uow, changes)
+    uow.parameter_set(at).change(changes, at, cause)
 
 
 @command(ClockInput)

@@ -16,7 +16,9 @@ from typing import Annotated
 import psycopg
 import typer
 
-from ledger.domain.margin.liquidation import LiquidationKind, LiquidationStatus
+from ledger.domain.futures.liquidation import FuturesLiquidationKind
+from ledger.domain.liquidations import LiquidationStatus
+from ledger.domain.margin.liquidation import LiquidationKind
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage, print_error
 from ledger.entrypoints.cli_shared import JsonOption, StoreOption, held_writer_lease, progress
 from ledger.files import InputFileError, read_parameter_file
@@ -38,7 +40,7 @@ from projections.report import StoreViews
 from projections.runner import ProjectionConflict
 from workers.heartbeat import Heartbeat
 
-LIQUIDATION_KINDS = tuple(LiquidationKind)
+LIQUIDATION_KINDS = (*LiquidationKind, *FuturesLiquidationKind)
 LIQUIDATION_STATUSES = tuple(LiquidationStatus)
 
 
@@ -199,7 +201,7 @@ def liquidations(
     account: Annotated[str | None, typer.Option("--account", help="Only this account's")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Triggered at or after this UTC time")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Triggered at or before this UTC time")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="regular, takeover or mixed")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="regular, takeover, mixed or futures")] = None,
     status: Annotated[str | None, typer.Option("--status", help="in_progress or completed")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,

@@ -6,4 +6,5 @@ Each product's processes register their steps, reactions and handlers when impor
 this is the one list of them (a new product adds its line).
 """
 
+import ledger.processes.futures  # noqa: F401 - registers the futures product's processes
 import ledger.processes.margin  # noqa: F401 - registers the spot-margin product's processes

@@ -33,7 +33,24 @@ EVERY_OP = [
     {"op": "fill", "account": "A", "side": "sell", "base": "BTC", "quote": "USDC", "quantity": "0.1", "price": "50000"},
     {"op": "auto_topup", "account": "A", "source": "S", "assets": ["USDC"]},
     {"op": "clock", "at": "2026-01-05T12:00:00Z"},
+    {"op": "open", "account": "F", "mode": "usdm"},
+    {"op": "position_mode", "account": "F", "mode": "hedge"},
+    {"op": "leverage", "account": "F", "symbol": "BTCUSDT", "leverage": 10, "margin_type": "isolated"},
+    {"op": "mark", "symbol": "BTCUSDT", "price": "50000"},
+    {
+        "op": "trade",
+        "account": "F",
+        "symbol": "BTCUSDT",
+        "side": "buy",
+        "quantity": "0.1",
+        "price": "50000",
+        "position_side": "long",
+        "fee": "0.5",
+    },
+    {"op": "isolated_margin", "account": "F", "symbol": "BTCUSDT", "amount": "-10", "position_side": "long"},
+    {"op": "funding", "symbol": "BTCUSDT", "rate": "-0.0001"},
 ]
+FUTURES_OPS = ("position_mode", "leverage", "trade", "isolated_margin", "funding")
 MODULE_OF_OP = {
     "open": "ledger.inputs.opening",
     "params": "ledger.inputs.market",
@@ -59,13 +76,19 @@ def test_every_op_is_read_into_the_model_its_product_registered() -> None:
     inputs = parse(*EVERY_OP)
     assert [item.op for item in inputs] == [line["op"] for line in EVERY_OP]
     for item in inputs:
-        assert type(item.body).__module__ == MODULE_OF_OP.get(item.op, "ledger.inputs.margin")
+        product_module = "ledger.inputs.futures" if item.op in FUTURES_OPS else "ledger.inputs.margin"
+        assert type(item.body).__module__ == MODULE_OF_OP.get(item.op, product_module)
 
 
-def test_futures_ops_and_modes_are_refused_as_before() -> None:
-    assert errors_of({"op": "trade", "symbol": "BTCUSDT"}, {"op": "open", "account": "F", "mode": "usdm"}) == [
-        "line 1: op: 'trade' is a futures input, not supported by this version of the ledger",
-        "line 2: mode: futures accounts (usdm) are not supported by this version of the ledger",
+def test_futures_lines_are_read_by_the_futures_models() -> None:
+    assert errors_of(
+        {"op": "trade", "symbol": "BTCUSDT"}, {"op": "open", "account": "F", "mode": "usdm", "leverage": 5}
+    ) == [
+        "line 1: account: missing",
+        "line 1: side: missing",
+        "line 1: quantity: missing",
+        "line 1: price: missing",
+        "line 2: leverage: a futures wallet takes no leverage: each symbol's is set by a leverage input",
     ]
 
 

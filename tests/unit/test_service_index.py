@@ -92,5 +92,6 @@ def test_a_mark_fans_out_to_debtors_holding_or_owing_the_asset_only(tmp_path: Pa
         observed.observe(app.mapper.to_domain_event(notification))
     assert observed.indexes[MarginExposure].exposed_to == loaded.indexes[MarginExposure].exposed_to
     assert observed.indexes[OpenDebts].debtors == loaded.indexes[OpenDebts].debtors
-    assert observed.figures() == loaded.figures() == {"accounts": 5, "open_takeovers": 0}
+    expected = {"accounts": 5, "open_takeovers": 0, "futures_wallets_with_positions": 0}
+    assert observed.figures() == loaded.figures() == expected
     app.close()

@@ -114,6 +114,8 @@ class FuturesAccount(Aggregate):
         # Isolated margin of positions being liquidated, until fee, shortfall and return settle it.
         self.settling: dict[str, Decimal] = {}  # liquidation id -> margin
         self.liquidation_id: uuid.UUID | None = None  # the liquidation of the cross positions
+        # Deposited or transferred in while the cross positions are liquidated: the user's, out of its reach.
+        self.arrived_while_liquidating = ZERO
         self.liquidations_started = 0
         self.fundings_settled: dict[str, int] = {}  # symbol -> last funding sequence settled
         self.status: str = FuturesStatus.NORMAL
@@ -236,7 +238,12 @@ class FuturesAccount(Aggregate):
 
     @event(Deposited)
     def _deposited(self, account: str, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
+        self._arrived(amount)
+
+    def _arrived(self, amount: Decimal) -> None:
         self.cross_wallet = exact_sum(self.cross_wallet, amount)
+        if self.is_locked:
+            self.arrived_while_liquidating = exact_sum(self.arrived_while_liquidating, amount)
 
     class Withdrawn(Event):
         asset: str
@@ -299,7 +306,7 @@ class FuturesAccount(Aggregate):
     def _transferred_in(
         self, account: str, asset: str, amount: Decimal, from_account: str, at: datetime, cause: dict[str, Any]
     ) -> None:
-        self.cross_wallet = exact_sum(self.cross_wallet, amount)
+        self._arrived(amount)
 
     # --- settings ------------------------------------------------------------------------
 
@@ -939,10 +946,11 @@ class FuturesAccount(Aggregate):
             self.settling[str(liquidation_id)] = exact_sum(isolated_margin, realized_pnl)
 
     def remaining_after_close(self, liquidation_id: uuid.UUID) -> Decimal:
-        """What the liquidated scope holds once its positions are closed: the cross wallet,
-        or the isolated position's margin being settled."""
+        """What the liquidated scope holds once its positions are closed: the cross wallet
+        (but what arrived since the trigger, which stays the user's), or the isolated
+        position's margin being settled."""
         if self.liquidation_id == liquidation_id:
-            return self.cross_wallet
+            return exact_difference(self.cross_wallet, self.arrived_while_liquidating)
         return self.settling[str(liquidation_id)]
 
     class ClearanceFeeCharged(Event):
@@ -1049,6 +1057,7 @@ class FuturesAccount(Aggregate):
     ) -> None:
         if self.liquidation_id == liquidation_id:
             self.liquidation_id = None
+            self.arrived_while_liquidating = ZERO
             self.status = FuturesStatus.NORMAL
         else:
             self.settling.pop(str(liquidation_id))

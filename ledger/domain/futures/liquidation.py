@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -19,6 +20,10 @@ from ledger.domain.futures.account import futures_liquidation_id
 from ledger.domain.liquidations import LiquidationStatus
 
 LIQUIDATION_THRESHOLD = Decimal(1)  # margin ratio: margin balance <= maintenance margin
+
+
+class FuturesLiquidationKind(StrEnum):
+    FUTURES = "futures"  # positions closed at the mark (no takeover in futures)
 
 
 class FuturesLiquidation(Aggregate):
@@ -88,6 +93,10 @@ class FuturesLiquidation(Aggregate):
         self.closed: list[dict[str, Any]] = []
         self.triggered_at = at
         self.completed_at: datetime | None = None
+
+    @property
+    def kind(self) -> FuturesLiquidationKind:
+        return FuturesLiquidationKind.FUTURES
 
     @property
     def is_cross(self) -> bool:
