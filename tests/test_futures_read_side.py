@@ -1,9 +1,12 @@
 """The futures read side: wallets, positions, trades and liquidations in the report, the
-tables, `ledger reconcile` and the views' migration, on both stores.
+tables, `ledger reconcile`, the views' migration, history, replay and the postmortem, on
+both stores.
 
-Liquidations are carried out here with the domain's own commands in one unit of work, in
-the order domain.md ("Futures liquidation") gives: the read side is checked against the
-events as `ledger.domain.futures` defines them, whichever process records them.
+Some liquidations are set off by marks through the futures processes; others are carried
+out here with the domain's own commands in one unit of work, in the order domain.md
+("Futures liquidation") gives, to see states the processes pass through within one input
+(a liquidation in progress) or figures a mark would not give (a shortfall): the read side
+follows the events as `ledger.domain.futures` defines them, whichever code records them.
 """
 
 from __future__ import annotations
@@ -423,3 +426,80 @@ def test_replay_compares_futures_wallets(store_url: str, tmp_path: Path) -> None
     replay = json.loads(result.stdout)
     assert replay["accounts"]["F"]["recorded"]["margin_ratio"] == "0.16012651"
     assert "margin_ratio" in replay["accounts"]["F"]["differs"]
+
+
+# --- liquidations set off by marks, through the futures processes -------------------------------------
+
+
+def test_a_mark_past_the_liquidation_price_liquidates_the_cross_wallet(session: LedgerSession) -> None:
+    session.run_lines(*scenario_lines(COINM))
+    assert session.run_lines({"op": "mark", "symbol": "BTCUSD_PERP", "price": "33599.42"})["liquidations"] == []
+    report = session.run_lines({"op": "mark", "symbol": "BTCUSD_PERP", "price": "33599.41"})
+    (liquidation,) = report["liquidations"]
+    assert (liquidation["kind"], liquidation["status"], liquidation["scope"]) == (
+        "futures",
+        "completed",
+        {"symbol": None, "slot": None},
+    )
+    assert liquidation["trigger"]["prices"] == {"BTCUSD_PERP": "33599.41"}
+    assert Decimal(liquidation["trigger"]["margin_ratio"]) >= 1
+    fee = liquidation["fee"]["amounts"]["BTC"]
+    assert report["system"]["insurance-fund"]["balances"] == {"BTC": fee}
+    # the fee's value in USD at the mark: contracts x size x fee / the closed coin notional
+    assert abs(Decimal(liquidation["fee"]["value"]) - Decimal(fee) * Decimal("33599.41")) < Decimal("0.01")
+    wallet = report["accounts"]["F"]
+    assert wallet["positions"] == [] and wallet["status"] == "normal"
+    assert Decimal(wallet["wallet_balance"]) == 101 - Decimal("75.40205154") - Decimal(fee)
+    assert reconciled(session)["ok"]
+    result = ledger("liquidations", "--kind", "futures", "--store", session.url, "--json")
+    assert [found["id"] for found in json.loads(result.stdout)["liquidations"]] == [liquidation["id"]]
+
+
+def test_an_isolated_position_liquidated_alone(session: LedgerSession) -> None:
+    report = session.run_lines(
+        scenario_lines(TWO_SYMBOLS)[0],
+        {"op": "open", "account": "I", "mode": "usdm"},
+        {"op": "deposit", "account": "I", "asset": "USDT", "amount": "10000"},
+        {"op": "leverage", "account": "I", "symbol": "BTCUSDT", "leverage": 10, "margin_type": "isolated"},
+        {"op": "mark", "symbol": "BTCUSDT", "price": "30000"},
+        {"op": "trade", "account": "I", "symbol": "BTCUSDT", "side": "buy", "quantity": "1", "price": "30000"},
+        {"op": "mark", "symbol": "BTCUSDT", "price": "27000"},
+    )
+    (liquidation,) = report["liquidations"]
+    assert liquidation["scope"] == {"symbol": "BTCUSDT", "slot": "both"}
+    assert liquidation["trigger"]["margin_ratio"] is None  # its margin + uPnL is 0
+    assert (liquidation["trigger"]["margin_balance"], liquidation["trigger"]["maintenance_margin"]) == ("0", "108")
+    assert liquidation["fee"] == {"amounts": {}, "value": "0"} and liquidation["shortfall"] == "0"
+    wallet = report["accounts"]["I"]
+    assert (wallet["cross_wallet_balance"], wallet["balances"], wallet["positions"]) == ("7000", {"USDT": "7000"}, [])
+    assert reconciled(session)["ok"]
+    assert "(isolated BTCUSDT both)" in printed(report, 200)
+
+
+def test_the_postmortem_of_a_futures_liquidation(store_url: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "liquidated.jsonl"
+    scenario.write_text(COINM.read_text() + json.dumps({"op": "mark", "symbol": "BTCUSD_PERP", "price": "33599.41"}))
+    liquidation = run_json(scenario, store_url)["liquidations"][0]
+    result = ledger("postmortem", liquidation["id"], "--store", store_url, "--json")
+    assert result.exit_code == 0, result.stderr
+    told = json.loads(result.stdout)
+    assert told["liquidation"] == liquidation
+    assert [step["step"] for step in told["steps"]] == [
+        "before the input",
+        "trigger",
+        "lock",
+        "close at mark",
+        "clearance fee",
+        "unlock",
+        "completed",
+    ]
+    assert told["steps"][0]["wallet"]["margin_ratio"] == "0.16012651"
+    assert told["steps"][1]["wallet"]["margin_ratio"] == liquidation["trigger"]["margin_ratio"]
+    assert told["steps"][-1]["positions"] == []
+    (found,) = told["trigger_inputs"]
+    assert (found["line"], found["op"], found["input"]["price"]) == (7, "mark", "33599.41")
+    assert told["parameters"]["symbols"]["BTCUSD_PERP"]["contract_size"] == "100"
+    table = ledger("postmortem", liquidation["id"], "--store", store_url, "--format", "table")
+    assert table.exit_code == 0 and liquidation["fee"]["amounts"]["BTC"] in table.stdout
+    page = ledger("postmortem", liquidation["id"], "--store", store_url, "--format", "html")
+    assert page.exit_code == 0 and "Step by step" in page.stdout and "33599.41860562" in page.stdout

@@ -27,8 +27,6 @@ from projections import tables
 from projections.values import amounts_text, json_safe
 from projections.views import LedgerViews, liquidation_of
 
-FUTURES_KIND = "futures"  # a futures liquidation's kind, in view_liquidations and the report
-
 
 # Registered by explicit class: an annotation-based registration would take the first
 # annotated parameter (`views`) as the dispatch type.
@@ -91,7 +89,7 @@ def _liquidation(views: LedgerViews, event: FuturesLiquidation.Event, notificati
             "liquidation_id": str(liquidation.id),
             "account": liquidation.account,
             "sequence": liquidation.sequence,
-            "kind": FUTURES_KIND,
+            "kind": liquidation.kind.value,
             "status": liquidation.status,
             "triggered_at": liquidation.triggered_at,
             "completed_at": liquidation.completed_at,
@@ -174,7 +172,7 @@ def liquidation_summary(liquidation: FuturesLiquidation) -> dict[str, Any]:
     return {
         "id": str(liquidation.id),
         "account": liquidation.account,
-        "kind": FUTURES_KIND,
+        "kind": liquidation.kind.value,
         "status": liquidation.status,
         "asset": liquidation.asset,  # the wallet's: of the fee and the shortfall
         "scope": {"symbol": liquidation.symbol, "slot": liquidation.slot},  # symbol None: the cross positions

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.domain.futures.liquidation import FuturesLiquidationKind
 from ledger.domain.product import Product
-from projections.futures.views import FUTURES_KIND
 from projections.presentation.history import STATE_SHEETS
 from projections.presentation.report import ACCOUNT_SHEETS, LIQUIDATION_CELLS, LIST_SHEETS, fee_text
 from projections.presentation.tables import Cell, Sheet, prices_text
@@ -160,7 +160,7 @@ def futures_liquidation_cells(liquidation: dict[str, Any]) -> tuple[Cell, Cell, 
     )
 
 
-LIQUIDATION_CELLS[FUTURES_KIND] = futures_liquidation_cells
+LIQUIDATION_CELLS[FuturesLiquidationKind.FUTURES] = futures_liquidation_cells
 
 
 def trigger_text(liquidation: dict[str, Any]) -> str:
