@@ -407,10 +407,6 @@ def test_a_futures_line_refused_by_a_rule_is_a_rejection_and_the_run_goes_on(
 NUMBER_IN_EXPONENT_FORM = re.compile(r"\d(\.\d+)?E[-+]?\d")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rejection reasons print Decimals in exponent form: 'open loss 0E-8' (account.py _require_cost_fits)",
-)
 def test_a_rejection_reason_writes_its_amounts_as_decimals(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     path = write_lines(tmp_path / "case.jsonl", [*BASE, mark(), trade(quantity="1")])
@@ -419,11 +415,6 @@ def test_a_rejection_reason_writes_its_amounts_as_decimals(tmp_path: Path) -> No
     assert not NUMBER_IN_EXPONENT_FORM.search(rejection["error"]), rejection["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="funding on a symbol with no mark yet crashes the run: the command lists the symbol's "
-    "market (an event) before it refuses (ledger/commands/futures.py announce_funding)",
-)
 def test_funding_before_any_mark_is_a_rejection(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     lines = [*BASE, {"op": "funding", "symbol": "ETHUSDT", "rate": "0.0001"}, mark("2000", "ETHUSDT")]

@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
@@ -330,12 +329,6 @@ def triggered_notifications(service: Service) -> dict[str, int]:
         app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a copy of liquidate_futures that read the liquidation in progress, then the wallet after "
-    "another copy carried it out, raises KeyError (FuturesAccount.remaining_after_close) instead of "
-    "finding it done: ledger/processes/futures/liquidation.py checks only the liquidation's status",
-)
 def test_a_copy_of_a_futures_liquidation_that_read_it_before_another_finished_finds_it_done(
     service: Service, tmp_path: Path
 ) -> None:
