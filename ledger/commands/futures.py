@@ -13,6 +13,7 @@ from ledger.commands.opening import opens
 from ledger.commands.registry import command
 from ledger.domain.errors import Rejected
 from ledger.domain.futures.account import FuturesAccount, TradeSide
+from ledger.domain.futures.market import symbol_market_id
 from ledger.domain.futures.wallet import MarginType, PositionMode
 from ledger.domain.product import Product
 from ledger.inputs.futures import (
@@ -102,7 +103,7 @@ def change_isolated_margin(uow: UnitOfWork, body: IsolatedMarginInput, at: datet
 def announce_funding(uow: UnitOfWork, body: FundingInput, at: datetime, cause: dict[str, Any]) -> None:
     """Recorded on the symbol's stream; each holder's settlement is a process step
     (`ledger.processes.futures.funding`)."""
-    market = uow.symbol_market(body.symbol, at, cause)
-    if market.mark is None:
+    market = uow.find(symbol_market_id(body.symbol))
+    if market is None or market.mark is None:
         raise Rejected(f"{body.symbol} has no mark price yet: a funding needs one")
     market.announce_funding(body.rate, uow.parameters().version, at, cause)

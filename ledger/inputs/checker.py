@@ -48,7 +48,7 @@ class LineChecker:
     def amount(self, field_name: str, asset: str, amount: Decimal) -> None:
         if self.known.knows_asset(asset) and decimal_places(amount) > self.known.precision(asset):
             self.fail(
-                field_name, f"{amount} has more decimals than {asset}'s precision ({self.known.precision(asset)})"
+                field_name, f"{amount:f} has more decimals than {asset}'s precision ({self.known.precision(asset)})"
             )
 
     def value_moved(self, field_name: str, quantity: Decimal, price: Decimal) -> None:

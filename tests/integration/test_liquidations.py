@@ -107,7 +107,7 @@ def test_filters_narrow_the_list(seeded: tuple[str, dict[str, Any]], options: li
     [
         (["--since", "yesterday"], "--since: "),
         (["--until", "2026-01-05T10:20:00"], "--until: "),
-        (["--kind", "futures"], "--kind 'futures': use regular, takeover or mixed"),
+        (["--kind", "forced"], "--kind 'forced': use regular, takeover, mixed or futures"),
         (["--status", "done"], "--status 'done': use in_progress or completed"),
         (["--since", OFFER, "--until", FALL], "is after --until"),
     ],

@@ -41,7 +41,7 @@ from ledger.domain.futures.exact import exact_difference, exact_sum
 from ledger.domain.futures.funding import funding_payment
 from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionMode, Slot, WalletFigures
 from ledger.domain.identity import NAMESPACE, account_id
-from ledger.domain.money import ZERO, exact_product, exact_quotient, round_down, round_half_even
+from ledger.domain.money import ZERO, exact_product, exact_quotient, normalized, round_down, round_half_even
 from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import PriceBook
 from ledger.domain.product import AccountMode
@@ -126,6 +126,11 @@ class FuturesAccount(Aggregate):
     def is_locked(self) -> bool:
         return self.liquidation_id is not None
 
+    def is_liquidating(self, liquidation_id: uuid.UUID) -> bool:
+        """Whether `liquidation_id` holds the lock of the cross positions or of a position."""
+        held = (position.get("liquidation_id") for position in self.open_positions())
+        return self.liquidation_id == liquidation_id or str(liquidation_id) in held
+
     def balance(self, asset: str) -> Decimal:
         return self.wallet_balance if asset == self.asset else ZERO
 
@@ -176,6 +181,10 @@ class FuturesAccount(Aggregate):
     def precision(self, parameters: RiskParameters) -> int:
         return parameters.precision(self.asset)
 
+    def _shown(self, amount: Decimal, parameters: RiskParameters) -> str:
+        """An exact figure as a message shows it: to the asset's precision, rounded down."""
+        return normalized(round_down(amount, self.precision(parameters)))
+
     # --- rules shared by commands ---------------------------------------------------
 
     def _require_unlocked(self, action: str) -> None:
@@ -217,7 +226,7 @@ class FuturesAccount(Aggregate):
         if amount > withdrawable:
             raise Rejected(
                 f"{action} of {amount} {self.asset} exceeds what {self.name} may withdraw, "
-                f"{max(ZERO, round_down(withdrawable, self.precision(prices.parameters)))} {self.asset} "
+                f"{self._shown(max(ZERO, withdrawable), prices.parameters)} {self.asset} "
                 "(cross wallet, less unrealized losses and the initial margin of cross positions; "
                 "unrealized profit is not withdrawable)"
             )
@@ -353,7 +362,7 @@ class FuturesAccount(Aggregate):
         if not symbol.brackets.within_leverage(held_notional, leverage):
             raise Rejected(
                 f"{leverage}x is above the max leverage of {symbol_name}'s bracket for a notional of "
-                f"{held_notional.normalize():f} ({symbol.brackets.max_leverage(held_notional)}x)"
+                f"{normalized(held_notional)} ({symbol.brackets.max_leverage(held_notional)}x)"
             )
         if slots and leverage < current_leverage:
             if margin_type is MarginType.ISOLATED:
@@ -386,7 +395,7 @@ class FuturesAccount(Aggregate):
         if available < 0:
             raise Rejected(
                 f"at {leverage}x the initial margin of {symbol_name} would exceed the available balance of "
-                f"{self.name} by {round_half_even(-available, self.precision(prices.parameters))} {self.asset}"
+                f"{self.name} by {self._shown(-available, prices.parameters)} {self.asset}"
             )
 
     @event(LeverageChanged)
@@ -602,12 +611,12 @@ class FuturesAccount(Aggregate):
         if not symbol.brackets.within_leverage(after, leverage):
             top = symbol.brackets.brackets[-1].cap
             limit = (
-                f"beyond the last bracket's cap {top.normalize():f}"
+                f"beyond the last bracket's cap {normalized(top)}"
                 if after > top
                 else f"whose bracket allows {symbol.brackets.max_leverage(after)}x"
             )
             raise Rejected(
-                f"the trade takes {symbol.name} to a notional of {after.normalize():f}, {limit}, not {leverage}x"
+                f"the trade takes {symbol.name} to a notional of {normalized(after)}, {limit}, not {leverage}x"
             )
 
     def _require_cost_fits(
@@ -634,9 +643,10 @@ class FuturesAccount(Aggregate):
         needed = exact_sum(cost.cost, fee)
         if needed > available:
             raise Rejected(
-                f"opening {symbol.name} costs {cost.cost} {self.asset} (initial margin {cost.initial_margin}, "
-                f"open loss {cost.open_loss}) plus a fee of {fee}, more than the available balance "
-                f"{round_half_even(available, self.precision(prices.parameters))} {self.asset}"
+                f"opening {symbol.name} costs {normalized(cost.cost)} {self.asset} (initial margin "
+                f"{normalized(cost.initial_margin)}, open loss {normalized(cost.open_loss)}) plus a fee of "
+                f"{normalized(fee)}, more than the available balance "
+                f"{self._shown(available, prices.parameters)} {self.asset}"
             )
 
     @event(Traded)
@@ -708,7 +718,8 @@ class FuturesAccount(Aggregate):
         slot = self._slot(position_side)
         position = self.positions.get(symbol_name, {}).get(slot.value)
         if position is None:
-            raise Rejected(f"account {self.name} has no {slot} position in {symbol_name}")
+            leg = "" if slot is Slot.BOTH else f"{slot} "
+            raise Rejected(f"account {self.name} has no {leg}position in {symbol_name}")
         leverage, margin_type = self.setting(symbol_name)
         if margin_type is not MarginType.ISOLATED:
             raise Rejected(f"the {symbol_name} position of {self.name} is cross, not isolated")
@@ -720,15 +731,15 @@ class FuturesAccount(Aggregate):
             if amount > figures.available_balance:
                 raise Rejected(
                     f"adding {amount} {self.asset} of isolated margin exceeds the available balance "
-                    f"{round_half_even(figures.available_balance, self.precision(prices.parameters))} {self.asset}"
+                    f"{self._shown(figures.available_balance, prices.parameters)} {self.asset}"
                 )
         else:
             mine = next(f for f in figures.isolated if (f.held.symbol, f.held.slot) == (symbol_name, slot))
             if not isolated_margin_removal_allowed(after, mine.unrealized_pnl, mine.notional, leverage):
-                initial_margin = round_half_even(mine.initial_margin, self.precision(prices.parameters))
+                initial_margin = self._shown(mine.initial_margin, prices.parameters)
                 raise Rejected(
                     f"removing {amount.copy_abs()} {self.asset} would leave the isolated margin of {symbol_name} "
-                    f"at {after}, below its initial margin {initial_margin} after unrealized losses "
+                    f"at {normalized(after)}, below its initial margin {initial_margin} after unrealized losses "
                     "(unrealized profit does not count)"
                 )
         self._isolated_margin_changed(

@@ -8,9 +8,10 @@ aggregate or from view rows alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from ledger.domain.futures.balances import (
     available_balance,
@@ -74,7 +75,12 @@ class PositionFigures:
     initial_margin: Decimal
     maintenance_margin: Decimal
     unrealized_pnl: Decimal
-    liquidation_price: Decimal | None
+    wallet: WalletFigures = field(compare=False, repr=False)
+
+    @cached_property
+    def liquidation_price(self) -> Decimal | None:
+        """Solved when asked for (a solve per bracket): the rules never need it, reports do."""
+        return self.wallet.liquidation_price_of(self.held)
 
     @property
     def isolated_margin_balance(self) -> Decimal:
@@ -107,7 +113,7 @@ class WalletFigures:
             initial_margin=position.initial_margin(mark, held.leverage),
             maintenance_margin=position.maintenance_margin(mark),
             unrealized_pnl=position.unrealized_pnl(mark),
-            liquidation_price=self._liquidation_price(held),
+            wallet=self,
         )
 
     # --- the cross positions ---
@@ -177,7 +183,7 @@ class WalletFigures:
 
     # --- liquidation prices ---
 
-    def _liquidation_price(self, held: HeldPosition) -> Decimal | None:
+    def liquidation_price_of(self, held: HeldPosition) -> Decimal | None:
         mark = self.marks[held.symbol]
         if held.is_isolated:
             return liquidation_price([held.position], held.isolated_margin, mark)

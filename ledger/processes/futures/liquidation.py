@@ -113,6 +113,8 @@ def liquidate_futures_step(
         return
     account = uow.account(liquidation.account)
     assert isinstance(account, FuturesAccount)
+    if not account.is_liquidating(liquidation.id):
+        return  # carried out by another copy of this step since the liquidation was read: its save stands
     carry_out(uow, liquidation, account, event.at, {**cause, "liquidation_id": str(liquidation.id)})
 
 
