@@ -185,6 +185,12 @@ futures_wallets = Table(
     Column("position_mode", String(), nullable=False),
     Column("cross_wallet_balance", Amount, nullable=False),
     Column("settling", Amount, nullable=False),
+    # Since the wallet opened (`FuturesAccount.totals`).
+    Column("realized_pnl", Amount, nullable=False),
+    Column("funding", Amount, nullable=False),
+    Column("commissions", Amount, nullable=False),
+    Column("clearance_fees", Amount, nullable=False),
+    Column("shortfalls_covered", Amount, nullable=False),
     Column("status", String(), nullable=False),
     Column("liquidation_id", String()),  # of the cross positions
 )

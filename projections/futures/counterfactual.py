@@ -13,6 +13,8 @@ def wallet_outcome(state: dict[str, Any]) -> dict[str, Any]:
     return {
         "balances": state["balances"],
         "wallet_balance": state["wallet_balance"],
+        "realized_pnl": state["realized_pnl"],
+        "funding": state["funding"],
         "margin_ratio": state["margin_ratio"],
         "positions": [
             {"symbol": position["symbol"], "side": position["side"], "quantity": position["quantity"]}

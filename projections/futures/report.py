@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ledger.domain.futures.account import DEFAULT_LEVERAGE
+from ledger.domain.futures.account import DEFAULT_LEVERAGE, WALLET_TOTALS
 from ledger.domain.futures.contracts import FuturesPosition, Side, reported, symbol_of
 from ledger.domain.futures.exact import exact_sum
 from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionFigures, Slot, WalletFigures
@@ -114,6 +114,7 @@ def wallet_section(wallet: Row, figures: WalletFigures) -> dict[str, Any]:
         "available_balance": reported_text(figures.available_balance),
         "margin_ratio": reported_text(figures.margin_ratio),
         "positions": [position_section(position) for position in figures.positions],
+        **{total: normalized(wallet[total]) for total in WALLET_TOTALS},
     }
     if wallet["liquidation_id"] is not None:
         section["liquidation_id"] = wallet["liquidation_id"]

@@ -135,6 +135,7 @@ def wallet_row(account: FuturesAccount) -> dict[str, Any]:
         "position_mode": account.position_mode,
         "cross_wallet_balance": account.cross_wallet,
         "settling": exact_sum(*account.settling.values()),
+        **account.totals,
         "status": account.status,
         "liquidation_id": None if account.liquidation_id is None else str(account.liquidation_id),
     }

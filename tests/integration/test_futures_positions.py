@@ -290,3 +290,34 @@ def test_a_symbols_contract_terms_do_not_change_under_open_positions_but_its_bra
     assert not run(session, {"op": "params", "symbols": {"BTCUSDT": {**spec, "base": "BTC"}}})
     _account, figures = wallet(session)
     assert figures.positions[0].maintenance_margin == Decimal("30")  # 3000 x 1 %, the new bracket
+
+
+def test_the_wallets_totals_explain_its_balance(session: LedgerSession) -> None:
+    """wallet = transfers + realized PnL + funding - commissions - clearance fees + shortfalls covered."""
+    usdm_wallet(session, "1000")
+    run(
+        session,
+        trade("buy", "0.5", "30000", fee="1.5"),
+        {"op": "mark", "symbol": "BTCUSDT", "price": "28200"},
+        {"op": "funding", "symbol": "BTCUSDT", "rate": "0.0001"},
+        {"op": "mark", "symbol": "BTCUSDT", "price": "28100"},
+        {"op": "deposit", "account": "F", "asset": "USDT", "amount": "10"},
+    )
+    account, _figures = wallet(session)
+    assert account.totals == {
+        "realized_pnl": Decimal("-950"),
+        "funding": Decimal("-1.41"),
+        "commissions": Decimal("1.5"),
+        "clearance_fees": Decimal("47.09"),
+        "shortfalls_covered": Decimal("0"),
+    }
+    totals = account.totals
+    explained = (
+        Decimal("1010")
+        + totals["realized_pnl"]
+        + totals["funding"]
+        - totals["commissions"]
+        - totals["clearance_fees"]
+        + totals["shortfalls_covered"]
+    )
+    assert account.wallet_balance == explained == Decimal("10")

@@ -47,6 +47,7 @@ from ledger.domain.prices import PriceBook
 from ledger.domain.product import AccountMode
 
 DEFAULT_LEVERAGE = 20  # and cross, for a symbol no `leverage` input set
+WALLET_TOTALS = ("realized_pnl", "funding", "commissions", "clearance_fees", "shortfalls_covered")
 CROSS_SCOPE = "cross"
 
 
@@ -118,6 +119,9 @@ class FuturesAccount(Aggregate):
         self.arrived_while_liquidating = ZERO
         self.liquidations_started = 0
         self.fundings_settled: dict[str, int] = {}  # symbol -> last funding sequence settled
+        # Since the wallet opened, what explains its balance beside transfers (domain.md:
+        # wallet = transfers + realized PnL + funding - commissions - clearance fees + shortfalls covered).
+        self.totals: dict[str, Decimal] = dict.fromkeys(WALLET_TOTALS, ZERO)
         self.status: str = FuturesStatus.NORMAL
 
     # --- what the account holds ---------------------------------------------------
@@ -685,6 +689,11 @@ class FuturesAccount(Aggregate):
             fee.copy_negate(),
         )
         self._put_position(symbol, slot, position_after)
+        self._add_to_total("realized_pnl", realized_pnl)
+        self._add_to_total("commissions", fee)
+
+    def _add_to_total(self, name: str, amount: Decimal) -> None:
+        self.totals[name] = exact_sum(self.totals[name], amount)
 
     def _put_position(self, symbol: str, slot: str, position: dict[str, Any] | None) -> None:
         slots = self.positions.setdefault(symbol, {})
@@ -836,6 +845,7 @@ class FuturesAccount(Aggregate):
         else:
             self.cross_wallet = exact_sum(self.cross_wallet, amount)
         self.fundings_settled[symbol] = sequence
+        self._add_to_total("funding", amount)
 
     # --- liquidation --------------------------------------------------------------------------
 
@@ -955,6 +965,7 @@ class FuturesAccount(Aggregate):
             self.cross_wallet = exact_sum(self.cross_wallet, realized_pnl)
         else:
             self.settling[str(liquidation_id)] = exact_sum(isolated_margin, realized_pnl)
+        self._add_to_total("realized_pnl", realized_pnl)
 
     def remaining_after_close(self, liquidation_id: uuid.UUID) -> Decimal:
         """What the liquidated scope holds once its positions are closed: the cross wallet
@@ -1002,6 +1013,7 @@ class FuturesAccount(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         self._settle(liquidation_id, amount.copy_negate())
+        self._add_to_total("clearance_fees", amount)
 
     class ShortfallCovered(Event):
         """`insurance-fund` brings what the liquidated scope holds back to zero."""
@@ -1034,6 +1046,7 @@ class FuturesAccount(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         self._settle(liquidation_id, amount)
+        self._add_to_total("shortfalls_covered", amount)
 
     def _settle(self, liquidation_id: uuid.UUID, amount: Decimal) -> None:
         if self.liquidation_id == liquidation_id:

@@ -46,6 +46,11 @@ def upgrade() -> None:
     sa.Column('position_mode', sa.String(), nullable=False),
     sa.Column('cross_wallet_balance', projections.tables.Amount(), nullable=False),
     sa.Column('settling', projections.tables.Amount(), nullable=False),
+    sa.Column('realized_pnl', projections.tables.Amount(), nullable=False),
+    sa.Column('funding', projections.tables.Amount(), nullable=False),
+    sa.Column('commissions', projections.tables.Amount(), nullable=False),
+    sa.Column('clearance_fees', projections.tables.Amount(), nullable=False),
+    sa.Column('shortfalls_covered', projections.tables.Amount(), nullable=False),
     sa.Column('status', sa.String(), nullable=False),
     sa.Column('liquidation_id', sa.String(), nullable=True),
     sa.PrimaryKeyConstraint('account')
