@@ -4,17 +4,26 @@ liquidation (trigger and lock, each position closed at the mark, clearance fee,
 shortfall, unlock, completed), each state the one `ledger history` gives at that point
 (`projections.futures.history.wallet_state`); around the steps, the input followed back
 through the events' causes (`projections.postmortem`) and the symbols' parameters in
-force at the trigger.
+force at the trigger; and, for the chart, the liquidated scope's margin ratio over time
+(the cross positions', or the isolated position's), with its symbols' marks.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.domain.futures.account import FuturesAccount
+from ledger.domain.futures.liquidation import FuturesLiquidation
+from ledger.domain.futures.wallet import PositionFigures, WalletFigures
+from ledger.domain.money import normalized
 from ledger.domain.product import Product
 from projections.futures.history import wallet_state
+from projections.futures.queries import FuturesReader
+from projections.futures.report import mark_of, reported_text
 from projections.history import iso
 from projections.postmortem import (
     POSTMORTEMS,
@@ -37,6 +46,7 @@ STEP_OF_EVENT = {
     "FuturesAccount.LiquidationEnded": "unlock",
     "FuturesLiquidation.Completed": "completed",
 }
+CHART_POINT_LIMIT = 500  # the most recent are kept: the descent into the liquidation
 # The wallet's figures each step shows (the positions are counted, listed in the state).
 STEP_FIGURES = ("status", "wallet_balance", "cross_wallet_balance", "margin_balance", "margin_ratio")
 
@@ -60,6 +70,7 @@ def futures_postmortem(app: Ledger, reader: ViewReader, row: Row, account: Row) 
         "cause_chain": [chain_link(link) for link in chain],
         "parameters": _parameters_in_force(reader, trigger_at, set(triggered.prices)),
         "steps": steps,
+        "chart": _chart(app, reader, account_id, row["account"], indexed, triggered, before),
     }
 
 
@@ -94,3 +105,172 @@ def _parameters_in_force(reader: ViewReader, through: int, symbols: set[str]) ->
         "set_at": None if row is None else iso(as_utc(row["at"])),
         "symbols": json_safe({symbol: data.get("symbols", {}).get(symbol) for symbol in sorted(symbols)}),
     }
+
+
+# --- the chart ------------------------------------------------------------------------------
+
+
+def _chart(
+    app: Ledger,
+    reader: ViewReader,
+    account_id: uuid.UUID,
+    account: str,
+    indexed: list[Row],
+    triggered: FuturesLiquidation.Triggered,
+    before_input: int,
+) -> dict[str, Any]:
+    """The liquidated scope's margin ratio (maintenance margin / margin balance: liquidated
+    at 1) at each of the account's events, each mark of the scope's symbols and each of the
+    liquidation's events, from the scope's first opening trade (since its previous
+    liquidation) to the liquidation's completion."""
+    scope, points = _chart_points(app, reader, account, indexed, triggered, before_input)
+    kept = points[-CHART_POINT_LIMIT:]
+    wallets = _WalletVersions(app, account_id)
+    return {
+        "scope": {"symbol": scope.symbol, "slot": scope.slot},  # symbol None: the cross positions
+        "threshold": normalized(triggered.threshold),
+        "trigger_notification_id": indexed[0]["notification_id"],
+        "points": [_chart_point(reader, wallets, scope, notification_id) for notification_id in kept],
+        "truncated": len(points) > len(kept),
+    }
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a liquidation liquidates: the cross positions (symbol None) or one isolated
+    position; and the symbols charted, whose marks move its ratio: those it held at the
+    trigger and, for the cross positions, those the wallet opened positions in since the
+    chart's start."""
+
+    symbol: str | None
+    slot: str | None
+    symbols: frozenset[str]
+
+    def figures(self, wallet: WalletFigures) -> list[PositionFigures]:
+        """The scope's positions at that point (an isolated one is gone once closed)."""
+        if self.symbol is None:
+            return wallet.cross
+        return [
+            figures
+            for figures in wallet.isolated
+            if figures.held.symbol == self.symbol and figures.held.slot.value == self.slot
+        ]
+
+
+class _WalletVersions:
+    """The wallet at each version the chart asks for, each loaded once (the points between
+    two of its events, marks, share one)."""
+
+    def __init__(self, app: Ledger, account_id: uuid.UUID):
+        self.app = app
+        self.account_id = account_id
+        self.loaded: dict[int, FuturesAccount] = {}
+
+    def at(self, reader: ViewReader, through: int) -> FuturesAccount:
+        version = reader.aggregate_version_at(str(self.account_id), through)
+        assert version is not None, f"the account has no event at or before notification {through}"
+        if version not in self.loaded:
+            self.loaded[version] = self.app.repository.get(self.account_id, version=version)
+        return self.loaded[version]
+
+
+def _chart_point(reader: ViewReader, wallets: _WalletVersions, scope: _Scope, through: int) -> dict[str, Any]:
+    """The scope after notification `through`: the wallet at that version, at the marks and
+    parameters in force then, its figures `WalletFigures`' (reported as the report does)."""
+    account = wallets.at(reader, through)
+    prices = reader.prices(through)
+    held = account.held_positions(prices.parameters)
+    wallet = WalletFigures(account.cross_wallet, held, {h.symbol: mark_of(prices, h.symbol) for h in held})
+    positions = scope.figures(wallet)
+    ratio, balance, maintenance = _scope_figures(scope, wallet, positions)
+    # The charted symbols as marked then (a closed position's too, so the line of its mark
+    # runs through the liquidation), and any other the scope held at that point.
+    symbols = scope.symbols | {figures.held.symbol for figures in positions}
+    marks = {symbol: prices.symbol_mark(symbol) for symbol in sorted(symbols)}
+    return {
+        "notification_id": through,
+        "at": iso(reader.event_time(through)),
+        "margin_ratio": reported_text(ratio),
+        "margin_balance": reported_text(balance),
+        "maintenance_margin": reported_text(maintenance),
+        "positions": len(positions),
+        "marks": {symbol: normalized(mark) for symbol, mark in marks.items() if mark is not None},
+    }
+
+
+def _scope_figures(
+    scope: _Scope, wallet: WalletFigures, positions: list[PositionFigures]
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """The scope's margin ratio, margin balance and maintenance margin."""
+    if scope.symbol is None:
+        return wallet.margin_ratio, wallet.cross_margin_balance, wallet.cross_maintenance_margin
+    if not positions:
+        return None, None, None  # the isolated position is closed: nothing to measure
+    (position,) = positions
+    return position.margin_ratio, position.isolated_margin_balance, position.maintenance_margin
+
+
+def _chart_points(
+    app: Ledger,
+    reader: ViewReader,
+    account: str,
+    indexed: list[Row],
+    triggered: FuturesLiquidation.Triggered,
+    before_input: int,
+) -> tuple[_Scope, list[int]]:
+    """The scope charted, and its points: the account's events from the chart's start, the
+    liquidation's own events, and the marks of the charted symbols (no event of the
+    account's records them, yet they move the ratio)."""
+    trigger_at, end = indexed[0]["notification_id"], indexed[-1]["notification_id"]
+    account_rows = reader.account_events(account, end)
+    views = FuturesReader(reader.engine)
+    at_trigger = frozenset(triggered.prices)
+    since = _previous_end(app, account_rows, triggered, trigger_at)
+    trades = views.opening_trades(account, since, trigger_at)
+    start = _chart_start(account_rows, trades, at_trigger, since, trigger_at)
+    symbols = at_trigger
+    if triggered.symbol is None:  # a cross position closed before the trigger moved the ratio too
+        symbols |= {trade["symbol"] for trade in trades if trade["notification_id"] >= start}
+    scope = _Scope(triggered.symbol, triggered.slot, symbols)
+    points = {row["notification_id"] for row in account_rows if row["notification_id"] >= start}
+    points |= {row["notification_id"] for row in indexed}
+    points |= set(views.symbol_mark_notifications(set(scope.symbols), start, end))
+    if before_input >= start:
+        points.add(before_input)  # the wallet as the triggering input found it
+    return scope, sorted(points)
+
+
+def _chart_start(
+    account_rows: list[Row], trades: list[Row], symbols: frozenset[str], since: int, trigger_at: int
+) -> int:
+    """The first trade that opened or increased a position in a symbol the scope held at
+    the trigger, since the scope's previous liquidation ended (which left it without one);
+    without such a trade, the account's first event since then."""
+    opened = [trade["notification_id"] for trade in trades if trade["symbol"] in symbols]
+    if opened:
+        return opened[0]
+    later = [row["notification_id"] for row in account_rows if since < row["notification_id"] < trigger_at]
+    return later[0] if later else trigger_at
+
+
+def _previous_end(
+    app: Ledger, account_rows: list[Row], triggered: FuturesLiquidation.Triggered, trigger_at: int
+) -> int:
+    """Where the previous liquidation of the same scope ended (0: none did)."""
+    earlier = [row for row in account_rows if row["notification_id"] < trigger_at]
+    same_scope = {
+        row["liquidation_id"]
+        for row in earlier
+        if row["event"] == "FuturesAccount.LiquidationStarted"
+        and _scope_of(stored_event(app, row)) == (triggered.symbol, triggered.slot)
+    }
+    ends = (
+        row["notification_id"]
+        for row in earlier
+        if row["event"] == "FuturesAccount.LiquidationEnded" and row["liquidation_id"] in same_scope
+    )
+    return max(ends, default=0)
+
+
+def _scope_of(started: FuturesAccount.LiquidationStarted) -> tuple[str | None, str | None]:
+    return started.symbol, started.slot

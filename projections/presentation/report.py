@@ -1,9 +1,8 @@
 """`ledger run`'s report as rich tables: warnings, the accounts of each product (the
-sheets each registered product prints, `ACCOUNT_SHEETS`: the spot-margin one prints its
-sheet even when it has no account, `projections.presentation.margin.report`), the system
-accounts, liquidations (each kind's cells as its product tells them,
-`LIQUIDATION_CELLS`), the lists a product adds (`LIST_SHEETS`: the futures trades),
-rejections and conservation."""
+sheets each registered product prints, `ACCOUNT_SHEETS`: none for a product without an
+account in the store), the system accounts, liquidations (each kind's cells as its
+product tells them, `LIQUIDATION_CELLS`), the lists a product adds (`LIST_SHEETS`: the
+futures trades), rejections and conservation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""A futures liquidation's postmortem as rich tables and as a page: the summary, the
-input that set it off, the liquidated symbols' parameters in force, and the wallet step
-by step."""
+"""A futures liquidation's postmortem as rich tables: the summary, the input that set it
+off, the liquidated symbols' parameters in force, and the wallet step by step (the page,
+with its chart, is `projections.presentation.futures.html`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from rich.text import Text
 
 from ledger.domain.product import Product
 from projections.presentation.futures.report import in_asset, position_text, trigger_text
-from projections.presentation.html import POSTMORTEM_SECTIONS, definitions, inputs_table, table
 from projections.presentation.postmortem import POSTMORTEM_SHEETS, inputs_sheet
 from projections.presentation.report import fee_text, status_text
 from projections.presentation.tables import Sheet, facts_text, prices_text
@@ -48,19 +47,6 @@ def postmortem_sheets(postmortem: dict[str, Any]) -> list[Sheet]:
     for row in step_rows(postmortem):
         steps.add_row(*row)
     return [summary, inputs_sheet(postmortem), parameters_sheet, steps]
-
-
-@POSTMORTEM_SECTIONS.register(Product.FUTURES)
-def postmortem_sections(postmortem: dict[str, Any]) -> list[str]:
-    return [
-        definitions(summary_pairs(postmortem)),
-        "<h2>The input that set it off</h2>",
-        inputs_table(postmortem),
-        "<h2>Parameters in force</h2>",
-        table(list(PARAMETER_COLUMNS), [list(row) for row in parameter_rows(postmortem["parameters"])]),
-        "<h2>Step by step</h2>",
-        table(list(STEP_COLUMNS), [list(row) for row in step_rows(postmortem)], numeric=frozenset({0, 3, 4, 5, 6})),
-    ]
 
 
 def summary_pairs(postmortem: dict[str, Any]) -> list[tuple[str, str]]:

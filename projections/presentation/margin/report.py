@@ -13,6 +13,10 @@ from projections.presentation.tables import Sheet, book_text, mode_text, prices_
 
 @ACCOUNT_SHEETS.register(Product.MARGIN)
 def accounts_sheets(accounts: dict[str, dict[str, Any]]) -> list[Sheet]:
+    """None without a spot or margin account: a store of futures wallets alone prints no
+    empty "Accounts" sheet."""
+    if not accounts:
+        return []
     return [accounts_sheet(accounts)]
 
 
