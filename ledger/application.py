@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
+from eventsourcing.persistence import JSONTranscoder
 
 from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.liquidation import FuturesLiquidation
@@ -45,6 +46,7 @@ from ledger.inputs import (
     fingerprint,
     recorded_time,
 )
+from ledger.transcodings import FractionAsStr
 
 
 class Ledger(Application):
@@ -75,6 +77,10 @@ class Ledger(Application):
         self._next_log_versions: dict[uuid.UUID, int] = {}
         self.parameter_overlay: dict[str, Any] = {}
         self.store_url: str | None = None  # set when opened by URL (`ledger.bootstrap.open_ledger`)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(FractionAsStr())
 
     def construct_recorder(self):  # type: ignore[no-untyped-def]
         return self.factory.process_recorder()

@@ -204,7 +204,7 @@ futures_positions = Table(
     Column("slot", String(), primary_key=True),
     Column("side", String(), nullable=False),
     Column("quantity", Amount, nullable=False),
-    Column("entry_price", Amount, nullable=False),
+    Column("entry_price", String(), nullable=False),  # exact: `100/3` (an average of prices)
     Column("isolated_margin", Amount, nullable=False),
     Column("liquidation_id", String()),  # of this isolated position
 )

@@ -7,6 +7,7 @@ import functools
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from ledger.domain.money import normalized
@@ -29,6 +30,12 @@ def json_safe(value: Any) -> Any:
 @json_safe.register
 def _decimal(value: Decimal) -> str:
     return normalized(value)
+
+
+@json_safe.register
+def _fraction(value: Fraction) -> str:
+    """An exact rational (a futures entry price) as its exact text: `9800`, `100/3`."""
+    return str(value)
 
 
 @json_safe.register

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ledger.domain.entries import BALANCE
-from ledger.domain.futures.exact import exact_sum
+from ledger.domain.futures.exact import decimal_sum
 from ledger.domain.money import ZERO, normalized
 from ledger.domain.product import AccountMode, Product
 from projections import tables
@@ -42,7 +42,7 @@ def wallets_match_books(found: dict[str, dict[Key, Row]], books: Books, others: 
                 }
             )
             continue
-        stated = exact_sum(
+        stated = decimal_sum(
             wallet["cross_wallet_balance"],
             wallet["settling"],
             *(position["isolated_margin"] for position in isolated.get(account, [])),

@@ -12,11 +12,12 @@ entry price, trade costs) as they are.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from ledger.domain.futures.account import DEFAULT_LEVERAGE, WALLET_TOTALS
 from ledger.domain.futures.contracts import FuturesPosition, Side, reported, symbol_of
-from ledger.domain.futures.exact import exact_sum
+from ledger.domain.futures.exact import decimal_sum
 from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionFigures, Slot, WalletFigures
 from ledger.domain.money import normalized
 from ledger.domain.parameters import RiskParameters
@@ -76,7 +77,10 @@ def wallet_figures(wallet: Row, positions: list[Row], settings: list[Row], price
 def held_position(row: Row, leverage: int, margin_type: MarginType, parameters: RiskParameters) -> HeldPosition:
     return HeldPosition(
         position=FuturesPosition(
-            symbol_of(parameters, row["symbol"]), Side[row["side"].upper()], row["quantity"], row["entry_price"]
+            symbol_of(parameters, row["symbol"]),
+            Side[row["side"].upper()],
+            row["quantity"],
+            Fraction(row["entry_price"]),
         ),
         slot=Slot(row["slot"]),
         leverage=leverage,
@@ -101,7 +105,7 @@ def wallet_section(wallet: Row, figures: WalletFigures) -> dict[str, Any]:
     asset = wallet["asset"]
     # What the wallet holds of its asset, its balance book: the wallet balance, and the
     # margin of isolated positions a liquidation is settling (none once it has ended).
-    held = exact_sum(figures.wallet_balance, wallet["settling"])
+    held = decimal_sum(figures.wallet_balance, wallet["settling"])
     section: dict[str, Any] = {
         "mode": wallet["mode"],
         "asset": asset,
@@ -128,7 +132,7 @@ def position_section(figures: PositionFigures) -> dict[str, Any]:
         "symbol": held.symbol,
         "side": position.side.name.lower(),
         "quantity": normalized(position.quantity),
-        "entry_price": normalized(position.entry_price),
+        "entry_price": reported_text(position.entry_price),
         "mark_price": normalized(figures.mark),
         "notional": reported_text(figures.notional),
         "leverage": held.leverage,
@@ -147,6 +151,6 @@ def position_section(figures: PositionFigures) -> dict[str, Any]:
     return section
 
 
-def reported_text(figure: Decimal | None) -> str | None:
+def reported_text(figure: Fraction | Decimal | None) -> str | None:
     """Half-even to 8 places, without trailing zeros; None stays null."""
     return None if figure is None else normalized(reported(figure))

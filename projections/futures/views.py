@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.futures.account import FuturesAccount
-from ledger.domain.futures.exact import exact_sum
+from ledger.domain.futures.exact import decimal_sum
 from ledger.domain.futures.liquidation import FuturesLiquidation
 from ledger.domain.futures.market import SymbolMarket
 from ledger.domain.money import normalized
@@ -134,7 +134,7 @@ def wallet_row(account: FuturesAccount) -> dict[str, Any]:
         "asset": account.asset,
         "position_mode": account.position_mode,
         "cross_wallet_balance": account.cross_wallet,
-        "settling": exact_sum(*account.settling.values()),
+        "settling": decimal_sum(*account.settling.values()),
         **account.totals,
         "status": account.status,
         "liquidation_id": None if account.liquidation_id is None else str(account.liquidation_id),
@@ -149,7 +149,7 @@ def position_row(account: str, symbol: str, slot: str, position: dict[str, Any])
         "slot": slot,
         "side": position["side"],
         "quantity": position["quantity"],
-        "entry_price": position["entry_price"],
+        "entry_price": str(position["entry_price"]),  # the exact rational's text
         "isolated_margin": position["isolated_margin"],
         "liquidation_id": None if liquidation_id is None else str(liquidation_id),
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from ledger.domain.entries import imbalances
 from ledger.domain.futures.account import FuturesAccount, futures_liquidation_id
+from ledger.domain.futures.exact import rounded
 from ledger.domain.futures.liquidation import FuturesLiquidation
 from ledger.domain.futures.wallet import WalletFigures
 from ledger.log import stored_events
@@ -265,8 +266,8 @@ def test_the_exact_liquidation_price_liquidates_and_a_tick_before_does_not(sessi
     price = figures.positions[0].liquidation_price
     assert price is not None
     tick = Decimal("0.00000001")
-    at_or_past = price.quantize(tick, rounding=ROUND_FLOOR)  # a long liquidates at or below it
-    safe = at_or_past + tick if at_or_past == price else price.quantize(tick, rounding=ROUND_CEILING)
+    at_or_past = rounded(price, 8, ROUND_FLOOR)  # a long liquidates at or below it
+    safe = at_or_past + tick
     run(session, {"op": "mark", "symbol": "BTCUSD_PERP", "price": str(safe)})
     assert wallet(session)[1].positions != []
     run(session, {"op": "mark", "symbol": "BTCUSD_PERP", "price": str(at_or_past)})
@@ -321,3 +322,69 @@ def test_the_wallets_totals_explain_its_balance(session: LedgerSession) -> None:
         + totals["shortfalls_covered"]
     )
     assert account.wallet_balance == explained == Decimal("10")
+
+
+# --- exact to the last unit: figures that chain a division (found by an independent audit) ---
+
+
+def open_at(session: LedgerSession, mode: str, asset: str, deposit: str, symbol: str, mark: str) -> None:
+    assert not run(
+        session,
+        {"op": "open", "account": "F", "mode": mode, "asset": asset, **START},
+        {"op": "deposit", "account": "F", "asset": asset, "amount": deposit},
+        {"op": "mark", "symbol": symbol, "price": mark},
+    )
+
+
+def test_pnl_realized_on_an_averaged_entry_is_rounded_from_its_exact_value(session: LedgerSession) -> None:
+    """Entry 100/3: selling 3 at 33.343333335 realizes exactly 0.030000005, a tie that
+    half-even rounds down to 0.03 (a 60-digit entry price lands beside the tie)."""
+    open_at(session, "usdm", "USDT", "1000", "BTCUSDT", "33")
+    assert not run(session, trade("buy", "1", "33"), trade("buy", "2", "33.5"), trade("sell", "3", "33.343333335"))
+    assert wallet(session)[0].totals["realized_pnl"] == Decimal("0.03")
+
+
+def test_pnl_realized_on_an_inverse_position_is_rounded_from_its_exact_value(session: LedgerSession) -> None:
+    """3 contracts of 100 from 3 to 6144: 300 x (1/3 - 1/6144) = 99.951171875 exactly -> 99.95117188."""
+    open_at(session, "coinm", "BTC", "20", "BTCUSD_PERP", "3")
+    assert not run(
+        session,
+        {"op": "leverage", "account": "F", "symbol": "BTCUSD_PERP", "leverage": 10, "margin_type": "cross"},
+        {"op": "trade", "account": "F", "symbol": "BTCUSD_PERP", "side": "buy", "quantity": "3", "price": "3"},
+        {"op": "mark", "symbol": "BTCUSD_PERP", "price": "6144"},
+        {"op": "trade", "account": "F", "symbol": "BTCUSD_PERP", "side": "sell", "quantity": "3", "price": "6144"},
+    )
+    assert wallet(session)[0].totals["realized_pnl"] == Decimal("99.95117188")
+
+
+def test_funding_on_an_inverse_notional_is_rounded_from_its_exact_value(session: LedgerSession) -> None:
+    """1 contract of 100 at mark 3: notional 100/3 BTC; x 0.00000000045 = 1.5e-8 exactly -> pays 2e-8."""
+    open_at(session, "coinm", "BTC", "5", "BTCUSD_PERP", "3")
+    assert not run(
+        session,
+        {"op": "trade", "account": "F", "symbol": "BTCUSD_PERP", "side": "buy", "quantity": "1", "price": "3"},
+        {"op": "funding", "symbol": "BTCUSD_PERP", "rate": "0.00000000045"},
+    )
+    assert wallet(session)[0].totals["funding"] == Decimal("-0.00000002")
+
+
+def test_a_mark_exactly_at_the_liquidation_price_of_an_averaged_entry_liquidates(session: LedgerSession) -> None:
+    """Entry 100/3 on 3 BTC, wallet 40.24: at mark 20 the margin balance 0.24 equals MM 0.24."""
+    open_at(session, "usdm", "USDT", "40.24", "BTCUSDT", "33")
+    assert not run(session, trade("buy", "1", "33"), trade("buy", "2", "33.5"))
+    run(session, {"op": "mark", "symbol": "BTCUSDT", "price": "20.00000001"})
+    assert wallet(session)[1].positions != []
+    run(session, {"op": "mark", "symbol": "BTCUSDT", "price": "20"})
+    assert wallet(session)[1].positions == []
+
+
+def test_the_cost_to_open_is_compared_exactly_with_the_available_balance(session: LedgerSession) -> None:
+    """IM 300.000000009 / 3 = 100.000000003 exactly: more than the 100 available, though it
+    is recorded as 100."""
+    open_at(session, "usdm", "USDT", "100", "BTCUSDT", "300.000000009")
+    refused = run(
+        session,
+        {"op": "leverage", "account": "F", "symbol": "BTCUSDT", "leverage": 3, "margin_type": "cross"},
+        trade("buy", "1", "300.000000009"),
+    )
+    assert "available balance" in refused[0]["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,6 @@ from hypothesis import strategies as st
 from ledger.domain.futures.balances import liquidatable_at_marks, margin_balance
 from ledger.domain.futures.brackets import bracket_table
 from ledger.domain.futures.contracts import ContractKind, FuturesPosition, FuturesSymbol, Side, reported
-from ledger.domain.futures.exact import exact_difference, exact_sum
 from ledger.domain.futures.liquidation_price import liquidation_price, other_cross_positions_terms
 
 D = Decimal
@@ -86,8 +86,8 @@ def test_coinm_cross_one_way() -> None:
        = 11,250,000 / 334.827222… = 33,599.4186…; notional there 297.6 BTC (200-400: 12.5 %)."""
     position = FuturesPosition(BTCUSD_PERP, Side.LONG, D(100000), D(45000))
     price = liquidation_price([position], D(101), D(45000))
-    assert price is not None and round(price, 2) == D("33599.42")
-    assert str(price).startswith("33599.4186")
+    assert price == Fraction(20250000000, 602689)  # exact
+    assert reported(price) == D("33599.41860562")
 
 
 def test_isolated_short_linear() -> None:
@@ -151,24 +151,22 @@ def test_at_the_liquidation_price_the_margin_balance_meets_the_mm(
     inverse: bool, long: bool, quantity: int, entry: int, leverage: int, other_mm: int
 ) -> None:
     """WB = notional at entry / leverage (+ the other position's MM, with no uPnL there):
-    at LP, WB + uPnL(LP) = MM(LP) + TMM1 (to 60 digits), and the exact trigger flips there."""
+    at LP, WB + uPnL(LP) = MM(LP) + TMM1 exactly, and the exact trigger flips there."""
     symbol = BTCUSD_PERP if inverse else BTCUSDT
     size = D(quantity) if inverse else D(quantity).scaleb(-3)
     side = Side.LONG if long else Side.SHORT
-    position = FuturesPosition(symbol, side, size, D(entry))
-    tmm1 = D(other_mm) / 1000 if inverse else D(other_mm)
-    wallet = position.notional(D(entry)) / leverage + tmm1
-    price = liquidation_price([position], wallet, D(entry), tmm1, D(0))
+    position = FuturesPosition(symbol, side, size, Fraction(entry))
+    tmm1 = Fraction(other_mm, 1000) if inverse else Fraction(other_mm)
+    wallet = position.notional(entry) / leverage + tmm1
+    price = liquidation_price([position], wallet, D(entry), tmm1, 0)
     assert price is not None
     balance = margin_balance(wallet, [position.unrealized_pnl(price)])
-    gap = exact_difference(balance, exact_sum(position.maintenance_margin(price), tmm1))
-    assert abs(gap) < D("1e-40")
-    # The computed LP is exact to about 1e-56: a mark 1e-40 on the liquidating side of it
-    # liquidates and one 1e-40 on the other side does not, decided exactly (an inverse
-    # symbol's figures divide by the mark). Integer inputs often put the LP within far less
-    # than a tick of a grid price, so the grid itself is not where this is checked.
-    nudge = D("1e-40")
-    below, above = exact_difference(price, nudge), exact_sum(price, nudge)
+    assert balance == position.maintenance_margin(price) + tmm1
+    # The other position's MM and no uPnL there: its part of the wallet covers it.
+    own = wallet - tmm1
+    nudge = Fraction(1, 10**40)
+    below, above = price - nudge, price + nudge
     liquidating, safe = (below, above) if long else (above, below)
-    assert liquidatable_at_marks(wallet, [(position, liquidating)], tmm1)
-    assert not liquidatable_at_marks(wallet, [(position, safe)], tmm1)
+    assert liquidatable_at_marks(own, [(position, price)])
+    assert liquidatable_at_marks(own, [(position, liquidating)])
+    assert not liquidatable_at_marks(own, [(position, safe)])

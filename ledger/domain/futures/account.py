@@ -16,8 +16,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -35,13 +36,14 @@ from ledger.domain.futures.contracts import (
     notional,
     notional_after_trade,
     realized_pnl,
+    reported,
     symbol_of,
 )
-from ledger.domain.futures.exact import exact_difference, exact_sum
+from ledger.domain.futures.exact import decimal_difference, decimal_sum, exact, exact_sum, rounded
 from ledger.domain.futures.funding import funding_payment
 from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionMode, Slot, WalletFigures
 from ledger.domain.identity import NAMESPACE, account_id
-from ledger.domain.money import ZERO, exact_product, exact_quotient, normalized, round_down, round_half_even
+from ledger.domain.money import ZERO, normalized
 from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import PriceBook
 from ledger.domain.product import AccountMode
@@ -143,7 +145,7 @@ class FuturesAccount(Aggregate):
         """The cross wallet, the isolated margins and what is being settled: what the
         account holds of its asset (its `balance` book)."""
         isolated = (position["isolated_margin"] for position in self.open_positions())
-        return exact_sum(self.cross_wallet, *isolated, *self.settling.values())
+        return decimal_sum(self.cross_wallet, *isolated, *self.settling.values())
 
     def open_positions(self) -> list[dict[str, Any]]:
         return [position for slots in self.positions.values() for position in slots.values()]
@@ -185,9 +187,9 @@ class FuturesAccount(Aggregate):
     def precision(self, parameters: RiskParameters) -> int:
         return parameters.precision(self.asset)
 
-    def _shown(self, amount: Decimal, parameters: RiskParameters) -> str:
+    def _shown(self, amount: Fraction | Decimal, parameters: RiskParameters) -> str:
         """An exact figure as a message shows it: to the asset's precision, rounded down."""
-        return normalized(round_down(amount, self.precision(parameters)))
+        return normalized(rounded(amount, self.precision(parameters), ROUND_FLOOR))
 
     # --- rules shared by commands ---------------------------------------------------
 
@@ -230,7 +232,7 @@ class FuturesAccount(Aggregate):
         if amount > withdrawable:
             raise Rejected(
                 f"{action} of {amount} {self.asset} exceeds what {self.name} may withdraw, "
-                f"{self._shown(max(ZERO, withdrawable), prices.parameters)} {self.asset} "
+                f"{self._shown(max(Fraction(0), withdrawable), prices.parameters)} {self.asset} "
                 "(cross wallet, less unrealized losses and the initial margin of cross positions; "
                 "unrealized profit is not withdrawable)"
             )
@@ -254,9 +256,9 @@ class FuturesAccount(Aggregate):
         self._arrived(amount)
 
     def _arrived(self, amount: Decimal) -> None:
-        self.cross_wallet = exact_sum(self.cross_wallet, amount)
+        self.cross_wallet = decimal_sum(self.cross_wallet, amount)
         if self.is_locked:
-            self.arrived_while_liquidating = exact_sum(self.arrived_while_liquidating, amount)
+            self.arrived_while_liquidating = decimal_sum(self.arrived_while_liquidating, amount)
 
     class Withdrawn(Event):
         asset: str
@@ -273,7 +275,7 @@ class FuturesAccount(Aggregate):
 
     @event(Withdrawn)
     def _withdrawn(self, account: str, asset: str, amount: Decimal, at: datetime, cause: dict[str, Any]) -> None:
-        self.cross_wallet = exact_difference(self.cross_wallet, amount)
+        self.cross_wallet = decimal_difference(self.cross_wallet, amount)
 
     class TransferredOut(Event):
         """Carries both entries of a transfer; `TransferredIn` is its mirror."""
@@ -297,7 +299,7 @@ class FuturesAccount(Aggregate):
     def _transferred_out(
         self, account: str, asset: str, amount: Decimal, to_account: str, at: datetime, cause: dict[str, Any]
     ) -> None:
-        self.cross_wallet = exact_difference(self.cross_wallet, amount)
+        self.cross_wallet = decimal_difference(self.cross_wallet, amount)
 
     class TransferredIn(Event):
         """The receiving side of a `TransferredOut`: its entries are on that event."""
@@ -359,14 +361,14 @@ class FuturesAccount(Aggregate):
         slots = self.positions.get(symbol_name, {})
         if slots and margin_type != current_type:
             raise Rejected(f"{symbol_name} has an open position in {self.name}: its margin type cannot change")
-        held_notional = ZERO
+        held_notional = Fraction(0)
         if slots:
             mark = self._mark(prices, symbol_name)
             held_notional = exact_sum(*(notional(symbol, p["quantity"], mark) for p in slots.values()))
         if not symbol.brackets.within_leverage(held_notional, leverage):
             raise Rejected(
                 f"{leverage}x is above the max leverage of {symbol_name}'s bracket for a notional of "
-                f"{normalized(held_notional)} ({symbol.brackets.max_leverage(held_notional)}x)"
+                f"{normalized(reported(held_notional))} ({symbol.brackets.max_leverage(held_notional)}x)"
             )
         if slots and leverage < current_leverage:
             if margin_type is MarginType.ISOLATED:
@@ -466,7 +468,7 @@ class FuturesAccount(Aggregate):
         parameters = prices.parameters
         symbol = self._symbol(parameters, symbol_name)
         mark = self._mark(prices, symbol_name)
-        slot = self._slot(position_side)
+        slot = self._slot(position_side, "a trade")
         if self._isolated_lock(symbol_name, slot) is not None:
             raise Rejected(f"the {slot} position of {symbol_name} is being liquidated")
         plan = self._plan_trade(symbol, slot, side, quantity, price, mark, reduce_only, fee, prices)
@@ -499,13 +501,14 @@ class FuturesAccount(Aggregate):
         )
         return plan
 
-    def _slot(self, position_side: str | None) -> Slot:
+    def _slot(self, position_side: str | None, action: str) -> Slot:
+        """The position `action` (a trade, an isolated margin move) acts on."""
         if self.position_mode == PositionMode.HEDGE:
             if position_side is None:
-                raise Rejected(f"account {self.name} is in hedge mode: a trade needs position_side long or short")
+                raise Rejected(f"account {self.name} is in hedge mode: {action} needs position_side long or short")
             return Slot(position_side)
         if position_side is not None:
-            raise Rejected(f"account {self.name} is in one-way mode: a trade takes no position_side")
+            raise Rejected(f"account {self.name} is in one-way mode: {action} takes no position_side")
         return Slot.BOTH
 
     def _isolated_lock(self, symbol: str, slot: Slot) -> str | None:
@@ -541,7 +544,7 @@ class FuturesAccount(Aggregate):
                 f"the trade reduces the {slot} leg of {symbol.name} by {quantity}, more than its size {held_quantity}"
             )
         closed_quantity = min(quantity, held_quantity) if reducing else ZERO
-        opened_quantity = exact_difference(quantity, closed_quantity)
+        opened_quantity = decimal_difference(quantity, closed_quantity)
         if reduce_only and (not reducing or opened_quantity > 0):
             raise Rejected(f"a reduce_only trade of {quantity} would open or grow a position in {symbol.name}")
 
@@ -550,21 +553,19 @@ class FuturesAccount(Aggregate):
         after: dict[str, Any] | None = None if held is None else dict(held)
         if closed_quantity > 0:
             assert held is not None and held_side is not None
-            realized = round_half_even(
-                realized_pnl(symbol, held_side, closed_quantity, held["entry_price"], price), precision
-            )
-            remaining = exact_difference(held_quantity, closed_quantity)
+            realized = rounded(realized_pnl(symbol, held_side, closed_quantity, held["entry_price"], price), precision)
+            remaining = decimal_difference(held_quantity, closed_quantity)
             if remaining == 0:
                 returned = held["isolated_margin"]
                 after = None
             else:
-                returned = round_half_even(
+                returned = rounded(
                     pro_rata_isolated_margin(held["isolated_margin"], closed_quantity, held_quantity), precision
                 )
                 after = {
                     **held,
                     "quantity": remaining,
-                    "isolated_margin": exact_difference(held["isolated_margin"], returned),
+                    "isolated_margin": decimal_difference(held["isolated_margin"], returned),
                 }
 
         cost: CostToOpen | None = None
@@ -579,18 +580,18 @@ class FuturesAccount(Aggregate):
                 after = {
                     "side": position_side.name.lower(),
                     "quantity": opened_quantity,
-                    "entry_price": price,
+                    "entry_price": exact(price),
                     "isolated_margin": added,
                     "liquidation_id": None,
                 }
             else:
                 after = {
                     **after,
-                    "quantity": exact_sum(after["quantity"], opened_quantity),
+                    "quantity": decimal_sum(after["quantity"], opened_quantity),
                     "entry_price": entry_price_after_increase(
                         symbol, after["quantity"], after["entry_price"], opened_quantity, price
                     ),
-                    "isolated_margin": exact_sum(after["isolated_margin"], added),
+                    "isolated_margin": decimal_sum(after["isolated_margin"], added),
                 }
         return TradePlan(slot, closed_quantity, realized, returned, opened_quantity, cost, added, after)
 
@@ -610,7 +611,7 @@ class FuturesAccount(Aggregate):
         if slot is not Slot.BOTH:
             other = self.positions.get(symbol.name, {}).get((Slot.SHORT if slot is Slot.LONG else Slot.LONG).value)
             if other is not None:
-                held_quantity = exact_sum(held_quantity, other["quantity"])
+                held_quantity = decimal_sum(held_quantity, other["quantity"])
         after = notional_after_trade(symbol, held_quantity, mark, opened_quantity, price)
         if not symbol.brackets.within_leverage(after, leverage):
             top = symbol.brackets.brackets[-1].cap
@@ -620,7 +621,8 @@ class FuturesAccount(Aggregate):
                 else f"whose bracket allows {symbol.brackets.max_leverage(after)}x"
             )
             raise Rejected(
-                f"the trade takes {symbol.name} to a notional of {normalized(after)}, {limit}, not {leverage}x"
+                f"the trade takes {symbol.name} to a notional of {normalized(reported(after))}, {limit}, "
+                f"not {leverage}x"
             )
 
     def _require_cost_fits(
@@ -642,9 +644,9 @@ class FuturesAccount(Aggregate):
             position = FuturesPosition(symbol, Side[p["side"].upper()], p["quantity"], p["entry_price"])
             held.append(HeldPosition(position, slot, leverage, margin_type, p["isolated_margin"]))
         marks = {h.symbol: self._mark(prices, h.symbol) for h in held}
-        cross_wallet = exact_sum(self.cross_wallet, realized, returned)
+        cross_wallet = decimal_sum(self.cross_wallet, realized, returned)
         available = WalletFigures(cross_wallet, held, marks).available_balance
-        needed = exact_sum(cost.cost, fee)
+        needed = cost.exact_cost + exact(fee)
         if needed > available:
             raise Rejected(
                 f"opening {symbol.name} costs {normalized(cost.cost)} {self.asset} (initial margin "
@@ -681,7 +683,7 @@ class FuturesAccount(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        self.cross_wallet = exact_sum(
+        self.cross_wallet = decimal_sum(
             self.cross_wallet,
             realized_pnl,
             isolated_margin_returned,
@@ -693,7 +695,7 @@ class FuturesAccount(Aggregate):
         self._add_to_total("commissions", fee)
 
     def _add_to_total(self, name: str, amount: Decimal) -> None:
-        self.totals[name] = exact_sum(self.totals[name], amount)
+        self.totals[name] = decimal_sum(self.totals[name], amount)
 
     def _put_position(self, symbol: str, slot: str, position: dict[str, Any] | None) -> None:
         slots = self.positions.setdefault(symbol, {})
@@ -724,7 +726,7 @@ class FuturesAccount(Aggregate):
         cause: dict[str, Any],
     ) -> None:
         self._require_unlocked("moving isolated margin")
-        slot = self._slot(position_side)
+        slot = self._slot(position_side, "an isolated margin move")
         position = self.positions.get(symbol_name, {}).get(slot.value)
         if position is None:
             leg = "" if slot is Slot.BOTH else f"{slot} "
@@ -734,7 +736,7 @@ class FuturesAccount(Aggregate):
             raise Rejected(f"the {symbol_name} position of {self.name} is cross, not isolated")
         if position.get("liquidation_id") is not None:
             raise Rejected(f"the {slot} position of {symbol_name} is being liquidated")
-        after = exact_sum(position["isolated_margin"], amount)
+        after = decimal_sum(position["isolated_margin"], amount)
         figures = self.figures(prices)
         if amount > 0:
             if amount > figures.available_balance:
@@ -772,7 +774,7 @@ class FuturesAccount(Aggregate):
         at: datetime,
         cause: dict[str, Any],
     ) -> None:
-        self.cross_wallet = exact_difference(self.cross_wallet, amount)
+        self.cross_wallet = decimal_difference(self.cross_wallet, amount)
         self.positions[symbol][slot]["isolated_margin"] = isolated_margin_after
 
     # --- funding ----------------------------------------------------------------------------------
@@ -785,7 +787,7 @@ class FuturesAccount(Aggregate):
         sequence: int
         rate: Decimal
         mark: Decimal
-        notional: Decimal
+        notional: Fraction
         amount: Decimal
         wallet_asset: str
 
@@ -833,7 +835,7 @@ class FuturesAccount(Aggregate):
         sequence: int,
         rate: Decimal,
         mark: Decimal,
-        notional: Decimal,
+        notional: Fraction,
         amount: Decimal,
         wallet_asset: str,
         at: datetime,
@@ -841,9 +843,9 @@ class FuturesAccount(Aggregate):
     ) -> None:
         position = self.positions[symbol][slot]
         if self.setting(symbol)[1] is MarginType.ISOLATED:
-            position["isolated_margin"] = exact_sum(position["isolated_margin"], amount)
+            position["isolated_margin"] = decimal_sum(position["isolated_margin"], amount)
         else:
-            self.cross_wallet = exact_sum(self.cross_wallet, amount)
+            self.cross_wallet = decimal_sum(self.cross_wallet, amount)
         self.fundings_settled[symbol] = sequence
         self._add_to_total("funding", amount)
 
@@ -902,9 +904,9 @@ class FuturesAccount(Aggregate):
         slot: str
         side: str
         quantity: Decimal
-        entry_price: Decimal
+        entry_price: Fraction
         mark: Decimal
-        notional: Decimal
+        notional: Fraction
         realized_pnl: Decimal
         isolated_margin: Decimal
         wallet_asset: str
@@ -920,7 +922,7 @@ class FuturesAccount(Aggregate):
         precision: int,
         at: datetime,
         cause: dict[str, Any],
-    ) -> Decimal:
+    ) -> Fraction:
         """Closes one position at the mark; returns its notional there."""
         position = held.position
         closed_notional = position.notional(mark)
@@ -934,7 +936,7 @@ class FuturesAccount(Aggregate):
             entry_price=position.entry_price,
             mark=mark,
             notional=closed_notional,
-            realized_pnl=round_half_even(position.unrealized_pnl(mark), precision),
+            realized_pnl=rounded(position.unrealized_pnl(mark), precision),
             isolated_margin=held.isolated_margin,
             wallet_asset=self.asset,
             at=at,
@@ -951,9 +953,9 @@ class FuturesAccount(Aggregate):
         slot: str,
         side: str,
         quantity: Decimal,
-        entry_price: Decimal,
+        entry_price: Fraction,
         mark: Decimal,
-        notional: Decimal,
+        notional: Fraction,
         realized_pnl: Decimal,
         isolated_margin: Decimal,
         wallet_asset: str,
@@ -962,9 +964,9 @@ class FuturesAccount(Aggregate):
     ) -> None:
         self._put_position(symbol, slot, None)
         if self.liquidation_id == liquidation_id:
-            self.cross_wallet = exact_sum(self.cross_wallet, realized_pnl)
+            self.cross_wallet = decimal_sum(self.cross_wallet, realized_pnl)
         else:
-            self.settling[str(liquidation_id)] = exact_sum(isolated_margin, realized_pnl)
+            self.settling[str(liquidation_id)] = decimal_sum(isolated_margin, realized_pnl)
         self._add_to_total("realized_pnl", realized_pnl)
 
     def remaining_after_close(self, liquidation_id: uuid.UUID) -> Decimal:
@@ -972,23 +974,23 @@ class FuturesAccount(Aggregate):
         (but what arrived since the trigger, which stays the user's), or the isolated
         position's margin being settled."""
         if self.liquidation_id == liquidation_id:
-            return exact_difference(self.cross_wallet, self.arrived_while_liquidating)
+            return decimal_difference(self.cross_wallet, self.arrived_while_liquidating)
         return self.settling[str(liquidation_id)]
 
     class ClearanceFeeCharged(Event):
         liquidation_id: uuid.UUID
         amount: Decimal
-        rate_notional: Decimal  # sum of each closed position's clearance rate x notional, exact
+        rate_notional: Fraction  # sum of each closed position's clearance rate x notional, exact
         wallet_asset: str
 
         def entries(self) -> list[Entry]:
             return move(self.account, INSURANCE_FUND, self.wallet_asset, self.amount)
 
     def charge_clearance_fee(
-        self, liquidation_id: uuid.UUID, fee_due: Decimal, precision: int, at: datetime, cause: dict[str, Any]
+        self, liquidation_id: uuid.UUID, fee_due: Fraction, precision: int, at: datetime, cause: dict[str, Any]
     ) -> Decimal:
         """The fee due, rounded down, capped at what remains positive; returns it."""
-        amount = min(round_down(fee_due, precision), max(ZERO, self.remaining_after_close(liquidation_id)))
+        amount = min(rounded(fee_due, precision, ROUND_FLOOR), max(ZERO, self.remaining_after_close(liquidation_id)))
         if amount > 0:
             self._clearance_fee_charged(
                 account=self.name,
@@ -1007,7 +1009,7 @@ class FuturesAccount(Aggregate):
         account: str,
         liquidation_id: uuid.UUID,
         amount: Decimal,
-        rate_notional: Decimal,
+        rate_notional: Fraction,
         wallet_asset: str,
         at: datetime,
         cause: dict[str, Any],
@@ -1050,10 +1052,10 @@ class FuturesAccount(Aggregate):
 
     def _settle(self, liquidation_id: uuid.UUID, amount: Decimal) -> None:
         if self.liquidation_id == liquidation_id:
-            self.cross_wallet = exact_sum(self.cross_wallet, amount)
+            self.cross_wallet = decimal_sum(self.cross_wallet, amount)
         else:
             key = str(liquidation_id)
-            self.settling[key] = exact_sum(self.settling[key], amount)
+            self.settling[key] = decimal_sum(self.settling[key], amount)
 
     class LiquidationEnded(Event):
         """Unlocked; for an isolated position, what remains of its margin returns to the
@@ -1085,19 +1087,19 @@ class FuturesAccount(Aggregate):
             self.status = FuturesStatus.NORMAL
         else:
             self.settling.pop(str(liquidation_id))
-            self.cross_wallet = exact_sum(self.cross_wallet, returned_to_cross_wallet)
+            self.cross_wallet = decimal_sum(self.cross_wallet, returned_to_cross_wallet)
 
 
-def clearance_fee_due(closed: list[tuple[FuturesSymbol, Decimal]]) -> Decimal:
-    """Each closed position's symbol rate x its notional at the mark, added exactly."""
-    return exact_sum(*(exact_product(symbol.clearance_fee_rate, closed_notional) for symbol, closed_notional in closed))
+def clearance_fee_due(closed: list[tuple[FuturesSymbol, Fraction]]) -> Fraction:
+    """Each closed position's symbol rate x its notional at the mark, exact."""
+    return exact_sum(*(exact(symbol.clearance_fee_rate) * closed_notional for symbol, closed_notional in closed))
 
 
-def fee_value(fee: Decimal, closed: list[tuple[HeldPosition, Decimal, Decimal]], is_inverse: bool) -> Decimal:
+def fee_value(fee: Decimal, closed: list[tuple[HeldPosition, Decimal, Fraction]], is_inverse: bool) -> Decimal:
     """The fee in the quote currency: USDⓈ-M the wallet asset itself; COIN-M USD at the marks
-    of the closed positions (their contract value over their coin notional)."""
+    of the closed positions (their contract value over their coin notional), to 8 places."""
     if not is_inverse or fee == 0:
         return fee
-    usd = exact_sum(*(exact_product(h.position.quantity, h.position.symbol.contract_size) for h, _mark, _n in closed))
+    usd = exact_sum(*(exact(h.position.quantity) * exact(h.position.symbol.contract_size) for h, _mark, _n in closed))
     coin = exact_sum(*(closed_notional for _h, _mark, closed_notional in closed))
-    return round_half_even(exact_quotient(exact_product(fee, usd), coin), 8)
+    return rounded(exact(fee) * usd / coin, 8)

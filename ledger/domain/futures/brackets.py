@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from ledger.domain.futures.exact import exact_difference, exact_sum
+from ledger.domain.futures.exact import Exact, decimal_difference, decimal_sum, exact
 from ledger.domain.money import ZERO, exact_product
 
 
@@ -30,13 +31,13 @@ class Bracket:
     maintenance_margin_rate: Decimal
     cum: Decimal  # the maintenance amount, derived
 
-    def holds(self, notional: Decimal) -> bool:
+    def holds(self, notional: Exact) -> bool:
         """A notional exactly at the cap belongs here; one unit above, to the next bracket."""
         return self.floor < notional <= self.cap
 
-    def maintenance_margin(self, notional: Decimal) -> Decimal:
+    def maintenance_margin(self, notional: Exact) -> Fraction:
         """notional x MMR - cum, exact."""
-        return exact_difference(exact_product(notional, self.maintenance_margin_rate), self.cum)
+        return exact(notional) * exact(self.maintenance_margin_rate) - exact(self.cum)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class BracketTable:
 
     brackets: tuple[Bracket, ...]
 
-    def bracket_of(self, notional: Decimal) -> Bracket:
+    def bracket_of(self, notional: Exact) -> Bracket:
         """The bracket with `floor < notional <= cap`. A zero notional (no position) is in
         the first bracket (its MM is 0). Beyond the last cap, the last bracket: a mark can
         carry a held position there, and its MM keeps growing at the last rate; a trade
@@ -55,15 +56,15 @@ class BracketTable:
                 return bracket
         return self.brackets[-1]
 
-    def maintenance_margin(self, notional: Decimal) -> Decimal:
+    def maintenance_margin(self, notional: Exact) -> Fraction:
         """MM of a notional by its own bracket, exact."""
         return self.bracket_of(notional).maintenance_margin(notional)
 
-    def max_leverage(self, notional: Decimal) -> int:
+    def max_leverage(self, notional: Exact) -> int:
         """The highest leverage the bracket of `notional` allows."""
         return self.bracket_of(notional).max_leverage
 
-    def within_leverage(self, notional: Decimal, leverage: int) -> bool:
+    def within_leverage(self, notional: Exact, leverage: int) -> bool:
         """Whether a position of `notional` may be held at `leverage`: inside the table and
         at or below its bracket's max leverage (a trade or a leverage change is refused
         otherwise). In hedge mode the caller passes both legs' notionals added."""
@@ -76,7 +77,7 @@ def derived_cums(floors: Sequence[Decimal], rates: Sequence[Decimal]) -> list[De
     cums: list[Decimal] = []
     previous_rate, previous_cum = ZERO, ZERO
     for floor, rate in zip(floors, rates):
-        previous_cum = exact_sum(exact_product(floor, exact_difference(rate, previous_rate)), previous_cum)
+        previous_cum = decimal_sum(exact_product(floor, decimal_difference(rate, previous_rate)), previous_cum)
         previous_rate = rate
         cums.append(previous_cum)
     return cums

@@ -2,9 +2,9 @@
 
 Linear (USDⓈ-M): quantity in base units, notional `|quantity| x price` in the quote asset.
 Inverse (COIN-M): quantity in whole contracts of `contract_size` USD, notional
-`contracts x contract_size / price` in the coin. Everything here is exact (products
-exact, quotients at 60 digits); the recorded figures are rounded by the `recorded_*`
-functions, to the wallet asset's precision, half-even (domain.md, "Rounding").
+`contracts x contract_size / price` in the coin. Every figure is an exact rational
+(`ledger.domain.futures.exact`); what is recorded is rounded from it to the wallet
+asset's precision, half-even (domain.md, "Rounding"), and what is reported to 8 places.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from fractions import Fraction
 from typing import Any
 
 from ledger.domain.futures.brackets import BracketTable, bracket_table
-from ledger.domain.futures.exact import exact_difference, exact_sum
-from ledger.domain.money import ZERO, exact_product, exact_quotient, round_half_even
+from ledger.domain.futures.exact import Exact, exact, rounded
 from ledger.domain.parameters import RiskParameters
 
-ONE = Decimal(1)
 REPORT_PLACES = 8  # notional, MM, uPnL, margin balance, ratios, liquidation price
 
 
@@ -71,100 +70,106 @@ def symbol_of(parameters: RiskParameters, name: str) -> FuturesSymbol:
 
 @dataclass(frozen=True)
 class FuturesPosition:
-    """An open position (one leg in hedge mode): quantity > 0, its side, its entry price."""
+    """An open position (one leg in hedge mode): quantity > 0, its side, its entry price
+    (exact: an average of several prices is a rational)."""
 
     symbol: FuturesSymbol
     side: Side
     quantity: Decimal
-    entry_price: Decimal
+    entry_price: Fraction
 
-    def notional(self, mark: Decimal) -> Decimal:
+    def __post_init__(self) -> None:
+        # A price given as a Decimal (an order price) is taken exactly.
+        object.__setattr__(self, "entry_price", exact(self.entry_price))
+
+    def notional(self, mark: Exact) -> Fraction:
         return notional(self.symbol, self.quantity, mark)
 
-    def maintenance_margin(self, mark: Decimal) -> Decimal:
+    def maintenance_margin(self, mark: Exact) -> Fraction:
         return self.symbol.brackets.maintenance_margin(self.notional(mark))
 
-    def unrealized_pnl(self, mark: Decimal) -> Decimal:
+    def unrealized_pnl(self, mark: Exact) -> Fraction:
         return unrealized_pnl(self.symbol, self.side, self.quantity, self.entry_price, mark)
 
-    def initial_margin(self, mark: Decimal, leverage: int) -> Decimal:
+    def initial_margin(self, mark: Exact, leverage: int) -> Fraction:
         """An open position's IM is its notional at the mark / leverage."""
         return initial_margin(self.notional(mark), leverage)
 
 
-def notional(symbol: FuturesSymbol, quantity: Decimal, price: Decimal) -> Decimal:
+def notional(symbol: FuturesSymbol, quantity: Decimal, price: Exact) -> Fraction:
     """USDⓈ-M `|quantity| x price` (quote asset); COIN-M `contracts x size / price` (coin)."""
     if symbol.is_inverse:
-        return exact_quotient(exact_product(quantity.copy_abs(), symbol.contract_size), price)
-    return exact_product(quantity.copy_abs(), price)
+        return exact(quantity.copy_abs()) * exact(symbol.contract_size) / exact(price)
+    return exact(quantity.copy_abs()) * exact(price)
 
 
 def notional_after_trade(
-    symbol: FuturesSymbol, held_quantity: Decimal, mark: Decimal, trade_quantity: Decimal, order_price: Decimal
-) -> Decimal:
+    symbol: FuturesSymbol, held_quantity: Decimal, mark: Exact, trade_quantity: Decimal, order_price: Exact
+) -> Fraction:
     """What the leverage check of a trade looks at: the held quantity at the mark plus the
     trade's quantity at the order price (in hedge mode, `held_quantity` is both legs)."""
-    return exact_sum(notional(symbol, held_quantity, mark), notional(symbol, trade_quantity, order_price))
+    return notional(symbol, held_quantity, mark) + notional(symbol, trade_quantity, order_price)
 
 
-def initial_margin(notional_value: Decimal, leverage: int) -> Decimal:
+def initial_margin(notional_value: Fraction, leverage: int) -> Fraction:
     """IM = notional / leverage (a trade's at the order price, a position's at the mark)."""
-    return exact_quotient(notional_value, Decimal(leverage))
+    return notional_value / leverage
 
 
-def unrealized_pnl(symbol: FuturesSymbol, side: Side, quantity: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
+def unrealized_pnl(symbol: FuturesSymbol, side: Side, quantity: Decimal, entry: Exact, mark: Exact) -> Fraction:
     """Linear `dir x q x (mark - entry)`; inverse `dir x q x CS x (1/entry - 1/mark)`."""
     return _pnl(symbol, side, quantity, entry, mark)
 
 
-def realized_pnl(symbol: FuturesSymbol, side: Side, quantity: Decimal, entry: Decimal, exit_price: Decimal) -> Decimal:
+def realized_pnl(symbol: FuturesSymbol, side: Side, quantity: Decimal, entry: Exact, exit_price: Exact) -> Fraction:
     """PnL of reducing a position by `quantity` at `exit_price`; entry price unchanged:
     linear `dir x q x (exit - entry)`; inverse `dir x q x CS x (1/entry - 1/exit)`."""
     return _pnl(symbol, side, quantity, entry, exit_price)
 
 
-def _pnl(symbol: FuturesSymbol, side: Side, quantity: Decimal, entry: Decimal, price: Decimal) -> Decimal:
+def _pnl(symbol: FuturesSymbol, side: Side, quantity: Decimal, entry: Exact, price: Exact) -> Fraction:
+    signed_quantity = side.value * exact(quantity)
     if symbol.is_inverse:
-        per_contract_inverse = exact_difference(exact_quotient(ONE, entry), exact_quotient(ONE, price))
-        return exact_product(side.direction, quantity, symbol.contract_size, per_contract_inverse)
-    return exact_product(side.direction, quantity, exact_difference(price, entry))
+        return signed_quantity * exact(symbol.contract_size) * (1 / exact(entry) - 1 / exact(price))
+    return signed_quantity * (exact(price) - exact(entry))
 
 
 def entry_price_after_increase(
-    symbol: FuturesSymbol, held_quantity: Decimal, entry: Decimal, added_quantity: Decimal, price: Decimal
-) -> Decimal:
+    symbol: FuturesSymbol, held_quantity: Decimal, entry: Exact, added_quantity: Decimal, price: Exact
+) -> Fraction:
     """Linear: the quantity-weighted average; inverse: `contracts / sum(contracts / price)`
-    (the harmonic mean, so that the coin value of the contracts adds up). Kept exact."""
-    total = exact_sum(held_quantity, added_quantity)
+    (the harmonic mean, so that the coin value of the contracts adds up). Exact."""
+    held, added = exact(held_quantity), exact(added_quantity)
     if symbol.is_inverse:
-        coin_per_size = exact_sum(exact_quotient(held_quantity, entry), exact_quotient(added_quantity, price))
-        return exact_quotient(total, coin_per_size)
-    return exact_quotient(exact_sum(exact_product(held_quantity, entry), exact_product(added_quantity, price)), total)
+        return (held + added) / (held / exact(entry) + added / exact(price))
+    return (held * exact(entry) + added * exact(price)) / (held + added)
 
 
-def open_loss(symbol: FuturesSymbol, side: Side, quantity: Decimal, order_price: Decimal, mark: Decimal) -> Decimal:
+def open_loss(symbol: FuturesSymbol, side: Side, quantity: Decimal, order_price: Exact, mark: Exact) -> Fraction:
     """What the order is worse than the mark on opening, >= 0.
     USDⓈ-M `quantity x |min(0, dir x (mark - order price))|`;
     COIN-M `contracts x size x |min(0, dir x (1/order price - 1/mark))|`."""
     if symbol.is_inverse:
-        gap = exact_difference(exact_quotient(ONE, order_price), exact_quotient(ONE, mark))
-        return exact_product(quantity, symbol.contract_size, _loss(exact_product(side.direction, gap)))
-    return exact_product(quantity, _loss(exact_product(side.direction, exact_difference(mark, order_price))))
+        gap = 1 / exact(order_price) - 1 / exact(mark)
+        return exact(quantity) * exact(symbol.contract_size) * _loss(side.value * gap)
+    return exact(quantity) * _loss(side.value * (exact(mark) - exact(order_price)))
 
 
-def _loss(signed_gap: Decimal) -> Decimal:
-    """|min(0, gap)|, without rounding."""
-    return min(ZERO, signed_gap).copy_abs()
+def _loss(signed_gap: Fraction) -> Fraction:
+    """|min(0, gap)|."""
+    return abs(min(Fraction(0), signed_gap))
 
 
 @dataclass(frozen=True)
 class CostToOpen:
-    """What opening (or increasing) a position needs from the available balance, recorded
-    (each figure its exact value rounded half-even to the wallet asset's precision)."""
+    """What opening (or increasing) a position needs from the available balance: each
+    figure recorded (its exact value rounded half-even to the wallet asset's precision),
+    and the exact cost, which the available balance is compared with."""
 
     initial_margin: Decimal
     open_loss: Decimal
     cost: Decimal
+    exact_cost: Fraction
 
 
 def cost_to_open(
@@ -180,13 +185,16 @@ def cost_to_open(
     rounded once (not the sum of the rounded parts)."""
     exact_margin = initial_margin(notional(symbol, quantity, order_price), leverage)
     exact_loss = open_loss(symbol, side, quantity, order_price, mark)
+    exact_cost = exact_margin + exact_loss
     return CostToOpen(
-        initial_margin=round_half_even(exact_margin, wallet_precision),
-        open_loss=round_half_even(exact_loss, wallet_precision),
-        cost=round_half_even(exact_sum(exact_margin, exact_loss), wallet_precision),
+        initial_margin=rounded(exact_margin, wallet_precision),
+        open_loss=rounded(exact_loss, wallet_precision),
+        cost=rounded(exact_cost, wallet_precision),
+        exact_cost=exact_cost,
     )
 
 
-def reported(figure: Decimal) -> Decimal:
-    """Notional, MM, uPnL, margin balance, ratios, liquidation price as reports show them."""
-    return round_half_even(figure, REPORT_PLACES)
+def reported(figure: Exact) -> Decimal:
+    """Notional, MM, uPnL, margin balance, ratios, liquidation price, entry price as
+    reports show them: half-even to 8 places."""
+    return rounded(figure, REPORT_PLACES)

@@ -7,12 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ledger.domain.futures.contracts import FuturesPosition
-from ledger.domain.money import exact_product, round_half_even
+from ledger.domain.futures.exact import exact, rounded
 
 
 def funding_payment(position: FuturesPosition, mark: Decimal, rate: Decimal, wallet_precision: int) -> Decimal:
     """What the position's holder receives (negative: pays), in the wallet asset:
     `-dir x notional at the mark x rate`, rounded half-even to the wallet's precision
     (USDⓈ-M in the quote asset, COIN-M in the coin); `market` takes the opposite."""
-    exact = exact_product(position.side.direction.copy_negate(), position.notional(mark), rate)
-    return round_half_even(exact, wallet_precision)
+    return rounded(-position.side.value * position.notional(mark) * exact(rate), wallet_precision)

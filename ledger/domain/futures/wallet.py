@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from functools import cached_property
 
 from ledger.domain.futures.balances import (
@@ -21,7 +22,7 @@ from ledger.domain.futures.balances import (
     withdrawable_balance,
 )
 from ledger.domain.futures.contracts import FuturesPosition
-from ledger.domain.futures.exact import exact_sum
+from ledger.domain.futures.exact import decimal_sum, exact_sum
 from ledger.domain.futures.liquidation_price import liquidation_price, other_cross_positions_terms
 from ledger.domain.money import ZERO
 
@@ -71,24 +72,24 @@ class PositionFigures:
 
     held: HeldPosition
     mark: Decimal
-    notional: Decimal
-    initial_margin: Decimal
-    maintenance_margin: Decimal
-    unrealized_pnl: Decimal
+    notional: Fraction
+    initial_margin: Fraction
+    maintenance_margin: Fraction
+    unrealized_pnl: Fraction
     wallet: WalletFigures = field(compare=False, repr=False)
 
     @cached_property
-    def liquidation_price(self) -> Decimal | None:
+    def liquidation_price(self) -> Fraction | None:
         """Solved when asked for (a solve per bracket): the rules never need it, reports do."""
         return self.wallet.liquidation_price_of(self.held)
 
     @property
-    def isolated_margin_balance(self) -> Decimal:
+    def isolated_margin_balance(self) -> Fraction:
         """Isolated: its margin + its uPnL, against its own MM."""
         return exact_sum(self.held.isolated_margin, self.unrealized_pnl)
 
     @property
-    def margin_ratio(self) -> Decimal | None:
+    def margin_ratio(self) -> Fraction | None:
         """Isolated: MM / (isolated margin + uPnL); None while that is not above zero."""
         return margin_ratio(self.maintenance_margin, self.isolated_margin_balance)
 
@@ -127,23 +128,23 @@ class WalletFigures:
         return [figures for figures in self.positions if figures.held.is_isolated]
 
     @property
-    def cross_unrealized_pnl(self) -> Decimal:
+    def cross_unrealized_pnl(self) -> Fraction:
         return exact_sum(*(figures.unrealized_pnl for figures in self.cross))
 
     @property
-    def cross_maintenance_margin(self) -> Decimal:
+    def cross_maintenance_margin(self) -> Fraction:
         return exact_sum(*(figures.maintenance_margin for figures in self.cross))
 
     @property
-    def cross_initial_margin(self) -> Decimal:
+    def cross_initial_margin(self) -> Fraction:
         return exact_sum(*(figures.initial_margin for figures in self.cross))
 
     @property
-    def cross_margin_balance(self) -> Decimal:
+    def cross_margin_balance(self) -> Fraction:
         return margin_balance(self.cross_wallet_balance, [self.cross_unrealized_pnl])
 
     @property
-    def margin_ratio(self) -> Decimal | None:
+    def margin_ratio(self) -> Fraction | None:
         """Of the cross positions: cross MM / (cross wallet + cross uPnL)."""
         return margin_ratio(self.cross_maintenance_margin, self.cross_margin_balance)
 
@@ -151,24 +152,24 @@ class WalletFigures:
 
     @property
     def isolated_margins(self) -> Decimal:
-        return exact_sum(*(figures.held.isolated_margin for figures in self.isolated))
+        return decimal_sum(*(figures.held.isolated_margin for figures in self.isolated))
 
     @property
     def wallet_balance(self) -> Decimal:
         """The exchange's wallet balance: the cross wallet plus the isolated margins."""
-        return exact_sum(self.cross_wallet_balance, self.isolated_margins)
+        return decimal_sum(self.cross_wallet_balance, self.isolated_margins)
 
     @property
-    def margin_balance(self) -> Decimal:
+    def margin_balance(self) -> Fraction:
         """Wallet balance + the uPnL of every position."""
         return margin_balance(self.wallet_balance, (figures.unrealized_pnl for figures in self.positions))
 
     @property
-    def available_balance(self) -> Decimal:
+    def available_balance(self) -> Fraction:
         return available_balance(self.cross_wallet_balance, self.cross_unrealized_pnl, self.cross_initial_margin)
 
     @property
-    def withdrawable_balance(self) -> Decimal:
+    def withdrawable_balance(self) -> Fraction:
         return withdrawable_balance(self.cross_wallet_balance, self.cross_unrealized_pnl, self.cross_initial_margin)
 
     # --- the liquidation thresholds, decided exactly ---
@@ -183,7 +184,7 @@ class WalletFigures:
 
     # --- liquidation prices ---
 
-    def liquidation_price_of(self, held: HeldPosition) -> Decimal | None:
+    def liquidation_price_of(self, held: HeldPosition) -> Fraction | None:
         mark = self.marks[held.symbol]
         if held.is_isolated:
             return liquidation_price([held.position], held.isolated_margin, mark)

@@ -14,10 +14,10 @@ from typing import Any
 
 from ledger.domain.futures.account import FuturesAccount, clearance_fee_due, fee_value
 from ledger.domain.futures.contracts import reported
+from ledger.domain.futures.exact import rounded
 from ledger.domain.futures.liquidation import LIQUIDATION_THRESHOLD, FuturesLiquidation
 from ledger.domain.futures.wallet import PositionFigures, WalletFigures
 from ledger.domain.liquidations import LiquidationStatus
-from ledger.domain.money import round_half_even
 from ledger.domain.prices import PriceBook
 from ledger.domain.product import AccountMode
 from ledger.processes.futures.step import FuturesStep
@@ -154,5 +154,5 @@ def carry_out(
 def closed_record(position: PositionFigures, closed_notional: Decimal, precision: int) -> dict[str, Any]:
     record = position_record(position)
     record["notional"] = reported(closed_notional)
-    record["realized_pnl"] = round_half_even(position.unrealized_pnl, precision)
+    record["realized_pnl"] = rounded(position.unrealized_pnl, precision)
     return record

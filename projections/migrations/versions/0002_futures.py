@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('slot', sa.String(), nullable=False),
     sa.Column('side', sa.String(), nullable=False),
     sa.Column('quantity', projections.tables.Amount(), nullable=False),
-    sa.Column('entry_price', projections.tables.Amount(), nullable=False),
+    sa.Column('entry_price', sa.String(), nullable=False),
     sa.Column('isolated_margin', projections.tables.Amount(), nullable=False),
     sa.Column('liquidation_id', sa.String(), nullable=True),
     sa.PrimaryKeyConstraint('account', 'symbol', 'slot')
