@@ -418,7 +418,9 @@ def test_a_replay_over_the_old_store_with_a_higher_fee(
 
 def test_the_old_store_goes_on(store_url: str, tmp_path: Path, old_report: dict[str, Any]) -> None:
     """A new file after the old clock: the old takeover of H is sold and completed, the
-    snapshotted busy account, parameter set and clock move on, and reconcile still holds."""
+    snapshotted busy account, parameter set and clock move on, a futures wallet (which the
+    old version did not know) opens and trades beside the old accounts, and reconcile
+    still holds."""
     app = open_ledger(store_url)
     try:
         assert app.store_clock() == STORE_CLOCK  # the store's one clock, read from the old records
@@ -435,23 +437,30 @@ def test_the_old_store_goes_on(store_url: str, tmp_path: Path, old_report: dict[
             {"op": "params", "assets": {"USDC": {"hourly_interest": "0.00003"}}, "at": "2026-01-13T19:10:00Z"},
             {"op": "repay", "account": "D", "asset": "USDC", "amount": "1000"},
             {"op": "mark", "asset": "ETH", "price": "2300", "at": "2026-01-13T19:20:00Z"},
+            {"op": "open", "account": "FUT", "mode": "usdm"},
+            {"op": "transfer", "from": "busy2", "to": "FUT", "asset": "USDT", "amount": "2"},
+            {"op": "deposit", "account": "FUT", "asset": "USDT", "amount": "998"},
+            {"op": "mark", "symbol": "BTCUSDT", "price": "40000"},
+            {"op": "trade", "account": "FUT", "symbol": "BTCUSDT", "side": "buy", "quantity": "0.1", "price": "40000"},
             {"op": "clock", "at": "2026-01-13T22:00:00Z"},
         ],
     )
     checked = ok("check", str(later), "--store", store_url)  # what run would do: nothing refused
-    assert (checked["valid"], checked["skipped"], checked["to_apply"]) == (True, 0, 9)
+    assert (checked["valid"], checked["skipped"], checked["to_apply"]) == (True, 0, 14)
     report = ok("run", str(later), "--store", store_url)
-    assert report["run"] == {"source": "later.jsonl", "skipped": 0, "applied": 9}
+    assert report["run"] == {"source": "later.jsonl", "skipped": 0, "applied": 14}
     assert report["rejections"] == old_report["rejections"] and report["conservation"] == []
     [h] = [item for item in report["liquidations"] if item["account"] == "H"]
     assert (h["kind"], h["status"]) == ("takeover", "completed") and h["returned"]
     assert report["accounts"]["H"]["status"] == "normal"
     old_accounts = old_report["accounts"]
-    for account, asset, moved in (("busy", "USDT", -1), ("busy2", "USDT", 2), ("D", "USDC", -1000)):
+    for account, asset, moved in (("busy", "USDT", -1), ("busy2", "USDT", 0), ("D", "USDC", -1000)):
         before = Decimal(old_accounts[account]["balances"][asset])
         assert Decimal(report["accounts"][account]["balances"][asset]) == before + moved, account
     assert report["parameters_version"] == old_report["parameters_version"] + 1
     assert report["accounts"]["N"]["mode"] == "cross_pro"
+    futures = report["accounts"]["FUT"]
+    assert futures["wallet_balance"] == "1000" and [p["quantity"] for p in futures["positions"]] == ["0.1"]
     result = ok("reconcile", "--store", store_url)
     assert result["ok"] is True and result["differences"] == []
 
