@@ -76,6 +76,24 @@ def liquidation_of(event: Any) -> Any:
     return getattr(event, "liquidation_id", None)
 
 
+def liquidation_row(liquidation: Any, notification_id: int, summary: dict[str, Any]) -> Row:
+    """A liquidation's row in view_liquidations, whichever product's: what every
+    liquidation has (account, sequence, kind, status, times, version) and the summary
+    its product writes."""
+    return {
+        "liquidation_id": str(liquidation.id),
+        "account": liquidation.account,
+        "sequence": liquidation.sequence,
+        "kind": str(liquidation.kind),
+        "status": liquidation.status,
+        "triggered_at": liquidation.triggered_at,
+        "completed_at": liquidation.completed_at,
+        "notification_id": notification_id,
+        "version": liquidation.version,
+        "summary": summary,
+    }
+
+
 def account_of(event: Any) -> str | None:
     """The user account an event is about, for the event index: an account's or its
     liquidation's event names it (a rejection names one too, but is not its event)."""

@@ -25,7 +25,7 @@ from ledger.domain.futures.market import SymbolMarket
 from ledger.domain.money import normalized
 from projections import tables
 from projections.values import amounts_text, json_safe
-from projections.views import LedgerViews, liquidation_of
+from projections.views import LedgerViews, liquidation_of, liquidation_row
 
 
 # Registered by explicit class: an annotation-based registration would take the first
@@ -84,19 +84,7 @@ def _symbol_mark(views: LedgerViews, event: SymbolMarket.MarkRecorded, notificat
 def _liquidation(views: LedgerViews, event: FuturesLiquidation.Event, notification_id: int) -> None:
     liquidation: FuturesLiquidation = views.follow(event)
     views.changes.put(
-        tables.liquidations,
-        {
-            "liquidation_id": str(liquidation.id),
-            "account": liquidation.account,
-            "sequence": liquidation.sequence,
-            "kind": liquidation.kind.value,
-            "status": liquidation.status,
-            "triggered_at": liquidation.triggered_at,
-            "completed_at": liquidation.completed_at,
-            "notification_id": notification_id,
-            "version": liquidation.version,
-            "summary": liquidation_summary(liquidation),
-        },
+        tables.liquidations, liquidation_row(liquidation, notification_id, liquidation_summary(liquidation))
     )
 
 

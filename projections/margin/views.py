@@ -11,7 +11,7 @@ from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.money import normalized
 from projections import tables
 from projections.values import amounts_text, json_safe
-from projections.views import LedgerViews, liquidation_of
+from projections.views import LedgerViews, liquidation_of, liquidation_row
 
 
 # Registered by explicit class: an annotation-based registration would take the first
@@ -57,19 +57,7 @@ def _account(views: LedgerViews, event: Account.Event, notification_id: int) -> 
 def _liquidation(views: LedgerViews, event: Liquidation.Event, notification_id: int) -> None:
     liquidation: Liquidation = views.follow(event)
     views.changes.put(
-        tables.liquidations,
-        {
-            "liquidation_id": str(liquidation.id),
-            "account": liquidation.account,
-            "sequence": liquidation.sequence,
-            "kind": liquidation.kind,
-            "status": liquidation.status,
-            "triggered_at": liquidation.triggered_at,
-            "completed_at": liquidation.completed_at,
-            "notification_id": notification_id,
-            "version": liquidation.version,
-            "summary": liquidation_summary(liquidation),
-        },
+        tables.liquidations, liquidation_row(liquidation, notification_id, liquidation_summary(liquidation))
     )
 
 
