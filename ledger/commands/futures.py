@@ -12,8 +12,9 @@ from ledger.commands.market import checks_parameter_change
 from ledger.commands.opening import opens
 from ledger.commands.registry import command
 from ledger.domain.errors import Rejected
-from ledger.domain.futures.account import FuturesAccount, TradeSide
+from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.market import symbol_market_id
+from ledger.domain.futures.trading import TradeSide
 from ledger.domain.futures.wallet import MarginType, PositionMode
 from ledger.domain.product import Product
 from ledger.inputs.futures import (

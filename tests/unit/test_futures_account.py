@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger.domain.entries import imbalances
-from ledger.domain.futures.account import FuturesAccount, TradeSide
+from ledger.domain.futures.account import FuturesAccount
+from ledger.domain.futures.trading import TradeSide
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 

@@ -14,7 +14,6 @@ isolated_margin, liquidation_id}`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -25,22 +24,18 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.entries import INSURANCE_FUND, MARKET, WORLD, AccountingEvent, Entry, move
 from ledger.domain.errors import Rejected
-from ledger.domain.futures.balances import isolated_margin_removal_allowed, pro_rata_isolated_margin
+from ledger.domain.futures.balances import isolated_margin_removal_allowed
 from ledger.domain.futures.contracts import (
-    CostToOpen,
     FuturesPosition,
     FuturesSymbol,
     Side,
-    cost_to_open,
-    entry_price_after_increase,
     notional,
-    notional_after_trade,
-    realized_pnl,
     reported,
     symbol_of,
 )
 from ledger.domain.futures.exact import decimal_difference, decimal_sum, exact, exact_sum, rounded
 from ledger.domain.futures.funding import funding_payment
+from ledger.domain.futures.trading import TradePlan, TradeSide, plan_trade
 from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionMode, Slot, WalletFigures
 from ledger.domain.identity import NAMESPACE, account_id
 from ledger.domain.money import ZERO, normalized
@@ -50,7 +45,6 @@ from ledger.domain.product import AccountMode
 
 DEFAULT_LEVERAGE = 20  # and cross, for a symbol no `leverage` input set
 WALLET_TOTALS = ("realized_pnl", "funding", "commissions", "clearance_fees", "shortfalls_covered")
-CROSS_SCOPE = "cross"
 
 
 class FuturesStatus(StrEnum):
@@ -58,37 +52,8 @@ class FuturesStatus(StrEnum):
     LIQUIDATING = "liquidating"
 
 
-class TradeSide(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def opens(self) -> Side:
-        """The side a trade of this direction opens or increases."""
-        return Side.LONG if self is TradeSide.BUY else Side.SHORT
-
-
 def futures_liquidation_id(account: str, sequence: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"futures-liquidation:{account}:{sequence}")
-
-
-def scope_of(symbol: str | None, slot: str | None) -> str:
-    """What a liquidation acts on: the cross positions, or one isolated position."""
-    return CROSS_SCOPE if symbol is None else f"{symbol}:{slot}"
-
-
-@dataclass(frozen=True)
-class TradePlan:
-    """What one accepted trade does: the closing part, then the opening part."""
-
-    slot: Slot
-    closed_quantity: Decimal
-    realized_pnl: Decimal
-    isolated_margin_returned: Decimal
-    opened_quantity: Decimal
-    cost: CostToOpen | None
-    isolated_margin_added: Decimal
-    position_after: dict[str, Any] | None
 
 
 class FuturesAccount(Aggregate):
@@ -181,13 +146,13 @@ class FuturesAccount(Aggregate):
 
     def figures(self, prices: PriceBook) -> WalletFigures:
         """The wallet at the current marks (every held symbol has one: a trade needs it)."""
-        marks = {symbol: self._mark(prices, symbol) for symbol in self.positions}
+        marks = {symbol: self.mark(prices, symbol) for symbol in self.positions}
         return WalletFigures(self.cross_wallet, self.held_positions(prices.parameters), marks)
 
     def precision(self, parameters: RiskParameters) -> int:
         return parameters.precision(self.asset)
 
-    def _shown(self, amount: Fraction | Decimal, parameters: RiskParameters) -> str:
+    def shown(self, amount: Fraction | Decimal, parameters: RiskParameters) -> str:
         """An exact figure as a message shows it: to the asset's precision, rounded down."""
         return normalized(rounded(amount, self.precision(parameters), ROUND_FLOOR))
 
@@ -204,7 +169,8 @@ class FuturesAccount(Aggregate):
         if asset != self.asset:
             raise Rejected(f"futures wallet {self.name} holds {self.asset} only, not {asset}")
 
-    def _mark(self, prices: PriceBook, symbol: str) -> Decimal:
+    def mark(self, prices: PriceBook, symbol: str) -> Decimal:
+        """The symbol's mark; a command on a symbol with none yet is refused."""
         mark = prices.symbol_mark(symbol)
         if mark is None:
             raise Rejected(f"{symbol} has no mark price yet")
@@ -232,7 +198,7 @@ class FuturesAccount(Aggregate):
         if amount > withdrawable:
             raise Rejected(
                 f"{action} of {amount} {self.asset} exceeds what {self.name} may withdraw, "
-                f"{self._shown(max(Fraction(0), withdrawable), prices.parameters)} {self.asset} "
+                f"{self.shown(max(Fraction(0), withdrawable), prices.parameters)} {self.asset} "
                 "(cross wallet, less unrealized losses and the initial margin of cross positions; "
                 "unrealized profit is not withdrawable)"
             )
@@ -363,7 +329,7 @@ class FuturesAccount(Aggregate):
             raise Rejected(f"{symbol_name} has an open position in {self.name}: its margin type cannot change")
         held_notional = Fraction(0)
         if slots:
-            mark = self._mark(prices, symbol_name)
+            mark = self.mark(prices, symbol_name)
             held_notional = exact_sum(*(notional(symbol, p["quantity"], mark) for p in slots.values()))
         if not symbol.brackets.within_leverage(held_notional, leverage):
             raise Rejected(
@@ -396,12 +362,12 @@ class FuturesAccount(Aggregate):
             )
             for h in self.held_positions(prices.parameters)
         ]
-        marks = {symbol: self._mark(prices, symbol) for symbol in self.positions}
+        marks = {symbol: self.mark(prices, symbol) for symbol in self.positions}
         available = WalletFigures(self.cross_wallet, held, marks).available_balance
         if available < 0:
             raise Rejected(
                 f"at {leverage}x the initial margin of {symbol_name} would exceed the available balance of "
-                f"{self.name} by {self._shown(-available, prices.parameters)} {self.asset}"
+                f"{self.name} by {self.shown(-available, prices.parameters)} {self.asset}"
             )
 
     @event(LeverageChanged)
@@ -467,11 +433,11 @@ class FuturesAccount(Aggregate):
         self._require_unlocked("trading")
         parameters = prices.parameters
         symbol = self._symbol(parameters, symbol_name)
-        mark = self._mark(prices, symbol_name)
+        mark = self.mark(prices, symbol_name)
         slot = self._slot(position_side, "a trade")
         if self._isolated_lock(symbol_name, slot) is not None:
             raise Rejected(f"the {slot} position of {symbol_name} is being liquidated")
-        plan = self._plan_trade(symbol, slot, side, quantity, price, mark, reduce_only, fee, prices)
+        plan = plan_trade(self, symbol, slot, side, quantity, price, mark, reduce_only, fee, prices)
         leverage, margin_type = self.setting(symbol_name)
         self._traded(
             account=self.name,
@@ -514,146 +480,6 @@ class FuturesAccount(Aggregate):
     def _isolated_lock(self, symbol: str, slot: Slot) -> str | None:
         position = self.positions.get(symbol, {}).get(slot.value)
         return None if position is None else position.get("liquidation_id")
-
-    def _plan_trade(
-        self,
-        symbol: FuturesSymbol,
-        slot: Slot,
-        side: TradeSide,
-        quantity: Decimal,
-        price: Decimal,
-        mark: Decimal,
-        reduce_only: bool,
-        fee: Decimal,
-        prices: PriceBook,
-    ) -> TradePlan:
-        precision = self.precision(prices.parameters)
-        leverage, margin_type = self.setting(symbol.name)
-        held = self.positions.get(symbol.name, {}).get(slot.value)
-        held_side = None if held is None else Side[held["side"].upper()]
-        held_quantity = ZERO if held is None else held["quantity"]
-        if slot is Slot.BOTH:
-            opens_side = side.opens
-        else:
-            opens_side = Side.LONG if slot is Slot.LONG else Side.SHORT
-        reducing = (
-            held is not None and side.opens is not held_side if slot is Slot.BOTH else side.opens is not opens_side
-        )
-        if slot is not Slot.BOTH and reducing and quantity > held_quantity:
-            raise Rejected(
-                f"the trade reduces the {slot} leg of {symbol.name} by {quantity}, more than its size {held_quantity}"
-            )
-        closed_quantity = min(quantity, held_quantity) if reducing else ZERO
-        opened_quantity = decimal_difference(quantity, closed_quantity)
-        if reduce_only and (not reducing or opened_quantity > 0):
-            raise Rejected(f"a reduce_only trade of {quantity} would open or grow a position in {symbol.name}")
-
-        realized = ZERO
-        returned = ZERO
-        after: dict[str, Any] | None = None if held is None else dict(held)
-        if closed_quantity > 0:
-            assert held is not None and held_side is not None
-            realized = rounded(realized_pnl(symbol, held_side, closed_quantity, held["entry_price"], price), precision)
-            remaining = decimal_difference(held_quantity, closed_quantity)
-            if remaining == 0:
-                returned = held["isolated_margin"]
-                after = None
-            else:
-                returned = rounded(
-                    pro_rata_isolated_margin(held["isolated_margin"], closed_quantity, held_quantity), precision
-                )
-                after = {
-                    **held,
-                    "quantity": remaining,
-                    "isolated_margin": decimal_difference(held["isolated_margin"], returned),
-                }
-
-        cost: CostToOpen | None = None
-        added = ZERO
-        if opened_quantity > 0:
-            position_side = opens_side if slot is not Slot.BOTH else side.opens
-            self._require_within_leverage(symbol, slot, after, opened_quantity, price, mark, leverage)
-            cost = cost_to_open(symbol, position_side, opened_quantity, price, mark, leverage, precision)
-            self._require_cost_fits(symbol, slot, after, realized, returned, cost, fee, prices)
-            added = cost.initial_margin if margin_type is MarginType.ISOLATED else ZERO
-            if after is None:
-                after = {
-                    "side": position_side.name.lower(),
-                    "quantity": opened_quantity,
-                    "entry_price": exact(price),
-                    "isolated_margin": added,
-                    "liquidation_id": None,
-                }
-            else:
-                after = {
-                    **after,
-                    "quantity": decimal_sum(after["quantity"], opened_quantity),
-                    "entry_price": entry_price_after_increase(
-                        symbol, after["quantity"], after["entry_price"], opened_quantity, price
-                    ),
-                    "isolated_margin": decimal_sum(after["isolated_margin"], added),
-                }
-        return TradePlan(slot, closed_quantity, realized, returned, opened_quantity, cost, added, after)
-
-    def _require_within_leverage(
-        self,
-        symbol: FuturesSymbol,
-        slot: Slot,
-        position_after_close: dict[str, Any] | None,
-        opened_quantity: Decimal,
-        price: Decimal,
-        mark: Decimal,
-        leverage: int,
-    ) -> None:
-        """The position's notional after the trade (held at the mark, the trade at the order
-        price; in hedge mode both legs added) within the bracket of the leverage."""
-        held_quantity = ZERO if position_after_close is None else position_after_close["quantity"]
-        if slot is not Slot.BOTH:
-            other = self.positions.get(symbol.name, {}).get((Slot.SHORT if slot is Slot.LONG else Slot.LONG).value)
-            if other is not None:
-                held_quantity = decimal_sum(held_quantity, other["quantity"])
-        after = notional_after_trade(symbol, held_quantity, mark, opened_quantity, price)
-        if not symbol.brackets.within_leverage(after, leverage):
-            top = symbol.brackets.brackets[-1].cap
-            limit = (
-                f"beyond the last bracket's cap {normalized(top)}"
-                if after > top
-                else f"whose bracket allows {symbol.brackets.max_leverage(after)}x"
-            )
-            raise Rejected(
-                f"the trade takes {symbol.name} to a notional of {normalized(reported(after))}, {limit}, "
-                f"not {leverage}x"
-            )
-
-    def _require_cost_fits(
-        self,
-        symbol: FuturesSymbol,
-        slot: Slot,
-        position_after_close: dict[str, Any] | None,
-        realized: Decimal,
-        returned: Decimal,
-        cost: CostToOpen,
-        fee: Decimal,
-        prices: PriceBook,
-    ) -> None:
-        """The cost plus the fee fit the available balance left after the closing part."""
-        held = [h for h in self.held_positions(prices.parameters) if (h.symbol, h.slot) != (symbol.name, slot)]
-        if position_after_close is not None:
-            leverage, margin_type = self.setting(symbol.name)
-            p = position_after_close
-            position = FuturesPosition(symbol, Side[p["side"].upper()], p["quantity"], p["entry_price"])
-            held.append(HeldPosition(position, slot, leverage, margin_type, p["isolated_margin"]))
-        marks = {h.symbol: self._mark(prices, h.symbol) for h in held}
-        cross_wallet = decimal_sum(self.cross_wallet, realized, returned)
-        available = WalletFigures(cross_wallet, held, marks).available_balance
-        needed = cost.exact_cost + exact(fee)
-        if needed > available:
-            raise Rejected(
-                f"opening {symbol.name} costs {normalized(cost.cost)} {self.asset} (initial margin "
-                f"{normalized(cost.initial_margin)}, open loss {normalized(cost.open_loss)}) plus a fee of "
-                f"{normalized(fee)}, more than the available balance "
-                f"{self._shown(available, prices.parameters)} {self.asset}"
-            )
 
     @event(Traded)
     def _traded(
@@ -742,12 +568,12 @@ class FuturesAccount(Aggregate):
             if amount > figures.available_balance:
                 raise Rejected(
                     f"adding {amount} {self.asset} of isolated margin exceeds the available balance "
-                    f"{self._shown(figures.available_balance, prices.parameters)} {self.asset}"
+                    f"{self.shown(figures.available_balance, prices.parameters)} {self.asset}"
                 )
         else:
             mine = next(f for f in figures.isolated if (f.held.symbol, f.held.slot) == (symbol_name, slot))
             if not isolated_margin_removal_allowed(after, mine.unrealized_pnl, mine.notional, leverage):
-                initial_margin = self._shown(mine.initial_margin, prices.parameters)
+                initial_margin = self.shown(mine.initial_margin, prices.parameters)
                 raise Rejected(
                     f"removing {amount.copy_abs()} {self.asset} would leave the isolated margin of {symbol_name} "
                     f"at {normalized(after)}, below its initial margin {initial_margin} after unrealized losses "
