@@ -9,9 +9,8 @@ from typing import Any
 
 from ledger.application import Ledger
 from ledger.domain.futures.account import FuturesAccount
-from ledger.domain.futures.wallet import WalletFigures
 from ledger.domain.product import Product
-from projections.futures.report import mark_of, wallet_section
+from projections.futures.report import wallet_section
 from projections.futures.views import wallet_row
 from projections.history import ACCOUNT_STATES
 from projections.queries import ViewReader
@@ -22,11 +21,10 @@ from projections.values import amounts_text
 def wallet_state(app: Ledger, reader: ViewReader, account_id: uuid.UUID, version: int, through: int) -> dict[str, Any]:
     account: FuturesAccount = app.repository.get(account_id, version=version)
     prices = reader.prices(through)
-    held = account.held_positions(prices.parameters)
-    marks = {position.symbol: mark_of(prices, position.symbol) for position in held}
+    figures = account.figures(prices)
     return {
         "version": version,
-        **wallet_section(wallet_row(account), WalletFigures(account.cross_wallet, held, marks)),
-        "prices": amounts_text(marks),
+        **wallet_section(wallet_row(account), figures),
+        "prices": amounts_text(dict(figures.marks)),
         "parameters_version": prices.parameters.version,
     }

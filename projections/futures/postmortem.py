@@ -23,7 +23,7 @@ from ledger.domain.money import normalized
 from ledger.domain.product import Product
 from projections.futures.history import wallet_state
 from projections.futures.queries import FuturesReader
-from projections.futures.report import mark_of, reported_text
+from projections.futures.report import reported_text
 from projections.history import iso
 from projections.postmortem import (
     POSTMORTEMS,
@@ -179,8 +179,7 @@ def _chart_point(reader: ViewReader, wallets: _WalletVersions, scope: _Scope, th
     parameters in force then, its figures `WalletFigures`' (reported as the report does)."""
     account = wallets.at(reader, through)
     prices = reader.prices(through)
-    held = account.held_positions(prices.parameters)
-    wallet = WalletFigures(account.cross_wallet, held, {h.symbol: mark_of(prices, h.symbol) for h in held})
+    wallet = account.figures(prices)
     positions = scope.figures(wallet)
     ratio, balance, maintenance = _scope_figures(scope, wallet, positions)
     # The charted symbols as marked then (a closed position's too, so the line of its mark

@@ -16,11 +16,10 @@ from fractions import Fraction
 from typing import Any
 
 from ledger.domain.futures.account import DEFAULT_LEVERAGE, WALLET_TOTALS
-from ledger.domain.futures.contracts import FuturesPosition, Side, reported, symbol_of
+from ledger.domain.futures.contracts import reported, symbol_of
 from ledger.domain.futures.exact import decimal_sum
-from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionFigures, Slot, WalletFigures
+from ledger.domain.futures.wallet import MarginType, PositionFigures, WalletFigures, held_position
 from ledger.domain.money import normalized
-from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import PriceBook
 from ledger.domain.product import Product
 from projections.futures.queries import FuturesReader
@@ -68,25 +67,15 @@ def wallet_figures(wallet: Row, positions: list[Row], settings: list[Row], price
     """The wallet at the marks, as the account computes it (`FuturesAccount.figures`)."""
     chosen = {row["symbol"]: (row["leverage"], MarginType(row["margin_type"])) for row in settings}
     held = [
-        held_position(position, *chosen.get(position["symbol"], DEFAULT_SETTING), prices.parameters)
-        for position in positions
+        held_position(
+            symbol_of(prices.parameters, row["symbol"]),
+            row["slot"],
+            *chosen.get(row["symbol"], DEFAULT_SETTING),
+            {**row, "entry_price": Fraction(row["entry_price"])},  # the view keeps the rational's text
+        )
+        for row in positions
     ]
     return WalletFigures(wallet["cross_wallet_balance"], held, {h.symbol: mark_of(prices, h.symbol) for h in held})
-
-
-def held_position(row: Row, leverage: int, margin_type: MarginType, parameters: RiskParameters) -> HeldPosition:
-    return HeldPosition(
-        position=FuturesPosition(
-            symbol_of(parameters, row["symbol"]),
-            Side[row["side"].upper()],
-            row["quantity"],
-            Fraction(row["entry_price"]),
-        ),
-        slot=Slot(row["slot"]),
-        leverage=leverage,
-        margin_type=margin_type,
-        isolated_margin=row["isolated_margin"],
-    )
 
 
 def mark_of(prices: PriceBook, symbol: str) -> Decimal:

@@ -28,7 +28,7 @@ from sqlalchemy import update
 from ledger.domain.futures.account import FuturesAccount, clearance_fee_due, fee_value
 from ledger.domain.futures.contracts import reported
 from ledger.domain.futures.liquidation import LIQUIDATION_THRESHOLD, FuturesLiquidation
-from ledger.domain.futures.wallet import PositionFigures
+from ledger.domain.futures.wallet import WalletFigures
 from ledger.domain.money import round_half_even
 from ledger.unit_of_work import UnitOfWork
 from projections import tables
@@ -217,17 +217,15 @@ def carry_out(
     """Closes the cross positions at `marks`, charges the fee, covers a shortfall, unlocks."""
     prices = uow.prices()
     precision = account.precision(prices.parameters)
-    closed: list[tuple[PositionFigures, Decimal]] = []
-    for figures in account.figures(prices).cross:
-        mark = marks[figures.held.symbol]
-        closed.append((figures, account.close_at_mark(liquidation.id, figures.held, mark, precision, LATER, CAUSE)))
-    fee_due = clearance_fee_due([(figures.held.position.symbol, notional) for figures, notional in closed])
-    fee = account.charge_clearance_fee(liquidation.id, fee_due, precision, LATER, CAUSE)
+    closed = WalletFigures(account.cross_wallet, account.held_positions(prices.parameters), marks).cross
+    for figures in closed:
+        account.close_at_mark(liquidation.id, figures, precision, LATER, CAUSE)
+    fee = account.charge_clearance_fee(liquidation.id, clearance_fee_due(closed), precision, LATER, CAUSE)
     shortfall = account.cover_shortfall(liquidation.id, LATER, CAUSE)
     returned = account.end_liquidation(liquidation.id, LATER, CAUSE)
-    value = fee_value(fee, [(f.held, marks[f.held.symbol], n) for f, n in closed], account.mode == "coinm")
+    value = fee_value(fee, closed)
     liquidation.complete(
-        closed=[{"symbol": f.held.symbol, "notional": reported(n)} for f, n in closed],
+        closed=[{"symbol": f.held.symbol, "notional": reported(f.notional)} for f in closed],
         fee=fee,
         fee_value=value,
         shortfall=shortfall,

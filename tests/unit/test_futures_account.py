@@ -36,7 +36,7 @@ def liquidate(account: FuturesAccount, mark: str, arriving: Decimal = Decimal(0)
     if arriving:
         account.deposit("USDT", arriving, AT, CAUSE)
     for figures in account.figures(at_mark).cross:
-        account.close_at_mark(liquidation_id, figures.held, figures.mark, 8, AT, CAUSE)
+        account.close_at_mark(liquidation_id, figures, 8, AT, CAUSE)
     fee = account.charge_clearance_fee(liquidation_id, Decimal("175.625"), 8, AT, CAUSE)
     shortfall = account.cover_shortfall(liquidation_id, AT, CAUSE)
     account.end_liquidation(liquidation_id, AT, CAUSE)

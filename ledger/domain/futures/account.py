@@ -26,9 +26,7 @@ from ledger.domain.entries import INSURANCE_FUND, MARKET, WORLD, AccountingEvent
 from ledger.domain.errors import Rejected
 from ledger.domain.futures.balances import isolated_margin_removal_allowed
 from ledger.domain.futures.contracts import (
-    FuturesPosition,
     FuturesSymbol,
-    Side,
     notional,
     reported,
     symbol_of,
@@ -36,7 +34,15 @@ from ledger.domain.futures.contracts import (
 from ledger.domain.futures.exact import decimal_difference, decimal_sum, exact, exact_sum, rounded
 from ledger.domain.futures.funding import funding_payment
 from ledger.domain.futures.trading import TradePlan, TradeSide, plan_trade
-from ledger.domain.futures.wallet import HeldPosition, MarginType, PositionMode, Slot, WalletFigures
+from ledger.domain.futures.wallet import (
+    HeldPosition,
+    MarginType,
+    PositionFigures,
+    PositionMode,
+    Slot,
+    WalletFigures,
+    held_position,
+)
 from ledger.domain.identity import NAMESPACE, account_id
 from ledger.domain.money import ZERO, normalized
 from ledger.domain.parameters import RiskParameters
@@ -126,28 +132,24 @@ class FuturesAccount(Aggregate):
 
     def held_positions(self, parameters: RiskParameters) -> list[HeldPosition]:
         """Every open position with its symbol's contract terms, leverage and margin type."""
-        held = []
-        for symbol_name, slots in sorted(self.positions.items()):
-            leverage, margin_type = self.setting(symbol_name)
-            symbol = symbol_of(parameters, symbol_name)
-            for slot, position in sorted(slots.items()):
-                held.append(
-                    HeldPosition(
-                        position=FuturesPosition(
-                            symbol, Side[position["side"].upper()], position["quantity"], position["entry_price"]
-                        ),
-                        slot=Slot(slot),
-                        leverage=leverage,
-                        margin_type=margin_type,
-                        isolated_margin=position["isolated_margin"],
-                    )
-                )
-        return held
+        return [
+            held_position(symbol_of(parameters, symbol), slot, *self.setting(symbol), position)
+            for symbol, slots in sorted(self.positions.items())
+            for slot, position in sorted(slots.items())
+        ]
+
+    def isolated_lock(self, symbol: str, slot: Slot) -> str | None:
+        """The liquidation that holds the lock of one isolated position, if any."""
+        position = self.positions.get(symbol, {}).get(slot.value)
+        return None if position is None else position.get("liquidation_id")
 
     def figures(self, prices: PriceBook) -> WalletFigures:
         """The wallet at the current marks (every held symbol has one: a trade needs it)."""
-        marks = {symbol: self.mark(prices, symbol) for symbol in self.positions}
-        return WalletFigures(self.cross_wallet, self.held_positions(prices.parameters), marks)
+        return self.figures_with(prices, self.held_positions(prices.parameters), self.cross_wallet)
+
+    def figures_with(self, prices: PriceBook, held: list[HeldPosition], cross_wallet: Decimal) -> WalletFigures:
+        """The wallet as it would be with these positions and cross wallet, at the current marks."""
+        return WalletFigures(cross_wallet, held, {h.symbol: self.mark(prices, h.symbol) for h in held})
 
     def precision(self, parameters: RiskParameters) -> int:
         return parameters.precision(self.asset)
@@ -362,8 +364,7 @@ class FuturesAccount(Aggregate):
             )
             for h in self.held_positions(prices.parameters)
         ]
-        marks = {symbol: self.mark(prices, symbol) for symbol in self.positions}
-        available = WalletFigures(self.cross_wallet, held, marks).available_balance
+        available = self.figures_with(prices, held, self.cross_wallet).available_balance
         if available < 0:
             raise Rejected(
                 f"at {leverage}x the initial margin of {symbol_name} would exceed the available balance of "
@@ -410,12 +411,11 @@ class FuturesAccount(Aggregate):
         fee: Decimal
         position_after: dict[str, Any] | None
         parameters_version: int
+        wallet_asset: str
 
         def entries(self) -> list[Entry]:
             asset = self.wallet_asset
             return move(MARKET, self.account, asset, self.realized_pnl) + move(self.account, MARKET, asset, self.fee)
-
-        wallet_asset: str
 
     def trade(
         self,
@@ -435,7 +435,7 @@ class FuturesAccount(Aggregate):
         symbol = self._symbol(parameters, symbol_name)
         mark = self.mark(prices, symbol_name)
         slot = self._slot(position_side, "a trade")
-        if self._isolated_lock(symbol_name, slot) is not None:
+        if self.isolated_lock(symbol_name, slot) is not None:
             raise Rejected(f"the {slot} position of {symbol_name} is being liquidated")
         plan = plan_trade(self, symbol, slot, side, quantity, price, mark, reduce_only, fee, prices)
         leverage, margin_type = self.setting(symbol_name)
@@ -476,10 +476,6 @@ class FuturesAccount(Aggregate):
         if position_side is not None:
             raise Rejected(f"account {self.name} is in one-way mode: {action} takes no position_side")
         return Slot.BOTH
-
-    def _isolated_lock(self, symbol: str, slot: Slot) -> str | None:
-        position = self.positions.get(symbol, {}).get(slot.value)
-        return None if position is None else position.get("liquidation_id")
 
     @event(Traded)
     def _traded(
@@ -560,7 +556,7 @@ class FuturesAccount(Aggregate):
         leverage, margin_type = self.setting(symbol_name)
         if margin_type is not MarginType.ISOLATED:
             raise Rejected(f"the {symbol_name} position of {self.name} is cross, not isolated")
-        if position.get("liquidation_id") is not None:
+        if self.isolated_lock(symbol_name, slot) is not None:
             raise Rejected(f"the {slot} position of {symbol_name} is being liquidated")
         after = decimal_sum(position["isolated_margin"], amount)
         figures = self.figures(prices)
@@ -691,7 +687,7 @@ class FuturesAccount(Aggregate):
         if symbol is None:
             assert not self.is_locked, "the cross positions are being liquidated already"
         else:
-            assert self.positions[symbol][slot or ""].get("liquidation_id") is None, "being liquidated already"
+            assert slot is not None and self.isolated_lock(symbol, Slot(slot)) is None, "being liquidated already"
         self._liquidation_started(
             account=self.name,
             liquidation_id=liquidation_id,
@@ -741,17 +737,10 @@ class FuturesAccount(Aggregate):
             return move(MARKET, self.account, self.wallet_asset, self.realized_pnl)
 
     def close_at_mark(
-        self,
-        liquidation_id: uuid.UUID,
-        held: HeldPosition,
-        mark: Decimal,
-        precision: int,
-        at: datetime,
-        cause: dict[str, Any],
-    ) -> Fraction:
-        """Closes one position at the mark; returns its notional there."""
-        position = held.position
-        closed_notional = position.notional(mark)
+        self, liquidation_id: uuid.UUID, figures: PositionFigures, precision: int, at: datetime, cause: dict[str, Any]
+    ) -> None:
+        """Closes one position at its mark (`figures`: the position there)."""
+        held, position = figures.held, figures.held.position
         self._position_liquidated(
             account=self.name,
             liquidation_id=liquidation_id,
@@ -760,15 +749,14 @@ class FuturesAccount(Aggregate):
             side=position.side.name.lower(),
             quantity=position.quantity,
             entry_price=position.entry_price,
-            mark=mark,
-            notional=closed_notional,
-            realized_pnl=rounded(position.unrealized_pnl(mark), precision),
+            mark=figures.mark,
+            notional=figures.notional,
+            realized_pnl=rounded(figures.unrealized_pnl, precision),
             isolated_margin=held.isolated_margin,
             wallet_asset=self.asset,
             at=at,
             cause=cause,
         )
-        return closed_notional
 
     @event(PositionLiquidated)
     def _position_liquidated(
@@ -916,16 +904,15 @@ class FuturesAccount(Aggregate):
             self.cross_wallet = decimal_sum(self.cross_wallet, returned_to_cross_wallet)
 
 
-def clearance_fee_due(closed: list[tuple[FuturesSymbol, Fraction]]) -> Fraction:
+def clearance_fee_due(closed: list[PositionFigures]) -> Fraction:
     """Each closed position's symbol rate x its notional at the mark, exact."""
-    return exact_sum(*(exact(symbol.clearance_fee_rate) * closed_notional for symbol, closed_notional in closed))
+    return exact_sum(*(exact(f.held.position.symbol.clearance_fee_rate) * f.notional for f in closed))
 
 
-def fee_value(fee: Decimal, closed: list[tuple[HeldPosition, Decimal, Fraction]], is_inverse: bool) -> Decimal:
+def fee_value(fee: Decimal, closed: list[PositionFigures]) -> Decimal:
     """The fee in the quote currency: USDⓈ-M the wallet asset itself; COIN-M USD at the marks
     of the closed positions (their contract value over their coin notional), to 8 places."""
-    if not is_inverse or fee == 0:
+    if fee == 0 or not closed[0].held.position.symbol.is_inverse:
         return fee
-    usd = exact_sum(*(exact(h.position.quantity) * exact(h.position.symbol.contract_size) for h, _mark, _n in closed))
-    coin = exact_sum(*(closed_notional for _h, _mark, closed_notional in closed))
-    return rounded(exact(fee) * usd / coin, 8)
+    usd = exact_sum(*(exact(f.held.position.quantity) * exact(f.held.position.symbol.contract_size) for f in closed))
+    return rounded(exact(fee) * usd / exact_sum(*(f.notional for f in closed)), 8)

@@ -15,7 +15,6 @@ from ledger.domain.errors import Rejected
 from ledger.domain.futures.balances import pro_rata_isolated_margin
 from ledger.domain.futures.contracts import (
     CostToOpen,
-    FuturesPosition,
     FuturesSymbol,
     Side,
     cost_to_open,
@@ -25,7 +24,7 @@ from ledger.domain.futures.contracts import (
     reported,
 )
 from ledger.domain.futures.exact import decimal_difference, decimal_sum, exact, rounded
-from ledger.domain.futures.wallet import HeldPosition, MarginType, Slot, WalletFigures
+from ledger.domain.futures.wallet import HeldPosition, MarginType, Slot, WalletFigures, held_position
 from ledger.domain.money import ZERO, normalized
 from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import PriceBook
@@ -42,7 +41,7 @@ class Wallet(Protocol):
 
     def held_positions(self, parameters: RiskParameters) -> list[HeldPosition]: ...
 
-    def mark(self, prices: PriceBook, symbol: str) -> Decimal: ...
+    def figures_with(self, prices: PriceBook, held: list[HeldPosition], cross_wallet: Decimal) -> WalletFigures: ...
 
     def precision(self, parameters: RiskParameters) -> int: ...
 
@@ -94,6 +93,7 @@ def plan_trade(
     held = account.positions.get(symbol.name, {}).get(slot.value)
     held_side = None if held is None else Side[held["side"].upper()]
     held_quantity = ZERO if held is None else held["quantity"]
+    # The side this trade opens or increases: a hedge leg's own, or in one-way mode the trade's.
     if slot is Slot.BOTH:
         opens_side = side.opens
     else:
@@ -131,14 +131,13 @@ def plan_trade(
     cost: CostToOpen | None = None
     added = ZERO
     if opened_quantity > 0:
-        position_side = opens_side if slot is not Slot.BOTH else side.opens
         _require_within_leverage(account, symbol, slot, after, opened_quantity, price, mark, leverage)
-        cost = cost_to_open(symbol, position_side, opened_quantity, price, mark, leverage, precision)
+        cost = cost_to_open(symbol, opens_side, opened_quantity, price, mark, leverage, precision)
         _require_cost_fits(account, symbol, slot, after, realized, returned, cost, fee, prices)
         added = cost.initial_margin if margin_type is MarginType.ISOLATED else ZERO
         if after is None:
             after = {
-                "side": position_side.name.lower(),
+                "side": opens_side.name.lower(),
                 "quantity": opened_quantity,
                 "entry_price": exact(price),
                 "isolated_margin": added,
@@ -200,13 +199,9 @@ def _require_cost_fits(
     """The cost plus the fee fit the available balance left after the closing part."""
     held = [h for h in account.held_positions(prices.parameters) if (h.symbol, h.slot) != (symbol.name, slot)]
     if position_after_close is not None:
-        leverage, margin_type = account.setting(symbol.name)
-        p = position_after_close
-        position = FuturesPosition(symbol, Side[p["side"].upper()], p["quantity"], p["entry_price"])
-        held.append(HeldPosition(position, slot, leverage, margin_type, p["isolated_margin"]))
-    marks = {h.symbol: account.mark(prices, h.symbol) for h in held}
+        held.append(held_position(symbol, slot, *account.setting(symbol.name), position_after_close))
     cross_wallet = decimal_sum(account.cross_wallet, realized, returned)
-    available = WalletFigures(cross_wallet, held, marks).available_balance
+    available = account.figures_with(prices, held, cross_wallet).available_balance
     needed = cost.exact_cost + exact(fee)
     if needed > available:
         raise Rejected(

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from functools import cached_property
+from typing import Any
 
 from ledger.domain.futures.balances import (
     available_balance,
@@ -21,7 +22,7 @@ from ledger.domain.futures.balances import (
     margin_ratio,
     withdrawable_balance,
 )
-from ledger.domain.futures.contracts import FuturesPosition
+from ledger.domain.futures.contracts import FuturesPosition, FuturesSymbol, Side
 from ledger.domain.futures.exact import decimal_sum, exact_sum
 from ledger.domain.futures.liquidation_price import liquidation_price, other_cross_positions_terms
 from ledger.domain.money import ZERO
@@ -64,6 +65,20 @@ class HeldPosition:
     @property
     def is_isolated(self) -> bool:
         return self.margin_type is MarginType.ISOLATED
+
+
+def held_position(
+    symbol: FuturesSymbol, slot: str, leverage: int, margin_type: MarginType, stored: Mapping[str, Any]
+) -> HeldPosition:
+    """A position as the wallet stores it (`{side, quantity, entry_price, isolated_margin}`),
+    with its symbol's contract terms and its leverage and margin type."""
+    return HeldPosition(
+        position=FuturesPosition(symbol, Side[stored["side"].upper()], stored["quantity"], stored["entry_price"]),
+        slot=Slot(slot),
+        leverage=leverage,
+        margin_type=margin_type,
+        isolated_margin=stored["isolated_margin"],
+    )
 
 
 @dataclass(frozen=True)

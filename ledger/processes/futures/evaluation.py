@@ -50,7 +50,7 @@ def evaluate_wallet(uow: UnitOfWork, account: FuturesAccount, at: datetime, caus
     if not account.is_locked and figures.cross and figures.cross_liquidatable():
         start_futures_liquidation(uow, account, figures, None, prices, at, cause)
     for position in figures.isolated:
-        locked = account.positions[position.held.symbol][position.held.slot.value].get("liquidation_id")
+        locked = account.isolated_lock(position.held.symbol, position.held.slot)
         if locked is None and figures.isolated_liquidatable(position):
             start_futures_liquidation(uow, account, figures, position, prices, at, cause)
 

@@ -9,7 +9,6 @@ state: a liquidation completed is not carried out again.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from ledger.domain.futures.account import FuturesAccount, clearance_fee_due, fee_value
@@ -19,7 +18,6 @@ from ledger.domain.futures.liquidation import LIQUIDATION_THRESHOLD, FuturesLiqu
 from ledger.domain.futures.wallet import PositionFigures, WalletFigures
 from ledger.domain.liquidations import LiquidationStatus
 from ledger.domain.prices import PriceBook
-from ledger.domain.product import AccountMode
 from ledger.processes.futures.step import FuturesStep
 from ledger.processes.routing import Reaction, follows_on
 from ledger.processes.steps import ProcessSteps, Subject, step
@@ -130,20 +128,16 @@ def carry_out(
         in_scope = [
             f for f in figures.isolated if (f.held.symbol, f.held.slot.value) == (liquidation.symbol, liquidation.slot)
         ]
-    closing = {**cause, "step": "close_at_mark"}
-    closed = []
     for position in in_scope:
-        closed_notional = account.close_at_mark(liquidation.id, position.held, position.mark, precision, at, closing)
-        closed.append((position, closed_notional))
-    fee_due = clearance_fee_due([(position.held.position.symbol, notional) for position, notional in closed])
+        account.close_at_mark(liquidation.id, position, precision, at, {**cause, "step": "close_at_mark"})
+    fee_due = clearance_fee_due(in_scope)
     fee = account.charge_clearance_fee(liquidation.id, fee_due, precision, at, {**cause, "step": "clearance_fee"})
     shortfall = account.cover_shortfall(liquidation.id, at, {**cause, "step": "shortfall"})
     returned = account.end_liquidation(liquidation.id, at, {**cause, "step": "unlock"})
-    is_inverse = account.mode == AccountMode.COINM
     liquidation.complete(
-        closed=[closed_record(position, notional, precision) for position, notional in closed],
+        closed=[closed_record(position, precision) for position in in_scope],
         fee=fee,
-        fee_value=fee_value(fee, [(p.held, p.mark, n) for p, n in closed], is_inverse),
+        fee_value=fee_value(fee, in_scope),
         shortfall=shortfall,
         returned_to_cross_wallet=returned,
         at=at,
@@ -151,8 +145,6 @@ def carry_out(
     )
 
 
-def closed_record(position: PositionFigures, closed_notional: Decimal, precision: int) -> dict[str, Any]:
-    record = position_record(position)
-    record["notional"] = reported(closed_notional)
-    record["realized_pnl"] = rounded(position.unrealized_pnl, precision)
-    return record
+def closed_record(position: PositionFigures, precision: int) -> dict[str, Any]:
+    """A position closed at its mark: as recorded, with the PnL that realized."""
+    return {**position_record(position), "realized_pnl": rounded(position.unrealized_pnl, precision)}
