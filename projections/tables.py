@@ -79,6 +79,7 @@ events = Table(
     Column("at", DateTime(timezone=True)),
     Column("account", String()),
     Column("liquidation_id", String()),
+    Column("actor", String()),  # `ledger.causes.actor_of` its cause; NULL when not recorded
     Index("ix_view_events_account", "account", "originator_version"),
     Index("ix_view_events_liquidation", "liquidation_id"),
     Index("ix_view_events_at", "at"),
@@ -245,6 +246,17 @@ futures_trades = Table(
     Column("at", DateTime(timezone=True)),
 )
 
+# Running counts for `/metrics`, kept by the views as they pass events, so that a scrape reads
+# a few rows and never counts the store: `inputs_applied`, `rejections`, and
+# `liquidations` labelled `kind=...,status=...`.
+counters = Table(
+    "view_counters",
+    metadata,
+    Column("name", String(), primary_key=True),
+    Column("labels", String(), primary_key=True),  # "" or "key=value,key=value", keys sorted
+    Column("value", BigInteger, nullable=False),
+)
+
 # The views a rebuild empties and a reconciliation compares, with their keys.
 VIEW_TABLES: tuple[Table, ...] = (
     events,
@@ -260,6 +272,37 @@ VIEW_TABLES: tuple[Table, ...] = (
     futures_settings,
     symbol_marks,
     futures_trades,
+    counters,
+)
+
+# Beside the views, not derived from events (a rebuild leaves them alone):
+
+# The HTTP API's keys: only a digest of each is kept (the key is shown once, at creation).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("name", String(), primary_key=True),
+    Column("role", String(), nullable=False),  # viewer, operator, admin
+    Column("key_digest", String(), nullable=False, unique=True),  # sha256 hex of the key
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String()),
+)
+
+# The HTTP API's long-running jobs (a replay): asked for, then run, then done or failed.
+api_jobs = Table(
+    "api_jobs",
+    metadata,
+    Column("job_id", String(), primary_key=True),
+    Column("kind", String(), nullable=False),  # replay
+    Column("status", String(), nullable=False),  # queued, running, done, failed
+    Column("requested_by", String(), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("request", JSON, nullable=False),
+    Column("result", JSON),
+    Column("error", Text),
 )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.causes import input_cause
 from ledger.idempotency import FileMark
 
 
@@ -24,6 +25,7 @@ class LedgerInput:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)  # the JSON object as given
     ordinal: int = 0  # its place among the file's inputs (1 for the first); 0 when not from a file
     chain: str | None = None  # its implicit id: the chain digest of the file's inputs 1..ordinal
+    actor: str | None = None  # who submitted it (not part of its fingerprint: `ledger.causes`)
 
     @property
     def op(self) -> str:
@@ -34,10 +36,7 @@ class LedgerInput:
         return self.body.id
 
     def cause(self) -> dict[str, Any]:
-        cause: dict[str, Any] = {"kind": "input", "source": self.source, "line": self.line, "op": self.op}
-        if self.input_id is not None:
-            cause["input_id"] = self.input_id
-        return cause
+        return input_cause(self.source, self.line, self.op, self.input_id, self.actor)
 
 
 @dataclass(frozen=True)

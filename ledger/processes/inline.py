@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import Recording, Tracking
 
 from ledger.application import Ledger
+from ledger.causes import process_cause
 from ledger.inputs import LedgerInput
 from ledger.processes.indexes import Driver, an_hour_concerns_anyone, distinct, loaded_accounts, new_indexes
 from ledger.processes.routing import (
@@ -30,7 +31,6 @@ from ledger.processes.routing import (
     Situation,
     is_tracked_at_once,
     may_react_inline,
-    process_cause,
     reactions_to,
 )
 from ledger.processes.steps import ProcessSteps

@@ -153,8 +153,3 @@ def reaction_tracking_name(reaction: Reaction) -> str:
     """Service mode: the tracking record of a step on its subject, which holds the last
     notification it was run for."""
     return f"ledger.{reaction.step}.{reaction.subject}"
-
-
-def process_cause(event: Event, notification_id: int) -> dict[str, Any]:
-    """The cause every event of a reaction carries: the notification it reacted to."""
-    return {"kind": "process", "notification_id": notification_id, "event": type(event).__qualname__}

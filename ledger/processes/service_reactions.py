@@ -26,8 +26,9 @@ from eventsourcing.persistence import IntegrityError, Recording, Tracking
 from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.causes import process_cause
 from ledger.log import causing_event
-from ledger.processes.routing import Reaction, next_steps, process_cause, reaction_tracking_name
+from ledger.processes.routing import Reaction, next_steps, reaction_tracking_name
 from ledger.processes.steps import ProcessSteps
 from ledger.unit_of_work import UnitOfWork
 

@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
+from ledger.causes import process_cause
 from ledger.domain.futures.account import FuturesAccount, futures_liquidation_id
 from ledger.domain.futures.liquidation import FuturesLiquidation
 from ledger.domain.futures.market import SymbolMarket
@@ -26,7 +27,7 @@ from ledger.domain.identity import account_id
 from ledger.log import causing_event, stored_events
 from ledger.processes.futures.step import FuturesStep
 from ledger.processes.inline import run_inputs
-from ledger.processes.routing import Reaction, process_cause, reaction_tracking_name
+from ledger.processes.routing import Reaction, reaction_tracking_name
 from ledger.processes.service_reactions import run_reactions
 from ledger.processes.steps import ProcessSteps
 from ledger.runs import validate
