@@ -174,10 +174,12 @@ def _row(connection: Connection, name: str) -> Any:
 
 
 def _record(row: Any) -> ApiKey:
+    created_at = as_utc(row.created_at)
+    assert created_at is not None  # the column is NOT NULL
     return ApiKey(
         row.name,
         Role(row.role),
-        as_utc(row.created_at),
+        created_at,
         row.created_by,
         as_utc(row.revoked_at),
         row.revoked_by,

@@ -58,17 +58,21 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _serve_docs(app)
-    _check_every_route_states_its_role(app)
     app.openapi = _openapi_with_roles(app)  # type: ignore[method-assign]
+    _check_every_route_states_its_role(app)
     app.add_exception_handler(OperationalError, _store_cannot_serve)
     app.add_exception_handler(ProgrammingError, _store_cannot_serve)
     return app
 
 
 def _check_every_route_states_its_role(app: FastAPI) -> None:
-    for route in app.routes:
+    """Refuses an operation without `requires(...)` or `public()`: in the routers (those the
+    document leaves out too) and in the OpenAPI document (made here, once, to be sure)."""
+    routes = [route for router in ROUTERS for route in router.routes] + list(app.router.routes)
+    for route in routes:
         if isinstance(route, APIRoute) and ROLE_EXTENSION not in (route.openapi_extra or {}):
             raise RuntimeError(f"{route.path} states no role: spread requires(Role.X) or public() into its decorator")
+    app.openapi()
 
 
 def _openapi_with_roles(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -77,8 +81,10 @@ def _openapi_with_roles(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            for operations in document["paths"].values():
-                for operation in operations.values():
+            for path, operations in document["paths"].items():
+                for method, operation in operations.items():
+                    if ROLE_EXTENSION not in operation:
+                        raise RuntimeError(f"{method.upper()} {path} states no role: use requires(Role.X) or public()")
                     described = operation.get("description", "")
                     operation["description"] = f"{role_line(operation[ROLE_EXTENSION])}\n\n{described}".strip()
             app.openapi_schema = document

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -36,27 +36,15 @@ class NewKey(BaseModel):
         return check_name(name)
 
 
-class KeyRecord(BaseModel):
-    name: str
-    role: Role
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None
-    revoked_by: str | None
-
-    @classmethod
-    def of(cls, key: ApiKey) -> KeyRecord:
-        return cls(**vars(key))
-
-
-class CreatedKey(KeyRecord):
+@dataclass(frozen=True)
+class CreatedKey(ApiKey):
     key: str  # shown this once: the store keeps only its digest
 
 
 @router.get("", **requires(Role.ADMIN))
-def keys(store: StoreOf) -> list[KeyRecord]:
+def keys(store: StoreOf) -> list[ApiKey]:
     """Every key, revoked ones too, by name (never the keys themselves: the store has only digests)."""
-    return [KeyRecord.of(key) for key in list_keys(store.engine)]
+    return list_keys(store.engine)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, **requires(Role.ADMIN))
@@ -71,10 +59,10 @@ def create(new: NewKey, store: StoreOf, caller: CallerOf) -> CreatedKey:
 
 
 @router.delete("/{name:path}", **requires(Role.ADMIN))
-def revoke(name: str, store: StoreOf, caller: CallerOf) -> KeyRecord:
+def revoke(name: str, store: StoreOf, caller: CallerOf) -> ApiKey:
     """Revokes a key for good (404 when there is none of that name, 409 when it is revoked already)."""
     try:
-        return KeyRecord.of(revoke_key(store.engine, name, revoked_by=caller.name))
+        return revoke_key(store.engine, name, revoked_by=caller.name)
     except UnknownKey as unknown:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(unknown)) from None
     except KeyAlreadyRevoked as revoked:
