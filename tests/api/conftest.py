@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,13 +57,15 @@ def api_engine(api_store_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def api_url(api_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def running_server(store: str, log_directory: Path) -> Iterator[str]:
+    """`python -m ledger api` on a free port of 127.0.0.1, serving `store`: its URL once it
+    answers /health (any answer: a store that cannot serve is answered 503), until the block ends."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("api") / "server.log"
+    log_path = log_directory / f"server-{port}.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "ledger", "api", "--port", str(port), "--store", api_store_url],
+            [sys.executable, "-m", "ledger", "api", "--port", str(port), "--store", store],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ},
@@ -86,12 +89,18 @@ def _wait_for_health(url: str, server: subprocess.Popen[bytes], log_path: Path) 
         if server.poll() is not None:
             pytest.fail(f"`ledger api` exited with {server.returncode}:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
+            httpx.get(f"{url}/health", timeout=5)
+            return
         except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"`ledger api` did not answer /health with 200 in {SERVER_START_SECONDS} s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+    pytest.fail(f"`ledger api` did not answer /health in {SERVER_START_SECONDS} s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def api_url(api_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(api_store_url, tmp_path_factory.mktemp("api")) as url:
+        assert httpx.get(f"{url}/health").status_code == 200
+        yield url
 
 
 @pytest.fixture(scope="session")

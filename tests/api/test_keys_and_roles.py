@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ from ledger.store import sql_engine
 from projections.api_keys import KEY_PREFIX, Role, create_key, revoke_key
 from projections.store_status import store_status
 from projections.tables import api_keys
-from tests.api.conftest import bearer
+from tests.api.conftest import bearer, running_server
 from tests.api.endpoints import (
     ENDPOINTS,
     NO_KEY,
@@ -280,6 +281,16 @@ def test_health_names_the_store_and_its_migration(client: httpx.Client) -> None:
     body = answer.json()
     assert body["status"] == "ok" and body["migration"] == body["head"] and body["problems"] == []
     assert body["store"].endswith("?schema=api")
+
+
+def test_health_is_503_naming_what_stops_the_store_serving(postgres_database: str, tmp_path: Path) -> None:
+    never_migrated = f"{postgres_database}?schema=never_migrated"
+    with running_server(never_migrated, tmp_path) as url:
+        answer = httpx.get(f"{url}/health")
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "unavailable" and "ledger migrate" in answer.json()["problems"][0]
+        refused = httpx.get(f"{url}/keys", headers=bearer(f"{KEY_PREFIX}{'A' * 43}"))
+        assert refused.status_code == 503 and "/health" in refused.json()["detail"]
 
 
 def test_the_store_status_names_what_stops_it_serving(postgres_database: str) -> None:

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 
 from ledger.entrypoints.api.store import StoreOf
 from projections.api_keys import Caller, Role, authenticate
@@ -88,7 +89,7 @@ def _role_check(required: Role) -> Callable[..., Caller]:
 _ROLE_CHECKS = {role: _role_check(role) for role in Role}
 
 
-def _authenticated(engine: Any, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+def _authenticated(engine: Engine, credentials: HTTPAuthorizationCredentials | None) -> Caller:
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
