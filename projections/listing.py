@@ -100,9 +100,13 @@ def liquidation_page(
     if after is not None:
         last = liquidation_by_id(reader, after)
         statement = statement.where(
-            tuple_(*order) > tuple_(last["triggered_at"], last["account"], last["sequence"])  # type: ignore[arg-type]
+            tuple_(*order) > tuple_(last["triggered_at"], last["account"], last["sequence"])
         )
-    for column, wanted in ((liquidation.c.account, account), (liquidation.c.kind, kind), (liquidation.c.status, status)):
+    for column, wanted in (
+        (liquidation.c.account, account),
+        (liquidation.c.kind, kind),
+        (liquidation.c.status, status),
+    ):
         if wanted is not None:
             statement = statement.where(column == wanted)
     if since is not None:

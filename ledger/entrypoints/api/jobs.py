@@ -55,9 +55,7 @@ def replay(request: ReplayRequest, store: StoreOf, views: ViewsOf, caller: Calle
     overlay = validated_overlay(request.params)
     if request.account is not None and views.current().account(request.account) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown account {request.account!r}")
-    job = record_job(
-        store.engine, REPLAY, caller.name, {"params": overlay, "account": request.account}
-    )
+    job = record_job(store.engine, REPLAY, caller.name, {"params": overlay, "account": request.account})
     _replays.submit(run_replay, store.engine, store.url, job)
     location = f"/jobs/{job.job_id}"
     response.headers["Location"] = location

@@ -44,13 +44,13 @@ from projections.reconcile import reconcile_store
 
 router = APIRouter(tags=["reads"])
 
-ACCOUNT_STATUSES = sorted({*AccountStatus, *FuturesStatus})
-LIQUIDATION_KINDS = [*LiquidationKind, *FuturesLiquidationKind]
-LIQUIDATION_STATUSES = list(LiquidationStatus)
+ACCOUNT_STATUSES = sorted({status.value for status in (*AccountStatus, *FuturesStatus)})
+LIQUIDATION_KINDS = [kind.value for kind in (*LiquidationKind, *FuturesLiquidationKind)]
+LIQUIDATION_STATUSES = [status.value for status in LiquidationStatus]
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many in the page")]
-NOT_FOUND = {404: {"description": "No such account or liquidation: `detail` names it"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such account or liquidation: `detail` names it"}}
 
 
 def requires_and_answers(role: Role, responses: dict[int | str, dict[str, Any]]) -> dict[str, Any]:
