@@ -99,9 +99,7 @@ def liquidation_page(
     statement = select(liquidation).order_by(*order).limit(limit + 1)
     if after is not None:
         last = liquidation_by_id(reader, after)
-        statement = statement.where(
-            tuple_(*order) > tuple_(last["triggered_at"], last["account"], last["sequence"])
-        )
+        statement = statement.where(tuple_(*order) > tuple_(last["triggered_at"], last["account"], last["sequence"]))
     for column, wanted in (
         (liquidation.c.account, account),
         (liquidation.c.kind, kind),
