@@ -24,7 +24,7 @@ from ledger.domain.product import AccountMode, Product
 from projections import tables
 from projections.history import HistoryError, iso
 from projections.postmortem import CANDIDATES_NAMED, _id_prefix
-from projections.queries import Row, ViewReader, as_utc
+from projections.queries import Row, ViewReader, as_utc, liquidation_order, liquidations_query
 from projections.report import ACCOUNT_SECTIONS, system_report
 
 
@@ -94,23 +94,12 @@ def liquidation_page(
 ) -> Page:
     """Up to `limit` liquidations after the one whose id is `after`, in `ledger
     liquidations`' order, each its summary as the report shows it."""
-    liquidation = tables.liquidations
-    order = (liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence)
-    statement = select(liquidation).order_by(*order).limit(limit + 1)
+    statement = liquidations_query(account, since, until, kind, status).limit(limit + 1)
     if after is not None:
         last = liquidation_by_id(reader, after)
-        statement = statement.where(tuple_(*order) > tuple_(last["triggered_at"], last["account"], last["sequence"]))
-    for column, wanted in (
-        (liquidation.c.account, account),
-        (liquidation.c.kind, kind),
-        (liquidation.c.status, status),
-    ):
-        if wanted is not None:
-            statement = statement.where(column == wanted)
-    if since is not None:
-        statement = statement.where(liquidation.c.triggered_at >= since)
-    if until is not None:
-        statement = statement.where(liquidation.c.triggered_at <= until)
+        statement = statement.where(
+            tuple_(*liquidation_order()) > tuple_(last["triggered_at"], last["account"], last["sequence"])
+        )
     rows = _rows(reader, statement)
     more = len(rows) > limit
     rows = rows[:limit]

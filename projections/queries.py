@@ -58,25 +58,8 @@ class ViewReader:
         kind: str | None = None,
         status: str | None = None,
     ) -> list[Row]:
-        """Oldest first: by trigger time, then account (as the takeover desk serves them,
-        `ledger.domain.margin.decisions.takeover_order`), whichever worker happened to save first.
-        Each filter given narrows the list; `since` and `until` include their moment."""
-        liquidation = tables.liquidations
-        statement = select(liquidation).order_by(
-            liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence
-        )
-        for column, wanted in (
-            (liquidation.c.account, account),
-            (liquidation.c.kind, kind),
-            (liquidation.c.status, status),
-        ):
-            if wanted is not None:
-                statement = statement.where(column == wanted)
-        if since is not None:
-            statement = statement.where(liquidation.c.triggered_at >= since)
-        if until is not None:
-            statement = statement.where(liquidation.c.triggered_at <= until)
-        return self._rows(statement)
+        """Oldest first (`liquidation_order`), narrowed by each filter given (`liquidations_query`)."""
+        return self._rows(liquidations_query(account, since, until, kind, status))
 
     def liquidations_with_id_prefix(self, prefix: str, limit: int) -> tuple[list[Row], int]:
         """The first `limit` liquidations (oldest first) whose id starts with `prefix`, and
@@ -217,3 +200,35 @@ class ViewReader:
 
     def position(self) -> int:
         return self._one(select(func.max(tables.tracking.c.notification_id))) or 0
+
+
+def liquidation_order() -> tuple[Any, ...]:
+    """Oldest first: by trigger time, then account (as the takeover desk serves them,
+    `ledger.domain.margin.decisions.takeover_order`), whichever worker happened to save first."""
+    liquidation = tables.liquidations
+    return (liquidation.c.triggered_at, liquidation.c.account, liquidation.c.sequence)
+
+
+def liquidations_query(
+    account: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+) -> Any:
+    """The liquidations in `liquidation_order`; each filter given narrows the list, `since`
+    and `until` include their moment."""
+    liquidation = tables.liquidations
+    statement = select(liquidation).order_by(*liquidation_order())
+    for column, wanted in (
+        (liquidation.c.account, account),
+        (liquidation.c.kind, kind),
+        (liquidation.c.status, status),
+    ):
+        if wanted is not None:
+            statement = statement.where(column == wanted)
+    if since is not None:
+        statement = statement.where(liquidation.c.triggered_at >= since)
+    if until is not None:
+        statement = statement.where(liquidation.c.triggered_at <= until)
+    return statement
