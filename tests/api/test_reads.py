@@ -7,8 +7,11 @@ that ends with `ledger replay --json`'s result, a bad overlay a 422 and no job."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,14 +89,15 @@ def seed_a_again(directory: Path) -> Path:
     twin = next(name for n in range(2, 1000) if str(liquidation_id(name := f"A{n}", 1))[0] == first)
     lines = [json.loads(line) for line in (SCENARIOS / "seed004_user_a.jsonl").read_text().splitlines() if line]
     again = directory / "seed004_user_a_again.jsonl"
-    again.write_text("".join(json.dumps(_renamed(line, twin)) + "\n" for line in lines))
+    again.write_text("".join(json.dumps(_renamed(line, twin, "2026-01-08")) + "\n" for line in lines))
     return again
 
 
-def _renamed(line: dict[str, Any], account: str) -> dict[str, Any]:
+def _renamed(line: dict[str, Any], account: str, day: str) -> dict[str, Any]:
+    """A line of seed A for `account`, on `day` instead of 2026-01-05."""
     moved = {**line, "account": account} if line.get("account") == "A" else dict(line)
     if "at" in moved:
-        moved["at"] = moved["at"].replace("2026-01-05", "2026-01-08")
+        moved["at"] = moved["at"].replace("2026-01-05", day)
     return moved
 
 
@@ -324,3 +328,36 @@ def test_a_job_left_running_by_a_server_that_stopped_is_failed_saying_so(reads: 
 
 def test_an_unknown_job_is_404(reads: Reads) -> None:
     assert reads.client.get("/jobs/no-such-job").status_code == 404
+
+
+# --- concurrent reads -----------------------------------------------------------------------
+
+
+def test_concurrent_reads_while_events_arrive_catch_up_one_at_a_time(reads: Reads, tmp_path: Path) -> None:
+    """Reads in many threads while `ledger run` appends (seed A for another account, after
+    the store's last event: the last test of the module, as it adds to the store): each
+    catches the views up first, no two catch-ups collide, and the end is the CLI's report."""
+    scenario = tmp_path / "seed004_user_a_later.jsonl"
+    lines = [json.loads(line) for line in (SCENARIOS / "seed004_user_a.jsonl").read_text().splitlines() if line]
+    scenario.write_text("".join(json.dumps(_renamed(line, "A-later", "2026-03-03")) + "\n" for line in lines))
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "run", str(scenario), "--store", reads.store, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    statuses: list[int] = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while writer.poll() is None:
+            paths = ["/accounts", "/system-accounts", "/liquidations", "/accounts/A"] * 2
+            statuses += pool.map(lambda path: reads.client.get(path).status_code, paths)
+    report = json.loads(writer.communicate()[0])
+    assert writer.returncode == 0 and statuses and set(statuses) == {200}
+    accounts = {account["name"]: account for account in reads.get("/accounts")["accounts"]}
+    assert {name: without(account, "name", "opened_at_event") for name, account in accounts.items()} == report[
+        "accounts"
+    ]
+    assert reads.get("/system-accounts") == report["system"]
+
+
+def without(item: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in keys}
