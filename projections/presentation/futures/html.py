@@ -1,15 +1,16 @@
-"""A futures liquidation's postmortem page: the summary, the input that set it off, the
-liquidated symbols' parameters, a chart of the liquidated scope's margin ratio against
-the 100 % liquidation line (its symbols' marks on a second axis), and the wallet step by
-step. plotly.js is embedded: the page needs no network. Floats appear only here, for
-drawing."""
+"""A futures liquidation's postmortem page (`projections.presentation.html` makes the
+page): the summary, the liquidated symbols' parameters, a chart of the liquidated
+scope's margin ratio against the 100 % liquidation line and, apart, its symbols' marks,
+each phase of the liquidation marked on both, and the wallet step by step. Floats appear
+only here, for drawing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from plotly.subplots import make_subplots
+import plotly.graph_objects as go
 
 from ledger.domain.product import Product
 from projections.presentation.futures.postmortem import (
@@ -19,26 +20,39 @@ from projections.presentation.futures.postmortem import (
     step_rows,
     summary_pairs,
 )
-from projections.presentation.html import POSTMORTEM_SECTIONS, definitions, inputs_table, table, text
+from projections.presentation.html import (
+    POSTMORTEM_PAGES,
+    PRICE_COLOURS,
+    Phase,
+    ProductPage,
+    StepsTable,
+    mark_phases,
+    table,
+)
 
 RATIO_COLOUR = "#1f77b4"
 LIQUIDATION_COLOUR = "#d62728"
 
 
-@POSTMORTEM_SECTIONS.register(Product.FUTURES)
-def postmortem_sections(postmortem: dict[str, Any]) -> list[str]:
+@POSTMORTEM_PAGES.register(Product.FUTURES)
+def postmortem_page(postmortem: dict[str, Any], phases: list[Phase]) -> ProductPage:
     chart = postmortem["chart"]
-    return [
-        definitions(summary_pairs(postmortem)),
-        "<h2>The input that set it off</h2>",
-        inputs_table(postmortem),
-        "<h2>Parameters in force</h2>",
-        table(list(PARAMETER_COLUMNS), [list(row) for row in parameter_rows(postmortem["parameters"])]),
-        f"<h2>Margin ratio over time: {text(scope_text(chart['scope']))}</h2>",
-        chart_html(chart),
-        "<h2>Step by step</h2>",
-        table(list(STEP_COLUMNS), [list(row) for row in step_rows(postmortem)], numeric=frozenset({0, 3, 4, 5, 6})),
-    ]
+    level_chart, price_chart = chart_figure(chart), price_figure(chart)
+    mark_phases(level_chart, price_chart, phases, postmortem["steps"], placed(chart))
+    return ProductPage(
+        summary=summary_pairs(postmortem),
+        sections=[
+            "<h2>Parameters in force</h2>",
+            table(list(PARAMETER_COLUMNS), [list(row) for row in parameter_rows(postmortem["parameters"])]),
+        ],
+        charts_title=f"Margin ratio over time: {scope_text(chart['scope'])}",
+        level_chart=level_chart,
+        level_chart_id="futures-margin-ratio-chart",
+        price_chart=price_chart,
+        steps=StepsTable(list(STEP_COLUMNS), list(step_rows(postmortem)), numeric=frozenset({0, 3, 4, 5, 6})),
+        # A long history keeps its most recent points: the descent into the liquidation.
+        notes=[f"The {len(chart['points'])} most recent points are shown."] if chart["truncated"] else [],
+    )
 
 
 def scope_text(scope: dict[str, Any]) -> str:
@@ -47,23 +61,32 @@ def scope_text(scope: dict[str, Any]) -> str:
     return f"the isolated position {scope['symbol']} {scope['slot']}"
 
 
-def chart_html(chart: dict[str, Any]) -> str:
-    # A long history keeps its most recent points: the descent into the liquidation.
-    note = f"<p>The {len(chart['points'])} most recent points are shown.</p>" if chart["truncated"] else ""
-    return note + chart_figure(chart).to_html(
-        full_html=False,
-        include_plotlyjs=True,
-        div_id="futures-margin-ratio-chart",
-        config={"responsive": True, "displaylogo": False},
-    )
+def placed(chart: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[Any, float] | None]:
+    """Where a step's marker goes on the ratio chart: at its notification and ratio, or on
+    the liquidation line when there is no ratio to draw (the scope closed, no balance)."""
+    points = {point["notification_id"]: point for point in chart["points"]}
+    line = float(Decimal(chart["threshold"]))
+
+    def place(step: dict[str, Any]) -> tuple[Any, float] | None:
+        point = points.get(step["notification_id"])
+        if point is None:
+            return None  # before the points kept
+        ratio = drawn(point["margin_ratio"])
+        return label(point), line if ratio is None else ratio
+
+    return place
+
+
+def label(point: dict[str, Any]) -> str:
+    return f"#{point['notification_id']}"
 
 
 def chart_figure(chart: dict[str, Any]) -> Any:
     """One point per notification, in the ledger's order: the events of one input (the
     trigger, the close, the fee...) share its ledger time, so a time axis would stack them."""
     points = chart["points"]
-    labels = [f"#{point['notification_id']}" for point in points]
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    labels = [label(point) for point in points]
+    figure = go.Figure()
     figure.add_scatter(
         x=labels,
         y=[drawn(point["margin_ratio"]) for point in points],
@@ -73,7 +96,6 @@ def chart_figure(chart: dict[str, Any]) -> Any:
         text=[point_text(point) for point in points],
         hovertemplate="%{y:.2%}<br>%{text}<extra>margin ratio</extra>",
         connectgaps=False,
-        secondary_y=False,
     )
     threshold = Decimal(chart["threshold"])
     figure.add_scatter(
@@ -83,33 +105,46 @@ def chart_figure(chart: dict[str, Any]) -> Any:
         mode="lines",
         line={"color": LIQUIDATION_COLOUR, "dash": "dash"},
         hoverinfo="skip",
-        secondary_y=False,
     )
+    figure.update_layout(
+        title="Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.25},
+        height=480,
+        margin={"l": 60, "r": 30},
+    )
+    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
+    figure.update_yaxes(title_text="margin ratio", tickformat=".0%", rangemode="tozero")
+    return figure
+
+
+def price_figure(chart: dict[str, Any]) -> Any:
+    """The price panel: each charted symbol's mark at the same points, apart from the ratio."""
+    points = chart["points"]
+    labels = [label(point) for point in points]
+    figure = go.Figure()
     symbols = sorted({symbol for point in points for symbol in point["marks"]})
-    for symbol in symbols:
+    for index, symbol in enumerate(symbols):
         figure.add_scatter(
             x=labels,
             y=[drawn(point["marks"].get(symbol)) for point in points],
             name=f"{symbol} mark",
-            mode="lines",
-            line={"shape": "hv", "width": 1},
-            opacity=0.7,
-            secondary_y=True,
+            mode="lines+markers",
+            line={"shape": "hv", "width": 1.5, "color": PRICE_COLOURS[index % len(PRICE_COLOURS)]},
+            marker={"size": 4},
         )
     figure.update_layout(
-        title="Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
+        title="Marks (phases dotted)",
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.2},
-        height=520,
+        legend={"orientation": "h", "y": -0.35},
+        height=320,
+        margin={"l": 60, "r": 30},
     )
     figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
-    figure.update_yaxes(title_text="margin ratio", tickformat=".0%", rangemode="tozero", secondary_y=False)
     # Marks of several symbols differ by orders of magnitude (BTC and a small coin): a log
     # axis keeps each one's moves visible.
-    if len(symbols) > 1:
-        figure.update_yaxes(title_text="mark (log)", type="log", secondary_y=True)
-    else:
-        figure.update_yaxes(title_text="mark", secondary_y=True)
+    several = len(symbols) > 1
+    figure.update_yaxes(title_text="mark (log)" if several else "mark", type="log" if several else "-")
     return figure
 
 
