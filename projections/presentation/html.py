@@ -61,6 +61,13 @@ FOOTER_ID = "page-footer"
 STEPS_TABLE_ID = "steps"
 STEPS_CSV_ID = "steps-csv"
 PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
+# A column's weight in its table's width: its longest word (up to a long timestamp), or more
+# for long texts that wrap.
+MIN_COLUMN_WEIGHT = 3
+MAX_WORD_WEIGHT = 16
+MAX_TEXT_WEIGHT = 40
+BOLD = 1.3  # a header's letters are wider
+PADDING_WEIGHT = 2.2  # the padding on either side, in letters
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,8 @@ def _steps_table(steps_table: StepsTable, steps: list[dict[str, Any]], phases: l
             cells[0] = cells[0].replace(">", ">" + _swatch(phase_of[index]), 1)
         cells.append(f"<td>{_event_links(step.get('notification_ids', []), anchors)}</td>")
         rows.append(f'<tr id="step-{index}">{"".join(cells)}</tr>')
-    return f'<table id="{STEPS_TABLE_ID}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    widths = _colgroup([*steps_table.columns, "events"], [[*row, "#0000 #0000"] for row in steps_table.rows])
+    return f'<table id="{STEPS_TABLE_ID}">{widths}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _event_links(notification_ids: list[int], anchors: set[int]) -> str:
@@ -318,7 +326,28 @@ def anchored_table(
         + "</tr>"
         for row, row_id in zip(rows, ids, strict=True)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{_colgroup(columns, rows)}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _colgroup(columns: Sequence[str], rows: list[Sequence[Any]]) -> str:
+    """Each column's share of the table's width (the layout is fixed: a table is never wider
+    than its container), from what it holds: room for its header's words (bold) and its
+    longest word, more for a column of long texts, which wrap; and for its padding."""
+    weights = []
+    for index, column in enumerate(columns):
+        cells = ["-" if row[index] is None else str(row[index]) for row in rows]
+        words = [len(word) for cell in cells for word in cell.split()]
+        mean_length = sum(len(cell) for cell in cells) / len(cells) if cells else 0
+        weight = max(
+            MIN_COLUMN_WEIGHT,
+            BOLD * max(len(word) for word in column.split()),
+            min(max(words, default=0), MAX_WORD_WEIGHT),
+            min(mean_length / 2.5, MAX_TEXT_WEIGHT),
+        )
+        weights.append(weight + PADDING_WEIGHT)
+    total = sum(weights)
+    shares = "".join(f'<col style="width:{100 * weight / total:.2f}%">' for weight in weights)
+    return f"<colgroup>{shares}</colgroup>"
 
 
 def _cell(value: Any, numeric: bool) -> str:
@@ -351,9 +380,9 @@ PAGE = """<!DOCTYPE html>
 # A4, where the print is smaller and the headers repeat on each page.
 STYLE = """
 *, *::before, *::after { box-sizing: border-box; }
-body { font-family: system-ui, sans-serif; margin: 0; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 0; color: #222; font-variant-ligatures: none; }
 main { max-width: 1280px; margin: 0 auto; padding: 1.5em 2em; }
-table { width: 100%; max-width: 100%; table-layout: auto; border-collapse: collapse;
+table { width: 100%; max-width: 100%; table-layout: fixed; border-collapse: collapse;
   margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; vertical-align: top;
   white-space: pre-line; overflow-wrap: anywhere; word-break: break-word; }
@@ -373,7 +402,7 @@ footer { margin-top: 2em; padding-top: 0.5em; border-top: 1px solid #ccc; font-s
 @media print {
   body { font-size: 8pt; }
   main { max-width: none; padding: 0; }
-  table { font-size: 7pt; }
+  table { font-size: 6.5pt; }
   th, td { padding: 0.15em 0.25em; }
   thead { display: table-header-group; }
   tr, .chart, .phase-legend { break-inside: avoid; }

@@ -291,8 +291,8 @@ def html_escaped(text: str) -> str:
 # --- the chart, drawn by a real browser -------------------------------------------------------
 
 
-def chromium(*args: str, profile: Path) -> subprocess.Popen[str]:
-    """Headless Chromium, started: no network, its own profile, 5 s of virtual time for scripts."""
+def chromium(*args: str, profile: Path, budget_ms: int = 5000) -> subprocess.Popen[str]:
+    """Headless Chromium, started: no network, its own profile, `budget_ms` of virtual time for scripts."""
     return subprocess.Popen(
         [
             str(CHROMIUM),
@@ -305,7 +305,7 @@ def chromium(*args: str, profile: Path) -> subprocess.Popen[str]:
             "--disable-component-update",
             "--disable-sync",
             f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
+            f"--virtual-time-budget={budget_ms}",
             *args,
         ],
         stdout=subprocess.PIPE,

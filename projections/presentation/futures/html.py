@@ -109,7 +109,6 @@ def chart_figure(chart: dict[str, Any]) -> Any:
     figure.update_layout(
         title="Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.25},
         height=480,
         margin={"l": 60, "r": 30},
     )
@@ -136,7 +135,6 @@ def price_figure(chart: dict[str, Any]) -> Any:
     figure.update_layout(
         title="Marks (phases dotted)",
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.35},
         height=320,
         margin={"l": 60, "r": 30},
     )

@@ -133,15 +133,17 @@ def _placed(chart: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[Any, floa
         if point is None:
             return None  # before the points kept
         level = _drawn_level(point)
-        return point["at"], line if level is None else level
+        return _label(point), line if level is None else level
 
     return place
 
 
 def _chart_figure(chart: dict[str, Any]) -> Any:
-    """The margin level against the call and liquidation lines."""
+    """The margin level against the call and liquidation lines, one point per notification
+    in the ledger's order: the events of one input (the trigger, the sales...) share its
+    ledger time, so a time axis would stack them, and their phase markers with them."""
     points = chart["points"]
-    times = [point["at"] for point in points]
+    times = [_label(point) for point in points]
     figure = go.Figure()
     figure.add_scatter(
         x=times,
@@ -149,7 +151,7 @@ def _chart_figure(chart: dict[str, Any]) -> Any:
         name="margin level",
         mode="lines+markers",
         line={"color": "#1f77b4", "width": 2, "shape": "hv"},
-        text=[f"#{point['notification_id']} held by {point['held_by']}" for point in points],
+        text=[f"{point['at']} held by {point['held_by']}" for point in points],
         connectgaps=False,
     )
     for name, level, colour in (
@@ -166,18 +168,22 @@ def _chart_figure(chart: dict[str, Any]) -> Any:
     figure.update_layout(
         title="Margin level (no debt: no point)",
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.2},
         height=480,
         margin={"l": 60, "r": 30},
     )
+    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
     figure.update_yaxes(title_text="margin level")
     return figure
+
+
+def _label(point: dict[str, Any]) -> str:
+    return f"#{point['notification_id']}"
 
 
 def price_figure(chart: dict[str, Any]) -> Any:
     """The price panel: each asset's price over the same times, apart from the level."""
     points = chart["points"]
-    times = [point["at"] for point in points]
+    times = [_label(point) for point in points]
     figure = go.Figure()
     charted = _charted_assets(points)
     for index, asset in enumerate(charted):
@@ -192,10 +198,10 @@ def price_figure(chart: dict[str, Any]) -> Any:
     figure.update_layout(
         title="Prices (phases dotted)",
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.25},
         height=320,
         margin={"l": 60, "r": 30},
     )
+    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
     # Prices of several assets differ by orders of magnitude (BTC and a small token): a log
     # axis keeps each one's moves visible.
     if len(charted) > 1:
