@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import plotly.graph_objects as go
+
 from ledger.store import redacted
 from projections.presentation.postmortem import (
     EVENT_COLUMNS,
@@ -56,6 +58,8 @@ PHASE_COLOURS = (
 )
 PRICE_COLOURS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 PRICE_CHART_ID = "price-chart"
+LEVEL_CHART_HEIGHT = 480
+PRICE_PANEL_HEIGHT = 320
 PHASE_LEGEND_ID = "phase-legend"
 FOOTER_ID = "page-footer"
 STEPS_TABLE_ID = "steps"
@@ -204,6 +208,43 @@ def mark_phases(
                 line={"color": phase.colour, "dash": "dot", "width": 1.5},
                 name=phase.label,
             )
+
+
+def notification_label(point: dict[str, Any]) -> str:
+    return f"#{point['notification_id']}"
+
+
+def ordered_figure(title: str, height: int) -> Any:
+    """A chart of one point per notification, in the ledger's order: the events of one input
+    (the trigger, the sales, the fee...) share its ledger time, so a time axis would stack
+    them, and their phase markers with them."""
+    figure = go.Figure()
+    figure.update_layout(title=title, hovermode="x unified", height=height, margin={"l": 60, "r": 30})
+    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
+    return figure
+
+
+def price_panel(points: list[dict[str, Any]], series: dict[str, list[float | None]], title: str, axis: str) -> Any:
+    """The price panel, apart from the level chart and at the same points: one line per
+    price (an asset's, a symbol's mark), `series` by name."""
+    figure = ordered_figure(title, PRICE_PANEL_HEIGHT)
+    labels = [notification_label(point) for point in points]
+    for index, (name, values) in enumerate(series.items()):
+        figure.add_scatter(
+            x=labels,
+            y=values,
+            name=name,
+            mode="lines+markers",
+            line={"shape": "hv", "width": 1.5, "color": PRICE_COLOURS[index % len(PRICE_COLOURS)]},
+            marker={"size": 4},
+        )
+    # Prices differ by orders of magnitude (BTC and a small token): a log axis keeps each
+    # one's moves visible.
+    if len(series) > 1:
+        figure.update_yaxes(title_text=f"{axis} (log)", type="log", dtick=1)
+    else:
+        figure.update_yaxes(title_text=axis)
+    return figure
 
 
 def _charts(page: ProductPage, phases: list[Phase]) -> str:

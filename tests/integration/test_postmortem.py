@@ -16,6 +16,7 @@ import subprocess
 import uuid
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -269,14 +270,17 @@ def test_unknown_or_malformed_ids_are_refused(seeded: Callable[[str], tuple[str,
 
 
 def test_html_text_is_escaped(seeded: Callable[[str], tuple[str, str]]) -> None:
-    from projections.presentation.html import render_html
+    from projections.presentation.html import PageFooter, postmortem_html
 
     told = told_for(seeded, "a")
     hostile = "<img src=x onerror=alert(1)>"
     told["account"]["name"] = hostile
     for told_step in told["steps"]:
         told_step["held_by"] = hostile
-    page = render_html(told)
+        told_step["actor"] = hostile
+    for event in told["events_before"]["events"] + told["events"]:
+        event["actor"] = hostile
+    page = postmortem_html(told, PageFooter(f"sqlite:///{hostile}.db", datetime.now(UTC), hostile))
     assert hostile not in page
     assert html_escaped(hostile) in page
     assert "<script src=" not in page  # plotly.js is in the page: no network needed

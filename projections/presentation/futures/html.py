@@ -10,8 +10,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import plotly.graph_objects as go
-
 from ledger.domain.product import Product
 from projections.presentation.futures.postmortem import (
     PARAMETER_COLUMNS,
@@ -21,12 +19,15 @@ from projections.presentation.futures.postmortem import (
     summary_pairs,
 )
 from projections.presentation.html import (
+    LEVEL_CHART_HEIGHT,
     POSTMORTEM_PAGES,
-    PRICE_COLOURS,
     Phase,
     ProductPage,
     StepsTable,
     mark_phases,
+    notification_label,
+    ordered_figure,
+    price_panel,
     table,
 )
 
@@ -72,21 +73,20 @@ def placed(chart: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[Any, float
         if point is None:
             return None  # before the points kept
         ratio = drawn(point["margin_ratio"])
-        return label(point), line if ratio is None else ratio
+        return notification_label(point), line if ratio is None else ratio
 
     return place
-
-
-def label(point: dict[str, Any]) -> str:
-    return f"#{point['notification_id']}"
 
 
 def chart_figure(chart: dict[str, Any]) -> Any:
     """One point per notification, in the ledger's order: the events of one input (the
     trigger, the close, the fee...) share its ledger time, so a time axis would stack them."""
     points = chart["points"]
-    labels = [label(point) for point in points]
-    figure = go.Figure()
+    labels = [notification_label(point) for point in points]
+    figure = ordered_figure(
+        "Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
+        LEVEL_CHART_HEIGHT,
+    )
     figure.add_scatter(
         x=labels,
         y=[drawn(point["margin_ratio"]) for point in points],
@@ -106,44 +106,16 @@ def chart_figure(chart: dict[str, Any]) -> Any:
         line={"color": LIQUIDATION_COLOUR, "dash": "dash"},
         hoverinfo="skip",
     )
-    figure.update_layout(
-        title="Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
-        hovermode="x unified",
-        height=480,
-        margin={"l": 60, "r": 30},
-    )
-    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
     figure.update_yaxes(title_text="margin ratio", tickformat=".0%", rangemode="tozero")
     return figure
 
 
 def price_figure(chart: dict[str, Any]) -> Any:
-    """The price panel: each charted symbol's mark at the same points, apart from the ratio."""
+    """The price panel: each charted symbol's mark, apart from the ratio."""
     points = chart["points"]
-    labels = [label(point) for point in points]
-    figure = go.Figure()
     symbols = sorted({symbol for point in points for symbol in point["marks"]})
-    for index, symbol in enumerate(symbols):
-        figure.add_scatter(
-            x=labels,
-            y=[drawn(point["marks"].get(symbol)) for point in points],
-            name=f"{symbol} mark",
-            mode="lines+markers",
-            line={"shape": "hv", "width": 1.5, "color": PRICE_COLOURS[index % len(PRICE_COLOURS)]},
-            marker={"size": 4},
-        )
-    figure.update_layout(
-        title="Marks (phases dotted)",
-        hovermode="x unified",
-        height=320,
-        margin={"l": 60, "r": 30},
-    )
-    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
-    # Marks of several symbols differ by orders of magnitude (BTC and a small coin): a log
-    # axis keeps each one's moves visible.
-    several = len(symbols) > 1
-    figure.update_yaxes(title_text="mark (log)" if several else "mark", type="log" if several else "-")
-    return figure
+    series = {f"{symbol} mark": [drawn(point["marks"].get(symbol)) for point in points] for symbol in symbols}
+    return price_panel(points, series, "Marks (phases dotted)", "mark")
 
 
 def point_text(point: dict[str, Any]) -> str:

@@ -9,16 +9,17 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import plotly.graph_objects as go
-
 from ledger.domain.product import Product
 from projections.presentation.html import (
+    LEVEL_CHART_HEIGHT,
     POSTMORTEM_PAGES,
-    PRICE_COLOURS,
     Phase,
     ProductPage,
     StepsTable,
     mark_phases,
+    notification_label,
+    ordered_figure,
+    price_panel,
     table,
     text,
 )
@@ -133,20 +134,18 @@ def _placed(chart: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[Any, floa
         if point is None:
             return None  # before the points kept
         level = _drawn_level(point)
-        return _label(point), line if level is None else level
+        return notification_label(point), line if level is None else level
 
     return place
 
 
 def _chart_figure(chart: dict[str, Any]) -> Any:
-    """The margin level against the call and liquidation lines, one point per notification
-    in the ledger's order: the events of one input (the trigger, the sales...) share its
-    ledger time, so a time axis would stack them, and their phase markers with them."""
+    """The margin level against the call and liquidation lines."""
     points = chart["points"]
-    times = [_label(point) for point in points]
-    figure = go.Figure()
+    labels = [notification_label(point) for point in points]
+    figure = ordered_figure("Margin level (no debt: no point)", LEVEL_CHART_HEIGHT)
     figure.add_scatter(
-        x=times,
+        x=labels,
         y=[_drawn_level(point) for point in points],
         name="margin level",
         mode="lines+markers",
@@ -159,56 +158,21 @@ def _chart_figure(chart: dict[str, Any]) -> Any:
         ("liquidation", chart["liquidation_level"], "#d62728"),
     ):
         figure.add_scatter(
-            x=[times[0], times[-1]] if times else [],
-            y=[float(Decimal(level))] * min(len(times), 2),
+            x=[labels[0], labels[-1]] if labels else [],
+            y=[float(Decimal(level))] * min(len(labels), 2),
             name=f"{name} {level}",
             mode="lines",
             line={"color": colour, "dash": "dash"},
         )
-    figure.update_layout(
-        title="Margin level (no debt: no point)",
-        hovermode="x unified",
-        height=480,
-        margin={"l": 60, "r": 30},
-    )
-    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
     figure.update_yaxes(title_text="margin level")
     return figure
 
 
-def _label(point: dict[str, Any]) -> str:
-    return f"#{point['notification_id']}"
-
-
 def price_figure(chart: dict[str, Any]) -> Any:
-    """The price panel: each asset's price over the same times, apart from the level."""
+    """The price panel: each asset's price, apart from the level."""
     points = chart["points"]
-    times = [_label(point) for point in points]
-    figure = go.Figure()
-    charted = _charted_assets(points)
-    for index, asset in enumerate(charted):
-        figure.add_scatter(
-            x=times,
-            y=[_drawn_price(point, asset) for point in points],
-            name=f"{asset} price",
-            mode="lines+markers",
-            line={"shape": "hv", "width": 1.5, "color": PRICE_COLOURS[index % len(PRICE_COLOURS)]},
-            marker={"size": 4},
-        )
-    figure.update_layout(
-        title="Prices (phases dotted)",
-        hovermode="x unified",
-        height=320,
-        margin={"l": 60, "r": 30},
-    )
-    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
-    # Prices of several assets differ by orders of magnitude (BTC and a small token): a log
-    # axis keeps each one's moves visible.
-    if len(charted) > 1:
-        figure.update_yaxes(title_text="price (log)", type="log", dtick=1)
-    else:
-        figure.update_yaxes(title_text="price")
-    return figure
+    series = {f"{asset} price": [_drawn_price(point, asset) for point in points] for asset in _charted_assets(points)}
+    return price_panel(points, series, "Prices (phases dotted)", "price")
 
 
 def _drawn_level(point: dict[str, Any]) -> float | None:
