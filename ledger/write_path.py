@@ -90,6 +90,8 @@ def begin_run(app: Ledger, first: LedgerInput, again: bool = False, kind: str = 
         begun = first.chain is None or uow.begin_file(first.source, app.overlay_fingerprint(), again)
         if app.parameter_overlay and begun:
             cause = {"kind": kind, "source": first.source}
+            if first.actor is not None:
+                cause["actor"] = first.actor
             if not new_store:
                 uow.get(PARAMETERS_ID).change(app.parameter_overlay, first.at, cause)
             # Recorded as a `params` input, so that a replay applies it where the run did.

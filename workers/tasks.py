@@ -155,7 +155,12 @@ def _tick_clock(store: str) -> StepFunction:
         if not is_settled(ledger):
             log.info("hour due; waiting for the service to settle first")
             return {"hour": None, "waiting": True}
-        recordings = next(begin_hours(ledger, now, {"kind": "clock", "source": "beat", "task_id": self.request.id}), [])
+        recordings = next(
+            begin_hours(
+                ledger, now, {"kind": "clock", "source": "beat", "actor": "ledger beat", "task_id": self.request.id}
+            ),
+            [],
+        )
         hour = recordings[0].domain_event.at.isoformat() if recordings else None
         log.info("clock advanced", hour=hour)
         return {"hour": hour}

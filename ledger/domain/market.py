@@ -41,6 +41,10 @@ def scenario_file_id(source: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"scenario-file:{source}")
 
 
+def request_receipt_id(key: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"request:{key}")
+
+
 class AssetMarket(Aggregate):
     """Marks and offered liquidity of one asset."""
 
@@ -191,6 +195,34 @@ class InputReceipt(Aggregate):
         self.fingerprint = fingerprint
         self.line = line
         self.source = source
+
+
+class RequestReceipt(Aggregate):
+    """The first HTTP request seen with an `Idempotency-Key`, and what it held (the digest
+    of its inputs without their times). Its inputs are applied as a scenario file named
+    `source`, whose mark (`ScenarioFile`) says how far: the same key and body again has no
+    further effect (or finishes what a crash cut short); another body is refused."""
+
+    class Received(OrderedTimestamps, Aggregate.Created):
+        key: str
+        body_digest: str
+        source: str
+        inputs: int
+        actor: str
+        at: datetime
+
+    @staticmethod
+    def create_id(key: str, **_: Any) -> uuid.UUID:
+        return request_receipt_id(key)
+
+    @event(Received)
+    def __init__(self, key: str, body_digest: str, source: str, inputs: int, actor: str, at: datetime):
+        self.key = key
+        self.body_digest = body_digest
+        self.source = source
+        self.inputs = inputs
+        self.actor = actor
+        self.received_at = at
 
 
 class ScenarioFile(Aggregate):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import typer
 
-from ledger.entrypoints import scenario_commands, service_commands, view_commands
+from ledger.entrypoints import key_commands, scenario_commands, service_commands, view_commands
+from ledger.entrypoints.api import server
 
 app = typer.Typer(
     help="An event-sourced account ledger for margin trading.", no_args_is_help=True, add_completion=False
@@ -27,6 +28,8 @@ COMMANDS = (
     service_commands.worker,
     service_commands.beat,
     service_commands.dispatcher,
+    # The HTTP API's: `ledger api`, then the `ledger keys` group below.
+    server.api,
 )
 
 
@@ -37,6 +40,7 @@ def main() -> None:
 
 for command in COMMANDS:
     app.command()(command)
+app.add_typer(key_commands.app, name="keys")
 
 
 if __name__ == "__main__":  # pragma: no cover

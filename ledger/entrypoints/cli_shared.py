@@ -3,6 +3,8 @@ progress bars on standard error, and the store's writer lease."""
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from ledger.domain.limits import name_fault
 from ledger.entrypoints.cli_errors import err, exit_usage, print_error
 from ledger.store import EXIT_STORE_BUSY, StoreBusy, StoreURLError, writer_lease
 from projections.runner import OnProgress
@@ -21,6 +24,26 @@ StoreOption = Annotated[
     str | None, typer.Option("--store", help="Store URL (default $LEDGER_STORE or sqlite:///ledger.db)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Who is doing this, recorded with what it writes (default: the OS user)")
+]
+
+
+def actor_name(actor: str | None) -> str:
+    """The actor a command records: `--actor`, else the OS user. The CLI has no roles:
+    whoever can open the store is an admin, and says who they are."""
+    name = actor if actor is not None else _os_user()
+    fault = name_fault(name)
+    if fault is not None:
+        exit_usage(f"--actor {name!r}: {fault}")
+    return name
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (a bare container)
+        return f"uid {os.getuid()}"
 
 
 @contextmanager

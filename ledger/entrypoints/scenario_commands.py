@@ -16,10 +16,12 @@ from rich.text import Text
 from ledger.application import Ledger
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage
 from ledger.entrypoints.cli_shared import (
+    ActorOption,
     JsonOption,
     ParamsOption,
     ScenarioArgument,
     StoreOption,
+    actor_name,
     held_writer_lease,
     progress,
 )
@@ -40,15 +42,18 @@ def run(
     ] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
+    actor: ActorOption = None,
 ) -> None:
     """Applies a scenario to the store, runs every process it sets off, and prints the report.
     Lines the store applied from this file before are skipped: a run cut short is resumed."""
+    submitter = actor_name(actor)
     url = store_url(store)
     again = again or is_pipe(scenario)  # a pipe is a new file each time: nothing to resume
     with held_writer_lease(url):
         with _input_faults_exit_2():
             text, overlay = _read_scenario_and_overlay(scenario, params)
             ledger, planned = open_validated(url, text, scenario.name, overlay, again)
+            planned = planned.submitted_by(submitter)
         try:
             report = _apply(ledger, planned, again)
         finally:

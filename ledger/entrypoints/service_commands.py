@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from ledger.bootstrap import ServiceStoreError, open_service_ledger
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage
-from ledger.entrypoints.cli_shared import JsonOption, ScenarioArgument
+from ledger.entrypoints.cli_shared import ActorOption, JsonOption, ScenarioArgument, actor_name
 from ledger.files import InputFileError, read_scenario
 from ledger.inputs import InputErrors
 from ledger.processes.service import ServiceNotSettled, Submission, wait_until_settled
@@ -53,8 +53,10 @@ def submit(
     ] = "each",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the service each time")] = 120.0,
     as_json: JsonOption = False,
+    actor: ActorOption = None,
 ) -> None:
     """Appends a scenario's inputs one by one to a running service's store; the workers run the processes."""
+    submitter = actor_name(actor)
     if settle not in SETTLE_CHOICES:
         exit_usage(f"--settle {settle}: use each, end or none")
     settings = _settings(store)
@@ -64,7 +66,7 @@ def submit(
     except (InputFileError, StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
         exit_usage(str(exc))
     try:
-        planned = plan(ledger, text, scenario.name)
+        planned = plan(ledger, text, scenario.name).submitted_by(submitter)
     except InputErrors as errors:
         exit_input_errors(errors)
 

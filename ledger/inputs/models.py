@@ -5,7 +5,7 @@ inputs still to apply (`Scenario`), and what the store and the earlier lines mak
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,10 @@ class Scenario:
     skipped_through_line: int = 0
     again: bool = False  # begun anew on purpose (`ledger run --again`)
     overlay_fingerprint: str | None = None
+
+    def submitted_by(self, actor: str) -> Scenario:
+        """The same inputs, each recorded as submitted by `actor` (`ledger.causes`)."""
+        return replace(self, inputs=[replace(item, actor=actor) for item in self.inputs])
 
 
 @dataclass

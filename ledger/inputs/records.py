@@ -16,8 +16,12 @@ from ledger.inputs.registry import check_line, input_adapter
 
 
 def input_record(item: LedgerInput) -> dict[str, Any]:
-    """What the store keeps of an applied input, so that it can be replayed."""
-    return {"source": item.source, "line": item.line, "at": time_text(item.at), "input": item.raw}
+    """What the store keeps of an applied input, so that it can be replayed (as submitted by
+    the same actor)."""
+    record = {"source": item.source, "line": item.line, "at": time_text(item.at), "input": item.raw}
+    if item.actor is not None:
+        record["actor"] = item.actor
+    return record
 
 
 def time_text(moment: datetime) -> str:
@@ -47,13 +51,16 @@ def check_restored_inputs(inputs: list[LedgerInput], known: KnownState) -> None:
 
 def overlay_record(overlay: dict[str, Any], at: datetime, cause: dict[str, Any]) -> dict[str, Any]:
     """A run's `--params` overlay, kept with the inputs as the `params` input it amounts to."""
-    return {
+    record = {
         "source": cause.get("source", "run"),
         "line": 0,
         "at": time_text(at),
         "input": {"op": "params", **overlay},
         "overlay": True,
     }
+    if "actor" in cause:
+        record["actor"] = cause["actor"]
+    return record
 
 
 def restore_input(record: dict[str, Any]) -> LedgerInput:
@@ -69,6 +76,7 @@ def restore_input(record: dict[str, Any]) -> LedgerInput:
         at=recorded_time(record),
         fingerprint=fingerprint(raw),
         raw=raw,
+        actor=record.get("actor"),  # None in a store written before actors
     )
 
 
