@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import signal
 import sys
@@ -21,7 +20,7 @@ from ledger.domain.futures.liquidation import FuturesLiquidationKind
 from ledger.domain.liquidations import LiquidationStatus
 from ledger.domain.margin.liquidation import LiquidationKind
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage, print_error
-from ledger.entrypoints.cli_shared import JsonOption, StoreOption, held_writer_lease, progress
+from ledger.entrypoints.cli_shared import JsonOption, StoreOption, actor_name, held_writer_lease, progress
 from ledger.files import InputFileError, read_parameter_file
 from ledger.inputs import InputErrors, parse_parameter_file, parse_time
 from ledger.store import StoreURLError, store_exists, store_url
@@ -153,6 +152,7 @@ def postmortem(
         output_format = "json"
     if output_format not in ("table", "json", "html"):
         exit_usage(f"--format {output_format}: use table, json or html")
+    made_by = actor_name(actor)
     url = store_url(store)
     with _current_views(url) as views:
         if output is not None:
@@ -162,7 +162,7 @@ def postmortem(
         except HistoryError as error:
             exit_usage(str(error))
     # the page's footer: the wall clock is read here, the page only shows it
-    footer = PageFooter(store=url, made_at=datetime.now(UTC), made_by=actor or getpass.getuser())
+    footer = PageFooter(store=url, made_at=datetime.now(UTC), made_by=made_by)
     if output is None:
         if output_format == "table":
             render_table(told, output_console())

@@ -42,7 +42,9 @@ from tests.integration.test_postmortem import CHROMIUM, chromium
 
 PRODUCTS = ("margin", "futures")
 LEVEL_CHART_IDS = {"margin": "margin-chart", "futures": "futures-margin-ratio-chart"}
-MADE_BY = "incident-lead"
+MADE_BY = "incident-lead"  # who makes the pages
+RUN_BY = "ops-alice"  # who ran the scenarios: the actor of every input and process step
+STORE_V2 = Path(__file__).resolve().parents[1] / "fixtures" / "store_v2.db"  # written before actors
 WINDOW = 1280
 BUDGET_MS = 2000  # of virtual time: plotly draws on load, the measuring script 500 ms later
 
@@ -103,7 +105,9 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
     }
     found = {}
     for product, (store, scenario) in stores.items():
-        (liquidation,) = run_json(scenario, store)["liquidations"]
+        ran = ledger("run", str(scenario), "--store", store, "--actor", RUN_BY, "--json")
+        assert ran.exit_code == 0, ran.stderr
+        (liquidation,) = json.loads(ran.stdout)["liquidations"]
         as_json = ledger("postmortem", liquidation["id"], "--store", store, "--json")
         assert as_json.exit_code == 0, as_json.stderr
         path = folder / f"{product}.html"
@@ -255,13 +259,17 @@ def test_the_csv_holds_the_steps_table_exactly(made: dict[str, Made], product: s
 
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_the_actor_of_each_step_and_event(made: dict[str, Made], product: str) -> None:
-    """In the JSON, the actor of every step and event (null: not recorded); on the page and
-    in the table, as recorded or as not recorded."""
-    told = made[product].told
-    for entry in [*told["steps"], *told["events_before"]["events"], *told["events"], *told["trigger_inputs"]]:
-        assert "actor" in entry and (entry["actor"] is None or isinstance(entry["actor"], str)), entry
-    # a told postmortem with actors recorded shows them, step by step and event by event
-    told = json.loads(json.dumps(told))
+    """Every step and event names the actor behind it, in the JSON and on the page: the one
+    who ran the input, through the process steps it set off."""
+    told, page = made[product].told, made[product].page
+    entries = [*told["steps"], *told["events_before"]["events"], *told["events"]]
+    assert {entry["actor"] for entry in [*entries, *told["trigger_inputs"], *told["cause_chain"]]} == {RUN_BY}
+    for index in range(len(told["steps"])):
+        assert f"<td>{RUN_BY}</td>" in element(page, "tr", f"step-{index}")
+    for entry in [*told["events_before"]["events"], *told["events"]]:
+        assert f"<td>{RUN_BY}</td>" in element(page, "tr", f"event-{entry['notification_id']}")
+    # each row shows its own entry's actor
+    told = json.loads(json.dumps(told))  # a copy: the module's postmortem stays as told
     for number, entry in enumerate([*told["steps"], *told["events_before"]["events"], *told["events"]]):
         entry["actor"] = f"actor-{number}"
     page = postmortem_html(told, PageFooter("sqlite:///x.db", datetime(2026, 1, 1, tzinfo=UTC), "me"))
@@ -269,6 +277,31 @@ def test_the_actor_of_each_step_and_event(made: dict[str, Made], product: str) -
         assert f"<td>actor-{number}</td>" in element(page, "tr", f"step-{number}")
     for entry in [*told["events_before"]["events"], *told["events"]]:
         assert f"<td>{entry['actor']}</td>" in element(page, "tr", f"event-{entry['notification_id']}")
+
+
+def test_a_store_written_before_actors_shows_them_not_recorded(tmp_path: Path) -> None:
+    """store_v2.db's events carry no actor: null in the JSON, not recorded on the page and
+    in the table, for a margin and a futures liquidation alike."""
+    copy = tmp_path / STORE_V2.name
+    shutil.copyfile(STORE_V2, copy)
+    store = f"sqlite:///{copy}"
+    listed = ledger("liquidations", "--store", store, "--json")
+    assert listed.exit_code == 0, listed.stderr
+    kinds: dict[str, str] = {}
+    for liquidation in json.loads(listed.stdout)["liquidations"]:
+        kinds.setdefault("futures" if liquidation["kind"] == "futures" else "margin", liquidation["id"])
+    assert set(kinds) == {"margin", "futures"}
+    for liquidation_id in kinds.values():
+        as_json = ledger("postmortem", liquidation_id, "--store", store, "--json")
+        assert as_json.exit_code == 0, as_json.stderr
+        told = json.loads(as_json.stdout)
+        entries = [*told["steps"], *told["events_before"]["events"], *told["events"], *told["trigger_inputs"]]
+        assert {entry["actor"] for entry in entries} == {None}
+        page = postmortem_html(told, PageFooter(store, datetime(2026, 1, 1, tzinfo=UTC), "me"))
+        for index in range(len(told["steps"])):
+            assert f"<td>{html.escape(NOT_RECORDED)}</td>" in element(page, "tr", f"step-{index}")
+        table = ledger("postmortem", liquidation_id, "--store", store)
+        assert table.exit_code == 0 and "(not" in table.stdout, table.stderr
 
 
 @pytest.mark.parametrize("product", PRODUCTS)
