@@ -6,8 +6,8 @@ events before the trigger, the footer (the store without its password, when, by 
 and a CSV of the steps; in headless Chromium, every table fits a 1,280 px window and the
 A4 print holds every column header.
 
-Both pages are made once for the module; the browsers (a DOM dump of a measuring copy and
-a PDF print of each page) all start at once: each start costs seconds.
+Both pages are made once for the module; one browser per page, both started at once (each
+start costs seconds), dumps the DOM of a measuring copy of the page and prints it to PDF.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ window.addEventListener('load', function () {
     });
     var out = document.createElement('pre');
     out.id = 'measurements';
+    out.style.display = 'none';
     out.textContent = JSON.stringify({window: window.innerWidth, page: document.documentElement.scrollWidth,
                                       tables: tables});
     document.body.appendChild(out);
@@ -122,35 +123,31 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
 
 @pytest.fixture(scope="module")
 def browsed(made: dict[str, Made], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
-    """Each page in Chromium, all four at once: a measuring copy's DOM at 1,280 px, and the
-    page printed to PDF (read back with pypdf)."""
+    """Each page in Chromium, both at once, each browser doing two things: the DOM of a
+    measuring copy of the page (its script hidden from the print) in a 1,280 px window,
+    and the same page printed to PDF (read back with pypdf)."""
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         pytest.skip("headless Chromium (/usr/bin/chromium, Debian package chromium) is not installed")
     folder = tmp_path_factory.mktemp("chromium")
-    started: dict[str, tuple[subprocess.Popen[str], subprocess.Popen[str], Path]] = {}
+    started: dict[str, tuple[subprocess.Popen[str], Path]] = {}
     for product, one in made.items():
         measuring = folder / f"{product}-measuring.html"
         measuring.write_text(one.page.replace("</body>", MEASURE + "</body>"))
         pdf = folder / f"{product}.pdf"
-        dumping = chromium(
+        browser = chromium(
             f"--window-size={WINDOW},2000",
-            "--dump-dom",
-            measuring.as_uri(),
-            profile=folder / f"{product}-dom",
-            budget_ms=BUDGET_MS,
-        )
-        printing = chromium(
             "--no-pdf-header-footer",
             f"--print-to-pdf={pdf}",
-            one.path.as_uri(),
-            profile=folder / f"{product}-pdf",
+            "--dump-dom",
+            measuring.as_uri(),
+            profile=folder / f"{product}-profile",
             budget_ms=BUDGET_MS,
         )
-        started[product] = (dumping, printing, pdf)
-    for product, (dumping, printing, pdf) in started.items():
-        made[product].dom, _ = dumping.communicate(timeout=90)
-        printing.communicate(timeout=90)
+        started[product] = (browser, pdf)
+    for product, (browser, pdf) in started.items():
+        made[product].dom, _ = browser.communicate(timeout=90)
         made[product].pdf_text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+        assert PdfReader(pdf).pages[0].mediabox.width == pytest.approx(595, abs=1)  # A4, in points
     return made
 
 
