@@ -4,8 +4,10 @@ This module finds the liquidation (by its id or the start of one), follows the
 trigger's causes back to the input that set it off, and gives the product of the
 liquidated account (`POSTMORTEMS`, chosen by the account's mode) the rest: its
 steps, its parameters and its chart (the spot-margin one is
-`projections.margin.postmortem`). The postmortem is data; `projections.presentation`
-prints it as tables or an HTML page.
+`projections.margin.postmortem`). Shared here too: the account's events before the
+trigger and the liquidation's own (`told_event`), each with the actor behind it
+(`ledger.causes.actor_of`: None for a store written before actors). The postmortem is
+data; `projections.presentation` prints it as tables or an HTML page.
 
 Every amount is a decimal string.
 """
