@@ -439,6 +439,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
   vertical-align: baseline; }
 footer { margin-top: 2em; padding-top: 0.5em; border-top: 1px solid #ccc; font-size: 0.85em; color: #555;
   overflow-wrap: anywhere; }
+@media screen and (max-width: 1100px) { table { font-size: 0.72em; } }
 @page { size: A4; margin: 12mm; }
 @media print {
   body { font-size: 8pt; }

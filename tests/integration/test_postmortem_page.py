@@ -52,19 +52,34 @@ BUDGET_MS = 2000  # of virtual time: plotly draws on load, the measuring script 
 # and its container's, and the document's, as JSON in the DOM (`--dump-dom` prints it).
 MEASURE = """
 <script>
+function widths(table) {
+  var overflowing = Array.from(table.querySelectorAll('th, td')).filter(function (cell) {
+    return cell.scrollWidth > cell.clientWidth;
+  });
+  return {scrollWidth: table.scrollWidth, clientWidth: table.clientWidth, overflowing: overflowing};
+}
+// In print (A4), each table's widths as "scroll/client/overflowing cells", printed on the page.
+window.matchMedia('print').addEventListener('change', function (query) {
+  if (!query.matches || document.getElementById('print-measurements')) { return; }
+  var out = document.createElement('p');
+  out.id = 'print-measurements';
+  out.textContent = 'PRINTED ' + Array.from(document.querySelectorAll('table')).map(function (table) {
+    var found = widths(table);
+    return found.scrollWidth + '/' + found.clientWidth + '/' + found.overflowing.length;
+  }).join(' ');
+  document.body.appendChild(out);
+});
 window.addEventListener('load', function () {
   setTimeout(function () {
     var tables = Array.from(document.querySelectorAll('table')).map(function (table) {
       var around = getComputedStyle(table.parentElement);
-      var overflowing = Array.from(table.querySelectorAll('th, td')).filter(function (cell) {
-        return cell.scrollWidth > cell.clientWidth;
-      });
+      var found = widths(table);
       return {id: table.id || null, heading: (table.previousElementSibling || {}).textContent || '',
-              scrollWidth: table.scrollWidth, clientWidth: table.clientWidth,
+              scrollWidth: found.scrollWidth, clientWidth: found.clientWidth,
               width: table.getBoundingClientRect().width,
               container: table.parentElement.clientWidth - parseFloat(around.paddingLeft)
                 - parseFloat(around.paddingRight),
-              overflowing: overflowing.map(function (cell) { return cell.textContent; })};
+              overflowing: found.overflowing.map(function (cell) { return cell.textContent; })};
     });
     var out = document.createElement('pre');
     out.id = 'measurements';
@@ -124,8 +139,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
 @pytest.fixture(scope="module")
 def browsed(made: dict[str, Made], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
     """Each page in Chromium, both at once, each browser doing two things: the DOM of a
-    measuring copy of the page (its script hidden from the print) in a 1,280 px window,
-    and the same page printed to PDF (read back with pypdf)."""
+    measuring copy of the page in a 1,280 px window, and the same page printed to PDF (read
+    back with pypdf; the copy's script prints the tables' widths as laid out for print)."""
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         pytest.skip("headless Chromium (/usr/bin/chromium, Debian package chromium) is not installed")
     folder = tmp_path_factory.mktemp("chromium")
@@ -200,6 +215,12 @@ def test_the_a4_print_holds_every_column_header(browsed: dict[str, Made], produc
     printed = " ".join(one.pdf_text.split())
     headers = table_headers(one.page)
     assert len(headers) >= 5
+    # laid out for print, every table within its width, no cell wider than its column
+    measured = re.search(r"PRINTED((?: \d+/\d+/\d+)+)", printed)
+    assert measured is not None, printed[-500:]
+    tables = [tuple(int(figure) for figure in found.split("/")) for found in measured.group(1).split()]
+    assert len(tables) == len(headers)
+    assert all(scroll <= client and overflowing == 0 for scroll, client, overflowing in tables), tables
     for columns in headers:
         for column in columns:
             assert " ".join(column.split()) in printed, (column, columns)
