@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.entrypoints import scenario_commands, service_commands, view_commands
+from ledger.entrypoints import export_commands, scenario_commands, service_commands, view_commands
 
 app = typer.Typer(
     help="An event-sourced account ledger for margin trading.", no_args_is_help=True, add_completion=False
@@ -22,6 +22,7 @@ COMMANDS = (
     view_commands.postmortem,
     view_commands.liquidations,
     view_commands.replay,
+    export_commands.export,
     # The service mode's, listed after the others.
     service_commands.submit,
     service_commands.worker,
