@@ -248,4 +248,3 @@ def exact_decimal(value: Any) -> Decimal | None:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-

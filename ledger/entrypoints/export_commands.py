@@ -21,7 +21,8 @@ def export(
     kind: Annotated[str, typer.Argument(help="journal, balances or liquidations")],
     output_format: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
     since: Annotated[
-        str | None, typer.Option("--since", help="At or after this UTC time (journal: ledger time; liquidations: trigger)")
+        str | None,
+        typer.Option("--since", help="At or after this UTC time (journal: ledger time; liquidations: trigger)"),
     ] = None,
     until: Annotated[
         str | None, typer.Option("--until", help="At or before this UTC time (balances: as of it; default now)")

@@ -41,8 +41,8 @@ FUTURES_LIQUIDATED = [
     {"op": "mark", "symbol": "BTCUSDT", "price": "28200"},
     {"op": "mark", "symbol": "BTCUSDT", "price": "28100"},
 ]
-# Points of the seeds' day B and C: B's takeover under way, C just opened, C's liquidation under way.
-MOMENTS = ("2026-01-06T10:20:00Z", "2026-01-07T10:00:00Z", "2026-01-07T10:22:00Z")
+# Points of the seeds' days B and C: B's takeover under way (A done, C not opened yet), C's liquidation under way.
+MOMENTS = ("2026-01-06T10:20:00Z", "2026-01-07T10:22:00Z")
 
 
 def run(scenario: Path, url: str) -> None:
@@ -63,6 +63,14 @@ def seeds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     url = new_store(request, directory, "seeds")
     for scenario in seeds_one_after_another(directory):
         run(scenario, url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def seed_a(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Seed A on SQLite alone, for what does not depend on the backend: refusals."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('exports_refused') / 'seed_a.db'}"
+    run(SCENARIOS / "seed004_user_a.jsonl", url)
     return url
 
 
@@ -239,25 +247,29 @@ def test_a_small_batch_makes_several_row_groups(seeds: str, tmp_path: Path) -> N
         (("journal", "--account", "nobody"), "--account 'nobody'"),
         (("journal", "--since", "2026-01-07T00:00:00Z", "--until", "2026-01-06T00:00:00Z"), "--since"),
         (("balances", "--since", "2026-01-06T00:00:00Z"), "--since"),
+        (("liquidations", "--account", "B"), "--account 'B'"),
     ],
 )
-def test_bad_arguments_exit_2_and_write_nothing(
-    seeds: str, tmp_path: Path, args: tuple[str, ...], named: str
-) -> None:
+def test_bad_arguments_exit_2_and_write_nothing(seed_a: str, tmp_path: Path, args: tuple[str, ...], named: str) -> None:
     output = tmp_path / "export.csv"
-    result = ledger("export", *args, "--store", seeds, "--output", str(output))
+    result = ledger("export", *args, "--store", seed_a, "--output", str(output))
     assert result.exit_code == 2, result.stdout
     assert named in result.stderr
     assert not output.exists()
-    to_stdout = ledger("export", *args, "--store", seeds)
+    to_stdout = ledger("export", *args, "--store", seed_a)
     assert to_stdout.exit_code == 2 and to_stdout.stdout_bytes == b""
 
 
-def test_an_existing_file_is_kept_without_force(seeds: str, tmp_path: Path) -> None:
+def test_an_existing_file_is_kept_without_force(seed_a: str, tmp_path: Path) -> None:
     output = tmp_path / "kept.csv"
     output.write_text("mine")
-    refused = ledger("export", "journal", "--store", seeds, "--output", str(output))
+    refused = ledger("export", "journal", "--store", seed_a, "--output", str(output))
     assert refused.exit_code == 2 and "--force" in refused.stderr
     assert output.read_text() == "mine"
-    assert ledger("export", "journal", "--store", seeds, "--output", str(output), "--force").exit_code == 0
+    assert ledger("export", "journal", "--store", seed_a, "--output", str(output), "--force").exit_code == 0
     assert output.read_text().startswith("notification_id,event,at,actor,account")
+    store_file = Path(seed_a.removeprefix("sqlite:///"))
+    size = store_file.stat().st_size
+    over_the_store = ledger("export", "journal", "--store", seed_a, "--output", str(store_file), "--force")
+    assert over_the_store.exit_code == 2 and "never written over" in over_the_store.stderr
+    assert store_file.stat().st_size == size
