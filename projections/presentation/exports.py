@@ -108,19 +108,6 @@ def open_export(
     return Export(f"{kind}.{fmt}", MEDIA_TYPES[fmt], encode(rows, SCHEMAS[kind], batch_size))
 
 
-def export_chunks(
-    app: Ledger,
-    engine: Engine,
-    kind: str,
-    fmt: str,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    account: str | None = None,
-) -> Iterator[bytes]:
-    """The export's bytes as they are made (see `open_export`, which also names the file)."""
-    return open_export(app, engine, kind, fmt, since, until, account).chunks
-
-
 # --- CSV --------------------------------------------------------------------------------
 
 

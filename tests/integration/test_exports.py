@@ -29,18 +29,12 @@ from projections.queries import ViewReader
 from projections.report import StoreViews
 from tests.conftest import BACKENDS, SCENARIOS, seeds_one_after_another
 from tests.integration.cli_scenarios import ledger, write_scenario
+from tests.integration.test_futures_postmortem import CROSS
 
 FUTURES = SCENARIOS / "futures" / "binance_usdm_cross_two_symbols.jsonl"
-# A USDⓈ-M wallet of 1000 USDT buys 0.5 BTCUSDT at 30000; the mark's fall to 28100 liquidates it.
-FUTURES_LIQUIDATED = [
-    {"op": "open", "account": "L", "mode": "usdm"},
-    {"op": "deposit", "account": "L", "asset": "USDT", "amount": "1000"},
-    {"op": "mark", "symbol": "BTCUSDT", "price": "30000"},
-    {"op": "trade", "account": "L", "symbol": "BTCUSDT", "side": "buy", "quantity": "0.5", "price": "30000"},
-    {"op": "mark", "symbol": "BTCUSDT", "price": "29000"},
-    {"op": "mark", "symbol": "BTCUSDT", "price": "28200"},
-    {"op": "mark", "symbol": "BTCUSDT", "price": "28100"},
-]
+# test_futures_postmortem's cross liquidation, by another wallet beside the scenario's: a
+# USDⓈ-M wallet of 1000 USDT buys 0.5 BTCUSDT at 30000; the mark's fall to 28100 liquidates it.
+FUTURES_LIQUIDATED = [{**line, "account": "L"} if "account" in line else line for line in CROSS[1:]]
 # Points of the seeds' days B and C: B's takeover under way (A done, C not opened yet), C's liquidation under way.
 MOMENTS = ("2026-01-06T10:20:00Z", "2026-01-07T10:22:00Z")
 
