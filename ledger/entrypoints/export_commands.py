@@ -3,6 +3,7 @@ written as it is made (`projections.presentation.exports`), to standard output o
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, BinaryIO
@@ -31,7 +32,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", help="Write to this new file instead")] = None,
     force: Annotated[bool, typer.Option("--force", help="Let --output replace a file (never the store's)")] = False,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Rows a Parquet row group (or CSV chunk)", hidden=True)
+        int, typer.Option("--batch-size", help="Rows a Parquet row group (or CSV chunk)")
     ] = BATCH_SIZE,
     store: StoreOption = None,
 ) -> None:
@@ -46,7 +47,11 @@ def export(
         except ExportError as error:
             exit_usage(str(error))
         if output is None:
-            _write(made, sys.stdout.buffer)
+            try:
+                _write(made, sys.stdout.buffer)
+            except BrokenPipeError:  # the reader stopped (`| head`): nothing more to say to it
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise typer.Exit(1) from None
             return
         try:
             # "x" creates the file or fails: a file made since the check is not overwritten either
