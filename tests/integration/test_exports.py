@@ -145,6 +145,9 @@ def test_journal_of_a_futures_store_nets_to_zero_exactly(futures: str) -> None:
     assert figures["fee.amounts.USDT"]["value"] == "50"
     assert figures["closed.0.side"]["text"] == "long"
     assert figures["trigger.margin_ratio"]["value"] == "1.124"
+    exported = balances_by_account(csv_rows(futures, "balances"))
+    for account in ("F", "L"):
+        assert exported[account] == history_books(futures, account), account
 
 
 def balances_by_account(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Decimal]]]:
