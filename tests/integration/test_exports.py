@@ -10,6 +10,7 @@ as of a time are what `ledger history --as-of` gives then, for every account.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import uuid
@@ -24,10 +25,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from ledger.domain.entries import SYSTEM_ACCOUNTS
+from ledger.processes.inline import run_inputs
+from ledger.runs import validate
 from projections.presentation.exports import SCHEMAS, open_export
 from projections.queries import ViewReader
 from projections.report import StoreViews
-from tests.conftest import BACKENDS, SCENARIOS, seeds_one_after_another
+from tests.conftest import BACKENDS, SCENARIOS, LedgerSession, seeds_one_after_another
 from tests.integration.cli_scenarios import ledger, write_scenario
 from tests.integration.test_futures_postmortem import CROSS
 
@@ -148,6 +151,19 @@ def test_journal_of_a_futures_store_nets_to_zero_exactly(futures: str) -> None:
     exported = balances_by_account(csv_rows(futures, "balances"))
     for account in ("F", "L"):
         assert exported[account] == history_books(futures, account), account
+
+
+def test_the_actor_of_every_row_is_who_submitted_its_input(tmp_path: Path) -> None:
+    """Seed A submitted by alice: her deposit, and the liquidation's process steps it set off."""
+    session = LedgerSession(f"sqlite:///{tmp_path / 'actors.db'}")
+    try:
+        inputs = validate(session.app, (SCENARIOS / "seed004_user_a.jsonl").read_text(), "seed004_user_a.jsonl")
+        run_inputs(session.app, [dataclasses.replace(each, actor="alice") for each in inputs], session.processes)
+    finally:
+        session.close()
+    rows = csv_rows(session.url, "journal")
+    assert {row["event"] for row in rows} >= {"Account.Deposited", "Account.CollateralSold"}
+    assert {row["actor"] for row in rows} == {"alice"}
 
 
 def balances_by_account(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Decimal]]]:
