@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from tests.conftest import BACKENDS, SCENARIOS, LedgerSession, seeds_one_after_a
 from tests.integration.cli_scenarios import ledger, write_scenario
 from tests.integration.test_futures_postmortem import CROSS
 
+STORE_V2 = Path(__file__).resolve().parents[1] / "fixtures" / "store_v2.db"
 FUTURES = SCENARIOS / "futures" / "binance_usdm_cross_two_symbols.jsonl"
 # test_futures_postmortem's cross liquidation, by another wallet beside the scenario's: a
 # USDⓈ-M wallet of 1000 USDT buys 0.5 BTCUSDT at 30000; the mark's fall to 28100 liquidates it.
@@ -134,6 +136,7 @@ def test_journal_of_the_seeds_nets_to_zero_exactly(seeds: str) -> None:
     rows = assert_journal_balances(seeds)
     assert {row["account"] for row in rows} >= {"A", "B", "C", *SYSTEM_ACCOUNTS}
     assert {row["book"] for row in rows} == {"balance", "debt"}
+    assert all(row["actor"] for row in rows)  # `ledger run`'s, by default the OS user
     deposited = [row for row in rows if row["event"] == "Account.Deposited" and row["account"] == "A"]
     assert [(row["counter_account"], row["asset"], row["amount"]) for row in deposited] == [("world", "BTC", "2")]
 
@@ -164,6 +167,17 @@ def test_the_actor_of_every_row_is_who_submitted_its_input(tmp_path: Path) -> No
     rows = csv_rows(session.url, "journal")
     assert {row["event"] for row in rows} >= {"Account.Deposited", "Account.CollateralSold"}
     assert {row["actor"] for row in rows} == {"alice"}
+
+
+def test_a_store_written_before_actors_exports_them_as_not_recorded(tmp_path: Path) -> None:
+    """store_v2.db (margin and futures, every kind of liquidation, no actors): its journal nets
+    to zero with every actor empty, and its liquidations of both products are listed."""
+    copy = tmp_path / STORE_V2.name
+    shutil.copyfile(STORE_V2, copy)
+    rows = assert_journal_balances(f"sqlite:///{copy}")
+    assert {row["actor"] for row in rows} == {""}
+    kinds = {row["kind"] for row in csv_rows(f"sqlite:///{copy}", "liquidations")}
+    assert kinds == {"regular", "takeover", "mixed", "futures"}
 
 
 def balances_by_account(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Decimal]]]:
