@@ -4,8 +4,10 @@ This module finds the liquidation (by its id or the start of one), follows the
 trigger's causes back to the input that set it off, and gives the product of the
 liquidated account (`POSTMORTEMS`, chosen by the account's mode) the rest: its
 steps, its parameters and its chart (the spot-margin one is
-`projections.margin.postmortem`). The postmortem is data; `projections.presentation`
-prints it as tables or an HTML page.
+`projections.margin.postmortem`). Shared here too: the account's events before the
+trigger and the liquidation's own (`told_event`), each with the actor behind it
+(`ledger.causes.actor_of`: None for a store written before actors). The postmortem is
+data; `projections.presentation` prints it as tables or an HTML page.
 
 Every amount is a decimal string.
 """
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.causes import actor_of
 from ledger.log import causing_event
 from projections.history import BOOKKEEPING, HistoryError, iso
 from projections.products import ByProduct
@@ -27,6 +30,7 @@ from projections.values import json_safe
 CANDIDATES_NAMED = 10  # an ambiguous id prefix names this many of the liquidations it starts
 ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")  # the start of a UUID as printed (lower case)
 CAUSE_CHAIN_LIMIT = 50  # a cause chain longer than this is a bug in the processes, not a history
+EVENTS_BEFORE_LIMIT = 50  # the account's most recent events before the trigger that are told
 # Facts every event carries that a step does not need to repeat.
 SHARED_FACTS = {"account", "at", "cause", "liquidation_id"}
 
@@ -121,6 +125,7 @@ def chain_link(link: tuple[int, Any]) -> dict[str, Any]:
         "notification_id": notification_id,
         "event": type(event).__qualname__,
         "at": iso(getattr(event, "at", None)),
+        "actor": actor_of(cause_of(event)),
         "cause": json_safe(getattr(event, "cause", None)),
     }
 
@@ -139,6 +144,7 @@ def trigger_inputs(app: Ledger, reader: ViewReader, chain: list[tuple[int, Any]]
             "line": cause.get("line"),
             "op": cause.get("op"),
             "input_id": cause.get("input_id"),
+            "actor": actor_of(cause),
             "notification_id": notification_id,
             "event": type(event).__qualname__,
             "at": iso(getattr(event, "at", None)),
@@ -183,3 +189,34 @@ def _same_input(cause: dict[str, Any], other: dict[str, Any]) -> bool:
         and cause.get("source") == other.get("source")
         and cause.get("line") == other.get("line")
     )
+
+
+# --- the events around it -----------------------------------------------------------------
+
+
+def told_event(app: Ledger, index_row: Row, step: str | None = None) -> dict[str, Any]:
+    """One event as the postmortem's event tables tell it: when, what, who (None: a store
+    written before actors), its facts, and the step of the liquidation it belongs to."""
+    event = stored_event(app, index_row)
+    return {
+        "notification_id": index_row["notification_id"],
+        "at": iso(as_utc(index_row["at"])),
+        "event": index_row["event"],
+        "actor": actor_of(cause_of(event)),
+        "step": step,
+        "facts": event_facts(event),
+    }
+
+
+def events_before(app: Ledger, reader: ViewReader, account: str, trigger_at: int) -> dict[str, Any]:
+    """The account's own events before the trigger, the most recent `EVENTS_BEFORE_LIMIT`
+    of them (how the account came to it), and how many earlier ones are left out."""
+    rows = [row for row in reader.account_events(account, trigger_at) if row["notification_id"] < trigger_at]
+    kept = rows[-EVENTS_BEFORE_LIMIT:]
+    return {"events": [told_event(app, row) for row in kept], "earlier": len(rows) - len(kept)}
+
+
+def last_account_event(reader: ViewReader, account: str, through: int) -> Row | None:
+    """The account's own latest event at or before notification `through`."""
+    rows = reader.account_events(account, through)
+    return rows[-1] if rows else None

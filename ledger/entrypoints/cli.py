@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import typer
 
-from ledger.entrypoints import key_commands, scenario_commands, service_commands, view_commands
+from ledger.entrypoints import export_commands, key_commands, scenario_commands, service_commands, view_commands
 from ledger.entrypoints.api import server
 
 app = typer.Typer(
-    help="An event-sourced account ledger for margin trading.", no_args_is_help=True, add_completion=False
+    help="An event-sourced account ledger for margin and futures trading.", no_args_is_help=True, add_completion=False
 )
 
 COMMANDS = (
@@ -23,6 +23,7 @@ COMMANDS = (
     view_commands.postmortem,
     view_commands.liquidations,
     view_commands.replay,
+    export_commands.export,
     # The service mode's, listed after the others.
     service_commands.submit,
     service_commands.worker,
@@ -35,7 +36,7 @@ COMMANDS = (
 
 @app.callback()
 def main() -> None:
-    """An event-sourced account ledger for margin trading."""
+    """An event-sourced account ledger for margin and futures trading."""
 
 
 for command in COMMANDS:

@@ -7,7 +7,6 @@ OS user). The key is printed once, alone on standard output; the store keeps its
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import typer
 from sqlalchemy import Engine
 
 from ledger.entrypoints.cli_errors import err, exit_usage
-from ledger.entrypoints.cli_shared import JsonOption, StoreOption
+from ledger.entrypoints.cli_shared import ActorOption, JsonOption, StoreOption, actor_name
 from ledger.store import StoreURLError, sql_engine, store_exists, store_url
 from projections.api_keys import KeyRefused, Role, create_key, list_keys, revoke_key
 from projections.database import migrate, one_process_at_a_time
@@ -27,7 +26,6 @@ from projections.presentation.tables import Sheet, output_console, print_sheet
 
 app = typer.Typer(help="The HTTP API's keys: create (shown once), list, revoke.", no_args_is_help=True)
 
-ActorOption = Annotated[str | None, typer.Option("--actor", help="Who does this (default: the OS user)")]
 NameArgument = Annotated[str, typer.Argument(help="The key's name: the actor its requests are recorded as")]
 
 
@@ -42,7 +40,7 @@ def create(
     """Makes a key and prints it, this once (the store keeps only its digest)."""
     with _keys_engine(store) as engine:
         try:
-            record, key = create_key(engine, name, role, created_by=actor or getpass.getuser())
+            record, key = create_key(engine, name, role, created_by=actor_name(actor))
         except (KeyRefused, ValueError) as refused:
             exit_usage(f"key {name!r}: {refused}")
     if as_json:
@@ -70,7 +68,7 @@ def revoke(name: NameArgument, store: StoreOption = None, actor: ActorOption = N
     """Revokes a key for good: every request with it is refused from now on."""
     with _keys_engine(store) as engine:
         try:
-            record = revoke_key(engine, name, revoked_by=actor or getpass.getuser())
+            record = revoke_key(engine, name, revoked_by=actor_name(actor))
         except (KeyRefused, ValueError) as refused:
             exit_usage(str(refused))
     err.print(f"revoked the key {record.name!r} at {record.as_json()['revoked_at']}")

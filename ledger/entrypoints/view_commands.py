@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,7 @@ from ledger.domain.futures.liquidation import FuturesLiquidationKind
 from ledger.domain.liquidations import LiquidationStatus
 from ledger.domain.margin.liquidation import LiquidationKind
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage, print_error
-from ledger.entrypoints.cli_shared import JsonOption, StoreOption, held_writer_lease, progress
+from ledger.entrypoints.cli_shared import JsonOption, StoreOption, actor_name, held_writer_lease, progress
 from ledger.files import InputFileError, read_parameter_file
 from ledger.inputs import InputErrors, parse_parameter_file, parse_time
 from ledger.store import StoreURLError, store_exists, store_url
@@ -29,7 +29,7 @@ from projections.history import HistoryError, account_history, resolve_point
 from projections.postmortem import build_postmortem
 from projections.presentation.counterfactual import print_counterfactual
 from projections.presentation.history import print_history
-from projections.presentation.html import render_html
+from projections.presentation.html import PageFooter, postmortem_html
 from projections.presentation.postmortem import render_table
 from projections.presentation.reconcile import print_reconciliation
 from projections.presentation.report import liquidations_sheet
@@ -141,6 +141,9 @@ def postmortem(
     output_format: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
     output: Annotated[Path | None, typer.Option("--output", help="Write to this new file instead")] = None,
     force: Annotated[bool, typer.Option("--force", help="Let --output replace a file (never the store's)")] = False,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Who made the page, named in its footer (default: the OS user)")
+    ] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -149,18 +152,22 @@ def postmortem(
         output_format = "json"
     if output_format not in ("table", "json", "html"):
         exit_usage(f"--format {output_format}: use table, json or html")
-    with _current_views(store_url(store)) as views:
+    made_by = actor_name(actor)
+    url = store_url(store)
+    with _current_views(url) as views:
         if output is not None:
             _check_output(output, force, _store_files(views))
         try:
             told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
         except HistoryError as error:
             exit_usage(str(error))
+    # the page's footer: the wall clock is read here, the page only shows it
+    footer = PageFooter(store=url, made_at=datetime.now(UTC), made_by=made_by)
     if output is None:
         if output_format == "table":
             render_table(told, output_console())
         else:
-            sys.stdout.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
+            sys.stdout.write(_postmortem_text(told, output_format, footer))
         return
     try:
         # "x" creates the file or fails: a file made since the check is not overwritten either
@@ -168,11 +175,15 @@ def postmortem(
             if output_format == "table":
                 render_table(told, output_console(file))
             else:
-                file.write(json.dumps(told, indent=2) + "\n" if output_format == "json" else render_html(told))
+                file.write(_postmortem_text(told, output_format, footer))
     except FileExistsError:
         exit_usage(f"--output {output}: the file exists; --force replaces it")
     except OSError as error:
         exit_usage(f"--output: {error}")
+
+
+def _postmortem_text(told: dict[str, object], output_format: str, footer: PageFooter) -> str:
+    return json.dumps(told, indent=2) + "\n" if output_format == "json" else postmortem_html(told, footer)
 
 
 def _store_files(views: StoreViews) -> list[Path]:

@@ -4,8 +4,10 @@ liquidation (trigger and lock, each position closed at the mark, clearance fee,
 shortfall, unlock, completed), each state the one `ledger history` gives at that point
 (`projections.futures.history.wallet_state`); around the steps, the input followed back
 through the events' causes (`projections.postmortem`) and the symbols' parameters in
-force at the trigger; and, for the chart, the liquidated scope's margin ratio over time
-(the cross positions', or the isolated position's), with its symbols' marks.
+force at the trigger, the account's events before the trigger and the liquidation's own
+(each step names its event's notification and the actor behind it); and, for the chart,
+the liquidated scope's margin ratio over time (the cross positions', or the isolated
+position's), with its symbols' marks.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.causes import actor_of
 from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.liquidation import FuturesLiquidation
 from ledger.domain.futures.wallet import PositionFigures, WalletFigures
@@ -28,10 +31,14 @@ from projections.history import iso
 from projections.postmortem import (
     POSTMORTEMS,
     cause_chain,
+    cause_of,
     chain_link,
     event_facts,
+    events_before,
+    last_account_event,
     point_before_input,
     stored_event,
+    told_event,
     trigger_inputs,
 )
 from projections.queries import Row, ViewReader, as_utc
@@ -60,7 +67,7 @@ def futures_postmortem(app: Ledger, reader: ViewReader, row: Row, account: Row) 
     trigger_at = indexed[0]["notification_id"]
     chain = cause_chain(app, triggered.cause)
     before = point_before_input(app, chain, trigger_at)
-    steps = [_step(app, reader, account_id, "before the input", before)]
+    steps = [_position_step(app, reader, account_id, row["account"], before)]
     steps += [_event_step(app, reader, account_id, found) for found in indexed]
     return {
         "liquidation": row["summary"],
@@ -69,15 +76,33 @@ def futures_postmortem(app: Ledger, reader: ViewReader, row: Row, account: Row) 
         "trigger_inputs": trigger_inputs(app, reader, chain),
         "cause_chain": [chain_link(link) for link in chain],
         "parameters": _parameters_in_force(reader, trigger_at, set(triggered.prices)),
+        "events_before": events_before(app, reader, row["account"], trigger_at),
+        "events": [told_event(app, found, STEP_OF_EVENT[found["event"]]) for found in indexed],
         "steps": steps,
         "chart": _chart(app, reader, account_id, row["account"], indexed, triggered, before),
     }
 
 
+def _position_step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, account: str, before: int) -> dict[str, Any]:
+    """The wallet as the triggering input found it; its event, the account's last one then."""
+    step = _step(app, reader, account_id, "before the input", before)
+    last = last_account_event(reader, account, before)
+    if last is None:
+        return step
+    return {**step, "notification_ids": [last["notification_id"]], "actor": actor_of(cause_of(stored_event(app, last)))}
+
+
 def _event_step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, found: Row) -> dict[str, Any]:
     event = stored_event(app, found)
     step = _step(app, reader, account_id, STEP_OF_EVENT[found["event"]], found["notification_id"])
-    return {**step, "event": found["event"], "at": iso(as_utc(found["at"])), "facts": event_facts(event)}
+    return {
+        **step,
+        "event": found["event"],
+        "notification_ids": [found["notification_id"]],
+        "at": iso(as_utc(found["at"])),
+        "actor": actor_of(cause_of(event)),
+        "facts": event_facts(event),
+    }
 
 
 def _step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, name: str, through: int) -> dict[str, Any]:
@@ -89,6 +114,8 @@ def _step(app: Ledger, reader: ViewReader, account_id: uuid.UUID, name: str, thr
         "notification_id": through,
         "at": iso(reader.event_time(through)) if through > 0 else None,
         "event": None,
+        "notification_ids": [],
+        "actor": None,
         "facts": {},
         "wallet": None if state is None else {name: state[name] for name in STEP_FIGURES},
         "positions": [] if state is None else state["positions"],

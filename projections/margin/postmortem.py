@@ -6,7 +6,9 @@ comes from `projections.margin.history.account_state`, so the figures are the
 ones `ledger history` gives at that point, valued by the domain's own rules.
 Around the steps: the inputs that set the liquidation off (followed back through
 the events' causes, `projections.postmortem`), the parameter version in force,
-the margin calls before it, and a series of the margin level over time for the chart.
+the margin calls before it, the account's events before the trigger and the
+liquidation's own (each step names the notifications of its events, and the actor
+behind them), and a series of the margin level over time for the chart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.causes import actor_of
 from ledger.domain.money import normalized
 from ledger.domain.prices import MissingPrice
 from ledger.domain.product import Product
@@ -26,8 +29,10 @@ from projections.postmortem import (
     cause_of,
     chain_link,
     event_facts,
+    events_before,
     point_before_input,
     stored_event,
+    told_event,
     trigger_inputs,
 )
 from projections.queries import Row, ViewReader, as_utc
@@ -90,6 +95,8 @@ def margin_postmortem(app: Ledger, reader: ViewReader, row: Row, account: Row) -
         "cause_chain": [chain_link(link) for link in chain],
         "parameters": parameters,
         "margin_calls": _margin_calls_before(app, reader, row["account"], trigger_at),
+        "events_before": events_before(app, reader, row["account"], trigger_at),
+        "events": [told_event(app, index_row, STEP_OF_EVENT[index_row["event"]]) for index_row in indexed],
         "steps": steps,
         "chart": _chart(app, reader, account_id, row["account"], indexed, trigger_assets, parameters),
     }
@@ -129,8 +136,10 @@ def _position_step(
         "step": "position",
         "event": last["event"],
         "events": [last["event"]],
+        "notification_ids": [last["notification_id"]],
         "notification_id": through,
         "at": iso(at),
+        "actor": actor_of(cause_of(stored_event(app, last))),
         "facts": {},
     }
     return {**step, **_state_at(app, reader, account_id, through, assets)}
@@ -149,8 +158,10 @@ def _event_step(
         "step": STEP_OF_EVENT[group[0]["event"]],
         "event": group[0]["event"],
         "events": [index_row["event"] for index_row in group],
+        "notification_ids": [index_row["notification_id"] for index_row in group],
         "notification_id": through,
         "at": iso(as_utc(group[0]["at"])),
+        "actor": actor_of(cause_of(events[0])),
         "process_step": cause_of(events[0]).get("step"),
         "facts": facts,
     }
@@ -228,6 +239,7 @@ def _margin_calls_before(app: Ledger, reader: ViewReader, account: str, trigger_
             {
                 "notification_id": row["notification_id"],
                 "at": iso(as_utc(row["at"])),
+                "actor": actor_of(cause_of(event)),
                 "margin_level": normalized(event.margin_level),
                 "threshold": normalized(event.threshold),
                 "prices": json_safe(event.prices),

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from projections.presentation.futures.html import chart_figure
+from projections.presentation.futures.html import chart_figure, price_figure
 from tests.conftest import SCENARIOS
 from tests.integration.cli_scenarios import ledger, run_json, write_scenario
 from tests.integration.test_postmortem import CHROMIUM, assert_no_floats, chromium, read_png
@@ -154,12 +154,15 @@ def test_the_page_draws_the_ratio_against_the_liquidation_line(tmp_path: Path, s
     assert page.index("Margin ratio over time") < page.index("Step by step")
 
     figure = chart_figure(told["chart"])
-    ratio, line, mark = figure.data
-    assert ratio.name == "margin ratio" and ratio.yaxis == "y"
+    ratio, line = figure.data
+    assert ratio.name == "margin ratio"
     ratios = [point["margin_ratio"] for point in told["chart"]["points"]]
     assert list(ratio.y) == [None if found is None else float(found) for found in ratios]  # floats only to draw
     assert line.line.dash == "dash" and list(line.y) == [1.0, 1.0]
-    assert mark.name == "BTCUSDT mark" and mark.yaxis == "y2"  # the marks on the second axis
+    (mark,) = price_figure(told["chart"]).data  # the marks in a panel of their own
+    marks = [point["marks"].get("BTCUSDT") for point in told["chart"]["points"]]
+    assert mark.name == "BTCUSDT mark" and list(mark.y) == [None if found is None else float(found) for found in marks]
+    assert 'id="price-chart"' in page
     assert figure.layout.yaxis.tickformat == ".0%"
 
     table = ledger("postmortem", liquidation["id"], "--store", store_url, "--format", "table")

@@ -16,6 +16,7 @@ import subprocess
 import uuid
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -269,14 +270,17 @@ def test_unknown_or_malformed_ids_are_refused(seeded: Callable[[str], tuple[str,
 
 
 def test_html_text_is_escaped(seeded: Callable[[str], tuple[str, str]]) -> None:
-    from projections.presentation.html import render_html
+    from projections.presentation.html import PageFooter, postmortem_html
 
     told = told_for(seeded, "a")
     hostile = "<img src=x onerror=alert(1)>"
     told["account"]["name"] = hostile
     for told_step in told["steps"]:
         told_step["held_by"] = hostile
-    page = render_html(told)
+        told_step["actor"] = hostile
+    for event in told["events_before"]["events"] + told["events"]:
+        event["actor"] = hostile
+    page = postmortem_html(told, PageFooter(f"sqlite:///{hostile}.db", datetime.now(UTC), hostile))
     assert hostile not in page
     assert html_escaped(hostile) in page
     assert "<script src=" not in page  # plotly.js is in the page: no network needed
@@ -291,8 +295,8 @@ def html_escaped(text: str) -> str:
 # --- the chart, drawn by a real browser -------------------------------------------------------
 
 
-def chromium(*args: str, profile: Path) -> subprocess.Popen[str]:
-    """Headless Chromium, started: no network, its own profile, 5 s of virtual time for scripts."""
+def chromium(*args: str, profile: Path, budget_ms: int = 5000) -> subprocess.Popen[str]:
+    """Headless Chromium, started: no network, its own profile, `budget_ms` of virtual time for scripts."""
     return subprocess.Popen(
         [
             str(CHROMIUM),
@@ -305,7 +309,7 @@ def chromium(*args: str, profile: Path) -> subprocess.Popen[str]:
             "--disable-component-update",
             "--disable-sync",
             f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
+            f"--virtual-time-budget={budget_ms}",
             *args,
         ],
         stdout=subprocess.PIPE,

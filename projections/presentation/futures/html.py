@@ -1,15 +1,14 @@
-"""A futures liquidation's postmortem page: the summary, the input that set it off, the
-liquidated symbols' parameters, a chart of the liquidated scope's margin ratio against
-the 100 % liquidation line (its symbols' marks on a second axis), and the wallet step by
-step. plotly.js is embedded: the page needs no network. Floats appear only here, for
-drawing."""
+"""A futures liquidation's postmortem page (`projections.presentation.html` makes the
+page): the summary, the liquidated symbols' parameters, a chart of the liquidated
+scope's margin ratio against the 100 % liquidation line and, apart, its symbols' marks,
+each phase of the liquidation marked on both, and the wallet step by step. Floats appear
+only here, for drawing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-
-from plotly.subplots import make_subplots
 
 from ledger.domain.product import Product
 from projections.presentation.futures.postmortem import (
@@ -19,26 +18,42 @@ from projections.presentation.futures.postmortem import (
     step_rows,
     summary_pairs,
 )
-from projections.presentation.html import POSTMORTEM_SECTIONS, definitions, inputs_table, table, text
+from projections.presentation.html import (
+    LEVEL_CHART_HEIGHT,
+    POSTMORTEM_PAGES,
+    Phase,
+    ProductPage,
+    StepsTable,
+    mark_phases,
+    notification_label,
+    ordered_figure,
+    price_panel,
+    table,
+)
 
 RATIO_COLOUR = "#1f77b4"
 LIQUIDATION_COLOUR = "#d62728"
 
 
-@POSTMORTEM_SECTIONS.register(Product.FUTURES)
-def postmortem_sections(postmortem: dict[str, Any]) -> list[str]:
+@POSTMORTEM_PAGES.register(Product.FUTURES)
+def postmortem_page(postmortem: dict[str, Any], phases: list[Phase]) -> ProductPage:
     chart = postmortem["chart"]
-    return [
-        definitions(summary_pairs(postmortem)),
-        "<h2>The input that set it off</h2>",
-        inputs_table(postmortem),
-        "<h2>Parameters in force</h2>",
-        table(list(PARAMETER_COLUMNS), [list(row) for row in parameter_rows(postmortem["parameters"])]),
-        f"<h2>Margin ratio over time: {text(scope_text(chart['scope']))}</h2>",
-        chart_html(chart),
-        "<h2>Step by step</h2>",
-        table(list(STEP_COLUMNS), [list(row) for row in step_rows(postmortem)], numeric=frozenset({0, 3, 4, 5, 6})),
-    ]
+    level_chart, price_chart = chart_figure(chart), price_figure(chart)
+    mark_phases(level_chart, price_chart, phases, postmortem["steps"], placed(chart))
+    return ProductPage(
+        summary=summary_pairs(postmortem),
+        sections=[
+            "<h2>Parameters in force</h2>",
+            table(list(PARAMETER_COLUMNS), [list(row) for row in parameter_rows(postmortem["parameters"])]),
+        ],
+        charts_title=f"Margin ratio over time: {scope_text(chart['scope'])}",
+        level_chart=level_chart,
+        level_chart_id="futures-margin-ratio-chart",
+        price_chart=price_chart,
+        steps=StepsTable(list(STEP_COLUMNS), list(step_rows(postmortem)), numeric=frozenset({0, 3, 4, 5, 6})),
+        # A long history keeps its most recent points: the descent into the liquidation.
+        notes=[f"The {len(chart['points'])} most recent points are shown."] if chart["truncated"] else [],
+    )
 
 
 def scope_text(scope: dict[str, Any]) -> str:
@@ -47,23 +62,31 @@ def scope_text(scope: dict[str, Any]) -> str:
     return f"the isolated position {scope['symbol']} {scope['slot']}"
 
 
-def chart_html(chart: dict[str, Any]) -> str:
-    # A long history keeps its most recent points: the descent into the liquidation.
-    note = f"<p>The {len(chart['points'])} most recent points are shown.</p>" if chart["truncated"] else ""
-    return note + chart_figure(chart).to_html(
-        full_html=False,
-        include_plotlyjs=True,
-        div_id="futures-margin-ratio-chart",
-        config={"responsive": True, "displaylogo": False},
-    )
+def placed(chart: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[Any, float] | None]:
+    """Where a step's marker goes on the ratio chart: at its notification and ratio, or on
+    the liquidation line when there is no ratio to draw (the scope closed, no balance)."""
+    points = {point["notification_id"]: point for point in chart["points"]}
+    line = float(Decimal(chart["threshold"]))
+
+    def place(step: dict[str, Any]) -> tuple[Any, float] | None:
+        point = points.get(step["notification_id"])
+        if point is None:
+            return None  # before the points kept
+        ratio = drawn(point["margin_ratio"])
+        return notification_label(point), line if ratio is None else ratio
+
+    return place
 
 
 def chart_figure(chart: dict[str, Any]) -> Any:
     """One point per notification, in the ledger's order: the events of one input (the
     trigger, the close, the fee...) share its ledger time, so a time axis would stack them."""
     points = chart["points"]
-    labels = [f"#{point['notification_id']}" for point in points]
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    labels = [notification_label(point) for point in points]
+    figure = ordered_figure(
+        "Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
+        LEVEL_CHART_HEIGHT,
+    )
     figure.add_scatter(
         x=labels,
         y=[drawn(point["margin_ratio"]) for point in points],
@@ -73,7 +96,6 @@ def chart_figure(chart: dict[str, Any]) -> Any:
         text=[point_text(point) for point in points],
         hovertemplate="%{y:.2%}<br>%{text}<extra>margin ratio</extra>",
         connectgaps=False,
-        secondary_y=False,
     )
     threshold = Decimal(chart["threshold"])
     figure.add_scatter(
@@ -83,34 +105,17 @@ def chart_figure(chart: dict[str, Any]) -> Any:
         mode="lines",
         line={"color": LIQUIDATION_COLOUR, "dash": "dash"},
         hoverinfo="skip",
-        secondary_y=False,
     )
-    symbols = sorted({symbol for point in points for symbol in point["marks"]})
-    for symbol in symbols:
-        figure.add_scatter(
-            x=labels,
-            y=[drawn(point["marks"].get(symbol)) for point in points],
-            name=f"{symbol} mark",
-            mode="lines",
-            line={"shape": "hv", "width": 1},
-            opacity=0.7,
-            secondary_y=True,
-        )
-    figure.update_layout(
-        title="Margin ratio: maintenance margin / margin balance (no point while the balance is not above 0)",
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.2},
-        height=520,
-    )
-    figure.update_xaxes(type="category", title_text="notification (the ledger's order)")
-    figure.update_yaxes(title_text="margin ratio", tickformat=".0%", rangemode="tozero", secondary_y=False)
-    # Marks of several symbols differ by orders of magnitude (BTC and a small coin): a log
-    # axis keeps each one's moves visible.
-    if len(symbols) > 1:
-        figure.update_yaxes(title_text="mark (log)", type="log", secondary_y=True)
-    else:
-        figure.update_yaxes(title_text="mark", secondary_y=True)
+    figure.update_yaxes(title_text="margin ratio", tickformat=".0%", rangemode="tozero")
     return figure
+
+
+def price_figure(chart: dict[str, Any]) -> Any:
+    """The price panel: each charted symbol's mark, apart from the ratio."""
+    points = chart["points"]
+    symbols = sorted({symbol for point in points for symbol in point["marks"]})
+    series = {f"{symbol} mark": [drawn(point["marks"].get(symbol)) for point in points] for symbol in symbols}
+    return price_panel(points, series, "Marks (phases dotted)", "mark")
 
 
 def point_text(point: dict[str, Any]) -> str:

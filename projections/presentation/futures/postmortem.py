@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ledger.domain.product import Product
 from projections.presentation.futures.report import in_asset, position_text, trigger_text
-from projections.presentation.postmortem import POSTMORTEM_SHEETS, inputs_sheet
+from projections.presentation.postmortem import POSTMORTEM_SHEETS, actor_text, inputs_sheet
 from projections.presentation.report import fee_text, status_text
 from projections.presentation.tables import Sheet, facts_text, prices_text
 
@@ -25,6 +25,7 @@ STEP_COLUMNS = (
     "positions",
     "prices",
     "what happened",
+    "actor",
 )
 PARAMETER_COLUMNS = ("symbol", "type", "contract size", "clearance fee", "brackets (cap, max leverage, mmr)")
 # Facts each step's other columns already tell, or that only repeat the liquidation's.
@@ -95,6 +96,7 @@ def step_rows(postmortem: dict[str, Any]) -> list[tuple[str | None, ...]]:
                 "\n\n".join(f"{p['symbol']} {p['side']}\n{position_text(p)}" for p in step["positions"]) or "-",
                 prices_text(step["prices"]),
                 facts_text(facts) or "-",
+                actor_text(step.get("actor")),
             )
         )
     return rows

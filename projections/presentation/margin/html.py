@@ -1,37 +1,54 @@
-"""A spot-margin liquidation's postmortem page: the summary, the input, the
-parameters, the margin calls, the steps, and a chart of the margin level against
-the call and liquidation lines (plotly.js embedded: the page needs no network).
-Floats appear only here, for drawing."""
+"""A spot-margin liquidation's postmortem page (`projections.presentation.html` makes the
+page): the summary, the parameters, the margin calls, the steps, a chart of the margin
+level against the call and liquidation lines and, apart, the prices of the assets, each
+phase of the liquidation marked on both. Floats appear only here, for drawing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from plotly.subplots import make_subplots
-
 from ledger.domain.product import Product
-from projections.presentation.html import POSTMORTEM_SECTIONS, definitions, inputs_table, table, text
+from projections.presentation.html import (
+    LEVEL_CHART_HEIGHT,
+    POSTMORTEM_PAGES,
+    Phase,
+    ProductPage,
+    StepsTable,
+    mark_phases,
+    notification_label,
+    ordered_figure,
+    price_panel,
+    table,
+    text,
+)
 from projections.presentation.margin.postmortem import NO_MARGIN_CALLS, step_details, summary_pairs
+from projections.presentation.postmortem import actor_text
 from projections.presentation.tables import book_text, prices_text
 
 
-@POSTMORTEM_SECTIONS.register(Product.MARGIN)
-def postmortem_sections(postmortem: dict[str, Any]) -> list[str]:
+@POSTMORTEM_PAGES.register(Product.MARGIN)
+def postmortem_page(postmortem: dict[str, Any], phases: list[Phase]) -> ProductPage:
     valuation = postmortem["parameters"]["valuation_asset"]
-    return [
-        definitions(summary_pairs(postmortem)),
-        "<h2>The input that set it off</h2>",
-        inputs_table(postmortem),
-        "<h2>Parameters in force</h2>",
-        _parameters(postmortem["parameters"]),
-        "<h2>Margin calls before the trigger</h2>",
-        _margin_calls(postmortem["margin_calls"], valuation),
-        "<h2>Margin level over time</h2>",
-        _chart_html(postmortem["chart"]),
-        "<h2>Step by step</h2>",
-        _steps(postmortem["steps"], valuation),
-    ]
+    chart = postmortem["chart"]
+    level_chart, price_chart = _chart_figure(chart), price_figure(chart)
+    mark_phases(level_chart, price_chart, phases, postmortem["steps"], _placed(chart))
+    return ProductPage(
+        summary=summary_pairs(postmortem),
+        sections=[
+            "<h2>Parameters in force</h2>",
+            _parameters(postmortem["parameters"]),
+            "<h2>Margin calls before the trigger</h2>",
+            _margin_calls(postmortem["margin_calls"], valuation),
+        ],
+        charts_title="Margin level over time",
+        level_chart=level_chart,
+        level_chart_id="margin-chart",
+        price_chart=price_chart,
+        steps=_steps(postmortem["steps"], valuation),
+        notes=[f"The {len(chart['points'])} most recent points are shown."] if chart["truncated"] else [],
+    )
 
 
 def _parameters(parameters: dict[str, Any]) -> str:
@@ -69,7 +86,7 @@ def _margin_calls(calls: list[dict[str, Any]], valuation: str) -> str:
     )
 
 
-def _steps(steps: list[dict[str, Any]], valuation: str) -> str:
+def _steps(steps: list[dict[str, Any]], valuation: str) -> StepsTable:
     columns = [
         "step",
         "event",
@@ -83,8 +100,9 @@ def _steps(steps: list[dict[str, Any]], valuation: str) -> str:
         "net equity",
         "prices",
         "what happened",
+        "actor",
     ]
-    rows = [
+    rows: list[Sequence[Any]] = [
         [
             step["step"],
             ", ".join(step["events"]),
@@ -98,71 +116,63 @@ def _steps(steps: list[dict[str, Any]], valuation: str) -> str:
             step["net_equity"],
             prices_text(step["prices"], valuation),
             step_details(step),
+            actor_text(step.get("actor")),
         ]
         for step in steps
     ]
-    return table(columns, rows, numeric=frozenset({6, 7, 8, 9}))
+    return StepsTable(columns, rows, numeric=frozenset({6, 7, 8, 9}))
 
 
-def _chart_html(chart: dict[str, Any]) -> str:
-    """The margin level against the call and liquidation lines, prices on a second axis."""
-    figure = _chart_figure(chart)
-    return figure.to_html(
-        full_html=False, include_plotlyjs=True, div_id="margin-chart", config={"responsive": True, "displaylogo": False}
-    )
+def _placed(chart: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[Any, float] | None]:
+    """Where a step's marker goes on the level chart: at its point's time and level, or on
+    the liquidation line when there is no level to draw (no debt left)."""
+    points = {point["notification_id"]: point for point in chart["points"]}
+    line = float(Decimal(chart["liquidation_level"]))
+
+    def place(step: dict[str, Any]) -> tuple[Any, float] | None:
+        point = points.get(step["notification_id"])
+        if point is None:
+            return None  # before the points kept
+        level = _drawn_level(point)
+        return notification_label(point), line if level is None else level
+
+    return place
 
 
 def _chart_figure(chart: dict[str, Any]) -> Any:
+    """The margin level against the call and liquidation lines."""
     points = chart["points"]
-    times = [point["at"] for point in points]
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    labels = [notification_label(point) for point in points]
+    figure = ordered_figure("Margin level (no debt: no point)", LEVEL_CHART_HEIGHT)
     figure.add_scatter(
-        x=times,
+        x=labels,
         y=[_drawn_level(point) for point in points],
         name="margin level",
         mode="lines+markers",
         line={"color": "#1f77b4", "width": 2, "shape": "hv"},
-        text=[f"#{point['notification_id']} held by {point['held_by']}" for point in points],
+        text=[f"{point['at']} held by {point['held_by']}" for point in points],
         connectgaps=False,
-        secondary_y=False,
     )
     for name, level, colour in (
         ("margin call", chart["margin_call_level"], "#ff7f0e"),
         ("liquidation", chart["liquidation_level"], "#d62728"),
     ):
         figure.add_scatter(
-            x=[times[0], times[-1]] if times else [],
-            y=[float(Decimal(level))] * min(len(times), 2),
+            x=[labels[0], labels[-1]] if labels else [],
+            y=[float(Decimal(level))] * min(len(labels), 2),
             name=f"{name} {level}",
             mode="lines",
             line={"color": colour, "dash": "dash"},
-            secondary_y=False,
         )
-    charted = _charted_assets(points)
-    for asset in charted:
-        figure.add_scatter(
-            x=times,
-            y=[_drawn_price(point, asset) for point in points],
-            name=f"{asset} price",
-            mode="lines",
-            line={"shape": "hv", "width": 1},
-            opacity=0.7,
-            secondary_y=True,
-        )
-    figure.update_layout(
-        title="Margin level (no debt: no point)",
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.2},
-        height=520,
-    )
-    figure.update_yaxes(title_text="margin level", secondary_y=False)
-    # Prices of several assets differ by orders of magnitude (BTC and a small token): a log
-    # axis keeps each one's moves visible.
-    if len(charted) > 1:
-        figure.update_yaxes(title_text="price (log)", type="log", dtick=1, secondary_y=True)
-    else:
-        figure.update_yaxes(title_text="price", secondary_y=True)
+    figure.update_yaxes(title_text="margin level")
     return figure
+
+
+def price_figure(chart: dict[str, Any]) -> Any:
+    """The price panel: each asset's price, apart from the level."""
+    points = chart["points"]
+    series = {f"{asset} price": [_drawn_price(point, asset) for point in points] for asset in _charted_assets(points)}
+    return price_panel(points, series, "Prices (phases dotted)", "price")
 
 
 def _drawn_level(point: dict[str, Any]) -> float | None:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from ledger.domain.product import Product
-from projections.presentation.postmortem import POSTMORTEM_SHEETS, inputs_sheet
+from projections.presentation.postmortem import POSTMORTEM_SHEETS, actor_text, inputs_sheet
 from projections.presentation.report import fee_text, status_text, trigger_text
 from projections.presentation.tables import Sheet, book_text, mode_text, prices_text
 
@@ -85,7 +85,18 @@ def _margin_calls_sheet(calls: list[dict[str, Any]], valuation: str) -> Sheet:
 def _steps_sheet(postmortem: dict[str, Any]) -> Sheet:
     sheet = Sheet(
         "Step by step",
-        ("step", "held by", "collateral", "value", "debt", "margin level", "net equity", "prices", "what happened"),
+        (
+            "step",
+            "held by",
+            "collateral",
+            "value",
+            "debt",
+            "margin level",
+            "net equity",
+            "prices",
+            "what happened",
+            "actor",
+        ),
     )
     valuation = postmortem["parameters"]["valuation_asset"]
     for step in postmortem["steps"]:
@@ -100,6 +111,7 @@ def _steps_sheet(postmortem: dict[str, Any]) -> Sheet:
             step["net_equity"],
             prices_text(step["prices"], valuation),
             step_details(step),
+            actor_text(step.get("actor")),
         )
     return sheet
 
