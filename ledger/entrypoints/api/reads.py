@@ -8,7 +8,7 @@ liquidation is a 404 naming it; a bad query value a 422 naming the parameter.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -38,7 +38,7 @@ from projections.listing import (
     system_accounts,
 )
 from projections.postmortem import build_postmortem
-from projections.presentation.html import render_html
+from projections.presentation.html import PageFooter, postmortem_html
 from projections.queries import Row, ViewReader
 from projections.reconcile import reconcile_store
 
@@ -209,16 +209,16 @@ def postmortem(liquidation_id: str, views: ViewsOf) -> dict[str, Any]:
     response_class=HTMLResponse,
     **viewer_or_404,
 )
-def postmortem_html(liquidation_id: str, views: ViewsOf, store: StoreOf, caller: CallerOf) -> HTMLResponse:
+def postmortem_page_of(liquidation_id: str, views: ViewsOf, store: StoreOf, caller: CallerOf) -> HTMLResponse:
     """The postmortem as its HTML page (`ledger postmortem --format html`)."""
     told = postmortem(liquidation_id, views)
     return HTMLResponse(postmortem_page(told, store.url, caller))
 
 
-def postmortem_page(told: dict[str, Any], _store_url: str, _caller: Caller) -> str:
-    """The one place the page is made: the footer (the store `redacted`, made_at the wall
-    clock, made_by the caller's key name) is to be passed here once `render_html` takes it."""
-    return render_html(told)
+def postmortem_page(told: dict[str, Any], store_url: str, caller: Caller) -> str:
+    """The page, its footer naming the store (the page hides its password), the wall
+    clock's time (read here, as the CLI reads it) and the caller's key name."""
+    return postmortem_html(told, PageFooter(store=store_url, made_at=datetime.now(UTC), made_by=caller.name))
 
 
 # --- the store as a whole -------------------------------------------------------------------
