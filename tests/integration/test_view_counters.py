@@ -30,10 +30,12 @@ from tests.integration.cli_scenarios import ledger, run_json, write_scenario
 from tests.integration.test_futures_postmortem import CROSS
 
 FUTURES_SCENARIOS = ("seed001_coinm_cost_to_open", "binance_usdm_cross_two_symbols")
-# A wallet of its own ("G"), its liquidation set off by the last mark; later than the seeds.
+# The day after seed C (the store has one clock; fewer hours to begin than until March).
+FUTURES_DAY = "2026-01-08T09:00:00Z"
+# A wallet of its own ("G"), its liquidation set off by the last mark.
 FUTURES_LIQUIDATION = [{**line, "account": "G"} if "account" in line else line for line in CROSS]
 REJECTED = [
-    {"op": "withdraw", "account": "A", "asset": "BTC", "amount": "1000", "at": "2026-03-03T09:00:00Z"},
+    {"op": "withdraw", "account": "A", "asset": "BTC", "amount": "1000", "at": "2026-01-08T10:00:00Z"},
     {"op": "deposit", "id": "once", "account": "A", "asset": "BTC", "amount": "1"},
     {"op": "deposit", "id": "once", "account": "A", "asset": "BTC", "amount": "2"},  # the id used again
     {"op": "borrow", "account": "A", "asset": "USDC", "amount": "100000000"},  # beyond what A may borrow
@@ -44,13 +46,23 @@ def seed(store_url: str, directory: Path) -> int:
     """Runs every scenario into one store; returns how many inputs (lines) were run."""
     files = [
         *seeds_one_after_another(directory),
-        *(SCENARIOS / "futures" / f"{name}.jsonl" for name in FUTURES_SCENARIOS),
-        write_scenario(directory / "futures_liquidation.jsonl", FUTURES_LIQUIDATION),
+        *(
+            write_scenario(directory / f"{name}.jsonl", on_futures_day(SCENARIOS / "futures" / f"{name}.jsonl"))
+            for name in FUTURES_SCENARIOS
+        ),
+        write_scenario(directory / "futures_liquidation.jsonl", on_futures_day(FUTURES_LIQUIDATION)),
         write_scenario(directory / "rejected.jsonl", REJECTED),
     ]
     for scenario in files:
         run_json(scenario, store_url)
     return sum(1 for scenario in files for line in scenario.read_text().splitlines() if line.strip())
+
+
+def on_futures_day(lines: Path | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lines with their times on FUTURES_DAY (each futures scenario gives one time)."""
+    if isinstance(lines, Path):
+        lines = [json.loads(line) for line in lines.read_text().splitlines() if line.strip()]
+    return [{**line, "at": FUTURES_DAY} if "at" in line else line for line in lines]
 
 
 def counters(engine: Engine) -> dict[tuple[str, str], int]:
