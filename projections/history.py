@@ -77,6 +77,7 @@ def event_record(index_row: Row, domain_event: Any) -> dict[str, Any]:
         "version": domain_event.originator_version,
         "event": event_name(domain_event),
         "at": iso(as_utc(index_row["at"])),
+        "actor": index_row["actor"],  # who is behind it (`ledger.causes.actor_of`); None: not recorded
         "facts": json_safe(facts),
     }
 

@@ -3,7 +3,9 @@
 Aggregates are followed with their own mutators (`event.mutate`), so a view row
 says exactly what the aggregate says: the rules live in the domain, not here.
 The double-entry books are the sum of every event's entries, each event's
-entries asserted to net to zero as they are read.
+entries asserted to net to zero as they are read. The running counters of
+`/metrics` (view_counters: inputs recorded, rejections, liquidations by kind and
+status) move with the events that change them, in the same batch as the rows.
 
 `LedgerViews` turns each event into row changes kept in memory; the runner
 (`projections.runner`) writes a batch's changes and its tracking position in
@@ -28,9 +30,10 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from ledger.causes import actor_of
 from ledger.dispatch import singledispatchmethod
 from ledger.domain.entries import AccountingEvent, assert_balanced
-from ledger.domain.market import AssetMarket, InputRejected, ParameterSet
+from ledger.domain.market import AssetMarket, InputRejected, InputsRecorded, ParameterSet
 from ledger.domain.money import ZERO
 from projections import tables
 from projections.values import event_name, json_safe
@@ -41,6 +44,12 @@ Row = dict[str, Any]
 RowLoader = Callable[[str, Key], Row | None]
 # (aggregate id, version) -> the aggregate as it stood at that version
 AggregateLoader = Callable[[uuid.UUID, int], Aggregate]
+
+# The running counters (view_counters' names): each input recorded, each rejection, and
+# the liquidations of each kind now in each status.
+INPUTS_APPLIED = "inputs_applied"
+REJECTIONS = "rejections"
+LIQUIDATIONS = "liquidations"
 
 
 @functools.cache
@@ -94,6 +103,21 @@ def liquidation_row(liquidation: Any, notification_id: int, summary: dict[str, A
     }
 
 
+def liquidation_labels(liquidation: Any) -> str:
+    """The labels a liquidation is counted under, as its row says its kind and status."""
+    return counter_labels(kind=str(liquidation.kind), status=str(liquidation.status))
+
+
+def counter_labels(**labels: str) -> str:
+    """A counter's labels as view_counters keeps them: "" or "key=value,key=value", keys sorted."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """The labels `counter_labels` wrote."""
+    return dict(pair.split("=", 1) for pair in text.split(",")) if text else {}
+
+
 def account_of(event: Any) -> str | None:
     """The user account an event is about, for the event index: an account's or its
     liquidation's event names it (a rejection names one too, but is not its event)."""
@@ -119,6 +143,7 @@ class LedgerViews:
         self.cache_limit = cache_limit
         self.aggregates: dict[uuid.UUID, Aggregate] = {}
         self.book_amounts: dict[Key, Decimal] = {}
+        self.counter_values: dict[Key, int] = {}  # (name, labels) -> the count
         self.changes = RowChanges()
 
     def take_changes(self) -> RowChanges:
@@ -131,6 +156,7 @@ class LedgerViews:
         """Drops what is held in memory: it is loaded again when next needed."""
         self.aggregates.clear()
         self.book_amounts.clear()
+        self.counter_values.clear()
         self.changes = RowChanges()
 
     # --- one event ------------------------------------------------------------------
@@ -164,7 +190,15 @@ class LedgerViews:
         )
 
     @update.register
+    def _inputs(self, event: InputsRecorded, notification_id: int) -> None:
+        # A run's --params overlay is kept as a record among them, but nobody submitted it.
+        submitted = sum(1 for record in event.inputs if not record.get("overlay"))
+        if submitted:
+            self.count(INPUTS_APPLIED, by=submitted)
+
+    @update.register
     def _rejection(self, event: InputRejected, notification_id: int) -> None:
+        self.count(REJECTIONS)
         self.changes.put(
             tables.rejections,
             {
@@ -205,6 +239,7 @@ class LedgerViews:
                 "at": getattr(event, "at", None),  # ledger time; directory logs have none
                 "account": account_of(event),
                 "liquidation_id": None if liquidation_id is None else str(liquidation_id),
+                "actor": actor_of(getattr(event, "cause", None)),
             },
         )
 
@@ -225,6 +260,28 @@ class LedgerViews:
         aggregate = event.mutate(self.state_before(event))
         self.aggregates[event.originator_id] = aggregate
         return aggregate
+
+    def follow_liquidation(self, event: Any, notification_id: int, summary: Callable[[Any], dict[str, Any]]) -> None:
+        """A liquidation's row after its event, whichever product's (`summary` is its
+        product's), and its count moved from the status it left to the one it is in."""
+        before = self.state_before(event)
+        counted_before = None if before is None else liquidation_labels(before)  # follow changes it in place
+        liquidation = self.follow(event)
+        self.changes.put(tables.liquidations, liquidation_row(liquidation, notification_id, summary(liquidation)))
+        counted = liquidation_labels(liquidation)
+        if counted != counted_before:
+            if counted_before is not None:
+                self.count(LIQUIDATIONS, counted_before, by=-1)
+            self.count(LIQUIDATIONS, counted)
+
+    def count(self, name: str, labels: str = "", by: int = 1) -> None:
+        """Moves a running counter (`/metrics`), loading it once from its row."""
+        key = (name, labels)
+        if key not in self.counter_values:
+            stored = self._load(tables.counters.name, key)
+            self.counter_values[key] = 0 if stored is None else stored["value"]
+        value = self.counter_values[key] = self.counter_values[key] + by
+        self.changes.put(tables.counters, {"name": name, "labels": labels, "value": value})
 
     def _post(self, holder: str, asset: str, book: str, amount: Decimal) -> None:
         key = (holder, asset, book)

@@ -25,7 +25,7 @@ from ledger.domain.futures.market import SymbolMarket
 from ledger.domain.money import normalized
 from projections import tables
 from projections.values import amounts_text, json_safe
-from projections.views import LedgerViews, liquidation_of, liquidation_row
+from projections.views import LedgerViews, liquidation_of
 
 
 # Registered by explicit class: an annotation-based registration would take the first
@@ -82,10 +82,7 @@ def _symbol_mark(views: LedgerViews, event: SymbolMarket.MarkRecorded, notificat
 
 @LedgerViews.update.register(FuturesLiquidation.Event)
 def _liquidation(views: LedgerViews, event: FuturesLiquidation.Event, notification_id: int) -> None:
-    liquidation: FuturesLiquidation = views.follow(event)
-    views.changes.put(
-        tables.liquidations, liquidation_row(liquidation, notification_id, liquidation_summary(liquidation))
-    )
+    views.follow_liquidation(event, notification_id, liquidation_summary)
 
 
 @liquidation_of.register(FuturesLiquidation.Event)

@@ -11,7 +11,7 @@ from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.money import normalized
 from projections import tables
 from projections.values import amounts_text, json_safe
-from projections.views import LedgerViews, liquidation_of, liquidation_row
+from projections.views import LedgerViews, liquidation_of
 
 
 # Registered by explicit class: an annotation-based registration would take the first
@@ -55,10 +55,7 @@ def _account(views: LedgerViews, event: Account.Event, notification_id: int) -> 
 
 @LedgerViews.update.register(Liquidation.Event)
 def _liquidation(views: LedgerViews, event: Liquidation.Event, notification_id: int) -> None:
-    liquidation: Liquidation = views.follow(event)
-    views.changes.put(
-        tables.liquidations, liquidation_row(liquidation, notification_id, liquidation_summary(liquidation))
-    )
+    views.follow_liquidation(event, notification_id, liquidation_summary)
 
 
 @liquidation_of.register(Liquidation.Event)

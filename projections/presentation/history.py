@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ledger.causes import NOT_RECORDED
 from projections.presentation.tables import Sheet, facts_text, output_console, print_sheet
 from projections.products import ByProduct
 
@@ -32,7 +33,8 @@ def print_history(result: dict[str, Any], console: Console | None = None) -> Non
         facts = {name: value for name, value in record["facts"].items() if name not in HISTORY_FACTS_LEFT_OUT}
         events.add_row(
             str(record["notification_id"]),
-            f"{record['event']}\nversion {record['version']}\n{record['at'] or '-'}",
+            f"{record['event']}\nversion {record['version']}\n{record['at'] or '-'}\n"
+            f"by {record['actor'] or NOT_RECORDED}",
             facts_text(facts),
         )
     print_sheet(console, events)

@@ -9,14 +9,21 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger.bootstrap import open_ledger
+from ledger.causes import NOT_RECORDED
+from ledger.processes.inline import run_inputs
+from ledger.runs import validate
 from tests.conftest import BACKENDS, SCENARIOS
 from tests.conftest import ledger_cli as ledger
+from tests.integration.cli_scenarios import ledger as ledger_here
+from tests.integration.test_futures_postmortem import CROSS
 
 VALUE_TOLERANCE = Decimal("0.01")  # the scenarios' rule for values in the valuation asset
 LEVEL_TOLERANCE = Decimal("0.00000001")  # the seed's tables give levels to 8 decimal places
@@ -216,3 +223,71 @@ def test_a_store_url_of_another_kind_is_named() -> None:
     completed = ledger("history", "A", "--store", "mysql://root@localhost/ledger")
     assert completed.returncode == 2
     assert "neither sqlite:///PATH nor postgresql://" in completed.stderr
+
+
+# --- the actor of each event --------------------------------------------------------------------
+
+
+def lines_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def apply_as(store_url: str, lines: list[dict[str, Any]], actors: dict[int, str]) -> None:
+    """The lines applied as `ledger run` applies them, each submitted by its line's actor
+    (none for the others: an input of a store from before actors)."""
+    app = open_ledger(store_url)
+    try:
+        inputs = validate(app, "".join(json.dumps(line) + "\n" for line in lines), "actors.jsonl")
+        run_inputs(app, [replace(item, actor=actors.get(item.line)) for item in inputs])
+    finally:
+        app.close()
+
+
+def origin_line(cause: dict[str, Any]) -> int:
+    """The line of the input behind an event: its own, or the one that set its step off."""
+    return (cause["origin"] if cause["kind"] == "process" else cause)["line"]
+
+
+# (account, its lines: the deposit's submitted by bob, the last mark's, which liquidates it, by alice)
+ACTOR_CASES = {
+    "margin": ("A", lines_of(SCENARIOS / "seed004_user_a.jsonl")),
+    "futures": ("F", CROSS),
+}
+
+
+@pytest.mark.parametrize("product", ACTOR_CASES)
+def test_each_event_shows_its_actor_and_the_steps_it_set_off_show_theirs(product: str, store_url: str) -> None:
+    account, lines = ACTOR_CASES[product]
+    deposit = next(number for number, line in enumerate(lines, 1) if line["op"] == "deposit")
+    actors = {deposit: "bob", len(lines): "alice"}
+    apply_as(store_url, lines, actors)
+
+    shown = ledger_here("history", account, "--store", store_url, "--json")  # in this process: faster
+    assert shown.exit_code == 0, shown.stderr
+    events = json.loads(shown.stdout)["events"]
+    for event in events:
+        assert event["actor"] == actors.get(origin_line(event["facts"]["cause"])), event
+    stepped = [event for event in events if event["facts"]["cause"]["kind"] == "process"]
+    assert any(event["actor"] == "alice" for event in stepped), "the mark's liquidation steps"
+    assert events[0]["actor"] is None  # the open: submitted by nobody recorded
+
+    (liquidation,) = history_liquidations(store_url)
+    # Every event of the liquidation but its directory log's entry, which records no cause.
+    steps = [row for row in liquidation if row["event"] != "LiquidationLogged"]
+    assert len(steps) < len(liquidation) and {row["actor"] for row in steps} == {"alice"}
+
+    table = ledger_here("history", account, "--store", store_url)
+    assert table.exit_code == 0, table.stderr
+    for actor in ("by alice", "by bob", f"by {NOT_RECORDED}"):
+        assert actor in table.stdout, actor
+
+
+def history_liquidations(store_url: str) -> list[list[dict[str, Any]]]:
+    """Each liquidation's events in the event index, with their actors."""
+    from projections.queries import ViewReader
+    from projections.report import StoreViews
+
+    with StoreViews(store_url) as views:
+        views.runner.catch_up()
+        reader = ViewReader(views.engine)
+        return [reader.liquidation_events(row["liquidation_id"]) for row in reader.liquidations()]
