@@ -38,6 +38,7 @@ from typing import Any
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ledger.application import Ledger
+from ledger.causes import input_cause
 from ledger.bootstrap import open_ledger, open_service_ledger
 from ledger.domain.limits import name_fault
 from ledger.domain.market import RequestReceipt, request_receipt_id
@@ -247,6 +248,7 @@ def _record_conflict(app: Ledger, request: InputRequest, receipt: RequestReceipt
                 f"(received {time_text(receipt.received_at)} from {receipt.actor}); sent by {request.actor}"
             ),
             at=max(request.received_at, app.store_clock() or request.received_at),
+            cause=input_cause(request.source, 0, "request", None, request.actor),
         )
         uow.commit()
 

@@ -206,6 +206,7 @@ class UnitOfWork:
             account=getattr(item.body, "account", None),
             error=error,
             at=item.at,
+            cause=item.cause(),
         )
 
     def pending_count(self) -> int:

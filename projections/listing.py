@@ -22,8 +22,8 @@ from ledger.domain.entries import INSURANCE_FUND, SYSTEM_ACCOUNTS
 from ledger.domain.prices import PriceBook
 from ledger.domain.product import AccountMode, Product
 from projections import tables
-from projections.history import HistoryError, iso
-from projections.postmortem import CANDIDATES_NAMED, _id_prefix
+from projections.history import iso
+from projections.postmortem import liquidation_row
 from projections.queries import Row, ViewReader, as_utc, liquidation_order, liquidations_query
 from projections.report import ACCOUNT_SECTIONS, system_report
 
@@ -32,16 +32,6 @@ from projections.report import ACCOUNT_SECTIONS, system_report
 class Page:
     rows: list[Row]
     next: Any  # the cursor of the next page (`after`), None on the last
-
-
-class UnknownLiquidation(LookupError):
-    pass
-
-
-class AmbiguousLiquidation(LookupError):
-    def __init__(self, message: str, candidates: list[str]):
-        super().__init__(message)
-        self.candidates = candidates
 
 
 def modes_of(product: Product) -> list[str]:
@@ -96,7 +86,7 @@ def liquidation_page(
     liquidations`' order, each its summary as the report shows it."""
     statement = liquidations_query(account, since, until, kind, status).limit(limit + 1)
     if after is not None:
-        last = liquidation_by_id(reader, after)
+        last = liquidation_row(reader, after)
         statement = statement.where(
             tuple_(*liquidation_order()) > tuple_(last["triggered_at"], last["account"], last["sequence"])
         )
@@ -104,25 +94,6 @@ def liquidation_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page([row["summary"] for row in rows], rows[-1]["liquidation_id"] if more else None)
-
-
-def liquidation_by_id(reader: ViewReader, given: str) -> Row:
-    """The liquidation whose id is `given` or starts with it, as `ledger postmortem` finds
-    it: UnknownLiquidation when none, AmbiguousLiquidation (naming them) when several."""
-    try:
-        prefix = _id_prefix(given)
-    except HistoryError as error:
-        raise UnknownLiquidation(str(error)) from None
-    rows, count = reader.liquidations_with_id_prefix(prefix, limit=CANDIDATES_NAMED)
-    if count == 0:
-        raise UnknownLiquidation(f"no liquidation has an id starting with {given!r}")
-    if count > 1:
-        more = f" (the first {len(rows)} listed)" if count > len(rows) else ""
-        raise AmbiguousLiquidation(
-            f"{given!r} starts {count} liquidation ids{more}; give more of the id",
-            [str(row["liquidation_id"]) for row in rows],
-        )
-    return rows[0]
 
 
 def _rows(reader: ViewReader, statement: Any) -> list[Row]:

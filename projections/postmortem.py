@@ -47,12 +47,25 @@ def build_postmortem(app: Ledger, reader: ViewReader, liquidation_id: str) -> di
     return POSTMORTEMS.for_mode(account["mode"])(app, reader, row, account)
 
 
+class UnknownLiquidation(HistoryError):
+    """No liquidation has the id given, or the text given is no id."""
+
+
+class AmbiguousLiquidation(HistoryError):
+    """The start of an id that several liquidations share; `candidates` names some."""
+
+    def __init__(self, message: str, candidates: list[str]):
+        super().__init__(message)
+        self.candidates = candidates
+
+
 def liquidation_row(reader: ViewReader, given: str) -> Row:
-    """The liquidation whose id is `given`, or the one whose id starts with it."""
+    """The liquidation whose id is `given`, or the one whose id starts with it (`ledger
+    postmortem` and the API alike)."""
     prefix = _id_prefix(given)
     rows, count = reader.liquidations_with_id_prefix(prefix, limit=CANDIDATES_NAMED)
     if count == 0:
-        raise HistoryError(
+        raise UnknownLiquidation(
             f"no liquidation in this store has an id starting with {prefix} (`ledger liquidations` lists them)"
         )
     if count > 1:
@@ -60,7 +73,10 @@ def liquidation_row(reader: ViewReader, given: str) -> Row:
             f"{row['liquidation_id']} ({row['account']}, {iso(as_utc(row['triggered_at']))})" for row in rows
         )
         more = f"; and {count - len(rows)} more" if count > len(rows) else ""
-        raise HistoryError(f"{prefix} starts {count} liquidation ids: {named}{more}; give more of the id")
+        raise AmbiguousLiquidation(
+            f"{prefix} starts {count} liquidation ids: {named}{more}; give more of the id",
+            [str(row["liquidation_id"]) for row in rows],
+        )
     return rows[0]
 
 
@@ -73,7 +89,7 @@ def _id_prefix(given: str) -> str:
     except ValueError:
         pass
     if not ID_PREFIX.fullmatch(text):
-        raise HistoryError(
+        raise UnknownLiquidation(
             f"{given!r} is not a liquidation id (a UUID, or the start of one: `ledger liquidations` lists them)"
         )
     return text

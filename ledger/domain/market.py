@@ -284,7 +284,7 @@ class LiquidationLogged(DomainEvent):
 
 
 class InputRejected(DomainEvent):
-    """A valid input refused by a business rule."""
+    """A valid input refused by a business rule, with its cause (`ledger.causes`: who sent it)."""
 
     line: int
     source: str
@@ -293,6 +293,14 @@ class InputRejected(DomainEvent):
     account: str | None
     error: str
     at: datetime
+    cause: dict[str, Any] | None
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Stored before rejections named their input's cause: no actor was recorded."""
+        state["cause"] = None
 
 
 class InputsRecorded(DomainEvent):

@@ -27,17 +27,14 @@ from ledger.inputs import parse_time
 from projections.api_keys import Caller, Role
 from projections.history import HistoryError, account_history, resolve_point
 from projections.listing import (
-    AmbiguousLiquidation,
-    UnknownLiquidation,
     account_page,
     account_section,
-    liquidation_by_id,
     liquidation_page,
     modes_of,
     parameter_versions,
     system_accounts,
 )
-from projections.postmortem import build_postmortem
+from projections.postmortem import AmbiguousLiquidation, UnknownLiquidation, build_postmortem, liquidation_row
 from projections.presentation.html import PageFooter, postmortem_html
 from projections.queries import Row, ViewReader
 from projections.reconcile import reconcile_store
@@ -92,7 +89,7 @@ def known_account(reader: ViewReader, name: str) -> Row:
 
 def known_liquidation(reader: ViewReader, given: str) -> Row:
     try:
-        return liquidation_by_id(reader, given)
+        return liquidation_row(reader, given)
     except UnknownLiquidation as unknown:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(unknown)) from None
     except AmbiguousLiquidation as ambiguous:
@@ -182,8 +179,8 @@ def liquidations(
     reader = views.current()
     if after is not None:
         try:
-            liquidation_by_id(reader, after)
-        except LookupError as error:
+            liquidation_row(reader, after)
+        except HistoryError as error:
             bad_query("after", str(error))
     page = liquidation_page(reader, after, limit, account=account, since=start, until=end, kind=kind, status=status)
     return {"liquidations": page.rows, "next": page.next}

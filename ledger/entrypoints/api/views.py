@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from sqlalchemy import Engine
 
 from ledger.application import Ledger
@@ -51,13 +51,24 @@ class ApiViews:
 _opening = threading.Lock()
 
 
-def _views(request: Request) -> ApiViews:
-    state = request.app.state
+def views_of(app: FastAPI) -> ApiViews:
+    """The app's views, opened on first use."""
+    state = app.state
     with _opening:
         if getattr(state, "views", None) is None:
             state.views = ApiViews(state.store)
     views: ApiViews = state.views
     return views
+
+
+def close_views(app: FastAPI) -> None:
+    views: ApiViews | None = getattr(app.state, "views", None)
+    if views is not None:
+        views.close()
+
+
+def _views(request: Request) -> ApiViews:
+    return views_of(request.app)
 
 
 ViewsOf = Annotated[ApiViews, Depends(_views)]
