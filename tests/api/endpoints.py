@@ -43,11 +43,17 @@ def a_key_to_revoke(engine: Engine) -> str:
     return name
 
 
+def an_account_opened(_engine: Engine) -> tuple[str, Any]:
+    """`POST /inputs` of an account of a fresh name, at the server's time."""
+    return "/inputs", {"op": "open", "account": unique_name("acct"), "mode": "cross_classic", "leverage": 3}
+
+
 ENDPOINTS = [
     Endpoint("GET", "/health", NO_KEY, lambda _engine: ("/health", None)),
     Endpoint("GET", "/keys", "admin", lambda _engine: ("/keys", None)),
     Endpoint("POST", "/keys", "admin", lambda _engine: ("/keys", {"name": unique_name("new"), "role": "viewer"})),
     Endpoint("DELETE", "/keys/{name}", "admin", lambda engine: (f"/keys/{a_key_to_revoke(engine)}", None)),
+    Endpoint("POST", "/inputs", "operator", an_account_opened),
 ]
 
 

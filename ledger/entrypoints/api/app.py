@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from ledger.entrypoints.api import health, keys
+from ledger.entrypoints.api import health, inputs, keys
 from ledger.entrypoints.api.access import ROLE_EXTENSION, public, role_line
 from ledger.entrypoints.api.settings import ApiSettings
 from ledger.entrypoints.api.store import ApiStore
@@ -30,6 +30,7 @@ TITLE = "Ledger API"
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     keys.router,
+    inputs.router,
 )
 
 DOCS_ASSETS = "/docs/assets"
