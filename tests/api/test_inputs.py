@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +30,8 @@ from projections.api_keys import Role, create_key
 from projections.report import StoreViews, build_report
 from tests.api.conftest import TEST_ACTOR, bearer, running_server
 from tests.api.endpoints import unique_name, what_is_written
-from tests.workers.conftest import SEEDS, Service, inline_report
+from tests.integration.cli_scenarios import run_json
+from tests.workers.conftest import SEEDS, Service
 
 pytestmark = pytest.mark.postgres
 
@@ -95,27 +98,59 @@ def deposit(account: str, amount: str = "1", **more: Any) -> dict[str, Any]:
 # --- the seed scenarios -------------------------------------------------------------------
 
 
-@pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
-    """A server over a SQLite store of its own: (its URL, the store, an admin key)."""
-    store = f"sqlite:///{tmp_path / 'api.db'}"
-    with StoreViews(store):  # as `ledger migrate` makes it
-        pass
+@dataclass(frozen=True)
+class SeedServer:
+    url: str
+    store: str
+    key: str  # an admin's: the seeds hold params inputs
+    server: AbstractContextManager[str]
+
+
+def admin_key_of(store: str, name: str) -> str:
     engine = sql_engine(store)
     try:
-        _, key = create_key(engine, "seed-admin", Role.ADMIN, created_by=TEST_ACTOR)
+        return create_key(engine, name, Role.ADMIN, created_by=TEST_ACTOR)[1]
     finally:
         engine.dispose()
-    with running_server(store, tmp_path) as url:
-        yield url, store, key
+
+
+def seed_store(seed: Path, directory: Path) -> str:
+    """A SQLite store of the seed's own, made as `ledger migrate` makes it (one at a
+    time: Alembic's context is the process's)."""
+    store = f"sqlite:///{directory / seed.stem}.db"
+    with StoreViews(store):
+        pass
+    return store
+
+
+def seed_server(store: str, directory: Path) -> SeedServer:
+    server = running_server(store, directory)
+    return SeedServer(server.__enter__(), store, admin_key_of(store, "seed-admin"), server)
+
+
+@pytest.fixture(scope="module")
+def seed_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SeedServer]]:
+    """A server for each seed, started side by side (a cold start is most of the time)."""
+    directory = tmp_path_factory.mktemp("seeds")
+    stores = [seed_store(seed, directory) for seed in SEEDS]
+    with ThreadPoolExecutor(len(SEEDS)) as pool:
+        starting = [pool.submit(seed_server, store, directory) for store in stores]
+    try:
+        yield {seed.name: started.result() for seed, started in zip(SEEDS, starting)}
+    finally:
+        for started in starting:
+            if started.exception() is None:
+                started.result().server.__exit__(None, None, None)
 
 
 @pytest.mark.parametrize("scenario", SEEDS, ids=lambda path: path.stem)
 def test_a_seed_through_the_api_on_sqlite_reports_as_ledger_run(
-    sqlite_server: tuple[str, str, str], scenario: Path, tmp_path: Path
+    seed_servers: dict[str, SeedServer], scenario: Path, tmp_path: Path
 ) -> None:
-    url, store, key = sqlite_server
-    answer = httpx.post(f"{url}/inputs", content=scenario.read_bytes(), headers={**JSON_LINES, **bearer(key)})
+    served = seed_servers[scenario.name]
+    answer = httpx.post(
+        f"{served.url}/inputs", content=scenario.read_bytes(), headers={**JSON_LINES, **bearer(served.key)}, timeout=120
+    )
     assert answer.status_code == 200, answer.text
     outcome = answer.json()
     lines = len(scenario.read_text().splitlines())
@@ -125,9 +160,14 @@ def test_a_seed_through_the_api_on_sqlite_reports_as_ledger_run(
         lines,
         "api",
     )
-    assert without_run(report(store)) == without_run(inline_report(scenario, tmp_path))
+    assert without_run(report(served.store)) == without_run(ledger_run(scenario, tmp_path))
     # The key's name is the actor of every input, and of every process step they set off.
-    assert actors(store) == {"inputs": {"seed-admin"}, "steps": {"seed-admin"}}
+    assert actors(served.store) == {"inputs": {"seed-admin"}, "steps": {"seed-admin"}}
+
+
+def ledger_run(scenario: Path, directory: Path) -> dict[str, Any]:
+    """What `ledger run` reports for the scenario, on a SQLite store of its own."""
+    return run_json(scenario, f"sqlite:///{directory / 'inline.db'}")
 
 
 def test_a_seed_through_the_api_on_postgres_settled_by_the_service_reports_as_ledger_run(
@@ -136,24 +176,21 @@ def test_a_seed_through_the_api_on_postgres_settled_by_the_service_reports_as_le
     store = f"{postgres_database}?schema=apiw_{uuid.uuid4().hex[:12]}"
     service = Service(store, tmp_path)  # migrates the store
     try:
-        service.start_worker()
-        service.start_dispatcher()
-        engine = sql_engine(store)
-        try:
-            _, key = create_key(engine, "service-admin", Role.ADMIN, created_by=TEST_ACTOR)
-        finally:
-            engine.dispose()
-        with running_server(store, tmp_path) as url:
-            answer = httpx.post(
-                f"{url}/inputs",
-                params={"settle": "true", "timeout": "60"},
-                content=SEED_A.read_bytes(),
-                headers={**JSON_LINES, **bearer(key)},
-                timeout=300,
-            )
+        key = admin_key_of(store, "service-admin")
+        with ThreadPoolExecutor(2) as pool:  # started side by side with the server
+            worker, dispatcher = pool.submit(service.start_worker), pool.submit(service.start_dispatcher)
+            with running_server(store, tmp_path) as url:
+                worker.result(), dispatcher.result()
+                answer = httpx.post(
+                    f"{url}/inputs",
+                    params={"settle": "true", "timeout": "60"},
+                    content=SEED_A.read_bytes(),
+                    headers={**JSON_LINES, **bearer(key)},
+                    timeout=300,
+                )
         assert answer.status_code == 200, answer.text + service.log_tail()
         assert answer.json()["status"] == "appended"
-        assert without_run(report(store, service=True)) == without_run(inline_report(SEED_A, tmp_path))
+        assert without_run(report(store, service=True)) == without_run(ledger_run(SEED_A, tmp_path))
         assert actors(store, service=True) == {"inputs": {"service-admin"}, "steps": {"service-admin"}}
     finally:
         service.stop()
