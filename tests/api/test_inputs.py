@@ -375,13 +375,16 @@ def test_no_key_is_401_and_a_viewer_403(client: httpx.Client, viewer_key: str, a
 
 
 def test_settle_with_no_dispatcher_is_503_naming_it(client: httpx.Client, operator_key: str) -> None:
-    """The session's server has no service: nothing settles what it appends."""
-    account = unique_name("acct")
-    answer = client.post(
-        "/inputs",
-        params={"settle": "true", "timeout": "0.5"},
-        json=account_opening(account)[0],
-        headers=bearer(operator_key),
-    )
+    """The session's server has no service: nothing settles what it appends; a keyed
+    request appended without waiting, sent again with `settle`, waits too (not a repeat
+    answered as if settled)."""
+    settle = {"settle": "true", "timeout": "0.5"}
+    first = account_opening(unique_name("acct"))[0]
+    answer = client.post("/inputs", params=settle, json=first, headers=bearer(operator_key))
     assert answer.status_code == 503, answer.text
     assert "`ledger dispatcher`" in answer.json()["detail"] and "0.5 s" in answer.json()["detail"]
+    keyed = {"Idempotency-Key": unique_name("settle"), **bearer(operator_key)}
+    second = account_opening(unique_name("acct"))[0]
+    assert client.post("/inputs", json=second, headers=keyed).status_code == 202
+    again = client.post("/inputs", params=settle, json=second, headers=keyed)
+    assert again.status_code == 503 and "`ledger dispatcher`" in again.json()["detail"], again.text

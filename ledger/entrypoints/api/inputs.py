@@ -198,9 +198,8 @@ def submit_inputs(
     except ServiceNotSettled as not_settled:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"nothing settled the request within {timeout:g} s: is `ledger dispatcher` running? ({not_settled}) "
-            "The inputs appended so far stay, for the service to process; with an Idempotency-Key, "
-            "sending the request again appends the rest and waits again.",
+            f"{not_settled}. The inputs appended so far stay, for the service to process; with an "
+            "Idempotency-Key, sending the request again appends the rest and waits again.",
         ) from None
     if outcome.status == "appended" and not settle:
         response.status_code = status.HTTP_202_ACCEPTED
