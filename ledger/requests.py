@@ -38,8 +38,8 @@ from typing import Any
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ledger.application import Ledger
-from ledger.causes import input_cause
 from ledger.bootstrap import open_ledger, open_service_ledger
+from ledger.causes import input_cause
 from ledger.domain.limits import name_fault
 from ledger.domain.market import RequestReceipt, request_receipt_id
 from ledger.idempotency import canonical_json
@@ -56,6 +56,8 @@ UNKEYED_SOURCE = "api"
 KEYED_SOURCE_PREFIX = "api request "
 ITEMS_PER_REQUEST_MAX = 10_000
 LEASE_WAIT_SECONDS = 30.0
+# Inputs only an admin may submit: a `params` input changes the rules for every account.
+ADMIN_OPS = frozenset({"params"})
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ def _apply(
             )
         mark = app.file_mark(request.source)
         if mark is not None and mark.inputs_applied == len(items):
+            if service and settle_seconds is not None:
+                # A repeat of a request whose wait ran out: it waits again, appending nothing.
+                wait_until_settled(app, settle_seconds)
             return RequestOutcome("repeat", request.source, len(items), 0, _position(app))
     planned = _plan(app, request, items)
     if receipt is None and request.idempotency_key is not None:
@@ -176,6 +181,12 @@ def request_items(request: InputRequest) -> list[dict[str, Any]]:
     if faults:
         raise InputErrors(faults)
     return values
+
+
+def admin_items(items: list[dict[str, Any]]) -> list[int]:
+    """The numbers of the items only an admin may submit (`ADMIN_OPS`): the caller's role is
+    the entry point's to check, before anything is applied."""
+    return [number for number, item in enumerate(items, start=1) if item.get("op") in ADMIN_OPS]
 
 
 def body_digest(items: list[dict[str, Any]]) -> str:

@@ -42,7 +42,12 @@ LIQUIDATION_IDENTITY = ("id", "account", "kind", "status")
 
 
 class ExportError(ValueError):
-    """An export that cannot be made as asked: the message names the argument at fault."""
+    """An export that cannot be made as asked: the message names the argument at fault,
+    and `argument` is its name (None for a fault of the data)."""
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,13 @@ class ExportQuery:
 def check_query(reader: ViewReader, query: ExportQuery) -> None:
     """Raises ExportError naming the argument at fault, before anything is read or written."""
     if query.kind not in KINDS:
-        raise ExportError(f"kind {query.kind!r}: use {', '.join(KINDS[:-1])} or {KINDS[-1]}")
+        raise ExportError(f"kind {query.kind!r}: use {', '.join(KINDS[:-1])} or {KINDS[-1]}", "kind")
     if query.since is not None and query.until is not None and query.since > query.until:
-        raise ExportError(f"--since {_iso(query.since)} is after --until {_iso(query.until)}")
+        raise ExportError(f"--since {_iso(query.since)} is after --until {_iso(query.until)}", "since")
     if query.kind == "balances" and query.since is not None:
-        raise ExportError("--since: balances are as of one time; give --until (default: now)")
+        raise ExportError("--since: balances are as of one time; give --until (default: now)", "since")
     if query.account is not None and query.account not in SYSTEM_ACCOUNTS and reader.account(query.account) is None:
-        raise ExportError(f"--account {query.account!r}: no such account in the store")
+        raise ExportError(f"--account {query.account!r}: no such account in the store", "account")
 
 
 def export_rows(app: Ledger, engine: Engine, query: ExportQuery, page: int = PAGE) -> Iterator[Row]:

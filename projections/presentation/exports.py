@@ -98,9 +98,9 @@ def open_export(
     should be brought up to date first; `app` and `engine` must stay open while the
     chunks are read."""
     if fmt not in FORMATS:
-        raise ExportError(f"--format {fmt!r}: use {' or '.join(FORMATS)}")
+        raise ExportError(f"--format {fmt!r}: use {' or '.join(FORMATS)}", "format")
     if batch_size < 1:
-        raise ExportError(f"batch size {batch_size}: at least 1 row")
+        raise ExportError(f"batch size {batch_size}: at least 1 row", "batch_size")
     query = ExportQuery(kind, since, until, account)
     check_query(ViewReader(engine), query)
     rows = export_rows(app, engine, query)

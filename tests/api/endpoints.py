@@ -94,8 +94,16 @@ def a_job(engine: Engine) -> str:
 
 REPLAY_OVERLAY = {"params": {"assets": {"BTC": {"pro_mmr": "0.06"}}}}
 
+
+def an_account_opened(_engine: Engine) -> tuple[str, Any]:
+    """`POST /inputs` of an account of a fresh name, at the server's time."""
+    return "/inputs", {"op": "open", "account": unique_name("acct"), "mode": "cross_classic", "leverage": 3}
+
+
 ENDPOINTS = [
     Endpoint("GET", "/health", NO_KEY, lambda _engine: ("/health", None)),
+    Endpoint("GET", "/metrics", NO_KEY, lambda _engine: ("/metrics", None)),
+    Endpoint("GET", "/exports/{kind}", "viewer", lambda _engine: ("/exports/liquidations?format=csv", None)),
     Endpoint("GET", "/keys", "admin", lambda _engine: ("/keys", None)),
     Endpoint("POST", "/keys", "admin", lambda _engine: ("/keys", {"name": unique_name("new"), "role": "viewer"})),
     Endpoint("DELETE", "/keys/{name}", "admin", lambda engine: (f"/keys/{a_key_to_revoke(engine)}", None)),
@@ -136,6 +144,7 @@ ENDPOINTS = [
         lambda engine: ("/replay", {**REPLAY_OVERLAY, "account": a_liquidation(engine)[0]}),
     ),
     Endpoint("GET", "/jobs/{job_id}", "viewer", lambda engine: (f"/jobs/{a_job(engine)}", None)),
+    Endpoint("POST", "/inputs", "operator", an_account_opened),
 ]
 
 

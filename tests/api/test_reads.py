@@ -6,27 +6,34 @@ that ends with `ledger replay --json`'s result, a bad overlay a 422 and no job."
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, func, select, update
 from typer.testing import CliRunner
 
+from ledger.application import Ledger
 from ledger.domain.margin.liquidation import liquidation_id
 from ledger.entrypoints.cli import app as cli_app
-from ledger.store import sql_engine
+from ledger.store import sql_engine, store_environment
 from projections.api_keys import Role, create_key
 from projections.jobs import ABANDONED, record_job
+from projections.metrics import read_metrics
 from projections.presentation.html import FOOTER_ID
 from projections.tables import api_jobs
 from tests.api.conftest import bearer, running_server
@@ -367,3 +374,80 @@ def test_concurrent_reads_while_events_arrive_catch_up_one_at_a_time(reads: Read
 
 def without(item: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {key: value for key, value in item.items() if key not in keys}
+
+
+# --- exports and metrics --------------------------------------------------------------------
+
+
+def exported(reads: Reads, kind: str, fmt: str, **params: Any) -> httpx.Response:
+    answer = reads.client.get(f"/exports/{kind}", params={"format": fmt, **params})
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def cli_export(reads: Reads, kind: str, fmt: str, *options: str) -> bytes:
+    result = CliRunner().invoke(
+        cli_app, ["export", kind, "--format", fmt, "--store", reads.store, *options], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout_bytes
+
+
+def test_the_exports_are_ledger_exports_streamed(reads: Reads) -> None:
+    csv_answer = exported(reads, "journal", "csv")
+    assert "content-length" not in csv_answer.headers  # streamed as it is made
+    assert csv_answer.headers["content-disposition"] == 'attachment; filename="journal.csv"'
+    assert csv_answer.content == cli_export(reads, "journal", "csv")
+    as_of = "2026-01-06T10:20:00Z"
+    assert exported(reads, "balances", "csv", until=as_of).content == cli_export(
+        reads, "balances", "csv", "--until", as_of
+    )
+    assert exported(reads, "liquidations", "csv", account="A").content == cli_export(
+        reads, "liquidations", "csv", "--account", "A"
+    )
+
+
+def test_a_parquet_journal_from_the_api_sums_to_zero_per_asset_and_book(reads: Reads) -> None:
+    table = pq.read_table(io.BytesIO(exported(reads, "journal", "parquet").content))
+    assert table.schema.field("amount").type == pa.decimal128(38, 18)
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in table.to_pylist():
+        totals[(row["asset"], row["book"])] += row["amount"]
+    assert totals and set(totals.values()) == {Decimal(0)}
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/exports/journal?since=yesterday", "since"),
+        ("/exports/journal?account=nobody-at-all", "account"),
+        ("/exports/balances?since=2026-01-05T00:00:00Z", "since"),
+        ("/exports/journal?format=xlsx", "format"),
+        ("/exports/ledgers", "kind"),
+    ],
+)
+def test_a_bad_export_is_422_naming_the_parameter(reads: Reads, path: str, parameter: str) -> None:
+    answer = reads.client.get(path)
+    assert answer.status_code == 422, answer.text
+    assert parameter in json.dumps(answer.json()["detail"])
+
+
+def test_metrics_need_no_key_and_read_the_counters(reads: Reads) -> None:
+    reads.get("/accounts")  # the views up to date, and one request timed
+    with httpx.Client(base_url=str(reads.client.base_url), timeout=30) as anonymous:
+        answer = anonymous.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    samples = dict(re.findall(r"^(ledger_[a-z_]+(?:\{[^}]*\})?) (\S+)$", answer.text, flags=re.M))
+    app = Ledger(store_environment(reads.store))
+    try:
+        expected = read_metrics(app, reads.engine)
+    finally:
+        app.close()
+    assert float(samples["ledger_inputs_applied_total"]) == expected.inputs_applied > 0
+    assert float(samples["ledger_rejections_total"]) == expected.rejections
+    assert samples["ledger_projection_lag_events"] == "0.0"
+    completed = {count.kind: count.count for count in expected.liquidations if count.status == "completed"}
+    for kind in ("regular", "takeover", "mixed", "futures"):
+        assert float(samples[f'ledger_liquidations{{kind="{kind}",status="completed"}}']) == completed[kind] > 0
+    assert 'ledger_api_request_duration_seconds_count{method="GET",route="/accounts",status="200"}' in samples
+    assert "ledger_dispatcher_backlog_events" not in samples  # `ledger run` stores have no dispatcher

@@ -19,19 +19,23 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from ledger.entrypoints.api import health, jobs, keys, reads
+from ledger.entrypoints.api import exports, health, inputs, jobs, keys, metrics, reads
 from ledger.entrypoints.api.access import ROLE_EXTENSION, public, role_line
 from ledger.entrypoints.api.settings import ApiSettings
 from ledger.entrypoints.api.store import ApiStore
+from ledger.entrypoints.api.views import close_views
 
 TITLE = "Ledger API"
 
-# Each area's router, in the order the docs list them. Later: inputs, reads, jobs, exports, metrics.
+# Each area's router, in the order the docs list them.
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
-    keys.router,
+    metrics.router,
+    inputs.router,
     reads.router,
+    exports.router,
     jobs.router,
+    keys.router,
 )
 
 DOCS_ASSETS = "/docs/assets"
@@ -43,8 +47,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     store = ApiStore(settings.store)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        close_views(app)
         store.close()
 
     app = FastAPI(
@@ -59,6 +64,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.store = store
     for router in ROUTERS:
         app.include_router(router)
+    metrics.watch(app)
     _serve_docs(app)
     app.openapi = _openapi_with_roles(app)  # type: ignore[method-assign]
     _check_every_route_states_its_role(app)

@@ -4,15 +4,13 @@ liquidations as CSV or Parquet, as `ledger export` writes them, streamed as they
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from ledger.entrypoints.api.access import requires
+from ledger.entrypoints.api.reads import bad_query, moment, requires_and_answers
 from ledger.entrypoints.api.views import ViewsOf
-from ledger.inputs import parse_time
 from projections.api_keys import Role
 from projections.exports import ExportError
 from projections.presentation.exports import open_export
@@ -26,8 +24,7 @@ Format = Literal["csv", "parquet"]
 @router.get(
     "/exports/{kind}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
-    **requires(Role.VIEWER),
+    **requires_and_answers(Role.VIEWER, {200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}}),
 )
 def export(
     kind: Kind,
@@ -39,27 +36,15 @@ def export(
 ) -> StreamingResponse:
     """The journal (both sides of every posting as two signed rows), the balances as of a
     time, or the liquidations with their figures, as `ledger export` makes them."""
-    start, end = _moment("since", since), _moment("until", until)
+    start, end = moment("since", since), moment("until", until)
+    views.current()
     try:
         made = open_export(views.app, views.engine, kind, format, start, end, account)
     except ExportError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, [{"loc": ["query"], "msg": str(error), "type": "value_error"}]
-        ) from None
+        bad_query(error.argument or "kind", str(error))
     # The views were brought up to date above; the chunks are made as the response is sent.
     return StreamingResponse(
         made.chunks,
         media_type=made.media_type,
         headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
     )
-
-
-def _moment(parameter: str, given: str | None) -> datetime | None:
-    if given is None:
-        return None
-    try:
-        return parse_time(given)
-    except ValueError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, [{"loc": ["query", parameter], "msg": str(error), "type": "value_error"}]
-        ) from None
