@@ -397,7 +397,8 @@ def test_a_futures_line_refused_by_a_rule_is_a_rejection_and_the_run_goes_on(
     for word in words:
         assert word in rejection["error"], (word, rejection["error"])
     assert report["run"]["applied"] == 2  # the run went on: the deposit after it was applied
-    assert events_of_line(url, "case.jsonl", 1) == [], "a rejection changed something"
+    # Its one event is the rejection itself, which names its input as its cause.
+    assert events_of_line(url, "case.jsonl", 1) == ["InputRejected"], "a rejection changed something"
     assert events_of_line(url, "case.jsonl", 2) == ["FuturesAccount.Deposited"]
     state = futures_state(url, account)
     assert state == {**state_before, "version": state_before["version"] + 1, "cross_wallet": state["cross_wallet"]}
