@@ -11,8 +11,7 @@ from typing import Annotated, BinaryIO
 import typer
 
 from ledger.entrypoints.cli_errors import exit_usage, print_error
-from ledger.entrypoints.cli_shared import StoreOption
-from ledger.entrypoints.view_commands import _check_output, _current_views, _parse_moment, _store_files
+from ledger.entrypoints.cli_shared import StoreOption, check_output, current_views, parse_moment, store_files
 from ledger.store import store_url
 from projections.exports import ExportError
 from projections.presentation.exports import BATCH_SIZE, Export, open_export
@@ -38,10 +37,10 @@ def export(
 ) -> None:
     """The journal (both sides of every posting), the balances as of a time, or the
     liquidations with their figures, as CSV or Parquet with exact decimals, streamed."""
-    start, end = _parse_moment("--since", since), _parse_moment("--until", until)
-    with _current_views(store_url(store)) as views:
+    start, end = parse_moment("--since", since), parse_moment("--until", until)
+    with current_views(store_url(store)) as views:
         if output is not None:
-            _check_output(output, force, _store_files(views))
+            check_output(output, force, store_files(views))
         try:
             made = open_export(views.app, views.engine, kind, output_format, start, end, account, batch_size)
         except ExportError as error:

@@ -7,8 +7,6 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,9 +18,21 @@ from ledger.domain.futures.liquidation import FuturesLiquidationKind
 from ledger.domain.liquidations import LiquidationStatus
 from ledger.domain.margin.liquidation import LiquidationKind
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage, print_error
-from ledger.entrypoints.cli_shared import JsonOption, StoreOption, actor_name, held_writer_lease, progress
+from ledger.entrypoints.cli_shared import (
+    JsonOption,
+    StoreOption,
+    actor_name,
+    check_output,
+    current_views,
+    existing_or_new_views,
+    existing_views,
+    held_writer_lease,
+    parse_moment,
+    progress,
+    store_files,
+)
 from ledger.files import InputFileError, read_parameter_file
-from ledger.inputs import InputErrors, parse_parameter_file, parse_time
+from ledger.inputs import InputErrors, parse_parameter_file
 from ledger.store import StoreURLError, store_exists, store_url
 from projections.counterfactual import CounterfactualError, OverlayRefused, replay_store
 from projections.history import HistoryError, account_history, resolve_point
@@ -47,7 +57,7 @@ LIQUIDATION_STATUSES = tuple(LiquidationStatus)
 def migrate(store: StoreOption = None) -> None:
     """Creates the event store's tables and brings the view tables to the latest migration."""
     url = store_url(store)
-    with held_writer_lease(url), _existing_or_new_views(url):
+    with held_writer_lease(url), existing_or_new_views(url):
         pass
     err.print("migrated")
 
@@ -59,7 +69,7 @@ def project(
     as_json: JsonOption = False,
 ) -> None:
     """Follows the store's events into the views, from the tracked position."""
-    with _existing_views(store_url(store)) as views:
+    with existing_views(store_url(store)) as views:
         runner = views.runner
         try:
             if rebuild:
@@ -109,8 +119,8 @@ def history(
     """The account's events and its state as it stood then."""
     if as_of is not None and at_event is not None:
         exit_usage("give --as-of or --at-event, not both")
-    moment = _parse_moment("--as-of", as_of)
-    with _current_views(store_url(store)) as views:
+    moment = parse_moment("--as-of", as_of)
+    with current_views(store_url(store)) as views:
         reader = ViewReader(views.engine)
         try:
             result = account_history(views.app, reader, account, resolve_point(reader, moment, at_event))
@@ -125,7 +135,7 @@ def history(
 def reconcile(store: StoreOption = None, as_json: JsonOption = False) -> None:
     """Conservation per asset, every view against a full replay, gaps in the event sequence.
     Exit 0 when all hold, 1 with every difference listed."""
-    with _current_views(store_url(store)) as views, progress() as advance:
+    with current_views(store_url(store)) as views, progress() as advance:
         result = reconcile_store(views.app, views.engine, advance)
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
@@ -154,9 +164,9 @@ def postmortem(
         exit_usage(f"--format {output_format}: use table, json or html")
     made_by = actor_name(actor)
     url = store_url(store)
-    with _current_views(url) as views:
+    with current_views(url) as views:
         if output is not None:
-            _check_output(output, force, _store_files(views))
+            check_output(output, force, store_files(views))
         try:
             told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
         except HistoryError as error:
@@ -186,28 +196,6 @@ def _postmortem_text(told: dict[str, object], output_format: str, footer: PageFo
     return json.dumps(told, indent=2) + "\n" if output_format == "json" else postmortem_html(told, footer)
 
 
-def _store_files(views: StoreViews) -> list[Path]:
-    """The files of a SQLite store (the database and the journals SQLite keeps beside it);
-    none for PostgreSQL."""
-    url = views.engine.url
-    if url.get_backend_name() != "sqlite" or not url.database:
-        return []
-    database = Path(url.database)
-    return [database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
-
-
-def _check_output(output: Path, force: bool, store_files: list[Path]) -> None:
-    """Refuses, before anything is written, to write over the store itself (even with
-    --force) or over any existing file without --force."""
-    for store_file in store_files:
-        if output.resolve() == store_file.resolve() or (
-            output.exists() and store_file.exists() and output.samefile(store_file)
-        ):
-            exit_usage(f"--output {output} is the store's own file {store_file}: it is never written over")
-    if output.exists() and not force:
-        exit_usage(f"--output {output}: the file exists; --force replaces it")
-
-
 def liquidations(
     account: Annotated[str | None, typer.Option("--account", help="Only this account's")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Triggered at or after this UTC time")] = None,
@@ -220,10 +208,10 @@ def liquidations(
     """The store's liquidations, oldest first, with their ids (for `ledger postmortem`)."""
     _check_choice("--kind", kind, LIQUIDATION_KINDS)
     _check_choice("--status", status, LIQUIDATION_STATUSES)
-    start, end = _parse_moment("--since", since), _parse_moment("--until", until)
+    start, end = parse_moment("--since", since), parse_moment("--until", until)
     if start is not None and end is not None and start > end:
         exit_usage(f"--since {since} is after --until {until}")
-    with _current_views(store_url(store)) as views:
+    with current_views(store_url(store)) as views:
         rows = ViewReader(views.engine).liquidations(account=account, since=start, until=end, kind=kind, status=status)
     found = [row["summary"] for row in rows]
     if as_json:
@@ -267,44 +255,3 @@ def replay(
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         print_counterfactual(result, output_console())
-
-
-def _parse_moment(option: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_time(text)
-    except ValueError as error:
-        exit_usage(f"{option}: {error}")
-
-
-@contextmanager
-def _existing_or_new_views(url: str) -> Iterator[StoreViews]:
-    try:
-        views = StoreViews(url)
-    except (StoreURLError, psycopg.OperationalError) as error:
-        exit_usage(str(error))
-    try:
-        yield views
-    finally:
-        views.close()
-
-
-@contextmanager
-def _existing_views(url: str) -> Iterator[StoreViews]:
-    """An existing store's views: a mistyped store URL is an error, not a new empty store."""
-    try:
-        if not store_exists(url):
-            exit_usage(f"no store at {url}")
-    except (StoreURLError, psycopg.OperationalError) as error:
-        exit_usage(str(error))
-    with _existing_or_new_views(url) as views:
-        yield views
-
-
-@contextmanager
-def _current_views(url: str) -> Iterator[StoreViews]:
-    """An existing store's views, brought up to date first."""
-    with _existing_views(url) as views:
-        views.runner.catch_up()
-        yield views
