@@ -238,7 +238,7 @@ def _receive(app: Ledger, request: InputRequest, items: list[dict[str, Any]]) ->
                 source=request.source,
                 inputs=len(items),
                 actor=request.actor,
-                at=request.received_at,
+                received_at=request.received_at,
             )
         )
         uow.begin_file(request.source, app.overlay_fingerprint(), again=False)
@@ -258,7 +258,8 @@ def _record_conflict(app: Ledger, request: InputRequest, receipt: RequestReceipt
                 f"Idempotency-Key {request.idempotency_key!r} was already used by a different request "
                 f"(received {time_text(receipt.received_at)} from {receipt.actor}); sent by {request.actor}"
             ),
-            at=max(request.received_at, app.store_clock() or request.received_at),
+            # The ledger's time when it was refused: a rejection does not move the store's clock.
+            at=app.store_clock() or request.received_at,
             cause=input_cause(request.source, 0, "request", None, request.actor),
         )
         uow.commit()

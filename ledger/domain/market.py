@@ -209,20 +209,20 @@ class RequestReceipt(Aggregate):
         source: str
         inputs: int
         actor: str
-        at: datetime
+        received_at: datetime  # the server's wall clock, not a ledger time: no `at`
 
     @staticmethod
     def create_id(key: str, **_: Any) -> uuid.UUID:
         return request_receipt_id(key)
 
     @event(Received)
-    def __init__(self, key: str, body_digest: str, source: str, inputs: int, actor: str, at: datetime):
+    def __init__(self, key: str, body_digest: str, source: str, inputs: int, actor: str, received_at: datetime):
         self.key = key
         self.body_digest = body_digest
         self.source = source
         self.inputs = inputs
         self.actor = actor
-        self.received_at = at
+        self.received_at = received_at
 
 
 class ScenarioFile(Aggregate):

@@ -152,3 +152,18 @@ def test_concurrent_requests_with_one_key_have_one_effect(opened: str) -> None:
         outcomes = list(pool.map(lambda _: send(opened, deposit, key="k-3"), range(8)))
     assert sorted(outcome.status == "repeat" for outcome in outcomes) == [False] + [True] * 7
     assert balance(opened) == Decimal("107")
+
+
+def test_a_receipt_is_no_ledger_time(opened: str) -> None:
+    """A keyed request's receipt keeps when it arrived (wall clock), which is not the ledger's
+    time, and a request refused for its key is recorded at the ledger's time: `history
+    --as-of` and the balances export cut the history by ledger time."""
+    late = NOW + timedelta(days=30)
+    deposit = {"op": "deposit", "account": "A", "asset": "USDC", "amount": "5", "at": "2026-03-02T09:00:00Z"}
+    apply_request(opened, InputRequest(json.dumps(deposit).encode(), "desk", late, "k-4"))
+    with pytest.raises(RequestConflict):  # its rejection is at the ledger's time too
+        apply_request(opened, InputRequest(json.dumps({**deposit, "amount": "6"}).encode(), "eve", late, "k-4"))
+    send(opened, {**deposit, "at": "2026-03-02T09:10:00Z"}, at=late)
+    as_of = ledger("history", "A", "--as-of", "2026-03-02T09:30:00Z", "--store", opened, "--json")
+    assert as_of.exit_code == 0, as_of.output
+    assert json.loads(as_of.stdout)["state"]["balances"] == {"USDC": "110"}
