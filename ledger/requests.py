@@ -42,10 +42,9 @@ from ledger.bootstrap import open_ledger, open_service_ledger
 from ledger.causes import input_cause
 from ledger.domain.limits import name_fault
 from ledger.domain.market import RequestReceipt, request_receipt_id
-from ledger.idempotency import canonical_json
 from ledger.inputs import InputError, InputErrors, LedgerInput, Scenario, parse_scenario
 from ledger.inputs.json_lines import strict_json
-from ledger.inputs.records import time_text
+from ledger.inputs.records import fingerprint, time_text
 from ledger.processes.inline import run_inputs
 from ledger.processes.service import Submission, wait_until_settled
 from ledger.runs import known_state
@@ -190,9 +189,9 @@ def admin_items(items: list[dict[str, Any]]) -> list[int]:
 
 
 def body_digest(items: list[dict[str, Any]]) -> str:
-    """What names a request's content: its items in order, without their times."""
-    timeless = [{key: value for key, value in item.items() if key != "at"} for item in items]
-    return hashlib.sha256(canonical_json({"items": timeless}).encode()).hexdigest()
+    """What names a request's content: its items in order, each by the fingerprint an input
+    with an `id` is known by (every field but `at`)."""
+    return hashlib.sha256("\n".join(fingerprint(item) for item in items).encode()).hexdigest()
 
 
 def _strict(text: str, where: str) -> Any:
