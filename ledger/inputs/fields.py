@@ -63,3 +63,9 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     id: Name | None = None
     at: str | None = None
+
+    @classmethod
+    def shape_faults(cls, raw: dict[str, Any]) -> list[tuple[str, str]]:
+        """(field, message) of each fault the JSON object shows whatever its fields hold:
+        asked also of a line whose fields fail, so that every fault of a line is named."""
+        return []

@@ -25,6 +25,12 @@ class MarkInput(InputModel):
     price: Positive
     quote: Asset | None = None
 
+    @classmethod
+    def shape_faults(cls, raw: dict[str, Any]) -> list[tuple[str, str]]:
+        if (raw.get("asset") is None) == (raw.get("symbol") is None):
+            return [("asset", "a mark names either an asset or a symbol")]
+        return []
+
 
 class LiquidityInput(InputModel):
     op: Literal["liquidity"]
@@ -50,9 +56,12 @@ class ParamsInput(InputModel):
 
 @registers(MarkInput)
 def check_mark(body: MarkInput, check: LineChecker) -> None:
-    if (body.asset is None) == (body.symbol is None):
-        check.fail("asset", "a mark names either an asset or a symbol")
-    elif body.symbol is not None:
+    faults = MarkInput.shape_faults(body.model_dump())
+    for field_name, message in faults:
+        check.fail(field_name, message)
+    if faults:
+        return
+    if body.symbol is not None:
         check.symbol("symbol", body.symbol)
         if body.quote is not None:
             check.fail("quote", "a symbol's mark is in its own quote currency: it takes no quote")

@@ -22,10 +22,11 @@ from ledger.domain.parameters import (
 from ledger.idempotency import CHAIN_SEED, FileMark, canonical_json, chain_digest
 from ledger.inputs.checker import LineChecker
 from ledger.inputs.errors import InputError, InputErrors
+from ledger.inputs.fields import InputModel
 from ledger.inputs.json_lines import Line, split_lines, strict_json
 from ledger.inputs.models import KnownState, LedgerInput, Scenario
 from ledger.inputs.records import fingerprint, time_text
-from ledger.inputs.registry import check_line, input_adapter, known_ops
+from ledger.inputs.registry import check_line, input_adapter, known_ops, model_of
 
 DEFAULT_START = EARLIEST_TIME
 
@@ -101,7 +102,8 @@ def _check_lines(
         try:
             body = input_adapter().validate_python(line.raw)
         except ValidationError as exc:
-            errors.extend(_pydantic_errors(line.number, exc))
+            found = _pydantic_errors(line.number, exc)
+            errors.extend(found + _shape_faults(line.number, line.raw, {error.field for error in found}))
             continue
         at = _line_time(line.raw, clock, known, check)
         if at is None:
@@ -145,6 +147,13 @@ def _pydantic_errors(line: int, error: ValidationError) -> list[InputError]:
             message = message[len("Value error, ") :]
         found.append(InputError(line, field_name, message))
     return found
+
+
+def _shape_faults(line: int, raw: dict[str, Any], named: set[str]) -> list[InputError]:
+    """The faults of the line's shape that its fields' errors do not name already."""
+    model = model_of(raw.get("op"))
+    faults = model.shape_faults(raw) if model is not None and issubclass(model, InputModel) else []
+    return [InputError(line, field_name, message) for field_name, message in faults if field_name not in named]
 
 
 def _line_time(raw: dict[str, Any], clock: datetime, known: KnownState, check: LineChecker) -> datetime | None:

@@ -45,6 +45,11 @@ def known_ops() -> frozenset[str]:
     return frozenset(_MODELS)
 
 
+def model_of(op: Any) -> type[BaseModel] | None:
+    """The model of an op's inputs; None for an op no product registered."""
+    return _MODELS.get(op) if isinstance(op, str) else None
+
+
 @cache
 def input_adapter() -> TypeAdapter[Any]:
     """Reads a JSON object into the model its `op` names."""

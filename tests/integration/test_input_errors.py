@@ -154,6 +154,17 @@ def test_unknown_or_missing_op(seeded_store: str, tmp_path: Path, bad_line: dict
     assert_rejected_whole(seeded_store, tmp_path, bad_line, "op")
 
 
+def test_a_renamed_field_is_named_as_unknown_and_as_missing(seeded_store: str, tmp_path: Path) -> None:
+    """Every fault of a line is named, not only the first one: a mark whose asset is written
+    `asset_` names its unknown field and its missing asset (found by hypothesis: the
+    either-asset-or-symbol rule was asked only of lines that parsed)."""
+    renamed = {"op": "mark", "asset_": "BTC", "price": "50000", "quote": "USDC"}
+    before = store_state(seeded_store)
+    run = ledger_run(seeded_store, tmp_path, *VALID_PREFIX, renamed)
+    assert_input_errors(run, [(BAD_LINE_NUMBER, "asset_"), (BAD_LINE_NUMBER, "asset")])
+    assert store_state(seeded_store) == before
+
+
 @pytest.mark.parametrize(
     "bad_line, field",
     [
