@@ -4,6 +4,7 @@
     .venv/bin/python bench/partition_benchmark.py --quick          # 1,000 accounts, 50,000 inputs
     .venv/bin/python bench/partition_benchmark.py                  # 10,000 accounts, 1,000,000 inputs
     .venv/bin/python bench/partition_benchmark.py --quick --json   # one JSON document on stdout
+    .venv/bin/python bench/partition_benchmark.py --quick --runs 3 # the median of three, in alternating order
 
 One run:
 1. generates a scenario (bench/generate_scenario.py: deterministic for a seed) and splits it
@@ -29,7 +30,8 @@ One run:
    and the PostgreSQL backends' CPU per scenario input (from /proc: the server runs on this
    machine), how busy the machine's cores were during each apply and the load average; then
    checks the partitions against the whole: rejections, liquidations by kind, conservation,
-   and each account's report line.
+   and each account's report line. With `--runs N`, N measurements, every other one with the
+   partitions first, and the median ratio.
 
 A liquidity offer goes to every partition whole, so a partition's takeover desk may sell
 more than the single desk did: the accounts it took over may end differently, and the check
@@ -397,13 +399,59 @@ def print_table(summary: dict[str, Any]) -> None:
             f"  {process['label']}: {process['inputs']:,} inputs in {process['apply_s']:.2f}s, "
             f"{process['inputs_per_s']:,.0f}/s, {process['client_cpu_us_per_input']:,.0f} µs client CPU per input"
         )
-    print(f"\npartitioned / one store = {summary['ratio']:.2f}")
+    runs = summary["runs"]
+    if len(runs) > 1:
+        each = ", ".join(f"{run['ratio']:.2f} ({run['order'][0]} first)" for run in runs)
+        print(f"\npartitioned / one store = {summary['ratio']:.2f}, the median of {len(runs)} runs: {each}")
+        print("(the table shows the median run)")
+    else:
+        print(f"\npartitioned / one store = {summary['ratio']:.2f}")
     for note in summary["checks"]:
         print(f"check: {note}")
     print(
         "indicative: other processes share the machine's cores (see the load average); "
         f"total wall {summary['total_wall_s']:.1f}s; results in {summary['results_file']}"
     )
+
+
+def measure_once(
+    admin: str, database: str, url: str, scenario: Path, parts: list[Path], number: int, inputs: int, keep: bool
+) -> dict[str, Any]:
+    """One store, then the partitions (every other run the other way round, so that a trend
+    in the machine's load favours neither), each into schemas of its own, dropped after."""
+    suffix = f"_r{number}"
+    stores = {
+        "whole": [(f"{url}?schema={PREFIX}_whole{suffix}", scenario, "whole")],
+        "partitioned": [
+            (f"{url}?schema={PREFIX}_p{index}{suffix}", path, f"p{index}") for index, path in enumerate(parts)
+        ],
+    }
+    order = ["whole", "partitioned"] if number % 2 == 0 else ["partitioned", "whole"]
+    measured = {}
+    for label in order:
+        progress(f"run {number + 1}, {label}: {len(stores[label])} process(es), schema(s) ...{suffix}")
+        measured[label] = apply_together(admin, database, stores[label])
+    if not keep:
+        drop_schemas(url, [store[0] for label in order for store in stores[label]])
+    whole, partitioned = figures(measured["whole"], inputs), figures(measured["partitioned"], inputs)
+    return {
+        "order": order,
+        "whole": whole,
+        "partitioned": partitioned,
+        "ratio": partitioned["inputs_per_s"] / whole["inputs_per_s"],
+        "comparison": compare(measured["whole"]["processes"][0], measured["partitioned"]["processes"]),
+    }
+
+
+def drop_schemas(url: str, store_urls: list[str]) -> None:
+    """The runs' stores, so that a long benchmark keeps one run's data at a time."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        for store_url in store_urls:
+            schema = store_url.rpartition("?schema=")[2]
+            connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -425,11 +473,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=2, help="partitions, each applied by a process (default 2)")
     parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="where scenario and results go (bench/out)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="measurements, in alternating order; the median ratio is shown (default 1)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (bench_scaling_...)")
     parser.add_argument("--json", action="store_true", help="print one JSON document of the figures on stdout")
     args = parser.parse_args(argv)
     if args.partitions < 2:
         parser.error("--partitions must be at least 2")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     preset = QUICK if args.quick else FULL
     accounts, inputs = args.accounts or preset["accounts"], args.inputs or preset["inputs"]
 
@@ -465,12 +521,11 @@ def main(argv: list[str] | None = None) -> int:
         "market_lines": market_lines,
         "database": database,
     }
+    runs = []
     try:
-        progress(f"one store: {database}?schema={PREFIX}_whole, one process")
-        whole = apply_together(admin, database, [(f"{url}?schema={PREFIX}_whole", scenario, "whole")])
-        stores = [(f"{url}?schema={PREFIX}_p{index}", path, f"p{index}") for index, path in enumerate(parts)]
-        progress(f"partitioned: {args.partitions} schemas, one process each, at once")
-        parted = apply_together(admin, database, stores)
+        for number in range(args.runs):
+            runs.append(measure_once(admin, database, url, scenario, parts, number, inputs, args.keep))
+            progress(f"run {number + 1}/{args.runs}: partitioned / one store = {runs[-1]['ratio']:.2f}")
     finally:
         if args.keep:
             progress(f"kept database {database}")
@@ -478,11 +533,15 @@ def main(argv: list[str] | None = None) -> int:
             drop_database(args.postgres, database)
             progress(f"dropped database {database}")
 
-    summary["whole"] = figures(whole, inputs)
-    summary["partitioned"] = figures(parted, inputs)
-    summary["ratio"] = summary["partitioned"]["inputs_per_s"] / summary["whole"]["inputs_per_s"]
-    summary["comparison"] = compare(whole["processes"][0], parted["processes"])
-    summary["checks"] = verdicts(summary["comparison"])
+    median = sorted(runs, key=lambda run: run["ratio"])[(len(runs) - 1) // 2]  # the lower median
+    summary.update({key: median[key] for key in ("whole", "partitioned", "ratio", "comparison")})
+    summary["ratios"] = [run["ratio"] for run in runs]
+    summary["runs"] = [{key: run[key] for key in ("order", "whole", "partitioned", "ratio")} for run in runs]
+    summary["checks"] = [
+        (f"run {number}: " if len(runs) > 1 else "") + note
+        for number, run in enumerate(runs, start=1)
+        for note in verdicts(run["comparison"])
+    ]
     summary["total_wall_s"] = time.time() - T0
     results = args.out / f"scaling-results-{accounts}a-{inputs}i-s{args.seed}.json"
     summary["results_file"] = str(results)
@@ -491,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
         print_table(summary)
-    comparison = summary["comparison"]
-    broken = comparison["conservation_faults"] or comparison["differing_not_taken_over"]
+    broken = any(
+        run["comparison"]["conservation_faults"] or run["comparison"]["differing_not_taken_over"] for run in runs
+    )
     return 1 if broken else 0
 
 
