@@ -55,11 +55,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench_common import ROOT, T0, ensure_project_interpreter, progress, project_commit
+from run_benchmark import DEFAULT_SERVER, FULL, QUICK, create_database, drop_database  # the same presets
 
 BENCH = Path(__file__).resolve().parent
-QUICK = {"accounts": 1000, "inputs": 50000}
-FULL = {"accounts": 10000, "inputs": 1000000}
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PREFIX = "bench_scaling"
 # The fields of an input that name an account (`transfer` names two, `auto_topup` its source).
 ACCOUNT_FIELDS = ("account", "from", "to", "source")
@@ -491,7 +489,6 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(BENCH))
     from generate_scenario import write_scenario
-    from run_benchmark import create_database, drop_database
 
     args.out.mkdir(parents=True, exist_ok=True)
     scenario = args.out / f"scaling-{accounts}a-{inputs}i-s{args.seed}.jsonl"
