@@ -28,7 +28,9 @@ One run:
    partitioned (the whole's inputs over the time from the common start to the last end;
    the market lines each partition applies again count once), their ratio, the client CPU
    and the PostgreSQL backends' CPU per scenario input (from /proc: the server runs on this
-   machine), how busy the machine's cores were during each apply and the load average; then
+   machine), the cores the processes got (that CPU over the wall time: on a shared machine
+   the share the scheduler gives them, which bounds the ratio), how busy the machine's
+   cores were during each apply and the load average; then
    checks the partitions against the whole: rejections, liquidations by kind, conservation,
    and each account's report line. With `--runs N`, N measurements, every other one with the
    partitions first, and the median ratio.
@@ -300,6 +302,8 @@ def figures(measurement: dict[str, Any], scenario_inputs: int) -> dict[str, Any]
         "server_cpu_us_per_input": (
             1e6 * measurement["server_cpu_s"] / scenario_inputs if measurement["server_visible"] else None
         ),
+        # What the processes got of the machine: client and backend CPU over the apply's wall time.
+        "cores_used": (measurement["client_cpu_s"] + measurement["server_cpu_s"]) / measurement["wall_s"],
         "machine_busy": measurement["machine_busy"],
         "load_average_before": measurement["load_average_before"],
         "load_average_after": measurement["load_average_after"],
@@ -349,16 +353,16 @@ def verdicts(comparison: dict[str, Any]) -> list[str]:
         if not comparison["conservation_faults"]
         else f"conservation BROKEN ({comparison['conservation_faults']} imbalances)"
     )
-    notes.append(
-        f"accounts: {comparison['accounts'] - comparison['accounts_differing']:,} of {comparison['accounts']:,} "
-        f"end as in the whole; {comparison['accounts_differing']} differ"
-        + (
-            ", all of them taken over (each partition's desk was offered the whole liquidity)"
-            if not comparison["differing_not_taken_over"]
-            else f", {len(comparison['differing_not_taken_over'])} NOT taken over: "
-            f"{comparison['differing_not_taken_over'][:10]}"
-        )
-    )
+    same = comparison["accounts"] - comparison["accounts_differing"]
+    if not comparison["accounts_differing"]:
+        detail = "none differ"
+    elif not comparison["differing_not_taken_over"]:
+        detail = f"{comparison['accounts_differing']} differ, all of them taken over (each partition's desk was "
+        detail += "offered the whole liquidity)"
+    else:
+        detail = f"{comparison['accounts_differing']} differ, {len(comparison['differing_not_taken_over'])} NOT "
+        detail += f"taken over: {comparison['differing_not_taken_over'][:10]}"
+    notes.append(f"accounts: {same:,} of {comparison['accounts']:,} end as in the whole; {detail}")
     if comparison["accounts_in_partitions"] != comparison["accounts"]:
         notes.append(
             f"accounts: {comparison['accounts_in_partitions']:,} in the partitions, not {comparison['accounts']:,}"
@@ -389,6 +393,7 @@ def print_table(summary: dict[str, Any]) -> None:
     row("inputs applied", "inputs_applied", ",")
     row("client CPU µs per scenario input", "client_cpu_us_per_input", ",.0f")
     row("PostgreSQL CPU µs per scenario input", "server_cpu_us_per_input", ",.0f")
+    row("cores used (all CPU above / wall)", "cores_used", ".2f")
     row("machine CPU busy during the apply", "machine_busy", ".0%")
     row("load average (1 min) before", "load_average_before", ".2f")
     row("load average (1 min) after", "load_average_after", ".2f")
