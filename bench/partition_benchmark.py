@@ -5,6 +5,7 @@
     .venv/bin/python bench/partition_benchmark.py                  # 10,000 accounts, 1,000,000 inputs
     .venv/bin/python bench/partition_benchmark.py --quick --json   # one JSON document on stdout
     .venv/bin/python bench/partition_benchmark.py --quick --runs 3 # the median of three, in alternating order
+    .venv/bin/python bench/partition_benchmark.py --quick --own-sessions  # a CPU share per process (autogroup)
 
 One run:
 1. generates a scenario (bench/generate_scenario.py: deterministic for a seed) and splits it
@@ -152,6 +153,14 @@ def backend_cpu(admin_url: str, database: str) -> dict[int, float]:
     return seconds
 
 
+def autogroup_enabled() -> bool | None:
+    """Whether Linux shares CPU between sessions rather than processes (None: unknown)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
 def load_average() -> float:
     try:
         return os.getloadavg()[0]
@@ -162,9 +171,13 @@ def load_average() -> float:
 # --- one measurement: processes that apply at once --------------------------------------------
 
 
-def apply_together(admin_url: str, database: str, stores: list[tuple[str, Path, str]]) -> dict[str, Any]:
+def apply_together(
+    admin_url: str, database: str, stores: list[tuple[str, Path, str]], own_sessions: bool = False
+) -> dict[str, Any]:
     """Starts one process per (store URL, scenario file, label); they validate, apply at the
-    same moment, then build their reports. Returns their results and the shared figures."""
+    same moment, then build their reports. Returns their results and the shared figures.
+    `own_sessions`: each process in a session of its own, which Linux's autogroup scheduling
+    gives a CPU share of its own, as if each had a machine's share to itself."""
     children = [
         subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "_apply", "--store", url, "--scenario", str(path)],
@@ -172,6 +185,7 @@ def apply_together(admin_url: str, database: str, stores: list[tuple[str, Path, 
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            start_new_session=own_sessions,
         )
         for url, path, _label in stores
     ]
@@ -377,6 +391,9 @@ def print_table(summary: dict[str, Any]) -> None:
         f"{' (--quick)' if summary['quick'] else ''}, {summary['partitions']} partitions, project "
         f"{summary['project_commit']}, {summary['cpus']} CPUs"
     )
+    sessions = "a session each (--own-sessions)" if summary["own_sessions"] else "one session"
+    autogroup = {True: "on", False: "off", None: "unknown"}[summary["autogroup"]]
+    print(f"measuring processes: {sessions}; autogroup scheduling {autogroup}")
     print(
         f"split by account: {' + '.join(f'{count:,}' for count in summary['lines_per_partition'])} lines "
         f"({summary['market_lines']:,} market lines in every partition)\n"
@@ -418,7 +435,15 @@ def print_table(summary: dict[str, Any]) -> None:
 
 
 def measure_once(
-    admin: str, database: str, url: str, scenario: Path, parts: list[Path], number: int, inputs: int, keep: bool
+    admin: str,
+    database: str,
+    url: str,
+    scenario: Path,
+    parts: list[Path],
+    number: int,
+    inputs: int,
+    keep: bool,
+    own_sessions: bool,
 ) -> dict[str, Any]:
     """One store, then the partitions (every other run the other way round, so that a trend
     in the machine's load favours neither), each into schemas of its own, dropped after."""
@@ -433,7 +458,7 @@ def measure_once(
     measured = {}
     for label in order:
         progress(f"run {number + 1}, {label}: {len(stores[label])} process(es), schema(s) ...{suffix}")
-        measured[label] = apply_together(admin, database, stores[label])
+        measured[label] = apply_together(admin, database, stores[label], own_sessions)
     if not keep:
         drop_schemas(url, [store[0] for label in order for store in stores[label]])
     whole, partitioned = figures(measured["whole"], inputs), figures(measured["partitioned"], inputs)
@@ -482,6 +507,12 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="measurements, in alternating order; the median ratio is shown (default 1)",
     )
+    parser.add_argument(
+        "--own-sessions",
+        action="store_true",
+        help="each measuring process in a session of its own: under Linux's autogroup scheduling, a CPU share each "
+        "(the partitions as if on machines of their own; takes more of a shared machine)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (bench_scaling_...)")
     parser.add_argument("--json", action="store_true", help="print one JSON document of the figures on stdout")
     args = parser.parse_args(argv)
@@ -518,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "quick": args.quick,
         "partitions": args.partitions,
+        "own_sessions": args.own_sessions,
+        "autogroup": autogroup_enabled(),
         "ops": meta["ops"],
         "lines_per_partition": counts,
         "market_lines": market_lines,
@@ -526,7 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     try:
         for number in range(args.runs):
-            runs.append(measure_once(admin, database, url, scenario, parts, number, inputs, args.keep))
+            runs.append(
+                measure_once(admin, database, url, scenario, parts, number, inputs, args.keep, args.own_sessions)
+            )
             progress(f"run {number + 1}/{args.runs}: partitioned / one store = {runs[-1]['ratio']:.2f}")
     finally:
         if args.keep:
