@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.margin.account import Account
-from ledger.domain.margin.decisions import MarginAction, evaluated_at, evaluation_may_record, recovered_by_top_up
+from ledger.domain.margin.decisions import (
+    MarginAction,
+    evaluated_at,
+    evaluation_may_record,
+    event_cannot_change_margin_decision,
+    has_margin_level,
+    recovered_by_top_up,
+)
 from ledger.domain.margin.rules import MarginPosition, reported_level
 from ledger.domain.market import AssetMarket, ParameterSet
 from ledger.domain.parameters import MarginTier
@@ -109,8 +116,26 @@ def evaluations(names: Iterable[str], situation: Situation) -> list[Reaction]:
     return [Reaction(margin_step(found), found.name) for found in accounts if evaluation_may_record(found)]
 
 
+def _tier_of(account: Account, uow: UnitOfWork | None) -> MarginTier | None:
+    """The account's tier where the driver knows the parameters (inline); none in the dispatcher."""
+    if uow is None:
+        return None
+    parameters = uow.parameters()
+    if not has_margin_level(account, parameters):
+        return None
+    assert account.leverage is not None
+    return parameters.margin_tier(account.mode, account.leverage)
+
+
+def _event_may_change_decision(event: Account.Event, account: Account, uow: UnitOfWork | None) -> bool:
+    return not event_cannot_change_margin_decision(event, account, _tier_of(account, uow))
+
+
 def _account_may_record(event: Account.Event, driver: ProcessSteps, uow: UnitOfWork) -> bool:
-    return assess_margin(uow, uow.account(event.account), watch_of(driver)) is not None
+    account = uow.account(event.account)
+    if not _event_may_change_decision(event, account, uow):
+        return False
+    return assess_margin(uow, account, watch_of(driver)) is not None
 
 
 def _mark_may_record(event: AssetMarket.MarkRecorded, driver: ProcessSteps, uow: UnitOfWork) -> bool:
@@ -123,6 +148,8 @@ def _mark_may_record(event: AssetMarket.MarkRecorded, driver: ProcessSteps, uow:
 
 @reacts(Account.Event, inline_check=_account_may_record)
 def _account_changed(event: Account.Event, situation: Situation) -> list[Reaction]:
+    if not _event_may_change_decision(event, situation.account(event.account), situation.uow):
+        return []
     return evaluations([event.account], situation)
 
 
