@@ -1,27 +1,33 @@
 """Spot margin's indexes for the drivers (`ledger.processes.indexes`): who owes anything
 and which takeovers are open (`OpenDebts`, kept by both drivers: whom an hour's interest
 and a new rule set concern, and whom offered liquidity may serve), and which accounts a
-mark may change (`MarkFanOut`): the dispatcher's `MarginExposure` here, `ledger run`'s
-`MarkWatch` with the assessments that fill it (`ledger.processes.margin.assessment`).
+mark may change (`MarkFanOut`: `MarginRisk`, kept by both drivers).
 
-`MarginExposure`: a mark fans out to the margin accounts that hold or owe the asset
-and whose margin state marks can change (the domain's `assets_whose_marks_may_change`).
+`MarginRisk`: the numeric risk index of the margin accounts whose state marks can
+change (`ledger.processes.risk_index`), kept by both drivers: inline it decides a mark
+by float where the error bound allows and exactly elsewhere; in the dispatcher it names
+the accounts holding or owing the marked asset.
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ledger.dispatch import singledispatchmethod
-from ledger.domain.margin.account import Account
-from ledger.domain.margin.decisions import assets_whose_marks_may_change
+from ledger.domain.margin.account import Account, AccountStatus
+from ledger.domain.margin.decisions import MarginAction, evaluation_may_record
 from ledger.domain.margin.liquidation import Liquidation
+from ledger.domain.margin.rules import level_weights
 from ledger.domain.market import AssetMarket
+from ledger.domain.parameters import RiskParameters
+from ledger.domain.prices import PriceBook
 from ledger.processes.indexes import Driver, DriverIndex, follows_accounts, kept_by
+from ledger.processes.margin.assessment import margin_decision
+from ledger.processes.risk_index import LevelWeights, RiskIndex, Verdict
 from ledger.unit_of_work import UnitOfWork
 
 follows_accounts(Account.Event)
@@ -82,13 +88,31 @@ class MarkFanOut(DriverIndex, ABC):
         """`uow`: inline, the unit of work holding the store's state; none in the dispatcher."""
 
 
-@kept_by(Driver.SERVICE)
-class MarginExposure(MarkFanOut):
-    """The margin accounts whose margin state a mark of each asset may change."""
+@dataclass(frozen=True)
+class MarkDecisions:
+    """What a mark changes: each account whose margin state it changes, with the action."""
+
+    actions: dict[str, MarginAction]
+    screened: int  # accounts holding or owing the marked asset
+    evaluated_exactly: int  # of which within the error bound (or not screenable)
+    worst_first: list[str]  # the accounts of `actions`, lowest level first
+
+
+@kept_by(Driver.INLINE, Driver.SERVICE)
+class MarginRisk(MarkFanOut):
+    """Every margin account whose state a mark may change, as a row of the numeric risk
+    index (`ledger.processes.risk_index`), fed from each account as its events leave it.
+
+    Inline (`ledger run`), a mark is decided with the store's marks and rules: by float
+    where the error bound allows, exactly (`margin_decision`) elsewhere; the accounts it
+    changes are routed in name order (the order their events are recorded in, as
+    before). The dispatcher knows no marks or rules of its own: it routes every account
+    holding or owing the marked asset, and its workers decide exactly."""
 
     def __init__(self) -> None:
-        self.exposed_to: dict[str, set[str]] = defaultdict(set)
-        self.assets_of: dict[str, set[str]] = {}
+        self.index = RiskIndex()
+        self._version = 0  # of the rows: a mark decided again on rows unchanged is looked up
+        self._decided: tuple[Any, MarkDecisions] | None = None
 
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
         for account in margin_accounts(accounts):
@@ -103,14 +127,78 @@ class MarginExposure(MarkFanOut):
         self.note_account(account(event.account))
 
     def note_account(self, account: Account) -> None:
-        name = account.name
-        for asset in self.assets_of.pop(name, set()):
-            self.exposed_to[asset].discard(name)
-        assets = assets_whose_marks_may_change(account)
-        if assets:
-            self.assets_of[name] = assets
-            for asset in assets:
-                self.exposed_to[asset].add(name)
+        """The account's row as it stands: O(its assets)."""
+        self._version += 1
+        if not evaluation_may_record(account) or account.leverage is None:
+            self.index.remove(account.name)
+            return
+        self.index.put(
+            account.name,
+            account.balances,
+            account.liabilities(),
+            LevelWeights(*level_weights(account.mode)),
+            (account.mode, account.leverage),
+            in_descent=account.status == AccountStatus.MARGIN_CALL,
+        )
 
-    def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, _uow: UnitOfWork | None) -> Iterable[str]:
-        return self.exposed_to.get(mark.asset, ())
+    def figures(self) -> dict[str, int]:
+        return {"margin_risk_rows": len(self.index)}
+
+    def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:
+        if uow is None:  # the dispatcher: every account exposed to the asset, decided by the workers
+            return self.index.exposed_to(mark.asset)
+        key = (mark.originator_id, mark.originator_version, self._version)
+        if self._decided is None or self._decided[0] != key:
+            self._decided = key, self.decide(mark.asset, uow.prices(), uow.account)
+        return sorted(self._decided[1].actions)
+
+    def decide(self, asset: str, prices: PriceBook, account: Callable[[str], Account]) -> MarkDecisions:
+        """What a mark of `asset`, now in `prices`, changes: screened by float, and the
+        accounts within the error bound evaluated exactly by the domain's rules."""
+        parameters = prices.parameters
+        assets = self.index.column_of
+        screen = self.index.screen(
+            asset,
+            {name: _screen_price(name, prices) for name in assets},
+            {name: float(parameters.asset(name).pro_mmr) for name in assets if parameters.knows_asset(name)},
+            {group: _thresholds(group, parameters) for group in self.index.groups},
+        )
+        actions: dict[str, MarginAction] = {}
+        for verdict, action in _ACTION_OF.items():
+            for name in screen.named(verdict):
+                actions[name] = action
+        exact = screen.named(Verdict.EXACT)
+        for name in exact:
+            decision = margin_decision(account(name), prices)
+            if decision is not None:
+                actions[name] = decision.action
+        return MarkDecisions(actions, len(screen.names), len(exact), screen.worst_first(actions))
+
+
+_ACTION_OF = {
+    Verdict.MARGIN_CALL: MarginAction.MARGIN_CALL,
+    Verdict.LIQUIDATE: MarginAction.LIQUIDATE,
+    Verdict.RECOVER: MarginAction.RECOVER,
+}
+
+
+def _screen_price(asset: str, prices: PriceBook) -> float | None:
+    """The asset's value of one in the valuation asset, where its own mark (or none, for
+    a stablecoin or the valuation asset) gives it; None where the exact rules must value it."""
+    parameters = prices.parameters
+    if asset == parameters.valuation_asset:
+        return 1.0
+    if not parameters.knows_asset(asset):
+        return None
+    mark = prices.marks.get(asset)
+    if mark is None:
+        return 1.0 if parameters.asset(asset).stable else None
+    return float(mark.price) if mark.quote == parameters.valuation_asset else None
+
+
+def _thresholds(group: Hashable, parameters: RiskParameters) -> tuple[float, float] | None:
+    mode, leverage = group  # type: ignore[misc]
+    if not parameters.has_tier(mode, leverage):
+        return None
+    tier = parameters.margin_tier(mode, leverage)
+    return float(tier.margin_call), float(tier.liquidation)
