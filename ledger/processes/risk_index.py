@@ -3,10 +3,11 @@ columns, screened by numpy on a mark; decided by float only where the float cann
 wrong, and left to the exact (Decimal) rules of the product everywhere else.
 
 A row holds, per asset column, the quantity held and the quantity owed; the row's level
-weights; its threshold group (its two thresholds are looked up per group as the rules
-stand at the mark); and whether it is in a descent (margin call). A product feeds the
-rows from its accounts as each event leaves them (`put`, `remove`: O(columns) each, and
-a new column as an asset first appears); nothing here asks which product a row is.
+weights; its threshold group (the group's two thresholds are looked up as the rules
+stand at the mark, and kept per row until they change); and whether it is in a
+descent (margin call). A product feeds the rows from its accounts as each event leaves
+them (`put`, `remove`: O(columns) each, and a new column as an asset first appears);
+nothing here asks which product a row is.
 
 The level's slack against a threshold t, at prices p (per column, in the valuation
 asset) with f a per-column liability factor (the token MMR):
@@ -19,11 +20,10 @@ slack = (A - L) - t.sum(L x mmr)). A threshold is reached where slack <= 0 and D
 
 The error bound. Every quantity, price, factor and threshold is a Decimal converted
 to the nearest float (relative error at most u = 2^-53), and each product and sum
-rounds once more (relative u). With k columns, H, O and W are dot products of k
-nonnegative terms whose inputs were rounded: each is within gamma(k + 4) of its exact
-value, gamma(n) = n.u / (1 - n.u), whatever the order of summation (BLAS may block or
-fuse: the bound holds for any order). N, D, t.D and the last subtraction add a few
-roundings, each relative to a term no larger than
+rounds once more (relative u). With k columns, H, O and W are sums of k nonnegative
+terms whose inputs were rounded: each is within gamma(k + 4) of its exact value,
+gamma(n) = n.u / (1 - n.u), whatever the order of summation. N, D, t.D and the last
+subtraction add a few roundings, each relative to a term no larger than
 
     T = H + a.O + t.D     (the sum of |terms| of the slack)
 
@@ -31,19 +31,20 @@ so |computed slack - exact slack| <= gamma(k + 10) . T_exact <= (k + 10).u.T.(1 
 The bound is absolute on T, not relative to the slack: it holds where the terms cancel
 (net equity A - L in Pro, a slack near zero anywhere). We take
 
-    E = SAFETY x (k + 10) x u x T,  SAFETY = 4,
+    E = SAFETY x (k + 10) x u x (H + a.O + t_call.D),  SAFETY = 4,
 
-and decide by float only where |slack| > E (and D > 0); a row within the band, a row
-holding or owing an asset without a price in the valuation asset, and a row without
-thresholds are evaluated exactly by the product's own rules. Quantities and prices
-are bounded by the ledger's limits (ledger.domain.limits), far from float overflow
-and underflow, so the relative bounds above apply to every term. docs/risk_index.md
-writes the derivation out.
+the larger of the two thresholds' bounds (t_call >= t_liquidation), for both, and
+decide by float only where |slack| > E and D > 0. A row within the band, a row holding
+or owing an asset without a price in the valuation asset, and a row without thresholds
+are evaluated exactly by the product's own rules. Quantities and prices are bounded
+by the ledger's limits (ledger.domain.limits: at most 10^10, at most 18 places), far
+from float overflow and underflow, so the relative bounds apply to every term.
+docs/risk_index.md writes the derivation out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
@@ -54,12 +55,13 @@ import numpy.typing as npt
 
 UNIT_ROUNDOFF = 2.0**-53
 SAFETY = 4.0
-EXTRA_ROUNDINGS = 10  # conversions, products and sums beyond the k terms of a dot product
+EXTRA_ROUNDINGS = 10  # conversions, products and sums beyond the k terms of a sum
 FIRST_ROWS = 64
 FIRST_COLUMNS = 4
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+Thresholds = Mapping[Hashable, "tuple[float, float] | None"]  # per group: (margin call, liquidation)
 
 
 class Verdict(IntEnum):
@@ -70,6 +72,30 @@ class Verdict(IntEnum):
     MARGIN_CALL = 1  # a descent begins
     LIQUIDATE = 2
     RECOVER = 3  # a descent ends
+
+
+def _verdict_table() -> npt.NDArray[np.int8]:
+    """The verdict by (in descent, side of the call threshold, side of the liquidation
+    threshold), each side -1 (surely at or below), 0 (within the bound), 1 (surely above)."""
+    table = np.full(18, Verdict.EXACT, dtype=np.int8)
+    for in_descent in (0, 1):
+        for call in (-1, 0, 1):
+            for liquidation in (-1, 0, 1):
+                if liquidation == -1:
+                    verdict = Verdict.LIQUIDATE
+                elif liquidation == 0:
+                    verdict = Verdict.EXACT
+                elif call == 0:
+                    verdict = Verdict.EXACT
+                elif in_descent:
+                    verdict = Verdict.RECOVER if call == 1 else Verdict.NOTHING
+                else:
+                    verdict = Verdict.NOTHING if call == 1 else Verdict.MARGIN_CALL
+                table[in_descent * 9 + (call + 1) * 3 + liquidation + 1] = verdict
+    return table
+
+
+VERDICTS = _verdict_table()
 
 
 @dataclass(frozen=True)
@@ -83,19 +109,30 @@ class LevelWeights:
 
 @dataclass(frozen=True)
 class Screen:
-    """The rows a mark concerns, each with the screen's verdict and its float level."""
+    """The rows a mark concerns, each with the screen's verdict; the float level on demand."""
 
-    names: list[str]
+    names: npt.NDArray[np.object_]
     verdicts: npt.NDArray[np.int8]
-    levels: FloatArray  # N / D, for ordering the worst first (inf where D <= 0)
+    numerators: FloatArray
+    denominators: FloatArray
 
-    def named(self, verdict: Verdict) -> list[str]:
-        return [self.names[i] for i in np.flatnonzero(self.verdicts == verdict)]
+    def named(self, verdict: Verdict) -> npt.NDArray[np.object_]:
+        found: npt.NDArray[np.object_] = self.names[self.verdicts == verdict]
+        return found
 
-    def worst_first(self, names: Iterable[str]) -> list[str]:
-        """`names` (of this screen), lowest float level first, then by name."""
-        level = {self.names[i]: float(self.levels[i]) for i in range(len(self.names))}
-        return sorted(names, key=lambda name: (level[name], name))
+    def worst_first(self, chosen: npt.NDArray[np.bool_]) -> list[str]:
+        """The `chosen` rows' names, lowest float level first (then by name)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            levels = np.where(self.denominators > 0, self.numerators / self.denominators, np.inf)[chosen]
+        names = self.names[chosen]
+        order = np.lexsort((names.astype(str), levels))
+        return [str(name) for name in names[order]]
+
+
+_ROW_ARRAYS = (
+    *("held", "owed", "names", "equity_weight", "liability_weight", "weighted_weight"),
+    *("call", "liquidation", "in_descent", "active", "group"),
+)
 
 
 class RiskIndex:
@@ -103,19 +140,36 @@ class RiskIndex:
 
     def __init__(self) -> None:
         self.row_of: dict[str, int] = {}
-        self.names: list[str | None] = []
+        self.used = 0  # rows ever handed out (free ones among them are inactive)
         self.free: list[int] = []
         self.column_of: dict[str, int] = {}
-        self.held = np.zeros((FIRST_ROWS, FIRST_COLUMNS))
-        self.owed = np.zeros((FIRST_ROWS, FIRST_COLUMNS))
-        self.equity_weight = np.zeros(FIRST_ROWS)
-        self.liability_weight = np.zeros(FIRST_ROWS)
-        self.weighted_weight = np.zeros(FIRST_ROWS)
-        self.in_descent = np.zeros(FIRST_ROWS, dtype=bool)
-        self.active = np.zeros(FIRST_ROWS, dtype=bool)
-        self.group = np.zeros(FIRST_ROWS, dtype=np.int32)
         self.group_of: dict[Hashable, int] = {}
         self.groups: list[Hashable] = []
+        self.thresholds: dict[Hashable, tuple[float, float] | None] = {}  # as the rows hold them
+        self._allocate(FIRST_ROWS, FIRST_COLUMNS)
+
+    def _allocate(self, rows: int, columns: int) -> None:
+        self.held = np.zeros((rows, columns), order="F")
+        self.owed = np.zeros((rows, columns), order="F")
+        self.names = np.full(rows, None, dtype=object)
+        self.equity_weight = np.zeros(rows)
+        self.liability_weight = np.zeros(rows)
+        self.weighted_weight = np.zeros(rows)
+        self.call = np.full(rows, np.nan)
+        self.liquidation = np.full(rows, np.nan)
+        self.in_descent = np.zeros(rows, dtype=np.int8)
+        self.active = np.zeros(rows, dtype=bool)
+        self.group = np.zeros(rows, dtype=np.int32)
+
+    def _grow(self, rows: int, columns: int) -> None:
+        """Twice the rows or the columns: amortized O(1) per row."""
+        old = {name: getattr(self, name) for name in _ROW_ARRAYS}
+        self._allocate(rows, columns)
+        for name, array in old.items():
+            if array.ndim == 2:
+                getattr(self, name)[: array.shape[0], : array.shape[1]] = array
+            else:
+                getattr(self, name)[: len(array)] = array
 
     # --- following the accounts -----------------------------------------------------
 
@@ -144,6 +198,7 @@ class RiskIndex:
         self.weighted_weight[row] = weights.weighted
         self.in_descent[row] = in_descent
         self.group[row] = self._group(group)
+        self.call[row], self.liquidation[row] = self.thresholds.get(group) or (np.nan, np.nan)
         self.active[row] = True
 
     def remove(self, name: str) -> None:
@@ -163,33 +218,21 @@ class RiskIndex:
             return row
         if self.free:
             row = self.free.pop()
-            self.names[row] = name
         else:
-            row = len(self.names)
-            self.names.append(name)
+            row = self.used
+            self.used += 1
             if row == len(self.active):
-                self._grow_rows(2 * row)
+                self._grow(2 * row, self.held.shape[1])
+        self.names[row] = name
         self.row_of[name] = row
         return row
-
-    def _grow_rows(self, rows: int) -> None:
-        def grown(array: Any) -> Any:
-            bigger = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
-            bigger[: len(array)] = array
-            return bigger
-
-        self.held, self.owed = grown(self.held), grown(self.owed)
-        self.equity_weight, self.liability_weight = grown(self.equity_weight), grown(self.liability_weight)
-        self.weighted_weight, self.in_descent = grown(self.weighted_weight), grown(self.in_descent)
-        self.active, self.group = grown(self.active), grown(self.group)
 
     def _column(self, asset: str) -> int:
         column = self.column_of.get(asset)
         if column is None:
             column = self.column_of[asset] = len(self.column_of)
             if column == self.held.shape[1]:
-                self.held = np.hstack([self.held, np.zeros_like(self.held)])
-                self.owed = np.hstack([self.owed, np.zeros_like(self.owed)])
+                self._grow(len(self.active), 2 * column)
         return column
 
     def _group(self, key: Hashable) -> int:
@@ -198,6 +241,20 @@ class RiskIndex:
             group = self.group_of[key] = len(self.groups)
             self.groups.append(key)
         return group
+
+    def _hold_thresholds(self, thresholds: Thresholds) -> None:
+        """Each row's thresholds as `thresholds` give them: rewritten only when they change."""
+        current = {key: thresholds.get(key) for key in self.groups}
+        if current == self.thresholds:
+            return
+        call, liquidation = np.full(len(self.groups), np.nan), np.full(len(self.groups), np.nan)
+        for group, key in enumerate(self.groups):
+            pair = current[key]
+            if pair is not None:
+                call[group], liquidation[group] = pair
+        self.call[: self.used] = call[self.group[: self.used]]
+        self.liquidation[: self.used] = liquidation[self.group[: self.used]]
+        self.thresholds = current
 
     # --- what it holds ------------------------------------------------------------------
 
@@ -226,93 +283,48 @@ class RiskIndex:
 
     def exposed_to(self, asset: str) -> list[str]:
         """The accounts that hold or owe `asset` (the rows a mark of it concerns)."""
-        return [self._name(row) for row in self._exposed_rows(asset)]
+        return [str(name) for name in self.names[self._exposed_rows(asset)]]
 
     def bytes_per_row(self) -> float:
         """The numeric columns' memory per row in use (names and the dict of rows aside)."""
         arrays = (self.held, self.owed, self.equity_weight, self.liability_weight, self.weighted_weight)
-        flags = (self.in_descent, self.active, self.group)
+        flags = (self.call, self.liquidation, self.in_descent, self.active, self.group)
         total = sum(array.nbytes for array in (*arrays, *flags))
         return total / max(len(self.row_of), 1)
-
-    def _name(self, row: int) -> str:
-        name = self.names[row]
-        assert name is not None, "an active row has a name"
-        return name
 
     def _exposed_rows(self, asset: str) -> IntArray:
         column = self.column_of.get(asset)
         if column is None:
             return np.zeros(0, dtype=np.intp)
-        used = len(self.names)
-        exposed = self.active[:used] & ((self.held[:used, column] != 0) | (self.owed[:used, column] != 0))
+        used = self.used
+        exposed = (self.held[:used, column] != 0) | (self.owed[:used, column] != 0)
+        exposed &= self.active[:used]
         return np.flatnonzero(exposed)
 
     # --- screening a mark ---------------------------------------------------------------
 
     def screen(
-        self,
-        asset: str,
-        prices: Mapping[str, float | None],
-        factors: Mapping[str, float],
-        thresholds: Mapping[Hashable, tuple[float, float] | None],
+        self, asset: str, prices: Mapping[str, float | None], factors: Mapping[str, float], thresholds: Thresholds
     ) -> Screen:
         """The verdict for every row holding or owing `asset`, at `prices` (per asset; None:
-        no price in the valuation asset) and liability `factors` (per asset), each group's
-        (margin-call, liquidation) thresholds (None: no thresholds)."""
+        no price in the valuation asset) and liability `factors` (per asset), with each
+        group's (margin-call, liquidation) thresholds (None: none)."""
+        self._hold_thresholds(thresholds)
         rows = self._exposed_rows(asset)
-        if not len(rows):
-            return Screen([], np.zeros(0, dtype=np.int8), np.zeros(0))
-        columns = len(self.column_of)
-        price, factor, unpriced = self._price_vectors(prices, factors, columns)
-        call, liquidation = self._threshold_vectors(thresholds)
-        dense = len(rows) * 2 > len(self.names)
-        pick = slice(0, len(self.names)) if dense else rows
-        held, owed = self.held[pick, :columns], self.owed[pick, :columns]
-        values = owed @ np.stack([price, price * factor], axis=1)
-        weighted_sums = _WeightedSums(
-            held=held @ price,
-            owed=np.ascontiguousarray(values[:, 0]),
-            weighted=np.ascontiguousarray(values[:, 1]),
-            equity_weight=self.equity_weight[pick],
-            liability_weight=self.liability_weight[pick],
-            weighted_weight=self.weighted_weight[pick],
+        dense = len(rows) * 2 > self.used  # then every row is screened, and the others dropped after
+        pick: Any = slice(0, self.used) if dense else rows
+        sums = _Sums.of(self, pick, prices, factors)
+        verdicts = sums.verdicts(
+            self.call[pick], self.liquidation[pick], self.in_descent[pick], error_scale(len(self.column_of))
         )
-        group = self.group[pick]
-        verdicts, levels = weighted_sums.verdicts(
-            call[group], liquidation[group], self.in_descent[pick], error_scale(columns)
-        )
-        if unpriced.any():
-            not_screenable = (held[:, unpriced] != 0).any(axis=1) | (owed[:, unpriced] != 0).any(axis=1)
-            verdicts[not_screenable] = Verdict.EXACT
+        unpriced = [self.column_of[name] for name in self.column_of if prices.get(name) is None]
+        if unpriced:
+            held, owed = self.held[pick][:, unpriced], self.owed[pick][:, unpriced]
+            verdicts[(held != 0).any(axis=1) | (owed != 0).any(axis=1)] = Verdict.EXACT
+        numerators, denominators = sums.numerator, sums.denominator
         if dense:
-            verdicts, levels = verdicts[rows], levels[rows]
-        return Screen([self._name(row) for row in rows], verdicts, levels)
-
-    def _price_vectors(
-        self, prices: Mapping[str, float | None], factors: Mapping[str, float], columns: int
-    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-        price, factor = np.zeros(columns), np.zeros(columns)
-        unpriced = np.zeros(columns, dtype=bool)
-        for asset, column in self.column_of.items():
-            value = prices.get(asset)
-            if value is None:
-                unpriced[column] = True
-            else:
-                price[column] = value
-            factor[column] = factors.get(asset, 0.0)
-        return price, factor, unpriced
-
-    def _threshold_vectors(
-        self, thresholds: Mapping[Hashable, tuple[float, float] | None]
-    ) -> tuple[FloatArray, FloatArray]:
-        """Per group; NaN where a group has none (its rows are then evaluated exactly)."""
-        call, liquidation = np.full(len(self.groups), np.nan), np.full(len(self.groups), np.nan)
-        for group, key in enumerate(self.groups):
-            pair = thresholds.get(key)
-            if pair is not None:
-                call[group], liquidation[group] = pair
-        return call, liquidation
+            verdicts, numerators, denominators = verdicts[rows], numerators[rows], denominators[rows]
+        return Screen(self.names[rows], verdicts, numerators, denominators)
 
 
 def error_scale(columns: int) -> float:
@@ -320,46 +332,62 @@ def error_scale(columns: int) -> float:
     return SAFETY * (columns + EXTRA_ROUNDINGS) * UNIT_ROUNDOFF
 
 
-@dataclass(frozen=True)
-class _WeightedSums:
-    held: FloatArray  # H
-    owed: FloatArray  # O
-    weighted: FloatArray  # W
-    equity_weight: FloatArray
-    liability_weight: FloatArray
-    weighted_weight: FloatArray
+class _Sums:
+    """N, D and T (module docstring) of the picked rows, column by column."""
+
+    def __init__(self, numerator: FloatArray, denominator: FloatArray, terms: FloatArray):
+        self.numerator = numerator
+        self.denominator = denominator
+        self.terms = terms
+
+    @classmethod
+    def of(cls, index: RiskIndex, pick: Any, prices: Mapping[str, float | None], factors: Mapping[str, float]) -> _Sums:
+        size = index.used if isinstance(pick, slice) else len(pick)
+        held, owed, weighted = np.zeros(size), np.zeros(size), np.zeros(size)
+        scratch = np.empty(size)
+        for asset, column in index.column_of.items():
+            price = prices.get(asset)
+            if not price:  # no price: such rows are evaluated exactly; a zero price adds nothing
+                continue
+            _add_product(held, index.held[pick, column], price, scratch)
+            owed_column = index.owed[pick, column]
+            _add_product(owed, owed_column, price, scratch)
+            factor = factors.get(asset, 0.0)
+            if factor:
+                _add_product(weighted, owed_column, price * factor, scratch)
+        equity_part = np.multiply(index.equity_weight[pick], owed)
+        numerator = np.subtract(held, equity_part)
+        terms = np.add(held, equity_part, out=held)
+        denominator = np.multiply(index.liability_weight[pick], owed, out=owed)
+        denominator += np.multiply(index.weighted_weight[pick], weighted, out=weighted)
+        return cls(numerator, denominator, terms)
 
     def verdicts(
-        self, call: FloatArray, liquidation: FloatArray, in_descent: npt.NDArray[np.bool_], scale: float
-    ) -> tuple[npt.NDArray[np.int8], FloatArray]:
-        equity_part = self.equity_weight * self.owed
-        numerator = self.held - equity_part  # N
-        denominator = self.liability_weight * self.owed + self.weighted_weight * self.weighted  # D
-        terms = self.held + equity_part  # T without t.D
-        call_side = _Side(numerator, denominator, terms, call, scale)
-        liquidation_side = _Side(numerator, denominator, terms, liquidation, scale)
-        normal = ~in_descent
-        verdicts = np.full(len(numerator), Verdict.EXACT, dtype=np.int8)
-        verdicts[normal & call_side.above] = Verdict.NOTHING
-        verdicts[normal & call_side.below & liquidation_side.above] = Verdict.MARGIN_CALL
-        verdicts[liquidation_side.below] = Verdict.LIQUIDATE
-        verdicts[in_descent & call_side.below & liquidation_side.above] = Verdict.NOTHING
-        verdicts[in_descent & call_side.above & liquidation_side.above] = Verdict.RECOVER
-        verdicts[~(denominator > 0)] = Verdict.EXACT  # no level, or no thresholds (NaN)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            levels = np.where(denominator > 0, numerator / denominator, np.inf)
-        return verdicts, levels
+        self, call: FloatArray, liquidation: FloatArray, in_descent: npt.NDArray[np.int8], scale: float
+    ) -> npt.NDArray[np.int8]:
+        call_part = np.multiply(call, self.denominator)
+        bound = np.add(self.terms, call_part)
+        bound *= scale  # the call threshold's bound, the larger: it serves both
+        negative_bound = np.negative(bound)
+        code = np.multiply(in_descent, 9, dtype=np.int8)
+        code += 3 * _side(np.subtract(self.numerator, call_part, out=call_part), bound, negative_bound)
+        liquidation_slack = np.multiply(liquidation, self.denominator)
+        np.subtract(self.numerator, liquidation_slack, out=liquidation_slack)
+        code += _side(liquidation_slack, bound, negative_bound)
+        code += 4
+        verdicts = VERDICTS[code]
+        verdicts[~(self.denominator > 0)] = Verdict.EXACT  # no level
+        # NaN thresholds (no tier) make every comparison False: the side is 0, the verdict EXACT.
+        return verdicts
 
 
-class _Side:
-    """Where each row's slack against one threshold surely lies (neither: within E)."""
+def _add_product(total: FloatArray, column: FloatArray, factor: float, scratch: FloatArray) -> None:
+    np.multiply(column, factor, out=scratch)
+    total += scratch
 
-    def __init__(
-        self, numerator: FloatArray, denominator: FloatArray, terms: FloatArray, threshold: FloatArray, scale: float
-    ):
-        scaled = threshold * denominator
-        slack = numerator - scaled
-        bound = scale * (terms + scaled)
-        # NaN thresholds compare False both ways: such rows stay EXACT.
-        self.above = slack > bound
-        self.below = slack < -bound
+
+def _side(slack: FloatArray, bound: FloatArray, negative_bound: FloatArray) -> npt.NDArray[np.int8]:
+    """1 where surely above zero, -1 where surely at or below, 0 within the bound."""
+    above = (slack > bound).view(np.int8)
+    above -= (slack < negative_bound).view(np.int8)
+    return above

@@ -87,7 +87,9 @@ def _account(mode: str, status: str = AccountStatus.NORMAL) -> Account:
 
 
 def _event(kind: type, **fields: Any) -> Any:
-    return kind(originator_id=uuid.uuid4(), originator_version=2, timestamp=None, account="A", at=None, cause={}, **fields)
+    return kind(
+        originator_id=uuid.uuid4(), originator_version=2, timestamp=None, account="A", at=None, cause={}, **fields
+    )
 
 
 DEPOSIT = {"asset": "USDC", "amount": Decimal(1)}

@@ -27,7 +27,7 @@ from ledger.domain.margin.rules import MarginPosition, reported_level
 from ledger.domain.market import AssetMarket, ParameterSet
 from ledger.domain.parameters import MarginTier
 from ledger.processes.margin.assessment import assess_margin
-from ledger.processes.margin.indexes import MarkFanOut, OpenDebts
+from ledger.processes.margin.indexes import MarginRisk, MarkFanOut, OpenDebts
 from ledger.processes.margin.liquidation import start_liquidation
 from ledger.processes.margin.step import MarginStep
 from ledger.processes.margin.top_up import auto_topup
@@ -139,8 +139,8 @@ def _account_may_record(event: Account.Event, driver: ProcessSteps, uow: UnitOfW
 
 def _mark_may_record(event: AssetMarket.MarkRecorded, driver: ProcessSteps, uow: UnitOfWork) -> bool:
     """Inline, the risk index decides the mark exactly: whom it names, it changes."""
-    fan_out: MarkFanOut = driver.indexes[MarkFanOut]
-    return bool(fan_out.accounts_a_mark_may_change(event, uow))
+    risk: MarginRisk = driver.indexes[MarginRisk]
+    return bool(risk.accounts_a_mark_may_change(event, uow))
 
 
 @reacts(Account.Event, inline_check=_account_may_record)

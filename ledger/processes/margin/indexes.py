@@ -15,7 +15,9 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from ledger.dispatch import singledispatchmethod
 from ledger.domain.margin.account import Account, AccountStatus
@@ -27,7 +29,7 @@ from ledger.domain.parameters import RiskParameters
 from ledger.domain.prices import PriceBook
 from ledger.processes.indexes import Driver, DriverIndex, follows_accounts, kept_by
 from ledger.processes.margin.assessment import margin_decision
-from ledger.processes.risk_index import LevelWeights, RiskIndex, Verdict
+from ledger.processes.risk_index import LevelWeights, RiskIndex, Screen, Verdict
 from ledger.unit_of_work import UnitOfWork
 
 follows_accounts(Account.Event)
@@ -88,14 +90,52 @@ class MarkFanOut(DriverIndex, ABC):
         """`uow`: inline, the unit of work holding the store's state; none in the dispatcher."""
 
 
+_ACTION_OF = {
+    Verdict.MARGIN_CALL: MarginAction.MARGIN_CALL,
+    Verdict.LIQUIDATE: MarginAction.LIQUIDATE,
+    Verdict.RECOVER: MarginAction.RECOVER,
+}
+_VERDICT_OF = {action: verdict for verdict, action in _ACTION_OF.items()}
+
+
 @dataclass(frozen=True)
 class MarkDecisions:
-    """What a mark changes: each account whose margin state it changes, with the action."""
+    """What a mark changes: the screen's verdicts, and the exact decisions within its bound."""
 
-    actions: dict[str, MarginAction]
-    screened: int  # accounts holding or owing the marked asset
-    evaluated_exactly: int  # of which within the error bound (or not screenable)
-    worst_first: list[str]  # the accounts of `actions`, lowest level first
+    screen: Screen
+    exact_names: list[str]  # evaluated exactly
+    exact_actions: dict[str, MarginAction]  # of which those the mark changes
+
+    @property
+    def screened(self) -> int:
+        """The accounts holding or owing the marked asset."""
+        return len(self.screen.names)
+
+    @property
+    def evaluated_exactly(self) -> int:
+        return len(self.exact_names)
+
+    def count(self, action: MarginAction) -> int:
+        by_float = int(np.count_nonzero(self.screen.verdicts == _VERDICT_OF[action]))
+        return by_float + sum(1 for found in self.exact_actions.values() if found == action)
+
+    def names_of(self, action: MarginAction) -> list[Any]:
+        """The accounts the mark calls `action` for (the float's as an array, then the exact ones)."""
+        exact = [name for name, found in self.exact_actions.items() if found == action]
+        return [self.screen.named(_VERDICT_OF[action]), exact]
+
+    def actions(self) -> dict[str, MarginAction]:
+        """Each account whose margin state the mark changes, with what it calls for."""
+        actions = {str(name): action for verdict, action in _ACTION_OF.items() for name in self.screen.named(verdict)}
+        actions.update(self.exact_actions)
+        return actions
+
+    def worst_first(self) -> list[str]:
+        """The accounts of `actions`, lowest level first: whom a storm liquidates first."""
+        chosen = self.screen.verdicts > Verdict.NOTHING
+        for position in np.flatnonzero(self.screen.verdicts == Verdict.EXACT):
+            chosen[position] = self.screen.names[position] in self.exact_actions
+        return self.screen.worst_first(chosen)
 
 
 @kept_by(Driver.INLINE, Driver.SERVICE)
@@ -150,36 +190,32 @@ class MarginRisk(MarkFanOut):
         key = (mark.originator_id, mark.originator_version, self._version)
         if self._decided is None or self._decided[0] != key:
             self._decided = key, self.decide(mark.asset, uow.prices(), uow.account)
-        return sorted(self._decided[1].actions)
+        return sorted(self._decided[1].actions())
 
-    def decide(self, asset: str, prices: PriceBook, account: Callable[[str], Account]) -> MarkDecisions:
-        """What a mark of `asset`, now in `prices`, changes: screened by float, and the
-        accounts within the error bound evaluated exactly by the domain's rules."""
+    def screen_inputs(
+        self, prices: PriceBook
+    ) -> tuple[dict[str, float | None], dict[str, float], dict[Hashable, tuple[float, float] | None]]:
+        """Per asset column its float price (None: the exact rules must value it) and token
+        MMR; per (mode, leverage) group its thresholds (None: no tier)."""
         parameters = prices.parameters
         assets = self.index.column_of
-        screen = self.index.screen(
-            asset,
+        return (
             {name: _screen_price(name, prices) for name in assets},
             {name: float(parameters.asset(name).pro_mmr) for name in assets if parameters.knows_asset(name)},
             {group: _thresholds(group, parameters) for group in self.index.groups},
         )
-        actions: dict[str, MarginAction] = {}
-        for verdict, action in _ACTION_OF.items():
-            for name in screen.named(verdict):
-                actions[name] = action
-        exact = screen.named(Verdict.EXACT)
-        for name in exact:
+
+    def decide(self, asset: str, prices: PriceBook, account: Callable[[str], Account]) -> MarkDecisions:
+        """What a mark of `asset`, now in `prices`, changes: screened by float, and the
+        accounts within the error bound evaluated exactly by the domain's rules."""
+        screen = self.index.screen(asset, *self.screen_inputs(prices))
+        exact_names = [str(name) for name in screen.named(Verdict.EXACT)]
+        exact_actions: dict[str, MarginAction] = {}
+        for name in exact_names:
             decision = margin_decision(account(name), prices)
             if decision is not None:
-                actions[name] = decision.action
-        return MarkDecisions(actions, len(screen.names), len(exact), screen.worst_first(actions))
-
-
-_ACTION_OF = {
-    Verdict.MARGIN_CALL: MarginAction.MARGIN_CALL,
-    Verdict.LIQUIDATE: MarginAction.LIQUIDATE,
-    Verdict.RECOVER: MarginAction.RECOVER,
-}
+                exact_actions[name] = decision.action
+        return MarkDecisions(screen, exact_names, exact_actions)
 
 
 def _screen_price(asset: str, prices: PriceBook) -> float | None:
@@ -197,7 +233,7 @@ def _screen_price(asset: str, prices: PriceBook) -> float | None:
 
 
 def _thresholds(group: Hashable, parameters: RiskParameters) -> tuple[float, float] | None:
-    mode, leverage = group  # type: ignore[misc]
+    mode, leverage = cast(tuple[str, int], group)
     if not parameters.has_tier(mode, leverage):
         return None
     tier = parameters.margin_tier(mode, leverage)
