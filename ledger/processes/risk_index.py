@@ -28,10 +28,13 @@ subtraction add a few roundings, each relative to a term no larger than
     T = H + a.O + t.D     (the sum of |terms| of the slack)
 
 so |computed slack - exact slack| <= gamma(k + 10) . T_exact <= (k + 10).u.T.(1 + tiny).
+A mark moves one asset's price p: the slacks are kept as r + c.p, r summing the other
+columns at their prices and c the moved column's weights (`_LinearForms`); the same
+terms with a few more roundings (at most k + 16 in all on any term), and the same T.
 The bound is absolute on T, not relative to the slack: it holds where the terms cancel
 (net equity A - L in Pro, a slack near zero anywhere). We take
 
-    E = SAFETY x (k + 10) x u x (H + a.O + t_call.D),  SAFETY = 4,
+    E = SAFETY x (k + 16) x u x (H + a.O + t_call.D),  SAFETY = 4,
 
 the larger of the two thresholds' bounds (t_call >= t_liquidation), for both, and
 decide by float only where |slack| > E and D > 0. A row within the band, a row holding
@@ -44,7 +47,7 @@ docs/risk_index.md writes the derivation out.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
@@ -55,9 +58,10 @@ import numpy.typing as npt
 
 UNIT_ROUNDOFF = 2.0**-53
 SAFETY = 4.0
-EXTRA_ROUNDINGS = 10  # conversions, products and sums beyond the k terms of a sum
+EXTRA_ROUNDINGS = 16  # conversions, products and sums beyond the k terms of a sum
 FIRST_ROWS = 64
 FIRST_COLUMNS = 4
+DIRTY_LIMIT = 100_000  # rows written since the linear forms were built, beyond which they are rebuilt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -74,10 +78,16 @@ class Verdict(IntEnum):
     RECOVER = 3  # a descent ends
 
 
+# A row's code is its base plus 3 x its call side plus its liquidation side (each -1, 0, 1).
+NOT_SCREENABLE = 22  # the base of a row the exact rules must decide: codes 18-26, EXACT
+IGNORED = 31  # the base of a row the mark does not concern: codes 27-35, NOTHING
+
+
 def _verdict_table() -> npt.NDArray[np.int8]:
     """The verdict by (in descent, side of the call threshold, side of the liquidation
     threshold), each side -1 (surely at or below), 0 (within the bound), 1 (surely above)."""
-    table = np.full(18, Verdict.EXACT, dtype=np.int8)
+    table = np.full(IGNORED + 5, Verdict.EXACT, dtype=np.int8)  # NOT_SCREENABLE's codes: EXACT
+    table[IGNORED - 4 :] = Verdict.NOTHING
     for in_descent in (0, 1):
         for call in (-1, 0, 1):
             for liquidation in (-1, 0, 1):
@@ -107,25 +117,35 @@ class LevelWeights:
     weighted: float
 
 
+LevelTerms = Callable[[], "tuple[FloatArray, FloatArray]"]
+
+
 @dataclass(frozen=True)
 class Screen:
-    """The rows a mark concerns, each with the screen's verdict; the float level on demand."""
+    """The rows a mark concerns, each with the screen's verdict; their float levels'
+    numerators and denominators on demand (None: not screened)."""
 
     names: npt.NDArray[np.object_]
     verdicts: npt.NDArray[np.int8]
-    numerators: FloatArray
-    denominators: FloatArray
+    level_terms: LevelTerms | None
+
+    @classmethod
+    def empty(cls) -> Screen:
+        return cls(np.empty(0, dtype=object), np.zeros(0, dtype=np.int8), None)
 
     def named(self, verdict: Verdict) -> npt.NDArray[np.object_]:
         found: npt.NDArray[np.object_] = self.names[self.verdicts == verdict]
         return found
 
     def worst_first(self, chosen: npt.NDArray[np.bool_]) -> list[str]:
-        """The `chosen` rows' names, lowest float level first (then by name)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            levels = np.where(self.denominators > 0, self.numerators / self.denominators, np.inf)[chosen]
+        """The `chosen` rows' names, lowest float level first (ties in row order)."""
         names = self.names[chosen]
-        order = np.lexsort((names.astype(str), levels))
+        if self.level_terms is None:
+            return [str(name) for name in names]
+        numerators, denominators = self.level_terms()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            levels = np.where(denominators > 0, numerators / denominators, np.inf)[chosen]
+        order = np.argsort(levels, kind="stable")
         return [str(name) for name in names[order]]
 
 
@@ -146,6 +166,9 @@ class RiskIndex:
         self.group_of: dict[Hashable, int] = {}
         self.groups: list[Hashable] = []
         self.thresholds: dict[Hashable, tuple[float, float] | None] = {}  # as the rows hold them
+        self.thresholds_version = 0
+        self.forms: dict[int, _LinearForms] = {}  # per column of a marked asset
+        self.dirty: list[int] = []  # rows written since the oldest forms were built
         self._allocate(FIRST_ROWS, FIRST_COLUMNS)
 
     def _allocate(self, rows: int, columns: int) -> None:
@@ -200,6 +223,7 @@ class RiskIndex:
         self.group[row] = self._group(group)
         self.call[row], self.liquidation[row] = self.thresholds.get(group) or (np.nan, np.nan)
         self.active[row] = True
+        self._written(row)
 
     def remove(self, name: str) -> None:
         """No mark can change the account's state: its row is free again."""
@@ -211,6 +235,16 @@ class RiskIndex:
         self.owed[row, :] = 0.0
         self.names[row] = None
         self.free.append(row)
+        self._written(row)
+
+    def _written(self, row: int) -> None:
+        """The linear forms patch the rows written since they were built (O(1) here)."""
+        if not self.forms:
+            return
+        self.dirty.append(row)
+        if len(self.dirty) > DIRTY_LIMIT:  # rebuilt at their next mark rather than patched
+            self.forms.clear()
+            self.dirty.clear()
 
     def _row(self, name: str) -> int:
         row = self.row_of.get(name)
@@ -255,6 +289,7 @@ class RiskIndex:
         self.call[: self.used] = call[self.group[: self.used]]
         self.liquidation[: self.used] = liquidation[self.group[: self.used]]
         self.thresholds = current
+        self.thresholds_version += 1
 
     # --- what it holds ------------------------------------------------------------------
 
@@ -296,6 +331,9 @@ class RiskIndex:
         column = self.column_of.get(asset)
         if column is None:
             return np.zeros(0, dtype=np.intp)
+        return self._exposed_rows_of(column)
+
+    def _exposed_rows_of(self, column: int) -> IntArray:
         used = self.used
         exposed = (self.held[:used, column] != 0) | (self.owed[:used, column] != 0)
         exposed &= self.active[:used]
@@ -308,23 +346,28 @@ class RiskIndex:
     ) -> Screen:
         """The verdict for every row holding or owing `asset`, at `prices` (per asset; None:
         no price in the valuation asset) and liability `factors` (per asset), with each
-        group's (margin-call, liquidation) thresholds (None: none)."""
+        group's (margin-call, liquidation) thresholds (None: none).
+
+        The slacks are linear in the moved asset's price: their forms, at the other
+        columns' prices, are kept (`_LinearForms`) until another column's price, the
+        factors or the thresholds change; rows changed since are patched first. A mark of
+        the asset then costs a few passes over its rows."""
         self._hold_thresholds(thresholds)
-        rows = self._exposed_rows(asset)
-        dense = len(rows) * 2 > self.used  # then every row is screened, and the others dropped after
-        pick: Any = slice(0, self.used) if dense else rows
-        sums = _Sums.of(self, pick, prices, factors)
-        verdicts = sums.verdicts(
-            self.call[pick], self.liquidation[pick], self.in_descent[pick], error_scale(len(self.column_of))
-        )
-        unpriced = [self.column_of[name] for name in self.column_of if prices.get(name) is None]
-        if unpriced:
-            held, owed = self.held[pick][:, unpriced], self.owed[pick][:, unpriced]
-            verdicts[(held != 0).any(axis=1) | (owed != 0).any(axis=1)] = Verdict.EXACT
-        numerators, denominators = sums.numerator, sums.denominator
-        if dense:
-            verdicts, numerators, denominators = verdicts[rows], numerators[rows], denominators[rows]
-        return Screen(self.names[rows], verdicts, numerators, denominators)
+        price = prices.get(asset)
+        column = self.column_of.get(asset)
+        if column is None:
+            return Screen.empty()
+        if price is None or price <= 0:  # no float price: every row exposed to it is evaluated exactly
+            rows = self._exposed_rows(asset)
+            return Screen(self.names[rows], np.full(len(rows), Verdict.EXACT, dtype=np.int8), None)
+        key = _FormKey.of(self, column, prices, factors)
+        forms = self.forms.get(column)
+        if forms is None or forms.key != key or not forms.patch(self, self._dirty_since(forms)):
+            forms = self.forms[column] = _LinearForms.build(self, column, key, prices, factors)
+        return forms.at(price)
+
+    def _dirty_since(self, forms: _LinearForms) -> list[int]:
+        return self.dirty[forms.dirty_seen :]
 
 
 def error_scale(columns: int) -> float:
@@ -332,53 +375,168 @@ def error_scale(columns: int) -> float:
     return SAFETY * (columns + EXTRA_ROUNDINGS) * UNIT_ROUNDOFF
 
 
-class _Sums:
-    """N, D and T (module docstring) of the picked rows, column by column."""
+@dataclass(frozen=True)
+class _FormKey:
+    """What the linear forms of one column were built at: when it differs, they are rebuilt."""
 
-    def __init__(self, numerator: FloatArray, denominator: FloatArray, terms: FloatArray):
-        self.numerator = numerator
-        self.denominator = denominator
-        self.terms = terms
+    column: int
+    columns: int
+    other_prices: tuple[float | None, ...]
+    factors: tuple[float, ...]
+    thresholds: int  # the version of the thresholds the rows hold
 
     @classmethod
-    def of(cls, index: RiskIndex, pick: Any, prices: Mapping[str, float | None], factors: Mapping[str, float]) -> _Sums:
-        size = index.used if isinstance(pick, slice) else len(pick)
-        held, owed, weighted = np.zeros(size), np.zeros(size), np.zeros(size)
-        scratch = np.empty(size)
-        for asset, column in index.column_of.items():
-            price = prices.get(asset)
-            if not price:  # no price: such rows are evaluated exactly; a zero price adds nothing
-                continue
-            _add_product(held, index.held[pick, column], price, scratch)
-            owed_column = index.owed[pick, column]
-            _add_product(owed, owed_column, price, scratch)
-            factor = factors.get(asset, 0.0)
-            if factor:
-                _add_product(weighted, owed_column, price * factor, scratch)
-        equity_part = np.multiply(index.equity_weight[pick], owed)
-        numerator = np.subtract(held, equity_part)
-        terms = np.add(held, equity_part, out=held)
-        denominator = np.multiply(index.liability_weight[pick], owed, out=owed)
-        denominator += np.multiply(index.weighted_weight[pick], weighted, out=weighted)
-        return cls(numerator, denominator, terms)
+    def of(
+        cls, index: RiskIndex, column: int, prices: Mapping[str, float | None], factors: Mapping[str, float]
+    ) -> _FormKey:
+        assets = list(index.column_of)
+        return cls(
+            column,
+            len(assets),
+            tuple(None if i == column else prices.get(asset) for i, asset in enumerate(assets)),
+            tuple(factors.get(asset, 0.0) for asset in assets),
+            index.thresholds_version,
+        )
 
-    def verdicts(
-        self, call: FloatArray, liquidation: FloatArray, in_descent: npt.NDArray[np.int8], scale: float
-    ) -> npt.NDArray[np.int8]:
-        call_part = np.multiply(call, self.denominator)
-        bound = np.add(self.terms, call_part)
-        bound *= scale  # the call threshold's bound, the larger: it serves both
+
+class _LinearForms:
+    """Per row exposed to one column, at the other columns' prices: the call and
+    liquidation slacks and their common bound as r + c x p in the column's price p,
+    and the level's N and D likewise (module docstring: same terms, a few more roundings)."""
+
+    def __init__(self, key: _FormKey, rows: IntArray, terms: dict[str, FloatArray], base: npt.NDArray[np.int8]):
+        self.key = key
+        self.rows = rows
+        self.position = np.full(int(rows[-1]) + 1 if len(rows) else 0, -1, dtype=np.intp)
+        self.position[rows] = np.arange(len(rows))
+        self.terms = terms  # call_rest, call_coefficient, liquidation_..., bound_..., numerator_..., denominator_...
+        self.base = base  # in_descent x 9 + 4; NOT_SCREENABLE; IGNORED
+        self.names: npt.NDArray[np.object_] = np.empty(0, dtype=object)
+        self.dirty_seen = 0
+        self.prices: Mapping[str, float | None] = {}
+        self.factors: Mapping[str, float] = {}
+
+    @classmethod
+    def build(
+        cls,
+        index: RiskIndex,
+        column: int,
+        key: _FormKey,
+        prices: Mapping[str, float | None],
+        factors: Mapping[str, float],
+    ) -> _LinearForms:
+        rows = index._exposed_rows_of(column)
+        terms, base = _linear_terms(index, rows, column, prices, factors)
+        forms = cls(key, rows, terms, base)
+        forms.names = index.names[rows]
+        forms.dirty_seen = len(index.dirty)
+        forms.prices, forms.factors = prices, factors
+        return forms
+
+    def patch(self, index: RiskIndex, dirty: list[int]) -> bool:
+        """The rows changed since, written again; False when one is newly exposed (rebuild)."""
+        if not dirty:
+            return True
+        column = self.key.column
+        rows = np.unique(np.array(dirty, dtype=np.intp))
+        exposed = index.active[rows] & ((index.held[rows, column] != 0) | (index.owed[rows, column] != 0))
+        positions = np.full(len(rows), -1, dtype=np.intp)
+        known_rows = rows < len(self.position)
+        positions[known_rows] = self.position[rows[known_rows]]
+        if (exposed & (positions < 0)).any():
+            return False
+        known = positions >= 0
+        rows, positions = rows[known], positions[known]
+        terms, base = _linear_terms(index, rows, column, self.prices, self.factors)
+        for name, values in terms.items():
+            self.terms[name][positions] = values
+        self.base[positions] = np.where(exposed[known], base, IGNORED)
+        self.names[positions] = index.names[rows]
+        self.dirty_seen = len(index.dirty)
+        return True
+
+    def at(self, price: float) -> Screen:
+        terms = self.terms
+        call = _affine(terms["call_rest"], terms["call_coefficient"], price)
+        liquidation = _affine(terms["liquidation_rest"], terms["liquidation_coefficient"], price)
+        bound = _affine(terms["bound_rest"], terms["bound_coefficient"], price)
         negative_bound = np.negative(bound)
-        code = np.multiply(in_descent, 9, dtype=np.int8)
-        code += 3 * _side(np.subtract(self.numerator, call_part, out=call_part), bound, negative_bound)
-        liquidation_slack = np.multiply(liquidation, self.denominator)
-        np.subtract(self.numerator, liquidation_slack, out=liquidation_slack)
-        code += _side(liquidation_slack, bound, negative_bound)
-        code += 4
+        code = self.base.copy()
+        code += 3 * _side(call, bound, negative_bound)
+        code += _side(liquidation, bound, negative_bound)
         verdicts = VERDICTS[code]
-        verdicts[~(self.denominator > 0)] = Verdict.EXACT  # no level
-        # NaN thresholds (no tier) make every comparison False: the side is 0, the verdict EXACT.
-        return verdicts
+        shown = self.base != IGNORED
+        if not shown.all():
+            return Screen(self.names[shown], verdicts[shown], lambda: self._level_terms(price, shown))
+        return Screen(self.names, verdicts, lambda: self._level_terms(price, shown))
+
+    def _level_terms(self, price: float, shown: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+        terms = self.terms
+        numerator = _affine(terms["numerator_rest"], terms["numerator_coefficient"], price)
+        denominator = _affine(terms["denominator_rest"], terms["denominator_coefficient"], price)
+        return numerator[shown], denominator[shown]
+
+
+def _affine(rest: FloatArray, coefficient: FloatArray, price: float) -> FloatArray:
+    result = np.multiply(coefficient, price)
+    result += rest
+    return result
+
+
+def _linear_terms(
+    index: RiskIndex,
+    rows: IntArray,
+    column: int,
+    prices: Mapping[str, float | None],
+    factors: Mapping[str, float],
+) -> tuple[dict[str, FloatArray], npt.NDArray[np.int8]]:
+    """The forms' terms and base codes of `rows`, for the price of `column`."""
+    size = len(rows)
+    held_rest, owed_rest, weighted_rest = np.zeros(size), np.zeros(size), np.zeros(size)
+    unpriced = np.zeros(size, dtype=bool)
+    scratch = np.empty(size)
+    for asset, other in index.column_of.items():
+        if other == column:
+            continue
+        held, owed = index.held[rows, other], index.owed[rows, other]
+        price = prices.get(asset)
+        if price is None:
+            unpriced |= (held != 0) | (owed != 0)
+            continue
+        _add_product(held_rest, held, price, scratch)
+        _add_product(owed_rest, owed, price, scratch)
+        factor = factors.get(asset, 0.0)
+        if factor:
+            _add_product(weighted_rest, owed, price * factor, scratch)
+    held, owed = index.held[rows, column], index.owed[rows, column]
+    moved_factor = factors.get(next(a for a, c in index.column_of.items() if c == column), 0.0)
+    equity, liabilities, weighted = index.equity_weight[rows], index.liability_weight[rows], index.weighted_weight[rows]
+    call, liquidation = index.call[rows], index.liquidation[rows]
+    scale = error_scale(len(index.column_of))
+    # N = N_rest + n p, D = D_rest + d p, T = T_rest + t p (module docstring), p the column's price.
+    numerator_rest = held_rest - equity * owed_rest
+    numerator_coefficient = held - equity * owed
+    denominator_rest = liabilities * owed_rest + weighted * weighted_rest
+    denominator_coefficient = liabilities * owed + weighted * (owed * moved_factor)
+    terms_rest = held_rest + equity * owed_rest
+    terms_coefficient = held + equity * owed
+    terms = {
+        "call_rest": numerator_rest - call * denominator_rest,
+        "call_coefficient": numerator_coefficient - call * denominator_coefficient,
+        "liquidation_rest": numerator_rest - liquidation * denominator_rest,
+        "liquidation_coefficient": numerator_coefficient - liquidation * denominator_coefficient,
+        "bound_rest": scale * (terms_rest + call * denominator_rest),
+        "bound_coefficient": scale * (terms_coefficient + call * denominator_coefficient),
+        "numerator_rest": numerator_rest,
+        "numerator_coefficient": numerator_coefficient,
+        "denominator_rest": denominator_rest,
+        "denominator_coefficient": denominator_coefficient,
+    }
+    # With a positive price, D > 0 iff either part is (both are sums of nonnegative terms).
+    has_level = (denominator_rest > 0) | (denominator_coefficient > 0)
+    base = np.where(unpriced | ~has_level, NOT_SCREENABLE, index.in_descent[rows] * 9 + 4).astype(np.int8)
+    # NaN thresholds (no tier) make every comparison False: both sides 0, the verdict EXACT.
+    return terms, base
 
 
 def _add_product(total: FloatArray, column: FloatArray, factor: float, scratch: FloatArray) -> None:

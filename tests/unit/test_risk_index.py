@@ -145,6 +145,39 @@ def test_the_worst_accounts_come_first() -> None:
     assert decisions.worst_first() == ["b", "c", "a"]  # ML 1.15, 1.02, 1.12 (and the 40000 USDC held); d is quiet
 
 
+def test_the_linear_forms_follow_the_accounts_between_marks() -> None:
+    """A mark's slacks are kept as linear forms in the BTC price: rows written since are
+    patched, a row newly exposed to BTC rebuilds them; decisions stay exact throughout."""
+    accounts = {
+        account.name: account
+        for account in (
+            _account(f"L{number}", "cross_classic", 5, Decimal(held), Decimal(40000))
+            for number, held in enumerate(["0.3", "0.04", "0.24", "3"])
+        )
+    }
+    risk = _index(list(accounts.values()))
+
+    def decided_as_exactly(price: str) -> None:
+        prices = _prices(BTC=Decimal(price))
+        decisions = risk.decide("BTC", prices, accounts.__getitem__)
+        assert decisions.actions() == _exact(list(accounts.values()), prices)
+
+    decided_as_exactly("20000")
+    forms = risk.index.forms[risk.index.column_of["BTC"]]
+    accounts["L0"].deposit("BTC", Decimal(1), AT, {})
+    risk.note_account(accounts["L0"])
+    decided_as_exactly("19000")
+    assert risk.index.forms[risk.index.column_of["BTC"]] is forms  # patched, not rebuilt
+    accounts["L1"].repay("USDC", Decimal(40000), AT, {})  # no debt left: its row is freed
+    risk.note_account(accounts["L1"])
+    decided_as_exactly("18000")
+    newcomer = _account("N", "cross_classic", 5, Decimal("0.1"), Decimal(40000))  # takes L1's row
+    accounts["N"] = newcomer
+    risk.note_account(newcomer)
+    decided_as_exactly("17000")
+    assert "N" in risk.decide("BTC", _prices(BTC=Decimal(17000)), accounts.__getitem__).actions()
+
+
 # --- the index itself -------------------------------------------------------------------------
 
 
