@@ -119,10 +119,16 @@ class MarkDecisions:
         by_float = int(np.count_nonzero(self.screen.verdicts == _VERDICT_OF[action]))
         return by_float + sum(1 for found in self.exact_actions.values() if found == action)
 
-    def names_of(self, action: MarginAction) -> list[Any]:
-        """The accounts the mark calls `action` for (the float's as an array, then the exact ones)."""
+    def found(self, action: MarginAction) -> tuple[Any, list[str]]:
+        """The accounts the mark calls `action` for: those the float decided, as positions in
+        `screen.names`, and those decided exactly, by name."""
         exact = [name for name, found in self.exact_actions.items() if found == action]
-        return [self.screen.named(_VERDICT_OF[action]), exact]
+        return np.flatnonzero(self.screen.verdicts == _VERDICT_OF[action]), exact
+
+    def names_of(self, action: MarginAction) -> list[str]:
+        """The accounts the mark calls `action` for, by name."""
+        positions, exact = self.found(action)
+        return [str(name) for name in self.screen.names[positions]] + exact
 
     def actions(self) -> dict[str, MarginAction]:
         """Each account whose margin state the mark changes, with what it calls for."""
