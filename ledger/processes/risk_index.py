@@ -492,13 +492,15 @@ def _linear_terms(
 ) -> tuple[dict[str, FloatArray], npt.NDArray[np.int8]]:
     """The forms' terms and base codes of `rows`, for the price of `column`."""
     size = len(rows)
+    # Every row in use (a crash in a common asset): slices, not gathers.
+    pick: Any = slice(0, size) if size == index.used else rows
     held_rest, owed_rest, weighted_rest = np.zeros(size), np.zeros(size), np.zeros(size)
     unpriced = np.zeros(size, dtype=bool)
     scratch = np.empty(size)
     for asset, other in index.column_of.items():
         if other == column:
             continue
-        held, owed = index.held[rows, other], index.owed[rows, other]
+        held, owed = index.held[pick, other], index.owed[pick, other]
         price = prices.get(asset)
         if price is None:
             unpriced |= (held != 0) | (owed != 0)
@@ -508,10 +510,10 @@ def _linear_terms(
         factor = factors.get(asset, 0.0)
         if factor:
             _add_product(weighted_rest, owed, price * factor, scratch)
-    held, owed = index.held[rows, column], index.owed[rows, column]
+    held, owed = index.held[pick, column], index.owed[pick, column]
     moved_factor = factors.get(next(a for a, c in index.column_of.items() if c == column), 0.0)
-    equity, liabilities, weighted = index.equity_weight[rows], index.liability_weight[rows], index.weighted_weight[rows]
-    call, liquidation = index.call[rows], index.liquidation[rows]
+    equity, liabilities, weighted = index.equity_weight[pick], index.liability_weight[pick], index.weighted_weight[pick]
+    call, liquidation = index.call[pick], index.liquidation[pick]
     scale = error_scale(len(index.column_of))
     # N = N_rest + n p, D = D_rest + d p, T = T_rest + t p (module docstring), p the column's price.
     numerator_rest = held_rest - equity * owed_rest
@@ -534,7 +536,7 @@ def _linear_terms(
     }
     # With a positive price, D > 0 iff either part is (both are sums of nonnegative terms).
     has_level = (denominator_rest > 0) | (denominator_coefficient > 0)
-    base = np.where(unpriced | ~has_level, NOT_SCREENABLE, index.in_descent[rows] * 9 + 4).astype(np.int8)
+    base = np.where(unpriced | ~has_level, NOT_SCREENABLE, index.in_descent[pick] * 9 + 4).astype(np.int8)
     # NaN thresholds (no tier) make every comparison False: both sides 0, the verdict EXACT.
     return terms, base
 
