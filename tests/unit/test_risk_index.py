@@ -6,6 +6,7 @@ Accounts are built in memory through the domain's aggregates, as the benchmark d
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -252,3 +253,61 @@ def test_the_index_loaded_from_the_store_equals_the_one_followed_through_the_eve
     assert live_rows, "the random walk leaves debtors"
     assert live_rows == rebuilt.indexes[MarginRisk].index.rows()
     app.close()
+
+
+@st.composite
+def _storms(draw: st.DrawFn) -> tuple[list[Account], list[tuple[str, str, Decimal]]]:
+    """Accounts holding BTC and ETH against USDC, and a sequence of marks of either asset
+    and deposits between them: the linear forms are built, patched and rebuilt."""
+    accounts = []
+    for number in range(draw(st.integers(2, 5))):
+        mode, leverage = draw(st.sampled_from(MODES))
+        account = Account(account=f"S{number}", mode=mode, leverage=leverage, pair=None, at=AT, cause={})
+        account.deposit("BTC", Decimal(draw(st.integers(1, 300))) / 100, AT, {})
+        account.deposit("ETH", Decimal(draw(st.integers(0, 30))), AT, {})
+        account.borrow("USDC", Decimal(draw(st.integers(1000, 60000))), _prices(BTC=Decimal(10**6)), PARAMETERS, AT, {})
+        account.collect_events()
+        accounts.append(account)
+    steps = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["BTC", "ETH", "deposit"]),
+                st.sampled_from([f"S{number}" for number in range(len(accounts))]),
+                st.integers(1, 60000).map(Decimal),
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    return accounts, steps
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_storms())
+def test_marks_of_several_assets_with_deposits_between_decide_as_exactly(
+    storm: tuple[list[Account], list[tuple[str, str, Decimal]]],
+) -> None:
+    accounts, steps = storm
+    by_name = {account.name: account for account in accounts}
+    risk = _index(accounts)
+    marks = dict(OPENING)
+    for what, name, amount in steps:
+        if what == "deposit":
+            by_name[name].deposit("USDC", amount, AT, {})
+            risk.note_account(by_name[name])
+            continue
+        marks[what] = amount if what == "BTC" else amount / 10
+        prices = _prices(**marks)
+        decisions = risk.decide(what, prices, by_name.__getitem__)
+        exposed = [account for account in accounts if account.balance(what) or account.owed(what)]
+        assert decisions.actions() == _exact(exposed, prices)
+        for name, action in decisions.actions().items():  # as the evaluations would leave them
+            _apply(by_name[name], action)
+            risk.note_account(by_name[name])
+
+
+def _apply(account: Account, action: MarginAction) -> None:
+    if action == MarginAction.LIQUIDATE:
+        account.liquidation_id = uuid.uuid4()  # locked: no mark changes it any more
+    else:
+        account.status = AccountStatus.MARGIN_CALL if action == MarginAction.MARGIN_CALL else AccountStatus.NORMAL
