@@ -1,6 +1,7 @@
-"""The mark index re-evaluates only accounts whose quiet band a mark leaves. It must
-change nothing: the same inputs give the same events as evaluating every account on
-every mark."""
+"""The risk index evaluates exactly only the accounts within its error bound. It must
+change nothing: the same inputs give the same events as evaluating every account
+exactly on every mark. (The quiet bands of the domain, tested here too, no longer
+serve the drivers.)"""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from ledger.bootstrap import open_ledger
+from ledger.domain.margin.account import Account
 from ledger.domain.margin.rules import margin_position, quiet_price_bands
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 from ledger.log import stored_events
 from ledger.processes.inline import run_inputs
-from ledger.processes.margin.assessment import MarkWatch
+from ledger.processes.margin.assessment import margin_decision
+from ledger.processes.margin.indexes import MarginRisk
 from ledger.runs import validate
 from ledger.unit_of_work import UnitOfWork
 from projections.report import build_report
@@ -59,9 +62,14 @@ def test_a_mark_quoted_in_another_asset_gives_no_band() -> None:
     assert quiet_price_bands(position, balances, owed, prices, TIER_5X, in_margin_call=False) is None
 
 
-def _every_account(_watch: MarkWatch, _mark: object, uow: UnitOfWork) -> list[str]:
-    """The reference: no index, every account evaluated on every mark."""
-    return sorted(uow.app.account_names())
+def _every_account(_index: MarginRisk, _mark: object, uow: UnitOfWork) -> list[str]:
+    """The reference: no index, every account evaluated exactly on every mark."""
+    prices = uow.prices()
+    return sorted(
+        name
+        for name in uow.app.account_names()
+        if isinstance(account := uow.account(name), Account) and margin_decision(account, prices) is not None
+    )
 
 
 def _random_scenario(seed: int) -> str:
@@ -132,7 +140,7 @@ def test_the_index_gives_the_events_of_evaluating_everyone(
 ) -> None:
     text = _random_scenario(seed)
     indexed = _run(tmp_path / "indexed.db", text)
-    monkeypatch.setattr(MarkWatch, "accounts_a_mark_may_change", _every_account)
+    monkeypatch.setattr(MarginRisk, "accounts_a_mark_may_change", _every_account)
     reference = _run(tmp_path / "reference.db", text)
     assert indexed == reference
     assert indexed[0]["liquidations"], "the random walk should liquidate someone"

@@ -14,7 +14,7 @@ from ledger.domain.market import AssetMarket
 from ledger.processes.indexes import ServiceIndex
 from ledger.processes.inline import run_inputs
 from ledger.processes.margin.evaluation import EVALUATION_EVENTS
-from ledger.processes.margin.indexes import MarginExposure, OpenDebts
+from ledger.processes.margin.indexes import MarginRisk, OpenDebts
 from ledger.processes.margin.step import MarginStep
 from ledger.runs import validate
 from tests.unit.test_mark_watch import _random_scenario
@@ -90,8 +90,8 @@ def test_a_mark_fans_out_to_debtors_holding_or_owing_the_asset_only(tmp_path: Pa
     observed = ServiceIndex()
     for notification in app.recorder.select_notifications(start=1, limit=10_000):
         observed.observe(app.mapper.to_domain_event(notification))
-    assert observed.indexes[MarginExposure].exposed_to == loaded.indexes[MarginExposure].exposed_to
+    assert observed.indexes[MarginRisk].index.rows() == loaded.indexes[MarginRisk].index.rows()
     assert observed.indexes[OpenDebts].debtors == loaded.indexes[OpenDebts].debtors
-    expected = {"accounts": 5, "open_takeovers": 0, "futures_wallets_with_positions": 0}
+    expected = {"accounts": 5, "open_takeovers": 0, "margin_risk_rows": 3, "futures_wallets_with_positions": 0}
     assert observed.figures() == loaded.figures() == expected
     app.close()

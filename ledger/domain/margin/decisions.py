@@ -22,6 +22,7 @@ from ledger.domain.margin.rules import MarginPosition
 from ledger.domain.money import ZERO, exact_product, round_down
 from ledger.domain.parameters import MarginTier, RiskParameters
 from ledger.domain.prices import PriceBook
+from ledger.domain.product import AccountMode
 
 # --- margin evaluation -----------------------------------------------------------------
 
@@ -52,6 +53,38 @@ def evaluation_may_record(account: Account) -> bool:
     """Whether a margin evaluation could record anything for the account as it stands:
     only one whose margin state may change, and that no liquidation has locked."""
     return not account.is_locked and margin_state_may_change(account)
+
+
+def event_cannot_change_margin_decision(event: Account.Event, account: Account, tier: MarginTier | None) -> bool:
+    """Whether `event`, as it left the normal `account`, cannot change what its margin
+    evaluation decides, so that no evaluation needs to follow it. The drivers evaluate
+    after every event and mark that may change a decision, so before `event` a normal
+    account was above its margin-call level (or had no level to assess). Every slack
+    (numerator - threshold x denominator of the level) is then kept or raised:
+
+    - a deposit or a transfer in raises the asset value and nothing else;
+    - a repay (not a liquidation's) of value v lowers asset value and liabilities by v:
+      classic (A - v) - t(L - v) = (A - tL) + v(t - 1), not lowered while t >= 1 (the
+      tier is needed to know); cross_pro keeps net equity and lowers sum(L x mmr).
+
+    An account in margin call is evaluated whatever the event: it may end its descent."""
+    if account.status != AccountStatus.NORMAL:
+        return False
+    if isinstance(event, (Account.Deposited, Account.TransferredIn)):
+        return True
+    if isinstance(event, Account.Repaid) and event.liquidation_id is None:
+        return repay_cannot_lower_level(account.mode, tier)
+    return False
+
+
+def repay_cannot_lower_level(mode: str, tier: MarginTier | None) -> bool:
+    """A repay leaves net equity as it was and lowers the liabilities: it raises a Pro
+    level whatever the thresholds, a classic one only where the thresholds are 1 or more
+    (margin call >= liquidation is a rule of the parameters, so a normal account kept
+    above the margin-call level is kept above the liquidation level)."""
+    if mode == AccountMode.CROSS_PRO:
+        return True
+    return tier is not None and tier.margin_call >= 1
 
 
 def has_margin_level(account: Account, parameters: RiskParameters) -> bool:

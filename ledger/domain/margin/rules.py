@@ -66,6 +66,15 @@ class MarginPosition:
         return self.is_at_or_below(tier.liquidation)
 
 
+def level_weights(mode: str) -> tuple[int, int, int]:
+    """The level's terms as weights of (asset value A, liability value L, weighted
+    liabilities W = sum(L x mmr)): numerator A - e.L, denominator l.L + w.W, as
+    (e, l, w): classic (0, 1, 0), A / L; Pro (1, 0, 1), (A - L) / W (`level_terms`)."""
+    if mode == AccountMode.CROSS_PRO:
+        return 1, 0, 1
+    return 0, 1, 0
+
+
 def margin_position(
     mode: str,
     balances: Mapping[str, Decimal],

@@ -3,8 +3,9 @@ auto top-up if enabled; recovery; or the trigger of a liquidation), and which ev
 call for it: the account's own events, the marks that may change it, a new rule set.
 
 The decision is the domain's (`ledger.domain.margin.decisions`); this module loads,
-asks (`ledger.processes.margin.assessment`, whose assessments tell the inline
-driver's `MarkWatch` which marks could change their answer), and records.
+asks (`ledger.processes.margin.assessment`; which accounts a mark changes, the risk
+index `MarginRisk`), and records. An account event that cannot change a decision
+(`event_cannot_change_margin_decision`) calls for no evaluation, in both drivers.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.margin.account import Account
-from ledger.domain.margin.decisions import MarginAction, evaluated_at, evaluation_may_record, recovered_by_top_up
+from ledger.domain.margin.decisions import (
+    MarginAction,
+    evaluated_at,
+    evaluation_may_record,
+    event_cannot_change_margin_decision,
+    has_margin_level,
+    recovered_by_top_up,
+)
 from ledger.domain.margin.rules import MarginPosition, reported_level
 from ledger.domain.market import AssetMarket, ParameterSet
 from ledger.domain.parameters import MarginTier
-from ledger.processes.margin.assessment import MarkWatch, assess_margin, watch_of
-from ledger.processes.margin.indexes import MarkFanOut, OpenDebts
+from ledger.processes.margin.assessment import assess_margin
+from ledger.processes.margin.indexes import MarginRisk, MarkFanOut, OpenDebts
 from ledger.processes.margin.liquidation import start_liquidation
 from ledger.processes.margin.step import MarginStep
 from ledger.processes.margin.top_up import auto_topup
@@ -48,7 +56,7 @@ def evaluate_margin_step(
     steps: ProcessSteps, uow: UnitOfWork, reaction: Reaction, event: Any, cause: dict[str, Any]
 ) -> None:
     """Margin call, recovery or the trigger of a liquidation, as each account's level requires."""
-    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause, watch_of(steps))
+    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause)
 
 
 @step(MarginStep.AUTO_TOP_UP, subject=Subject.ACCOUNT, one_at_a_time=True)
@@ -56,14 +64,12 @@ def auto_top_up_step(
     steps: ProcessSteps, uow: UnitOfWork, reaction: Reaction, event: Any, cause: dict[str, Any]
 ) -> None:
     """The margin evaluation of an account with auto top-up: transfers from its source first."""
-    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause, watch_of(steps))
+    evaluate_margin(uow, uow.account(reaction.subject), event.at, cause)
 
 
-def evaluate_margin(
-    uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any], watch: MarkWatch | None
-) -> None:
+def evaluate_margin(uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any]) -> None:
     """Margin call, auto top-up, recovery or liquidation, as the level requires."""
-    assessment = assess_margin(uow, account, watch)
+    assessment = assess_margin(uow, account, None)
     if assessment is None:
         return
     tier, prices, position = assessment.tier, assessment.prices, assessment.position
@@ -109,20 +115,38 @@ def evaluations(names: Iterable[str], situation: Situation) -> list[Reaction]:
     return [Reaction(margin_step(found), found.name) for found in accounts if evaluation_may_record(found)]
 
 
+def _tier_of(account: Account, uow: UnitOfWork | None) -> MarginTier | None:
+    """The account's tier where the driver knows the parameters (inline); none in the dispatcher."""
+    if uow is None:
+        return None
+    parameters = uow.parameters()
+    if not has_margin_level(account, parameters):
+        return None
+    assert account.leverage is not None
+    return parameters.margin_tier(account.mode, account.leverage)
+
+
+def _event_may_change_decision(event: Account.Event, account: Account, uow: UnitOfWork | None) -> bool:
+    return not event_cannot_change_margin_decision(event, account, _tier_of(account, uow))
+
+
 def _account_may_record(event: Account.Event, driver: ProcessSteps, uow: UnitOfWork) -> bool:
-    return assess_margin(uow, uow.account(event.account), watch_of(driver)) is not None
+    account = uow.account(event.account)
+    if not _event_may_change_decision(event, account, uow):
+        return False
+    return assess_margin(uow, account, None) is not None
 
 
 def _mark_may_record(event: AssetMarket.MarkRecorded, driver: ProcessSteps, uow: UnitOfWork) -> bool:
-    watch = driver.indexes[MarkWatch]
-    return any(
-        assess_margin(uow, uow.account(name), watch) is not None
-        for name in watch.accounts_a_mark_may_change(event, uow)
-    )
+    """Inline, the risk index decides the mark exactly: whom it names, it changes."""
+    risk: MarginRisk = driver.indexes[MarginRisk]
+    return bool(risk.accounts_a_mark_may_change(event, uow))
 
 
 @reacts(Account.Event, inline_check=_account_may_record)
 def _account_changed(event: Account.Event, situation: Situation) -> list[Reaction]:
+    if not _event_may_change_decision(event, situation.account(event.account), situation.uow):
+        return []
     return evaluations([event.account], situation)
 
 

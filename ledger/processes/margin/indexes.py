@@ -1,27 +1,35 @@
 """Spot margin's indexes for the drivers (`ledger.processes.indexes`): who owes anything
 and which takeovers are open (`OpenDebts`, kept by both drivers: whom an hour's interest
 and a new rule set concern, and whom offered liquidity may serve), and which accounts a
-mark may change (`MarkFanOut`): the dispatcher's `MarginExposure` here, `ledger run`'s
-`MarkWatch` with the assessments that fill it (`ledger.processes.margin.assessment`).
+mark may change (`MarkFanOut`: `MarginRisk`, kept by both drivers).
 
-`MarginExposure`: a mark fans out to the margin accounts that hold or owe the asset
-and whose margin state marks can change (the domain's `assets_whose_marks_may_change`).
+`MarginRisk`: the numeric risk index of the margin accounts whose state marks can
+change (`ledger.processes.risk_index`), kept by both drivers: inline it decides a mark
+by float where the error bound allows and exactly elsewhere; in the dispatcher it names
+the accounts holding or owing the marked asset.
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
 
 from ledger.dispatch import singledispatchmethod
-from ledger.domain.margin.account import Account
-from ledger.domain.margin.decisions import assets_whose_marks_may_change
+from ledger.domain.margin.account import Account, AccountStatus
+from ledger.domain.margin.decisions import MarginAction, evaluation_may_record
 from ledger.domain.margin.liquidation import Liquidation
+from ledger.domain.margin.rules import level_weights
 from ledger.domain.market import AssetMarket
+from ledger.domain.parameters import RiskParameters
+from ledger.domain.prices import PriceBook
 from ledger.processes.indexes import Driver, DriverIndex, follows_accounts, kept_by
+from ledger.processes.margin.assessment import margin_decision
+from ledger.processes.risk_index import LevelWeights, RiskIndex, Screen, Verdict
 from ledger.unit_of_work import UnitOfWork
 
 follows_accounts(Account.Event)
@@ -82,13 +90,75 @@ class MarkFanOut(DriverIndex, ABC):
         """`uow`: inline, the unit of work holding the store's state; none in the dispatcher."""
 
 
-@kept_by(Driver.SERVICE)
-class MarginExposure(MarkFanOut):
-    """The margin accounts whose margin state a mark of each asset may change."""
+_ACTION_OF = {
+    Verdict.MARGIN_CALL: MarginAction.MARGIN_CALL,
+    Verdict.LIQUIDATE: MarginAction.LIQUIDATE,
+    Verdict.RECOVER: MarginAction.RECOVER,
+}
+_VERDICT_OF = {action: verdict for verdict, action in _ACTION_OF.items()}
+
+
+@dataclass(frozen=True)
+class MarkDecisions:
+    """What a mark changes: the screen's verdicts, and the exact decisions within its bound."""
+
+    screen: Screen
+    exact_names: list[str]  # evaluated exactly
+    exact_actions: dict[str, MarginAction]  # of which those the mark changes
+
+    @property
+    def screened(self) -> int:
+        """The accounts holding or owing the marked asset."""
+        return len(self.screen.names)
+
+    @property
+    def evaluated_exactly(self) -> int:
+        return len(self.exact_names)
+
+    def count(self, action: MarginAction) -> int:
+        by_float = int(np.count_nonzero(self.screen.verdicts == _VERDICT_OF[action]))
+        return by_float + sum(1 for found in self.exact_actions.values() if found == action)
+
+    def found(self, action: MarginAction) -> tuple[Any, list[str]]:
+        """The accounts the mark calls `action` for: those the float decided, as positions in
+        `screen.names`, and those decided exactly, by name."""
+        exact = [name for name, found in self.exact_actions.items() if found == action]
+        return np.flatnonzero(self.screen.verdicts == _VERDICT_OF[action]), exact
+
+    def names_of(self, action: MarginAction) -> list[str]:
+        """The accounts the mark calls `action` for, by name."""
+        positions, exact = self.found(action)
+        return [str(name) for name in self.screen.names[positions]] + exact
+
+    def actions(self) -> dict[str, MarginAction]:
+        """Each account whose margin state the mark changes, with what it calls for."""
+        actions = {str(name): action for verdict, action in _ACTION_OF.items() for name in self.screen.named(verdict)}
+        actions.update(self.exact_actions)
+        return actions
+
+    def worst_first(self) -> list[str]:
+        """The accounts of `actions`, lowest level first: whom a storm liquidates first."""
+        chosen = self.screen.verdicts > Verdict.NOTHING
+        for position in np.flatnonzero(self.screen.verdicts == Verdict.EXACT):
+            chosen[position] = self.screen.names[position] in self.exact_actions
+        return self.screen.worst_first(chosen)
+
+
+@kept_by(Driver.INLINE, Driver.SERVICE)
+class MarginRisk(MarkFanOut):
+    """Every margin account whose state a mark may change, as a row of the numeric risk
+    index (`ledger.processes.risk_index`), fed from each account as its events leave it.
+
+    Inline (`ledger run`), a mark is decided with the store's marks and rules: by float
+    where the error bound allows, exactly (`margin_decision`) elsewhere; the accounts it
+    changes are routed in name order (the order their events are recorded in, as
+    before). The dispatcher knows no marks or rules of its own: it routes every account
+    holding or owing the marked asset, and its workers decide exactly."""
 
     def __init__(self) -> None:
-        self.exposed_to: dict[str, set[str]] = defaultdict(set)
-        self.assets_of: dict[str, set[str]] = {}
+        self.index = RiskIndex()
+        self._version = 0  # of the rows: a mark decided again on rows unchanged is looked up
+        self._decided: tuple[Any, MarkDecisions] | None = None
 
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
         for account in margin_accounts(accounts):
@@ -103,14 +173,74 @@ class MarginExposure(MarkFanOut):
         self.note_account(account(event.account))
 
     def note_account(self, account: Account) -> None:
-        name = account.name
-        for asset in self.assets_of.pop(name, set()):
-            self.exposed_to[asset].discard(name)
-        assets = assets_whose_marks_may_change(account)
-        if assets:
-            self.assets_of[name] = assets
-            for asset in assets:
-                self.exposed_to[asset].add(name)
+        """The account's row as it stands: O(its assets)."""
+        self._version += 1
+        if not evaluation_may_record(account) or account.leverage is None:
+            self.index.remove(account.name)
+            return
+        self.index.put(
+            account.name,
+            account.balances,
+            account.liabilities(),
+            LevelWeights(*level_weights(account.mode)),
+            (account.mode, account.leverage),
+            in_descent=account.status == AccountStatus.MARGIN_CALL,
+        )
 
-    def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, _uow: UnitOfWork | None) -> Iterable[str]:
-        return self.exposed_to.get(mark.asset, ())
+    def figures(self) -> dict[str, int]:
+        return {"margin_risk_rows": len(self.index)}
+
+    def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:
+        if uow is None:  # the dispatcher: every account exposed to the asset, decided by the workers
+            return self.index.exposed_to(mark.asset)
+        key = (mark.originator_id, mark.originator_version, self._version)
+        if self._decided is None or self._decided[0] != key:
+            self._decided = key, self.decide(mark.asset, uow.prices(), uow.account)
+        return sorted(self._decided[1].actions())
+
+    def screen_inputs(
+        self, prices: PriceBook
+    ) -> tuple[dict[str, float | None], dict[str, float], dict[Hashable, tuple[float, float] | None]]:
+        """Per asset column its float price (None: the exact rules must value it) and token
+        MMR; per (mode, leverage) group its thresholds (None: no tier)."""
+        parameters = prices.parameters
+        assets = self.index.column_of
+        return (
+            {name: _screen_price(name, prices) for name in assets},
+            {name: float(parameters.asset(name).pro_mmr) for name in assets if parameters.knows_asset(name)},
+            {group: _thresholds(group, parameters) for group in self.index.groups},
+        )
+
+    def decide(self, asset: str, prices: PriceBook, account: Callable[[str], Account]) -> MarkDecisions:
+        """What a mark of `asset`, now in `prices`, changes: screened by float, and the
+        accounts within the error bound evaluated exactly by the domain's rules."""
+        screen = self.index.screen(asset, *self.screen_inputs(prices))
+        exact_names = [str(name) for name in screen.named(Verdict.EXACT)]
+        exact_actions: dict[str, MarginAction] = {}
+        for name in exact_names:
+            decision = margin_decision(account(name), prices)
+            if decision is not None:
+                exact_actions[name] = decision.action
+        return MarkDecisions(screen, exact_names, exact_actions)
+
+
+def _screen_price(asset: str, prices: PriceBook) -> float | None:
+    """The asset's value of one in the valuation asset, where its own mark (or none, for
+    a stablecoin or the valuation asset) gives it; None where the exact rules must value it."""
+    parameters = prices.parameters
+    if asset == parameters.valuation_asset:
+        return 1.0
+    if not parameters.knows_asset(asset):
+        return None
+    mark = prices.marks.get(asset)
+    if mark is None:
+        return 1.0 if parameters.asset(asset).stable else None
+    return float(mark.price) if mark.quote == parameters.valuation_asset else None
+
+
+def _thresholds(group: Hashable, parameters: RiskParameters) -> tuple[float, float] | None:
+    mode, leverage = cast(tuple[str, int], group)
+    if not parameters.has_tier(mode, leverage):
+        return None
+    tier = parameters.margin_tier(mode, leverage)
+    return float(tier.margin_call), float(tier.liquidation)
