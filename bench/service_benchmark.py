@@ -56,7 +56,7 @@ from tests.workers.mass_liquidation import mass_liquidation_lines  # noqa: E402
 from workers.settings import ServiceSettings  # noqa: E402
 
 ADMIN = os.environ.get("LEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-DATABASE = "ledger_service_bench"
+DATABASE = os.environ.get("LEDGER_BENCH_DATABASE", "ledger_service_bench")
 OUT = ROOT / "bench" / "out"
 
 
