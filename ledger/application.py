@@ -7,7 +7,7 @@ the one write path (`ledger.write_path`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,6 @@ from ledger.domain.market import (
     ACCOUNTS_LOG_ID,
     CLOCK_ID,
     INPUTS_LOG_ID,
-    LIQUIDATIONS_LOG_ID,
     PARAMETERS_ID,
     REJECTIONS_LOG_ID,
     AccountLogged,
@@ -32,7 +31,6 @@ from ledger.domain.market import (
     Clock,
     InputRejected,
     InputsRecorded,
-    LiquidationLogged,
     ParameterSet,
     ScenarioFile,
     scenario_file_id,
@@ -46,7 +44,21 @@ from ledger.inputs import (
     fingerprint,
     recorded_time,
 )
+from ledger.stream_reads import read_aggregates
 from ledger.transcodings import FractionAsStr
+
+# Each product's account starts its liquidations one after another; the liquidation's
+# class derives its id from the account's name and that sequence number (`create_id`).
+LIQUIDATION_CLASS_OF: dict[type, Any] = {Account: Liquidation, FuturesAccount: FuturesLiquidation}
+
+
+def liquidations_of(account: Any) -> list[uuid.UUID]:
+    """The ids of the liquidations `account` started, in the order it started them."""
+    liquidation_class = LIQUIDATION_CLASS_OF[type(account)]
+    return [
+        liquidation_class.create_id(account=account.name, sequence=sequence)
+        for sequence in range(1, account.liquidations_started + 1)
+    ]
 
 
 class Ledger(Application):
@@ -71,7 +83,6 @@ class Ledger(Application):
         register_moved_topics()
         super().__init__(env)
         self.accounts_log = EventSourcedLog(self.events, ACCOUNTS_LOG_ID, AccountLogged)
-        self.liquidations_log = EventSourcedLog(self.events, LIQUIDATIONS_LOG_ID, LiquidationLogged)
         self.rejections_log = EventSourcedLog(self.events, REJECTIONS_LOG_ID, InputRejected)
         self.inputs_log = EventSourcedLog(self.events, INPUTS_LOG_ID, InputsRecorded)
         self._next_log_versions: dict[uuid.UUID, int] = {}
@@ -90,8 +101,15 @@ class Ledger(Application):
     def account_names(self) -> list[str]:
         return [logged.account for logged in self.accounts_log.get()]
 
-    def liquidation_ids(self) -> list[uuid.UUID]:
-        return [logged.liquidation_id for logged in self.liquidations_log.get()]
+    def liquidation_ids(self, accounts: Iterable[Any] | None = None) -> list[uuid.UUID]:
+        """Every liquidation's id, account by account in the order they were opened, each
+        account's in the order it started them: a liquidation's id derives from its account
+        and its sequence (`liquidations_of`), so no stream that every liquidation appends to
+        lists them. `accounts`: every account, when the caller holds them already."""
+        if accounts is None:
+            found = read_aggregates(self, (logged.account_id for logged in self.accounts_log.get()))
+            accounts = found.values()
+        return [liquidation_id for account in accounts for liquidation_id in liquidations_of(account)]
 
     def rejections(self) -> list[InputRejected]:
         return list(self.rejections_log.get())

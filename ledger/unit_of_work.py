@@ -13,7 +13,7 @@ forget what it cached: those aggregates hold events that were never stored.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from ledger.domain.prices import Mark, PriceBook
 from ledger.idempotency import LineAlreadyApplied
 from ledger.inputs import LedgerInput
 from ledger.recorders import MORE_TRACKING
+from ledger.stream_reads import read_aggregates
 
 SYSTEM_CAUSE = {"kind": "system"}
 
@@ -84,6 +85,17 @@ class UnitOfWork:
         # Only what was handed out can have changed: checkpoints look at these alone.
         self.touched[aggregate_id] = aggregate
         return aggregate
+
+    def preload(self, aggregate_ids: Iterable[uuid.UUID]) -> None:
+        """Reads the aggregates of `aggregate_ids` not held yet in one go (`ledger.stream_reads`),
+        so that `find` then hands them out without a query each; those that do not exist are
+        noted missing, as `find` would note them."""
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in self.aggregates and i not in self.missing]
+        if not wanted:
+            return
+        found = read_aggregates(self.app, wanted)
+        self.aggregates.update(found)
+        self.missing.update(i for i in wanted if i not in found)
 
     def get(self, aggregate_id: uuid.UUID) -> Any:
         aggregate = self.find(aggregate_id)

@@ -33,7 +33,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from ledger.application import Ledger
 from ledger.log import GapWatch, read_committed
 from ledger.processes.indexes import ServiceIndex
-from ledger.processes.routing import Reaction, is_barrier, reaction_tracking_name
+from ledger.processes.routing import Reaction, is_barrier, next_steps, reaction_tracking_name
 from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position
 from ledger.processes.service_reactions import tracked_positions
 from ledger.processes.steps import registered_steps, step_spec, task_name
@@ -149,7 +149,9 @@ class Dispatcher:
                 break  # once everything before it has finished
             self.index.observe(event)
             reactions = self.index.reactions(event) * self.settings.dispatch_copies
-            self._add(InFlight(notification.id, type(event).__qualname__, barrier, reactions))
+            entry = InFlight(notification.id, type(event).__qualname__, barrier, reactions)
+            self._hold_followed_on(entry, event)
+            self._add(entry)
             self.read_position = notification.id
             read += 1
             if barrier:
@@ -158,6 +160,19 @@ class Dispatcher:
         self.collect(list(self.in_flight)[added_from:])
         self.send_due()
         return read
+
+    @staticmethod
+    def _hold_followed_on(entry: InFlight, event: Any) -> None:
+        """The steps that follow on from an event (a liquidation's next step) are run by the
+        worker that saved it, at once (`ledger.processes.service_reactions.run_reactions`):
+        they count as sent by it. Sent now too, they would reach another worker process,
+        which would run the same step at the same moment, conflict, and redo it. Should the
+        worker die before it follows on, they are sent once overdue, as any lost task is."""
+        followed_on = set(next_steps(event))
+        held = {index for index in entry.unsent if entry.reactions[index] in followed_on}
+        if held:
+            entry.unsent -= held
+            entry.sent_at = time.monotonic()
 
     def _add(self, entry: InFlight) -> None:
         if not entry.reactions and not self.in_flight:

@@ -23,7 +23,7 @@ from ledger.domain.timestamps import OrderedTimestamps
 PARAMETERS_ID = uuid.uuid5(NAMESPACE, "parameters")
 CLOCK_ID = uuid.uuid5(NAMESPACE, "clock")
 ACCOUNTS_LOG_ID = uuid.uuid5(NAMESPACE, "log:accounts")
-LIQUIDATIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:liquidations")
+LIQUIDATIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:liquidations")  # written by earlier versions only
 REJECTIONS_LOG_ID = uuid.uuid5(NAMESPACE, "log:rejections")
 INPUTS_LOG_ID = uuid.uuid5(NAMESPACE, "log:inputs")
 
@@ -279,6 +279,11 @@ class AccountLogged(DomainEvent):
 
 
 class LiquidationLogged(DomainEvent):
+    """An entry of the liquidations log, which earlier versions appended to at every trigger
+    (a stream that made concurrent workers conflict). No longer written: a liquidation's id
+    derives from its account and sequence (`ledger.application.liquidations_of`). Kept so
+    that the stores those versions wrote keep loading."""
+
     account: str
     liquidation_id: uuid.UUID
 

@@ -29,7 +29,7 @@ from ledger.application import Ledger
 from ledger.causes import process_cause
 from ledger.log import causing_event
 from ledger.processes.routing import Reaction, next_steps, reaction_tracking_name
-from ledger.processes.steps import ProcessSteps
+from ledger.processes.steps import ProcessSteps, aggregates_acted_on
 from ledger.unit_of_work import UnitOfWork
 
 CONFLICT_ATTEMPTS = 20
@@ -117,6 +117,7 @@ def _run_batch(
             if not due:
                 return [], [], uow
             due = _with_events(app, due)
+            uow.preload(i for item in due for i in aggregates_acted_on(item.reaction, item.event))
             for item in due:
                 steps.run(uow, item.reaction, item.event, process_cause(item.event, item.notification_id))
             trackings = [item.tracking for item in due]

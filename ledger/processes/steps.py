@@ -9,12 +9,14 @@ of every registered step.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.domain.identity import account_id
 from ledger.processes.indexes import Indexes
 from ledger.processes.routing import Event, Reaction
 from ledger.unit_of_work import UnitOfWork
@@ -58,6 +60,23 @@ def step(*steps: StrEnum, subject: Subject, one_at_a_time: bool = False) -> Call
         return handler
 
     return register
+
+
+def aggregates_acted_on(reaction: Reaction, event: Event) -> list[uuid.UUID]:
+    """The aggregates a reaction's step loads, as its subject and causing event name them:
+    an account; a liquidation and the account its event names; the takeovers that offered
+    liquidity may serve. A task reads those of all its reactions at once (`UnitOfWork.preload`)."""
+    if _STEPS[reaction.step].subject == Subject.ACCOUNT:
+        return [account_id(reaction.subject)]
+    ids = [uuid.UUID(takeover) for takeover in reaction.takeovers]
+    try:
+        ids.append(uuid.UUID(reaction.subject))
+    except ValueError:
+        pass  # an asset: the sales against its offer of liquidity
+    account = getattr(event, "account", None)
+    if isinstance(account, str):
+        ids.append(account_id(account))
+    return ids
 
 
 def step_spec(name: str) -> StepSpec:

@@ -69,7 +69,6 @@ def start_futures_liquidation(
     uow.add(liquidation)
     liquidation_id = account.start_liquidation(symbol, slot, at, cause)
     assert liquidation_id == liquidation.id, "the account and its liquidation agree on its sequence"
-    uow.log(uow.app.liquidations_log, account=account.name, liquidation_id=liquidation.id)
 
 
 def position_record(figures: PositionFigures) -> dict[str, Any]:

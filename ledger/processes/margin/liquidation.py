@@ -124,7 +124,6 @@ def start_liquidation(
         at=at,
         cause={**cause, "step": "trigger"},
     )
-    uow.log(uow.app.liquidations_log, account=account.name, liquidation_id=liquidation.id)
 
 
 # --- the regular part ----------------------------------------------------------------------
