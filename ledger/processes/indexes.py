@@ -26,6 +26,7 @@ from typing import Any
 
 from ledger.application import Ledger
 from ledger.dispatch import singledispatchmethod
+from ledger.domain.identity import account_id
 from ledger.processes.routing import Reaction, Situation, reactions_to
 from ledger.unit_of_work import UnitOfWork
 
@@ -96,8 +97,10 @@ def distinct(indexes: Indexes) -> list[DriverIndex]:
 
 
 def loaded_accounts(uow: UnitOfWork) -> list[Any]:
-    """Every account, as the store holds it."""
-    return [uow.account(name) for name in uow.app.account_names()]
+    """Every account, as the store holds it (read in one go)."""
+    names = uow.app.account_names()
+    uow.preload(account_id(name) for name in names)
+    return [uow.account(name) for name in names]
 
 
 class ServiceIndex:

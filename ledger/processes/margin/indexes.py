@@ -51,7 +51,9 @@ class OpenDebts(DriverIndex):
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
         for account in margin_accounts(accounts):
             self.note_account(account)
-        for liquidation_id in uow.app.liquidation_ids():
+        liquidation_ids = uow.app.liquidation_ids(accounts)
+        uow.preload(liquidation_ids)
+        for liquidation_id in liquidation_ids:
             liquidation = uow.liquidation(liquidation_id)
             if isinstance(liquidation, Liquidation) and liquidation.is_taking_over:
                 self.open_takeovers.add(liquidation_id)
