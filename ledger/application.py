@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Transcoder
 
 from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.liquidation import FuturesLiquidation
@@ -46,7 +46,7 @@ from ledger.inputs import (
     fingerprint,
     recorded_time,
 )
-from ledger.transcodings import FractionAsStr
+from ledger.transcodings import FractionAsStr, LedgerTranscoder
 
 
 class Ledger(Application):
@@ -77,6 +77,13 @@ class Ledger(Application):
         self._next_log_versions: dict[uuid.UUID, int] = {}
         self.parameter_overlay: dict[str, Any] = {}
         self.store_url: str | None = None  # set when opened by URL (`ledger.bootstrap.open_ledger`)
+
+    def construct_transcoder(self) -> Transcoder:
+        """Events are written compact and typed (`ledger.transcodings`); the library's JSON
+        transcoder, with the transcodings below, reads what was written before."""
+        legacy = super().construct_transcoder()
+        assert isinstance(legacy, JSONTranscoder), "a store's old events are the library's JSON"
+        return LedgerTranscoder(legacy)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
