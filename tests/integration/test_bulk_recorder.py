@@ -46,6 +46,7 @@ def events_of(*streams: tuple[uuid.UUID, int, int]) -> list[StoredEvent]:
 def test_events_come_back_in_order_with_their_notification_ids(app: Ledger) -> None:
     recorder = app.recorder
     assert isinstance(recorder, PostgresBulkRecorder)
+    assert recorder.insert_function_exists  # created with the tables: a save is one statement
     before = recorder.max_notification_id() or 0
     saved = events_of((uuid.uuid4(), 1, 3), (uuid.uuid4(), 1, 2), (uuid.uuid4(), 7, 4))
     ids = recorder.insert_events(saved, tracking=Tracking("upstream", 5))
@@ -120,3 +121,25 @@ def test_a_save_waits_for_the_table_lock(app: Ledger, url: str) -> None:
         holder.commit()
     saving.join(timeout=10)
     assert finished and finished[0] >= released
+
+
+def test_a_store_without_the_insert_function_is_saved_to_the_library_way(app: Ledger, url: str) -> None:
+    """A store made by an earlier version and opened without creating tables (the service's
+    workers) has no insert function: saves take the library's statements, same results."""
+    recorder = app.recorder
+    assert isinstance(recorder, PostgresBulkRecorder)
+    schema = url.rpartition("schema=")[2]
+    with psycopg.connect(url.partition("?")[0], autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP FUNCTION {}").format(sql.Identifier(schema, recorder.insert_function_name)))
+    older = open_ledger(url, read_only=True)  # CREATE_TABLE=n: nothing is created
+    try:
+        assert isinstance(older.recorder, PostgresBulkRecorder)
+        saved = events_of((uuid.uuid4(), 1, 2))
+        ids = older.recorder.insert_events(saved, tracking=Tracking("upstream", 2))
+        assert older.recorder.insert_function_exists is False
+        assert ids is not None and len(ids) == 2 and ids == sorted(ids)
+        assert older.recorder.max_tracking_id("upstream") == 2
+        with pytest.raises(IntegrityError):
+            older.recorder.insert_events(events_of((uuid.uuid4(), 1, 1)), tracking=Tracking("upstream", 2))
+    finally:
+        older.close()
