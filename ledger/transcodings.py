@@ -49,20 +49,24 @@ JSON_OBJECT_START = ord("{")
 INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 
 
+# Leaves stored as they are, looked at without a call (most of a state's values).
+PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def _tagged(value: Any) -> Any:
     """The value with every type MessagePack cannot tell apart on reading made an extension.
-    msgspec would write a Decimal or UUID as a string, indistinguishable from text when read."""
+    msgspec would write a Decimal or UUID as a string, indistinguishable from text when read.
+    An int is left as it is: one beyond 64 bits fails the encoding, which is then done again
+    with `_tagged_big_ints`."""
     kind = type(value)
-    if kind is str or kind is bool or kind is float or value is None:
+    if kind in PLAIN:
         return value
     if kind is dict:
-        return {key: _tagged(item) for key, item in value.items()}
+        return {key: item if type(item) in PLAIN else _tagged(item) for key, item in value.items()}
     if kind is list or kind is tuple:  # a tuple reads back as a list, as it did from JSON
-        return [_tagged(item) for item in value]
+        return [item if type(item) in PLAIN else _tagged(item) for item in value]
     if kind is Decimal:
         return msgspec.msgpack.Ext(EXT_DECIMAL, str(value).encode())
-    if kind is int:
-        return value if INT64_MIN <= value <= UINT64_MAX else msgspec.msgpack.Ext(EXT_BIG_INT, str(value).encode())
     if kind is datetime:
         return value if value.tzinfo is UTC else msgspec.msgpack.Ext(EXT_DATETIME, value.isoformat().encode())
     if kind is UUID:
@@ -81,10 +85,22 @@ def _tagged_subclass(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return _tagged(int(value))
+        return int(value)
     if isinstance(value, float):
         return float(value)
     raise TypeError(f"an event or snapshot cannot store a {type(value).__name__} ({value!r})")
+
+
+def _tagged_big_ints(value: Any) -> Any:
+    """As `_tagged`, with every int beyond 64 bits an extension (the rare state that has one)."""
+    kind = type(value)
+    if kind is int or (isinstance(value, int) and kind is not bool):
+        return int(value) if INT64_MIN <= value <= UINT64_MAX else msgspec.msgpack.Ext(EXT_BIG_INT, str(value).encode())
+    if isinstance(value, dict):
+        return {key: _tagged_big_ints(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tagged_big_ints(item) for item in value]
+    return _tagged(value)
 
 
 def _from_extension(code: int, data: memoryview) -> Any:
@@ -111,7 +127,10 @@ class LedgerTranscoder(Transcoder):
         self.decoder = msgspec.msgpack.Decoder(ext_hook=_from_extension)
 
     def encode(self, obj: Any) -> bytes:
-        return self.encoder.encode(_tagged(obj))
+        try:
+            return self.encoder.encode(_tagged(obj))
+        except OverflowError:  # an int beyond 64 bits
+            return self.encoder.encode(_tagged_big_ints(obj))
 
     def decode(self, data: bytes) -> Any:
         if data[:1] == b"{":
