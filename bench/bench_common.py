@@ -53,8 +53,51 @@ class ProgressList(list):  # type: ignore[type-arg]
 
     done = 0
 
+    def note(self, applied: int) -> None:  # run_inputs' on_progress
+        self.done = applied
+
     def __iter__(self):  # type: ignore[no-untyped-def]
         for index, item in enumerate(list.__iter__(self)):
             self.done = index
             yield item
         self.done = len(self)
+
+
+class PhaseClock:
+    """CPU time (this process) split by phase: each wrapped call's time goes to its phase,
+    less the time of the wrapped calls inside it (a save's encoding is not counted twice).
+    A wrapper costs about a microsecond a call: figures are for where the time goes, not
+    for throughput (that is measured without wrappers)."""
+
+    def __init__(self, outer: str = "other") -> None:
+        self.totals: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.stack: list[str] = [outer]
+        self.mark = time.process_time()
+
+    def _switch(self, phase: str | None) -> None:
+        now = time.process_time()
+        self.totals[self.stack[-1]] = self.totals.get(self.stack[-1], 0.0) + now - self.mark
+        self.mark = now
+        if phase is None:
+            self.stack.pop()
+        else:
+            self.stack.append(phase)
+            self.calls[phase] = self.calls.get(phase, 0) + 1
+
+    def wrap(self, owner: object, name: str, phase: str) -> None:
+        """Times every call of `owner.name` (a module's function, a class's or an instance's method)."""
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self._switch(phase)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._switch(None)
+
+        setattr(owner, name, timed)
+
+    def stop(self) -> dict[str, float]:
+        self._switch(None)
+        return dict(sorted(self.totals.items(), key=lambda item: -item[1]))

@@ -5,6 +5,7 @@
     .venv/bin/python bench/run_benchmark.py                    # 10,000 accounts, 1,000,000 inputs
     .venv/bin/python bench/run_benchmark.py --quick --json     # one JSON document on stdout
     .venv/bin/python bench/run_benchmark.py --quick --profile  # + a cProfile'd PostgreSQL apply
+    .venv/bin/python bench/run_benchmark.py --quick --no-phases  # without the run split by phase
 
 One run:
 1. generates a scenario (bench/generate_scenario.py: deterministic for a seed);
@@ -16,8 +17,14 @@ One run:
    database with raw psycopg 3, 100 rows a transaction, rows shaped like eventsourcing's
    stored events (uuid, int version, text topic, ~300 bytes of bytea state); three times
    (--baseline-runs), each into a fresh table, and takes the median;
-4. prints inputs/s for both stores, the baseline's rows/s and PostgreSQL / baseline (goal >= 0.5),
-   the liquidations by kind, the rejections, the events stored and the wall times.
+4. (d) applies it once more to a fresh PostgreSQL database with timing wrappers around the apply
+   phase's parts (bench_common.PhaseClock), for the CPU microseconds per input by phase:
+   rules, processes, reads, encoding, insert, snapshots, the rest (skip with --no-phases);
+5. prints inputs/s for both stores, the baseline's rows/s and PostgreSQL / baseline (goal >= 0.5),
+   CPU microseconds per input (apply, validate, and the apply by phase), the liquidations by
+   kind, the rejections, the events stored and the wall times.
+
+Each measured run holds the store's writer lease, as `ledger run` does.
 
 Progress goes to standard error; scenario, results and profiles to bench/out/ (git-ignored).
 """
@@ -39,6 +46,7 @@ from typing import Any
 
 from bench_common import (
     T0,
+    PhaseClock,
     ProgressList,
     ensure_project_interpreter,
     progress,
@@ -81,7 +89,16 @@ def _count_rows(url: str, app: Any) -> dict[str, int]:
     return counts
 
 
-def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[str, Any]:
+def measure(url: str, scenario: Path, label: str, profile: Path | None, phases: bool = False) -> dict[str, Any]:
+    """As `ledger run`: under the store's writer lease, so the ledger knows in memory which
+    aggregates exist."""
+    from ledger.store import writer_lease
+
+    with writer_lease(url):
+        return _measure_leased(url, scenario, label, profile, phases)
+
+
+def _measure_leased(url: str, scenario: Path, label: str, profile: Path | None, phases: bool) -> dict[str, Any]:
     import resource
 
     from ledger.bootstrap import open_ledger
@@ -95,13 +112,17 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
     app = open_ledger(url)
     opened = time.perf_counter()
     text = scenario.read_text()
+    validate_cpu = time.process_time()
     try:
         inputs = ProgressList(validate(app, text, scenario.name))
     except InputErrors as errors:
         for error in errors.errors[:20]:
             print(f"  {error}", file=sys.stderr)
         return {**result, "error": f"{len(errors.errors)} input errors in {scenario.name}"}
+    validate_cpu = time.process_time() - validate_cpu
+    app.remember_existence()
     validated = time.perf_counter()
+    clock = _phase_clock(app) if phases else None
     progress(
         f"[{label}] opened in {opened - started:.2f}s, validated {len(inputs):,} inputs in "
         f"{validated - opened:.2f}s; applying"
@@ -122,10 +143,10 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
             import cProfile
 
             profiler = cProfile.Profile()
-            profiler.runcall(run_inputs, app, inputs)
+            profiler.runcall(run_inputs, app, inputs, on_progress=inputs.note)
             profiler.dump_stats(str(profile))
         else:
-            run_inputs(app, inputs)
+            run_inputs(app, inputs, on_progress=inputs.note)
     except Exception as exc:  # the figures so far, and what broke
         stop.set()
         import traceback
@@ -134,6 +155,10 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
         return {**result, "error": f"run_inputs failed after {inputs.done:,} inputs: {type(exc).__name__}: {exc}"}
     applied = time.perf_counter()
     apply_cpu = time.process_time() - cpu
+    if clock is not None:
+        result["cpu_us_per_input_by_phase"] = {
+            phase: seconds / len(inputs) * 1e6 for phase, seconds in clock.stop().items()
+        }
     stop.set()
     progress(f"[{label}] applied in {applied - apply_started:.2f}s; building the report")
     report = build_report(app)
@@ -148,6 +173,8 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
             "validate_s": validated - opened,
             "apply_s": applied - apply_started,
             "apply_cpu_s": apply_cpu,
+            "apply_cpu_us_per_input": apply_cpu / len(inputs) * 1e6,
+            "validate_cpu_us_per_input": validate_cpu / len(inputs) * 1e6,
             "report_s": reported - applied,
             "wall_s": reported - started,
             "inputs_per_s": len(inputs) / (applied - apply_started),
@@ -162,9 +189,34 @@ def measure(url: str, scenario: Path, label: str, profile: Path | None) -> dict[
             "conservation_faults": len(report["conservation"]),
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "profiled": profile is not None,
+            "phases_timed": phases,
         }
     )
     return result
+
+
+OTHER_PHASE = "other: unit of work, batching, events made outside the rules"
+
+
+def _phase_clock(app: Any) -> PhaseClock:
+    """Wrappers around the apply phase's parts (see PhaseClock): the time not in one of them
+    is the unit of work's own, the batching's and the driver's."""
+    import ledger.unit_of_work
+    import ledger.write_path
+    from ledger.processes.inline import ProcessManager
+
+    clock = PhaseClock(OTHER_PHASE)
+    clock.wrap(ledger.write_path, "run_command", "rules: commands on the aggregates (events made)")
+    clock.wrap(ProcessManager, "would_react", "processes: indexes and routing")
+    clock.wrap(ProcessManager, "react", "processes: reactions")
+    clock.wrap(ledger.unit_of_work, "assert_balanced", "checks: entries balanced")
+    clock.wrap(app.repository, "get", "reads: aggregates (decoding, folding)")
+    clock.wrap(app.recorder, "select_events", "reads: SQL (events)")
+    clock.wrap(app.recorder, "select_notifications", "reads: SQL (notifications)")
+    clock.wrap(app.mapper, "to_stored_event", "save: encoding (transcoder)")
+    clock.wrap(app.recorder, "insert_events", "save: insert (recorder)")
+    clock.wrap(app, "_take_snapshots", "save: snapshots")
+    return clock
 
 
 def load_average() -> float:
@@ -174,7 +226,7 @@ def load_average() -> float:
         return float("nan")
 
 
-def run_child(url: str, scenario: Path, label: str, profile: Path | None) -> dict[str, Any]:
+def run_child(url: str, scenario: Path, label: str, profile: Path | None, phases: bool = False) -> dict[str, Any]:
     command = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -188,6 +240,8 @@ def run_child(url: str, scenario: Path, label: str, profile: Path | None) -> dic
     ]
     if profile is not None:
         command += ["--profile-to", str(profile)]
+    if phases:
+        command += ["--phases"]
     load = load_average()
     started = time.perf_counter()
     completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -327,6 +381,8 @@ def print_table(summary: dict[str, Any]) -> None:
     row("apply: events stored/s", "events_per_s", ",.0f")
     row("apply wall s", "apply_s", ".2f")
     row("apply CPU s (this process)", "apply_cpu_s", ".2f")
+    row("apply CPU us/input", "apply_cpu_us_per_input", ",.0f")
+    row("validate CPU us/input", "validate_cpu_us_per_input", ",.0f")
     row("open s", "open_s", ".2f")
     row("validate s", "validate_s", ".2f")
     row("report (build_report) s", "report_s", ".2f")
@@ -347,6 +403,14 @@ def print_table(summary: dict[str, Any]) -> None:
             f"baseline (raw psycopg, {base['batch']} rows/transaction, {base['state_bytes']} B state): "
             f"{base['rows']:,} rows, median {base['rows_per_s']:,.0f} rows/s (runs: {spread})"
         )
+    split = summary.get("phases", {}).get("cpu_us_per_input_by_phase")
+    if split:
+        print(
+            f"PostgreSQL apply CPU us per input by phase (a run of its own, with timing wrappers: "
+            f"{sum(split.values()):,.0f} us in all):"
+        )
+        for phase, micros in split.items():
+            print(f"  {micros:8.1f}  {phase}")
     if summary.get("ratio") is not None:
         verdict = "met" if summary["ratio"] >= 0.5 else "NOT met"
         print(f"PostgreSQL inputs/s / baseline rows/s = {summary['ratio']:.3f}  (goal >= 0.5: {verdict})")
@@ -423,6 +487,11 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="baseline repetitions, each into a fresh table; the median is reported (default 3)",
     )
+    parser.add_argument(
+        "--no-phases",
+        action="store_true",
+        help="skip the extra PostgreSQL run that splits the apply phase's CPU time by phase",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the PostgreSQL database")
     parser.add_argument("--json", action="store_true", help="print one JSON document of the figures on stdout")
     args = parser.parse_args(argv)
@@ -494,6 +563,15 @@ def main(argv: list[str] | None = None) -> int:
         if "inputs_per_s" in postgres:
             summary["ratio"] = postgres["inputs_per_s"] / summary["baseline"]["rows_per_s"]
 
+    if not args.skip_postgres and not args.no_phases:
+        name = f"ledger_bench_phases_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        url = create_database(args.postgres, name)
+        progress(f"splitting the CPU time of a PostgreSQL run by phase in {name} (its throughput is not reported)")
+        try:
+            summary["phases"] = run_child(url, scenario, "postgres-phases", None, phases=True)
+        finally:
+            drop_database(args.postgres, name)
+
     if args.profile:
         name = f"ledger_bench_profile_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         url = create_database(args.postgres, name)
@@ -525,8 +603,9 @@ def _measure_main(argv: list[str]) -> int:
     parser.add_argument("--scenario", type=Path, required=True)
     parser.add_argument("--label", required=True)
     parser.add_argument("--profile-to", type=Path)
+    parser.add_argument("--phases", action="store_true")
     args = parser.parse_args(argv)
-    result = measure(args.store, args.scenario, args.label, args.profile_to)
+    result = measure(args.store, args.scenario, args.label, args.profile_to, args.phases)
     sys.stdout.write(json.dumps(result) + "\n")
     return 2 if "error" in result else 0
 

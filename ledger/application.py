@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog, ProcessingEvent, Repository
+from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Recording, Transcoder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.liquidation import FuturesLiquidation
@@ -44,8 +45,41 @@ from ledger.inputs import (
     fingerprint,
     recorded_time,
 )
+from ledger.recorders import PostgresBulkRecorder
 from ledger.stream_reads import read_aggregates
-from ledger.transcodings import FractionAsStr
+from ledger.transcodings import FractionAsStr, LedgerTranscoder
+
+
+class KnownIdsRepository(Repository):  # type: ignore[type-arg]
+    """The library's repository, which, once told every id that exists (`known`), answers
+    "not found" for any other without a read: a new account, an asset never marked, an input
+    id never seen. Only for the store's one writer (`Ledger.remember_existence`)."""
+
+    known: set[uuid.UUID] | None = None
+
+    @classmethod
+    def like(cls, repository: Repository) -> KnownIdsRepository:  # type: ignore[type-arg]
+        known_ids = object.__new__(cls)
+        known_ids.__dict__.update(vars(repository))
+        return known_ids
+
+    def get(self, aggregate_id: Any, **kwargs: Any) -> Any:
+        if self.known is not None and aggregate_id not in self.known:
+            raise AggregateNotFoundError(aggregate_id)
+        return super().get(aggregate_id, **kwargs)
+
+
+def existing_ids(recorder: ApplicationRecorder) -> set[uuid.UUID] | None:
+    """Every stream's id in the store (every stream begins at version 1); None in memory,
+    where a read costs nothing."""
+    if isinstance(recorder, PostgresBulkRecorder):
+        return recorder.originator_ids()
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT originator_id FROM {recorder.events_table_name} WHERE originator_version = 1")
+            return {uuid.UUID(str(row[0])) for row in cursor.fetchall()}
+    return None
+
 
 # Each product's account starts its liquidations one after another; the liquidation's
 # class derives its id from the account's name and that sequence number (`create_id`).
@@ -89,12 +123,36 @@ class Ledger(Application):
         self.parameter_overlay: dict[str, Any] = {}
         self.store_url: str | None = None  # set when opened by URL (`ledger.bootstrap.open_ledger`)
 
+    def construct_transcoder(self) -> Transcoder:
+        """Events are written compact and typed (`ledger.transcodings`); the library's JSON
+        transcoder, with the transcodings below, reads what was written before."""
+        legacy = super().construct_transcoder()
+        assert isinstance(legacy, JSONTranscoder), "a store's old events are the library's JSON"
+        return LedgerTranscoder(legacy)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(FractionAsStr())
 
     def construct_recorder(self):  # type: ignore[no-untyped-def]
         return self.factory.process_recorder()
+
+    def construct_repository(self) -> KnownIdsRepository:
+        return KnownIdsRepository.like(super().construct_repository())
+
+    def remember_existence(self) -> None:
+        """From now on, which aggregates exist is known in memory: an id never saved costs
+        no read. Only for the store's one writer, under its writer lease (`ledger.store`):
+        an id another process creates meanwhile would be taken for missing."""
+        assert isinstance(self.repository, KnownIdsRepository)
+        self.repository.known = existing_ids(self.recorder)
+
+    def _record(self, processing_event: ProcessingEvent[uuid.UUID]) -> list[Recording[uuid.UUID]]:
+        recordings = super()._record(processing_event)
+        known = self.repository.known if isinstance(self.repository, KnownIdsRepository) else None
+        if known is not None:
+            known.update(event.originator_id for event in processing_event.events)
+        return recordings
 
     # --- reading ---------------------------------------------------------------
 

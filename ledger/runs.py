@@ -81,17 +81,21 @@ def open_validated(
     url: str, text: str, source: str, parameter_overlay: dict[str, Any] | None = None, again: bool = False
 ) -> tuple[Ledger, Scenario]:
     """Validates a scenario against the store, then opens it; a missing store is
-    created only once the scenario is known to be valid."""
+    created only once the scenario is known to be valid. The caller (`ledger run`) holds
+    the store's writer lease: the ledger knows in memory which aggregates exist."""
     overlay = parameter_overlay or {}
     if store_exists(url):
         app = open_ledger(url, overlay)
         try:
-            return app, plan(app, text, source, again)
+            scenario = plan(app, text, source, again)
         except BaseException:
             app.close()
             raise
-    scenario = parse_scenario(text, source, _new_store_state(overlay), again)
-    return open_ledger(url, overlay), scenario
+    else:
+        scenario = parse_scenario(text, source, _new_store_state(overlay), again)
+        app = open_ledger(url, overlay)
+    app.remember_existence()
+    return app, scenario
 
 
 def _new_store_state(overlay: dict[str, Any]) -> KnownState:

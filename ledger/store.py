@@ -346,6 +346,8 @@ def store_environment(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": target.password,
             "POSTGRES_SCHEMA": target.schema,
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # Events inserted as binary arrays (`ledger.recorders`), the library's semantics kept.
+            "PROCESS_RECORDER_TOPIC": "ledger.recorders:PostgresBulkRecorder",
         }
     raise _unknown_kind(url)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog, ProcessingEvent
@@ -46,6 +47,14 @@ from ledger.recorders import MORE_TRACKING
 from ledger.stream_reads import read_aggregates
 
 SYSTEM_CAUSE = {"kind": "system"}
+# Ids are name-based UUIDs (a SHA-1 each): the ones asked for again and again are remembered.
+IDS_REMEMBERED = 1 << 17
+_account_id = lru_cache(maxsize=IDS_REMEMBERED)(account_id)
+
+
+@lru_cache(maxsize=IDS_REMEMBERED)
+def _stream_id(stream_id: Callable[[str], uuid.UUID], name: str) -> uuid.UUID:
+    return stream_id(name)
 
 
 class UnitOfWork:
@@ -109,7 +118,7 @@ class UnitOfWork:
         self.touched[aggregate.id] = aggregate
 
     def account(self, name: str) -> Account:
-        account = self.find(account_id(name))
+        account = self.find(_account_id(name))
         if account is None:
             raise Rejected(f"unknown account {name}")
         return account
@@ -284,7 +293,7 @@ class _Marks(Mapping[str, Mark]):
         self.stream_id = stream_id
 
     def __getitem__(self, asset: str) -> Mark:
-        market = self.uow.find(self.stream_id(asset))
+        market = self.uow.find(_stream_id(self.stream_id, asset))
         if market is None or market.mark is None:
             raise KeyError(asset)
         return market.mark
