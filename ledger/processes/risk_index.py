@@ -123,7 +123,11 @@ LevelTerms = Callable[[], "tuple[FloatArray, FloatArray]"]
 @dataclass(frozen=True)
 class Screen:
     """The rows a mark concerns, each with the screen's verdict; their float levels'
-    numerators and denominators on demand (None: not screened)."""
+    numerators and denominators on demand (None: not screened).
+
+    Valid until the index is next written: `names` and the level terms may be views of the
+    linear forms' arrays (not copied: a copy would cost a pass over every exposed row), which
+    the next mark patches in place. A caller uses a screen at once, as the drivers do."""
 
     names: npt.NDArray[np.object_]
     verdicts: npt.NDArray[np.int8]
@@ -209,12 +213,16 @@ class RiskIndex:
         row = self._row(name)
         self.held[row, :] = 0.0
         self.owed[row, :] = 0.0
+        # Each column is found before its array is named: finding a new asset's column may
+        # grow (replace) the arrays.
         for asset, quantity in held.items():
             if quantity:
-                self.held[row, self._column(asset)] = float(quantity)
+                column = self._column(asset)
+                self.held[row, column] = float(quantity)
         for asset, quantity in owed.items():
             if quantity:
-                self.owed[row, self._column(asset)] = float(quantity)
+                column = self._column(asset)
+                self.owed[row, column] = float(quantity)
         assert (self.held[row] >= 0).all() and (self.owed[row] >= 0).all(), f"{name}: a negative quantity"
         self.equity_weight[row] = weights.equity
         self.liability_weight[row] = weights.liabilities

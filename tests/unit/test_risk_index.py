@@ -182,6 +182,20 @@ def test_the_linear_forms_follow_the_accounts_between_marks() -> None:
 # --- the index itself -------------------------------------------------------------------------
 
 
+def test_an_asset_that_adds_a_column_is_written_into_the_grown_columns() -> None:
+    """The fifth asset doubles the columns as the account's row is written: its quantity must
+    land in the new arrays, not in the ones they replaced (found by a replay of an old store)."""
+    index = RiskIndex()
+    classic = LevelWeights(*level_weights("cross_classic"))
+    held = {asset: Decimal(index_number + 1) for index_number, asset in enumerate(("BTC", "ETH", "SOL", "BNB", "XRP"))}
+    index.put("x", held, {"USDC": Decimal(1000)}, classic, ("cross_classic", 5), in_descent=False)
+    row = index.row_of["x"]
+    assert {asset: index.held[row, index.column_of[asset]] for asset in held} == {
+        asset: float(quantity) for asset, quantity in held.items()
+    }
+    assert index.owed[row, index.column_of["USDC"]] == 1000.0
+
+
 def test_rows_are_reused_columns_added_and_the_bound_grows_with_the_columns() -> None:
     index = RiskIndex()
     classic = LevelWeights(*level_weights("cross_classic"))
