@@ -169,6 +169,9 @@ class RiskParameters:
     def knows_asset(self, asset: str) -> bool:
         return asset in self._assets
 
+    def asset_names(self) -> list[str]:
+        return sorted(self._assets)
+
     def asset(self, asset: str) -> AssetParameters:
         return self._assets[asset]
 

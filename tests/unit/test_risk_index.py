@@ -6,6 +6,7 @@ Accounts are built in memory through the domain's aggregates, as the benchmark d
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,17 +15,22 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import MarginAction
 from ledger.domain.margin.rules import level_weights
+from ledger.domain.market import AssetMarket
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
+from ledger.log import stored_events
+from ledger.processes.indexes import ServiceIndex
 from ledger.processes.inline import ProcessManager, run_inputs
 from ledger.processes.margin.assessment import margin_decision
 from ledger.processes.margin.indexes import MarginRisk
 from ledger.processes.risk_index import LevelWeights, RiskIndex, Verdict, error_scale
 from ledger.runs import validate
+from ledger.unit_of_work import UnitOfWork
 from tests.unit.test_mark_watch import _random_scenario
 
 PARAMETERS = RiskParameters(default_parameter_data(), 1)
@@ -325,3 +331,42 @@ def _apply(account: Account, action: MarginAction) -> None:
         account.liquidation_id = uuid.uuid4()  # locked: no mark changes it any more
     else:
         account.status = AccountStatus.MARGIN_CALL if action == MarginAction.MARGIN_CALL else AccountStatus.NORMAL
+
+
+# --- a mark reaches the assets quoted in it ------------------------------------------------------
+
+_ONE_HOP = [
+    {"op": "params", "at": "2026-01-05T10:00:00Z", "assets": {"ALT": {"precision": 8}}},
+    {"op": "mark", "asset": "BTC", "price": "50000"},
+    {"op": "mark", "asset": "ALT", "price": "0.001", "quote": "BTC"},  # ALT is worth 50 USDC
+    {"op": "open", "account": "H", "mode": "cross_classic", "leverage": 5},
+    {"op": "deposit", "account": "H", "asset": "ALT", "amount": "100"},
+    {"op": "borrow", "account": "H", "asset": "USDC", "amount": "3000"},
+    {"op": "mark", "asset": "BTC", "price": "10000"},  # level (1000 + 3000) / 3000: quiet
+]
+_BTC_CRASH = {"op": "mark", "asset": "BTC", "price": "1000"}  # level (100 + 3000) / 3000 = 1.033: liquidate
+
+
+def _one_hop_store(tmp_path: Path, *more: dict[str, object]) -> Ledger:
+    app = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    lines = "\n".join(json.dumps(line) for line in (*_ONE_HOP, *more))
+    run_inputs(app, validate(app, lines, "one-hop"))
+    return app
+
+
+def test_a_mark_of_an_asset_reaches_the_accounts_holding_an_asset_quoted_in_it(tmp_path: Path) -> None:
+    """H holds no BTC, but its ALT is marked in BTC: a BTC crash is a crash of its collateral
+    (found by an audit: the fan-out named only the accounts holding or owing BTC itself)."""
+    app = _one_hop_store(tmp_path, _BTC_CRASH)
+    with UnitOfWork(app) as uow:
+        assert uow.account("H").liquidations_started == 1, "the crash liquidates H"
+    app.close()
+
+
+def test_the_dispatcher_routes_a_mark_to_the_accounts_holding_an_asset_quoted_in_it(tmp_path: Path) -> None:
+    app = _one_hop_store(tmp_path)
+    index = ServiceIndex.load(app)
+    btc_mark = [event for event in stored_events(app) if isinstance(event, AssetMarket.MarkRecorded)][-1]
+    assert btc_mark.asset == "BTC"
+    assert [reaction.subject for reaction in index.reactions(btc_mark)] == ["H"]
+    app.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -161,18 +162,41 @@ class MarginRisk(MarkFanOut):
         self.index = RiskIndex()
         self._version = 0  # of the rows: a mark decided again on rows unchanged is looked up
         self._decided: tuple[Any, MarkDecisions] | None = None
+        # A mark of an asset also values every asset whose latest mark is quoted in it (one
+        # hop, `PriceBook`): the accounts holding or owing those are concerned too.
+        self.quote_of: dict[str, str] = {}
+        self.quoted_in: dict[str, set[str]] = defaultdict(set)
 
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
+        prices = uow.prices()
+        for asset in prices.parameters.asset_names():
+            mark = prices.marks.get(asset)
+            if mark is not None:
+                self.note_quote(asset, mark.quote)
         for account in margin_accounts(accounts):
             self.note_account(account)
 
     @singledispatchmethod
     def observe(self, event: Any, account: Callable[[str], Account]) -> None:
-        """Only accounts' events change it."""
+        """Only accounts' events and marks change it."""
 
     @observe.register
     def _account_changed(self, event: Account.Event, account: Callable[[str], Account]) -> None:
         self.note_account(account(event.account))
+
+    @observe.register
+    def _marked(self, event: AssetMarket.MarkRecorded, _account: Callable[[str], Account]) -> None:
+        self.note_quote(event.asset, event.quote)
+
+    def note_quote(self, asset: str, quote: str) -> None:
+        """The asset's latest mark is quoted in `quote`."""
+        self.quoted_in[self.quote_of.get(asset, quote)].discard(asset)
+        self.quote_of[asset] = quote
+        self.quoted_in[quote].add(asset)
+
+    def exposed_through_quotes(self, asset: str) -> set[str]:
+        """The accounts holding or owing an asset whose latest mark is quoted in `asset`."""
+        return {name for quoted in self.quoted_in.get(asset, ()) for name in self.index.exposed_to(quoted)}
 
     def note_account(self, account: Account) -> None:
         """The account's row as it stands: O(its assets)."""
@@ -194,7 +218,7 @@ class MarginRisk(MarkFanOut):
 
     def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:
         if uow is None:  # the dispatcher: every account exposed to the asset, decided by the workers
-            return self.index.exposed_to(mark.asset)
+            return sorted(set(self.index.exposed_to(mark.asset)) | self.exposed_through_quotes(mark.asset))
         key = (mark.originator_id, mark.originator_version, self._version)
         if self._decided is None or self._decided[0] != key:
             self._decided = key, self.decide(mark.asset, uow.prices(), uow.account)
@@ -218,6 +242,10 @@ class MarginRisk(MarkFanOut):
         accounts within the error bound evaluated exactly by the domain's rules."""
         screen = self.index.screen(asset, *self.screen_inputs(prices))
         exact_names = [str(name) for name in screen.named(Verdict.EXACT)]
+        # Valued through the moved asset, not screened by it: the exact rules decide them.
+        through_quotes = self.exposed_through_quotes(asset)
+        if through_quotes:
+            exact_names += sorted(through_quotes - {str(name) for name in screen.names})
         exact_actions: dict[str, MarginAction] = {}
         for name in exact_names:
             decision = margin_decision(account(name), prices)
