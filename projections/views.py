@@ -29,7 +29,7 @@ import operator
 import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.domain import Aggregate
 
@@ -89,6 +89,15 @@ def liquidation_of(event: Any) -> Any:
     """The liquidation an event belongs to, for the event index: the one it names, if any.
     A product's liquidation aggregate registers its events (their originator)."""
     return getattr(event, "liquidation_id", None)
+
+
+class EventClass(NamedTuple):
+    """What the views do with an event of a class, looked up once a class (the single
+    dispatches cost a few microseconds an event)."""
+
+    name: str
+    liquidation_of: Callable[[Any], Any]
+    update: Callable[[LedgerViews, Any, int], None]
 
 
 class PendingRows:
@@ -159,12 +168,14 @@ class LedgerViews:
         self.load_row = load_row
         self.load_aggregate = load_aggregate
         self.cache_limit = cache_limit
-        self.aggregates: dict[uuid.UUID, Aggregate] = {}
+        # Held by the id's number: a UUID's == and hash are Python code, run for every event.
+        self.aggregates: dict[int, Aggregate] = {}
         self.book_amounts: dict[Key, Decimal] = {}
         self.counter_values: dict[Key, int] = {}  # (name, labels) -> the count
+        self.classes: dict[type, EventClass] = {}
         self.changes = RowChanges()
         # What the events since the last `take_changes` changed, its rows not built yet:
-        self.pending: dict[uuid.UUID, PendingRows] = {}
+        self.pending: dict[int, PendingRows] = {}  # by aggregate id's number
         # (dicts as ordered sets: rows are written in the order the events first moved them)
         self.books_moved: dict[Key, None] = {}
         self.counters_moved: dict[Key, None] = {}
@@ -208,7 +219,8 @@ class LedgerViews:
     # --- one event ------------------------------------------------------------------
 
     def process(self, notification_id: int, event: Any) -> None:
-        self._index(notification_id, event)
+        described = self._described(event)
+        self._index(notification_id, event, described)
         entries = getattr(event, "entries", None)
         if entries is not None:
             listed = entries()
@@ -217,7 +229,7 @@ class LedgerViews:
                 assert_balanced(event)  # raises, naming the event and what its books net to
             for entry in listed:
                 self._post(entry.account, entry.asset, entry.book, entry.amount)
-        self.update(event, notification_id)
+        described.update(self, event, notification_id)
 
     @singledispatchmethod
     def update(self, event: Any, notification_id: int) -> None:
@@ -275,15 +287,26 @@ class LedgerViews:
             },
         )
 
-    def _index(self, notification_id: int, event: Any) -> None:
-        liquidation_id = liquidation_of(event)
+    def _described(self, event: Any) -> EventClass:
+        kind = event.__class__
+        described = self.classes.get(kind)
+        if described is None:
+            described = self.classes[kind] = EventClass(
+                event_name(event),
+                liquidation_of.dispatch(kind),
+                LedgerViews.__dict__["update"].dispatcher.dispatch(kind),  # the function `update` calls
+            )
+        return described
+
+    def _index(self, notification_id: int, event: Any, described: EventClass) -> None:
+        liquidation_id = described.liquidation_of(event)
         self.changes.put(
             tables.events,
             {
                 "notification_id": notification_id,
                 "originator_id": str(event.originator_id),
                 "originator_version": event.originator_version,
-                "event": event_name(event),
+                "event": described.name,
                 "at": getattr(event, "at", None),  # ledger time; directory logs have none
                 "account": account_of(event),
                 "liquidation_id": None if liquidation_id is None else str(liquidation_id),
@@ -295,10 +318,10 @@ class LedgerViews:
 
     def state_before(self, event: Any) -> Any:
         """The event's aggregate as it stood before the event (None before its first)."""
-        aggregate = self.aggregates.get(event.originator_id)
+        aggregate = self.aggregates.get(event.originator_id.int)
         if aggregate is None and event.originator_version > 1:
             assert self.load_aggregate is not None, f"no state for {event.originator_id} before its event"
-            aggregate = self.aggregates[event.originator_id] = self.load_aggregate(
+            aggregate = self.aggregates[event.originator_id.int] = self.load_aggregate(
                 event.originator_id, event.originator_version - 1
             )
         return aggregate
@@ -306,18 +329,18 @@ class LedgerViews:
     def follow(self, event: Any) -> Any:
         """The event's aggregate after the event, held for the next one."""
         aggregate = event.mutate(self.state_before(event))
-        self.aggregates[event.originator_id] = aggregate
+        self.aggregates[event.originator_id.int] = aggregate
         return aggregate
 
     def follow_rows(self, event: Any, notification_id: int, rows: AggregateRows, held: Callable[[Any], Any]) -> Any:
         """`follow`, with the aggregate's rows built once at the batch's end by `rows`, from
         its state then and what `held` (of the aggregate, or of None before its first
         event) says it held before the batch's first event of it: the rows it had then."""
-        pending = self.pending.get(event.originator_id)
+        pending = self.pending.get(event.originator_id.int)
         if pending is None:
             held_before = held(self.state_before(event))
             aggregate = self.follow(event)
-            self.pending[event.originator_id] = PendingRows(rows, held_before, event, notification_id)
+            self.pending[event.originator_id.int] = PendingRows(rows, held_before, event, notification_id)
             return aggregate
         pending.event, pending.notification_id = event, notification_id
         return self.follow(event)
