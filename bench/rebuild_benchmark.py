@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import ProgressList, ensure_project_interpreter, progress, project_commit
+from bench_common import ensure_project_interpreter, progress, project_commit
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -118,7 +118,8 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
         )
     drop_store(url)
     app = open_ledger(url)
-    items = ProgressList(validate(app, scenario.read_text(), scenario.name))
+    items = validate(app, scenario.read_text(), scenario.name)
+    applied = [0]  # as run_inputs tells it
     progress(f"applying {len(items):,} inputs to {url}")
     stop = threading.Event()
     started = time.perf_counter()
@@ -126,11 +127,11 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
     def heartbeat() -> None:
         while not stop.wait(15):
             elapsed = time.perf_counter() - started
-            progress(f"applied {items.done:,}/{len(items):,} inputs ({items.done / elapsed:,.0f}/s)")
+            progress(f"applied {applied[0]:,}/{len(items):,} inputs ({applied[0] / elapsed:,.0f}/s)")
 
     threading.Thread(target=heartbeat, daemon=True).start()
     try:
-        run_inputs(app, items)
+        run_inputs(app, items, on_progress=lambda count: applied.__setitem__(0, count))
     finally:
         stop.set()
         app.close()
