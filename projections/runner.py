@@ -266,6 +266,12 @@ def metadata_table(name: str) -> Any:
     return tables.metadata.tables[name]
 
 
+def last_batch(batch: Batch, batch_size: int) -> bool:
+    """Whether a run stops after `batch`: it stopped before a gap that may still fill, or
+    found fewer notifications than it asked for (and passed no gap: then it asks again)."""
+    return batch.held_at_gap or len(batch.notifications) < batch_size and not batch.settled_gaps
+
+
 def secondary_indexes() -> list[Any]:
     """The views' indexes beside their primary keys, as the migrations create them."""
     return [index for table in tables.VIEW_TABLES for index in sorted(table.indexes, key=lambda index: index.name)]
@@ -310,7 +316,7 @@ class ProjectionRunner:
                 projected += len(batch.notifications)
                 if on_batch is not None:
                     on_batch(projected, position)
-            if batch.held_at_gap or len(batch.notifications) < batch_size and not batch.settled_gaps:
+            if last_batch(batch, batch_size):
                 return projected
 
     def catch_up(self, attempts: int = 10) -> int:
@@ -345,11 +351,12 @@ class ProjectionRunner:
             self.indexes_checked = True
 
     def _rebuild_from_zero(self, batch_size: int, on_batch: Callable[[int, int], None] | None) -> int:
-        """As `_run_from(0, ...)`, but each batch is written by a thread of its own while the
-        next one is read and projected: nothing is read from the views meanwhile (the tables
-        are known empty), and the writes still go one at a time, in order, each from where
-        the one before left the views. From 0, not from the position read again: if another
-        runner wrote after the clear, the first write finds the views moved (ProjectionConflict)."""
+        """As `_run_from(0, ...)`, but each batch is read by a thread of its own while the one
+        before is projected, and written by another while the next one is: nothing is read
+        from the views meanwhile (the tables are known empty), and the writes still go one at
+        a time, in order, each from where the one before left the views. From 0, not from the
+        position read again: if another runner wrote after the clear, the first write finds the
+        views moved (ProjectionConflict)."""
         projected = position = 0
         in_flight: tuple[Future[None], int, int] | None = None  # the write, events so far, its position
 
@@ -363,10 +370,16 @@ class ProjectionRunner:
                 if on_batch is not None:
                     on_batch(count, through)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-reader") as reader,
+        ):
             try:
+                reading = reader.submit(self._read, position, batch_size)
                 while True:
-                    batch = self._read(position, batch_size)
+                    batch = reading.result()
+                    if not last_batch(batch, batch_size):  # the next one is read while this one is projected
+                        reading = reader.submit(self._read, batch.notifications[-1].id, batch_size)
                     if batch.notifications:
                         changes = self._changes(batch)
                         settle()
@@ -384,7 +397,7 @@ class ProjectionRunner:
                             last,
                         )
                         position = last
-                    if batch.held_at_gap or len(batch.notifications) < batch_size and not batch.settled_gaps:
+                    if last_batch(batch, batch_size):
                         settle()
                         return projected
             except BaseException:
