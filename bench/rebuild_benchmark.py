@@ -15,7 +15,10 @@ One run:
    (a server-side cursor, fetchmany), --raw-runs times (default 3): rows/s, the median;
 3. (b) runs `ProjectionRunner.rebuild` (every view emptied and projected from event 1, as
    `ledger project --rebuild` does) --rebuild-runs times (default 1): events/s, the median;
-4. prints both, and rebuild / raw read (goal >= 0.4).
+4. prints both, and rebuild / raw read (goal >= 0.4); beside them, the CPU each took per
+   row, client and server (the PostgreSQL backends serving it, read from /proc when the
+   server runs on this machine): on a loaded machine wall time says more about the other
+   processes than about either.
 
 Progress goes to standard error; profiles to bench/out/ (git-ignored).
 """
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import ProgressList, ensure_project_interpreter, progress, project_commit
+from bench_common import ensure_project_interpreter, progress, project_commit
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -115,7 +118,8 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
         )
     drop_store(url)
     app = open_ledger(url)
-    items = ProgressList(validate(app, scenario.read_text(), scenario.name))
+    items = validate(app, scenario.read_text(), scenario.name)
+    applied = [0]  # as run_inputs tells it
     progress(f"applying {len(items):,} inputs to {url}")
     stop = threading.Event()
     started = time.perf_counter()
@@ -123,11 +127,11 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
     def heartbeat() -> None:
         while not stop.wait(15):
             elapsed = time.perf_counter() - started
-            progress(f"applied {items.done:,}/{len(items):,} inputs ({items.done / elapsed:,.0f}/s)")
+            progress(f"applied {applied[0]:,}/{len(items):,} inputs ({applied[0] / elapsed:,.0f}/s)")
 
     threading.Thread(target=heartbeat, daemon=True).start()
     try:
-        run_inputs(app, items)
+        run_inputs(app, items, on_progress=lambda count: applied.__setitem__(0, count))
     finally:
         stop.set()
         app.close()
@@ -138,6 +142,34 @@ def build_store(url: str, events: int, seed: int, out: Path) -> dict[str, Any]:
 
 
 # --- (a) the raw read, (b) the rebuild ------------------------------------------------------
+
+
+def backend_cpu(conninfo: str, pids: list[int] | None = None) -> dict[int, float]:
+    """CPU seconds so far of the server processes serving the benchmark's database (or of
+    `pids`), by process id; empty when the server's processes cannot be read here."""
+    import psycopg
+
+    if pids is None:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            pids = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (DATABASE,)
+                )
+            ]
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return spent
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float | None:
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items()) if after else None
 
 
 def raw_read(url: str) -> dict[str, Any]:
@@ -155,21 +187,36 @@ def raw_read(url: str) -> dict[str, Any]:
     rows = 0
     size = 0
     with psycopg.connect(target.conninfo()) as connection:
+        backend = [connection.info.backend_pid]
+        server = backend_cpu("", backend)
         started = time.perf_counter()
+        cpu = time.process_time()
         with connection.cursor(name="raw_read") as cursor:
             cursor.execute(query)
             while batch := cursor.fetchmany(FETCH):
                 rows += len(batch)
                 size += sum(len(row[4]) for row in batch)
         elapsed = time.perf_counter() - started
-    return {"rows": rows, "state_bytes": size, "seconds": elapsed, "rows_per_s": rows / elapsed}
+        cpu = time.process_time() - cpu
+        server_cpu = cpu_between(server, backend_cpu("", backend))
+    return {
+        "rows": rows,
+        "state_bytes": size,
+        "seconds": elapsed,
+        "rows_per_s": rows / elapsed,
+        "cpu_s": cpu,
+        "server_cpu_s": server_cpu,
+    }
 
 
 def rebuild(url: str, profile: Path | None) -> dict[str, Any]:
+    from ledger.store import parse_postgres
     from projections.report import StoreViews
     from projections.runner import REBUILD_BATCH_SIZE
 
+    conninfo = parse_postgres(url).conninfo()
     with StoreViews(url) as views:
+        server = backend_cpu(conninfo)
         runner = views.runner
         last = runner.last_notification_id()
         marks = iter(range(1, 11))
@@ -195,11 +242,13 @@ def rebuild(url: str, profile: Path | None) -> dict[str, Any]:
             projected = runner.rebuild(on_batch)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        server_cpu = cpu_between(server, backend_cpu(conninfo))
         assert runner.position() == last, f"rebuilt to {runner.position()}, not {last}"
     return {
         "events": projected,
         "seconds": elapsed,
         "cpu_s": cpu,
+        "server_cpu_s": server_cpu,
         "events_per_s": projected / elapsed,
         "batch_size": max(runner.batch_size, REBUILD_BATCH_SIZE),
         "profiled": profile is not None,
@@ -212,6 +261,12 @@ def median_of(results: list[dict[str, Any]], key: str) -> dict[str, Any]:
         key: statistics.median(r[key] for r in results),
         "runs": [r[key] for r in results],
     }
+
+
+def cpu_per_row(run: dict[str, Any], rows: int) -> str:
+    client = f"{run['cpu_s'] / rows * 1e6:.1f} µs client"
+    server = run.get("server_cpu_s")
+    return client if server is None else f"{client} + {server / rows * 1e6:.1f} µs server"
 
 
 def print_profile(path: Path, top: int = 25) -> None:
@@ -285,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild": rebuilt,
         "ratio": rebuilt["events_per_s"] / raw["rows_per_s"],
         "goal": GOAL,
+        "load_average": " ".join(f"{load:.2f}" for load in os.getloadavg()),
     }
     if args.profile:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -306,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             f"batch {rebuilt['batch_size']:,})"
         )
         print(f"rebuild / raw:    {result['ratio']:.3f} (goal >= {GOAL})")
+        print(f"CPU per row:      raw read {cpu_per_row(raw, raw['rows'])}; rebuild {cpu_per_row(rebuilt, stored)}")
+        print(f"load average:     {result['load_average']}")
     return 0
 
 

@@ -25,25 +25,36 @@ from ledger.domain.futures.market import SymbolMarket
 from ledger.domain.money import normalized
 from projections import tables
 from projections.values import amounts_text, json_safe
-from projections.views import LedgerViews, liquidation_of
+from projections.views import LedgerViews, RowChanges, liquidation_of
 
 
 # Registered by explicit class: an annotation-based registration would take the first
 # annotated parameter (`views`) as the dispatch type.
 @LedgerViews.update.register(FuturesAccount.Event)
 def _wallet(views: LedgerViews, event: FuturesAccount.Event, notification_id: int) -> None:
-    positions_before = position_keys(views.state_before(event))
-    account: FuturesAccount = views.follow(event)
-    views.changes.put(tables.accounts, account_row(account, event, notification_id))
-    views.changes.put(tables.futures_wallets, wallet_row(account))
+    views.follow_rows(event, notification_id, wallet_rows, position_keys)
+
+
+def wallet_rows(
+    changes: RowChanges,
+    account: FuturesAccount,
+    event: FuturesAccount.Event,
+    notification_id: int,
+    positions_before: set[tuple[str, str]],
+) -> None:
+    """The wallet's rows after `event`: in view_accounts and view_futures_wallets, a row per
+    open position (those open before, in `positions_before`, and closed since, deleted) and
+    per symbol's settings."""
+    changes.put(tables.accounts, account_row(account, event, notification_id))
+    changes.put(tables.futures_wallets, wallet_row(account))
     for symbol, slot in positions_before - position_keys(account):
-        views.changes.delete(tables.futures_positions, (account.name, symbol, slot))
+        changes.delete(tables.futures_positions, (account.name, symbol, slot))
     for symbol, slots in sorted(account.positions.items()):
         for slot, position in sorted(slots.items()):
-            views.changes.put(tables.futures_positions, position_row(account.name, symbol, slot, position))
+            changes.put(tables.futures_positions, position_row(account.name, symbol, slot, position))
     for symbol in sorted(account.settings):
         leverage, margin_type = account.setting(symbol)
-        views.changes.put(
+        changes.put(
             tables.futures_settings,
             {"account": account.name, "symbol": symbol, "leverage": leverage, "margin_type": margin_type.value},
         )

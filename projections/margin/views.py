@@ -11,16 +11,22 @@ from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.money import normalized
 from projections import tables
 from projections.values import amounts_text, json_safe
-from projections.views import LedgerViews, liquidation_of
+from projections.views import LedgerViews, RowChanges, liquidation_of
 
 
 # Registered by explicit class: an annotation-based registration would take the first
 # annotated parameter (`views`) as the dispatch type.
 @LedgerViews.update.register(Account.Event)
 def _account(views: LedgerViews, event: Account.Event, notification_id: int) -> None:
-    held_before = account_asset_names(views.state_before(event))
-    account: Account = views.follow(event)
-    views.changes.put(
+    views.follow_rows(event, notification_id, account_rows, account_asset_names)
+
+
+def account_rows(
+    changes: RowChanges, account: Account, event: Account.Event, notification_id: int, held_before: set[str]
+) -> None:
+    """The account's row and a row per asset it holds or owes, after `event`; the rows of
+    the assets it held before (`held_before`) and no longer does, deleted."""
+    changes.put(
         tables.accounts,
         {
             "account": account.name,
@@ -39,9 +45,9 @@ def _account(views: LedgerViews, event: Account.Event, notification_id: int) -> 
     )
     held = account_asset_names(account)
     for gone in held_before - held:
-        views.changes.delete(tables.account_assets, (account.name, gone))
+        changes.delete(tables.account_assets, (account.name, gone))
     for asset in sorted(held):
-        views.changes.put(
+        changes.put(
             tables.account_assets,
             {
                 "account": account.name,
