@@ -70,7 +70,7 @@ from tests.integration.malformed import (
     write_lines,
 )
 
-EXAMPLES = int(os.environ.get("MALFORMED_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("MALFORMED_EXAMPLES", "30"))
 POSTGRES_EXAMPLES = 6
 OPTIONAL_FIELDS = {"leverage", "quote", "target", "id", "at", "symbol"}  # null is valid there
 BAD_OPS: list[Any] = [

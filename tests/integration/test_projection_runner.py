@@ -391,7 +391,11 @@ def test_a_rebuild_equals_the_views_built_as_the_seed_scenarios_ran(store_url: s
     assert_views_match_the_events(store_url)
 
 
+@pytest.mark.soak
+@pytest.mark.skipif(os.environ.get("LEDGER_SOAK") != "1", reason="a soak test: set LEDGER_SOAK=1")
 def test_a_rebuild_equals_the_views_built_as_a_large_scenario_ran(pg_url: str, tmp_path: Path) -> None:
+    """A soak variant (about 100 s): tests/integration/test_rebuild.py compares rebuilds with
+    incremental views on a generated scenario of 1,500 inputs in the default run."""
     lines = generated(tmp_path, accounts=200, inputs=20000, seed=23)
     for number, part in enumerate(chunks(lines, 4)):
         apply(pg_url, part, f"part-{number}")

@@ -10,6 +10,7 @@ refused, and a valid deposit still applies (no body makes the store unusable).
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("REQUEST_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(body=BODIES, key=st.none() | st.sampled_from(["k-1", "k-2"]))
 def test_a_request_is_applied_or_refused_naming_the_fault_and_writing_nothing(
     store: str, body: tuple[bytes, bool], key: str | None
