@@ -27,6 +27,7 @@ from ledger.processes.routing import Reaction
 from ledger.processes.service import TRANSIENT_ERRORS, is_settled
 from ledger.processes.service_reactions import run_reactions
 from ledger.processes.steps import ProcessSteps, StepSpec, Subject, registered_steps, step_spec, task_name
+from ledger.store import StoreBusy, writer_lease
 from ledger.write_path import begin_hours
 from workers.logs import logger
 from workers.settings import ServiceSettings
@@ -155,12 +156,14 @@ def _tick_clock(store: str) -> StepFunction:
         if not is_settled(ledger):
             log.info("hour due; waiting for the service to settle first")
             return {"hour": None, "waiting": True}
-        recordings = next(
-            begin_hours(
-                ledger, now, {"kind": "clock", "source": "beat", "actor": "ledger beat", "task_id": self.request.id}
-            ),
-            [],
-        )
+        cause = {"kind": "clock", "source": "beat", "actor": "ledger beat", "task_id": self.request.id}
+        try:
+            # An hour begun is an input of the clock: inputs enter one writer after the other.
+            with writer_lease(store):
+                recordings = next(begin_hours(ledger, now, cause), [])
+        except StoreBusy as busy:
+            log.info("hour due; another writer holds the store", holder_pid=busy.pid)
+            return {"hour": None, "busy": True}
         hour = recordings[0].domain_event.at.isoformat() if recordings else None
         log.info("clock advanced", hour=hour)
         return {"hour": hour}

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from ledger.bootstrap import ServiceStoreError, open_service_ledger
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage
-from ledger.entrypoints.cli_shared import ActorOption, JsonOption, ScenarioArgument, actor_name
+from ledger.entrypoints.cli_shared import ActorOption, JsonOption, ScenarioArgument, actor_name, held_writer_lease
 from ledger.files import InputFileError, read_scenario
 from ledger.inputs import InputErrors
 from ledger.processes.service import ServiceNotSettled, Submission, wait_until_settled
@@ -65,24 +65,30 @@ def submit(
         ledger = open_service_ledger(settings.store)
     except (InputFileError, StoreURLError, ServiceStoreError, psycopg.OperationalError) as exc:
         exit_usage(str(exc))
-    try:
-        planned = plan(ledger, text, scenario.name).submitted_by(submitter)
-    except InputErrors as errors:
-        exit_input_errors(errors)
 
     def wait() -> None:
         wait_until_settled(ledger, timeout)
 
-    submission = Submission(
-        ledger, wait, settle_each=settle == "each", on_wait=lambda error: err.print(f"waiting for the store: {error}")
-    )
-    try:
-        submitted = sum(1 for _ in submission.submit(planned.inputs))
-        if settle != "none":
-            wait()
-    except ServiceNotSettled as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
+    # Inputs enter a store one writer after the other (`ledger run`, `POST /inputs`): the
+    # plan is made and the inputs appended under the writer lease.
+    with held_writer_lease(settings.store):
+        try:
+            planned = plan(ledger, text, scenario.name).submitted_by(submitter)
+        except InputErrors as errors:
+            exit_input_errors(errors)
+        submission = Submission(
+            ledger,
+            wait,
+            settle_each=settle == "each",
+            on_wait=lambda error: err.print(f"waiting for the store: {error}"),
+        )
+        try:
+            submitted = sum(1 for _ in submission.submit(planned.inputs))
+            if settle != "none":
+                wait()
+        except ServiceNotSettled as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(1) from None
     if settle == "none":
         summary = {"submitted": submitted, "store": redacted(settings.store)}
         sys.stdout.write(json.dumps(summary) + "\n") if as_json else err.print(f"submitted {submitted} inputs")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger.store import writer_lease
 from tests.conftest import SCENARIOS
 from tests.workers.conftest import Service, inline_report
 from tests.workers.mass_liquidation import mass_liquidation_text
@@ -101,4 +102,14 @@ def test_an_hour_begins_only_once_the_service_has_settled(service: Service, tmp_
     assert service.count_events("Clock.HourBegan") == 0
     tick = service.celery().send_task("ledger.tick_clock").get(timeout=60)
     assert tick == {"hour": None, "waiting": True}
+    assert service.count_events("Clock.HourBegan") == 0
+
+
+def test_beat_begins_no_hour_while_another_writer_holds_the_store(service: Service) -> None:
+    """An hour begun is an input of the clock: beat takes the writer lease to begin it, and
+    while `ledger run` or a submission holds it, the tick begins nothing and says why."""
+    service.start_worker()
+    with writer_lease(service.store):
+        tick = service.celery().send_task("ledger.tick_clock").get(timeout=60)
+    assert tick == {"hour": None, "busy": True}
     assert service.count_events("Clock.HourBegan") == 0

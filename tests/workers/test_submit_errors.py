@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from ledger.store import EXIT_STORE_BUSY, writer_lease
 from tests.conftest import SCENARIOS, ledger_cli
 from tests.workers.conftest import Service
 from workers.settings import ServiceSettings
@@ -63,3 +64,16 @@ def test_bad_settings_stop_a_worker_with_a_clear_error() -> None:
     result = ledger_cli("worker", env={"LEDGER_VISIBILITY_TIMEOUT_SECONDS": "10"})
     assert result.returncode == 2
     assert "LEDGER_VISIBILITY_TIMEOUT_SECONDS" in result.stderr
+
+
+def test_submit_is_a_writer_of_inputs_and_waits_its_turn_for_none(service: Service) -> None:
+    """Inputs enter a store one writer after the other: while `ledger run` (or a request)
+    holds the writer lease, `ledger submit` is refused with the busy store's own exit code
+    and writes nothing (a `ledger run` that knows which aggregates exist must not miss one
+    that a submission made meanwhile: found by an audit)."""
+    before = service.count_events("")
+    with writer_lease(service.store):
+        result = service.submit(SCENARIOS / "seed004_user_a.jsonl", "--settle", "none")
+    assert result.returncode == EXIT_STORE_BUSY, result.stderr
+    assert "is being written by another ledger process" in result.stderr
+    assert service.count_events("") == before
