@@ -117,8 +117,9 @@ def test_the_dockerfile_installs_the_project_and_runs_ledger() -> None:
 
 @pytest.mark.parametrize(("file", "name"), EVERY_PROCESS)
 def test_each_process_runs_a_ledger_command(file: str, name: str) -> None:
-    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    assert services_of(file)[name]["command"][0] in commands
+    group = typer.main.get_command(app)
+    # the group lists its commands' names, and makes a command only when asked for it
+    assert services_of(file)[name]["command"][0] in group.list_commands(typer.Context(group))  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("file", "name"), every({"migrate"}))
