@@ -11,10 +11,11 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import psycopg
 import typer
+from pydantic import ValidationError
 
 from ledger.bootstrap import ServiceStoreError, open_service_ledger
 from ledger.entrypoints.cli_errors import err, exit_input_errors, exit_usage
@@ -26,12 +27,10 @@ from ledger.runs import plan
 from ledger.store import StoreURLError, redacted
 from projections.presentation.report import print_report
 from projections.report import build_report
-
-# Celery, Redis, kombu and pydantic-settings (`workers.*`) are imported inside the commands that
-# use them: every `ledger` command imports this module, and tests and users start `ledger run`
-# and the back-office commands many times, each paying for what it imports.
-if TYPE_CHECKING:
-    from workers.settings import ServiceSettings
+from workers.app import create_celery_app
+from workers.dispatcher import Dispatcher
+from workers.logs import configure_logging, logger
+from workers.settings import ServiceSettings
 
 ServiceStoreOption = Annotated[
     str | None,
@@ -107,9 +106,6 @@ def worker(
     store: ServiceStoreOption = None,
 ) -> None:
     """A Celery worker of the service: runs the process tasks."""
-    from workers.app import create_celery_app  # not at the top: the service's imports (above)
-    from workers.logs import configure_logging
-
     settings = _settings(store)
     configure_logging()  # from the start: Celery warns before it sets up its logging
     if os.environ.get(SUPERVISED) != "1":
@@ -134,8 +130,6 @@ def _supervise(arguments: list[str]) -> None:
     Celery/kombu can stop with "Unrecoverable error" when Redis goes away mid-call
     (celery/kombu issues #582, #970). The tasks it held come back, by redelivery or
     from the dispatcher. SIGTERM and SIGINT are passed on and end both."""
-    from workers.logs import logger  # not at the top: the service's imports (above)
-
     log = logger("worker-supervisor")
     stopping = threading.Event()
     child: list[subprocess.Popen[bytes]] = []
@@ -159,9 +153,6 @@ def _supervise(arguments: list[str]) -> None:
 
 def beat(store: ServiceStoreOption = None) -> None:
     """Celery beat: advances the ledger's clock every LEDGER_CLOCK_TICK_SECONDS, which starts each hour's interest."""
-    from workers.app import create_celery_app  # not at the top: the service's imports (above)
-    from workers.logs import configure_logging
-
     celery_app = create_celery_app(_settings(store))
     configure_logging()
     # What was run last needs no keeping: the clock's own state is in the store.
@@ -179,10 +170,6 @@ def beat(store: ServiceStoreOption = None) -> None:
 
 def dispatcher(store: ServiceStoreOption = None) -> None:
     """Follows the store's events and starts the tasks they call for, from the tracked position."""
-    from workers.app import create_celery_app  # not at the top: the service's imports (above)
-    from workers.dispatcher import Dispatcher
-    from workers.logs import configure_logging
-
     settings = _settings(store)
     celery_app = create_celery_app(settings)
     configure_logging()
@@ -203,10 +190,6 @@ def dispatcher(store: ServiceStoreOption = None) -> None:
 
 def _settings(store: str | None) -> ServiceSettings:
     """The service settings, with --store taking the place of $LEDGER_STORE."""
-    from pydantic import ValidationError  # not at the top: the service's imports (above)
-
-    from workers.settings import ServiceSettings
-
     if store is not None:
         os.environ["LEDGER_STORE"] = store  # read below, and by the worker that `ledger worker` starts
     try:

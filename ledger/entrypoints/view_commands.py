@@ -9,7 +9,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import psycopg
 import typer
@@ -39,6 +39,7 @@ from projections.history import HistoryError, account_history, resolve_point
 from projections.postmortem import build_postmortem
 from projections.presentation.counterfactual import print_counterfactual
 from projections.presentation.history import print_history
+from projections.presentation.html import PageFooter, postmortem_html
 from projections.presentation.postmortem import render_table
 from projections.presentation.reconcile import print_reconciliation
 from projections.presentation.report import liquidations_sheet
@@ -47,12 +48,7 @@ from projections.queries import ViewReader
 from projections.reconcile import reconcile_store
 from projections.report import StoreViews
 from projections.runner import ProjectionConflict
-
-# `workers.heartbeat` (for `ledger project` as it follows) and the postmortem's HTML page
-# are imported in the commands that use them: every `ledger` command imports this module,
-# and tests and users start `ledger run` and the back-office commands many times.
-if TYPE_CHECKING:
-    from projections.presentation.html import PageFooter
+from workers.heartbeat import Heartbeat
 
 LIQUIDATION_KINDS = (*LiquidationKind, *FuturesLiquidationKind)
 LIQUIDATION_STATUSES = tuple(LiquidationStatus)
@@ -109,8 +105,6 @@ def _follow_until_stopped(views: StoreViews) -> int:
         signal.signal(signal_number, lambda *_: stop.set())
     start = views.runner.position()
     err.print(f"following the store from notification {start}; Ctrl-C stops")
-    from workers.heartbeat import Heartbeat  # not at the top: see the imports
-
     views.runner.run_forever(stop, on_round=Heartbeat().beat)
     return views.runner.position() - start
 
@@ -177,8 +171,6 @@ def postmortem(
             told = build_postmortem(views.app, ViewReader(views.engine), liquidation_id)
         except HistoryError as error:
             exit_usage(str(error))
-    from projections.presentation.html import PageFooter  # not at the top: see the imports
-
     # the page's footer: the wall clock is read here, the page only shows it
     footer = PageFooter(store=url, made_at=datetime.now(UTC), made_by=made_by)
     if output is None:
@@ -201,8 +193,6 @@ def postmortem(
 
 
 def _postmortem_text(told: dict[str, object], output_format: str, footer: PageFooter) -> str:
-    from projections.presentation.html import postmortem_html  # not at the top: see the imports
-
     return json.dumps(told, indent=2) + "\n" if output_format == "json" else postmortem_html(told, footer)
 
 
