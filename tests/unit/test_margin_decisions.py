@@ -14,7 +14,6 @@ from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import (
     MarginAction,
     assets_to_take_over,
-    assets_whose_marks_may_change,
     desk_repayments,
     evaluated_at,
     evaluation_may_record,
@@ -83,20 +82,6 @@ def test_which_accounts_an_evaluation_concerns() -> None:
     assert evaluation_may_record(owing) and has_margin_level(owing, PARAMETERS)
     spot = Account(account="S", mode="spot", leverage=None, pair=None, at=AT, cause=CAUSE)
     assert not evaluation_may_record(spot) and not has_margin_level(spot, PARAMETERS)
-
-
-def test_which_marks_may_change_an_accounts_margin_state() -> None:
-    """Those of the assets a margin account holds or owes, once it owes (or is in margin
-    call); none of a spot account's, nor of what a margin account holds while it owes nothing."""
-    owing = Account(account="A", mode="cross_classic", leverage=5, pair=None, at=AT, cause=CAUSE)
-    owing.deposit("BTC", D(2), AT, CAUSE)
-    owing.deposit("ETH", D(1), AT, CAUSE)
-    assert assets_whose_marks_may_change(owing) == set()
-    owing.borrow("USDC", D(1000), prices(BTC="50000", ETH="3000"), PARAMETERS, AT, CAUSE)
-    assert assets_whose_marks_may_change(owing) == {"BTC", "ETH", "USDC"}  # the borrowed USDC is held too
-    spot = Account(account="S", mode="spot", leverage=None, pair=None, at=AT, cause=CAUSE)
-    spot.deposit("BTC", D(1), AT, CAUSE)
-    assert assets_whose_marks_may_change(spot) == set()
 
 
 def test_an_evaluation_happens_when_its_newest_price_was_known() -> None:

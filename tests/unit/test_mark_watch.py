@@ -1,22 +1,17 @@
 """The risk index evaluates exactly only the accounts within its error bound. It must
 change nothing: the same inputs give the same events as evaluating every account
-exactly on every mark. (The quiet bands of the domain, tested here too, no longer
-serve the drivers.)"""
+exactly on every mark."""
 
 from __future__ import annotations
 
 import json
 import random
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ledger.bootstrap import open_ledger
 from ledger.domain.margin.account import Account
-from ledger.domain.margin.rules import margin_position, quiet_price_bands
-from ledger.domain.parameters import RiskParameters, default_parameter_data
-from ledger.domain.prices import Mark, PriceBook
 from ledger.log import stored_events
 from ledger.processes.inline import run_inputs
 from ledger.processes.margin.assessment import margin_decision
@@ -24,42 +19,6 @@ from ledger.processes.margin.indexes import MarginRisk
 from ledger.runs import validate
 from ledger.unit_of_work import UnitOfWork
 from projections.report import build_report
-
-PARAMETERS = RiskParameters(default_parameter_data(), 1)
-TIER_5X = PARAMETERS.margin_tier("cross_classic", 5)
-
-
-def _prices(**marks: str) -> PriceBook:
-    return PriceBook({asset: Mark(Decimal(price), "USDC") for asset, price in marks.items()}, PARAMETERS)
-
-
-def test_a_quiet_band_stops_short_of_the_margin_call() -> None:
-    """10 BTC, 400000 USDC owed, BTC 50000: slack = 500000 - 1.16 x 400000 = 36000;
-    one moving asset gets 36000 / 2 = 18000 of it, 1800 per BTC: quiet down to 48200."""
-    balances, owed = {"BTC": Decimal(10)}, {"USDC": Decimal(400000)}
-    prices = _prices(BTC="50000")
-    position = margin_position("cross_classic", balances, owed, prices)
-    bands = quiet_price_bands(position, balances, owed, prices, TIER_5X, in_margin_call=False)
-    assert bands == {"BTC": (Decimal(48200), None)}
-    at_edge = margin_position("cross_classic", balances, owed, _prices(BTC="48200"))
-    assert not at_edge.is_at_or_below_margin_call(TIER_5X)
-
-
-def test_in_a_margin_call_the_band_guards_both_liquidation_and_recovery() -> None:
-    """ML 1.15 at BTC 46000: liquidation slack 460000 - 440000 = 20000 -> down to 45000;
-    recovery slack 464000 - 460000 = 4000 -> up to 46200."""
-    balances, owed = {"BTC": Decimal(10)}, {"USDC": Decimal(400000)}
-    prices = _prices(BTC="46000")
-    position = margin_position("cross_classic", balances, owed, prices)
-    bands = quiet_price_bands(position, balances, owed, prices, TIER_5X, in_margin_call=True)
-    assert bands == {"BTC": (Decimal(45000), Decimal(46200))}
-
-
-def test_a_mark_quoted_in_another_asset_gives_no_band() -> None:
-    balances, owed = {"BTC": Decimal(10)}, {"USDC": Decimal(400000)}
-    prices = PriceBook({"BTC": Mark(Decimal(50000), "USDT")}, PARAMETERS)
-    position = margin_position("cross_classic", balances, owed, prices)
-    assert quiet_price_bands(position, balances, owed, prices, TIER_5X, in_margin_call=False) is None
 
 
 def _every_account(_index: MarginRisk, _mark: object, uow: UnitOfWork) -> list[str]:

@@ -41,14 +41,6 @@ def margin_state_may_change(account: Account) -> bool:
     return account.is_margin and (bool(account.liabilities()) or account.status == AccountStatus.MARGIN_CALL)
 
 
-def assets_whose_marks_may_change(account: Account) -> set[str]:
-    """The assets whose marks can change the account's margin state: those it holds or
-    owes, when it has a state that marks can change; none otherwise."""
-    if not margin_state_may_change(account):
-        return set()
-    return {asset for asset, quantity in account.balances.items() if quantity} | set(account.liabilities())
-
-
 def evaluation_may_record(account: Account) -> bool:
     """Whether a margin evaluation could record anything for the account as it stands:
     only one whose margin state may change, and that no liquidation has locked."""

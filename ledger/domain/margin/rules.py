@@ -19,7 +19,7 @@ from ledger.domain.money import (
     round_down,
     round_half_even,
 )
-from ledger.domain.parameters import MarginTier, RiskParameters
+from ledger.domain.parameters import MarginTier
 from ledger.domain.prices import MissingPrice, PriceBook
 from ledger.domain.product import AccountMode
 
@@ -218,77 +218,3 @@ def _top_up_outcome(
     return TOP_UP_PARTIAL, (
         f"source {source} exhausted ({'; '.join(notes)}); margin level {level} below the target {normalized(target)}"
     )
-
-
-PriceBand = tuple[Decimal | None, Decimal | None]  # (lowest, highest) quiet mark; None: no bound
-
-
-def quiet_price_bands(
-    position: MarginPosition,
-    balances: Mapping[str, Decimal],
-    liabilities: Mapping[str, Decimal],
-    prices: PriceBook,
-    tier: MarginTier,
-    in_margin_call: bool,
-) -> dict[str, PriceBand] | None:
-    """For each marked asset of an account, a range of its mark such that, while every
-    mark stays within its range, no threshold is crossed: the account's margin state
-    (normal or margin call, not liquidated) cannot change, so a mark inside needs no
-    evaluation. None when no ranges can be given (a mark quoted in another asset, an
-    unmarked stablecoin): then every mark of its assets must evaluate the account.
-
-    Each guarded slack (numerator - threshold x denominator of the level) is linear
-    in the marks; each asset may use 1/(n+1) of it, so the worst case over all ranges
-    together still leaves the slack strictly on its side.
-    """
-    parameters = prices.parameters
-    marked: dict[str, Decimal] = {}
-    for asset in set(balances) | set(liabilities):
-        if asset == parameters.valuation_asset:
-            continue
-        mark = prices.marks.get(asset)
-        if mark is None or mark.quote != parameters.valuation_asset:
-            return None
-        marked[asset] = mark.price
-    # (threshold, keep the slack above zero?) for each threshold the state depends on.
-    guards = [(tier.liquidation, True), (tier.margin_call, False)] if in_margin_call else [(tier.margin_call, True)]
-    bands: dict[str, list[Decimal | None]] = {asset: [None, None] for asset in marked}
-    for threshold, keep_positive in guards:
-        numerator, denominator = position.level_terms()
-        slack = numerator - exact_product(threshold, denominator)
-        if keep_positive and slack <= 0 or not keep_positive and slack > 0:
-            return None
-        weights = {
-            asset: _slack_weight(position.mode, asset, balances, liabilities, threshold, parameters) for asset in marked
-        }
-        moving = [asset for asset, weight in weights.items() if weight != 0]
-        budget = exact_quotient(abs(slack), Decimal(len(moving) + 1))
-        for asset in moving:
-            weight = weights[asset]
-            room = exact_quotient(budget, abs(weight))
-            # Which direction of the price moves the slack towards the threshold.
-            guards_fall = (weight > 0) == keep_positive
-            band = bands[asset]
-            if guards_fall:
-                low = marked[asset] - room
-                band[0] = low if band[0] is None else max(band[0], low)
-            else:
-                high = marked[asset] + room
-                band[1] = high if band[1] is None else min(band[1], high)
-    return {asset: (band[0], band[1]) for asset, band in bands.items()}
-
-
-def _slack_weight(
-    mode: str,
-    asset: str,
-    balances: Mapping[str, Decimal],
-    liabilities: Mapping[str, Decimal],
-    threshold: Decimal,
-    parameters: RiskParameters,
-) -> Decimal:
-    """d(slack)/d(price of asset): classic A - t.L; Pro (A - L) - t.sum(L x mmr)."""
-    held = balances.get(asset, ZERO)
-    owed = liabilities.get(asset, ZERO)
-    if mode == AccountMode.CROSS_PRO:
-        return held - owed - exact_product(threshold, owed, parameters.asset(asset).pro_mmr)
-    return held - exact_product(threshold, owed)
