@@ -104,9 +104,9 @@ def test_an_hour_runs_interest_and_evaluations_only_for_those_who_owe(
         ran.append(reaction)
         run(uow, reaction, event, cause)
 
-    def counting_assess(uow: Any, account: Any, watch: Any) -> Any:
+    def counting_assess(uow: Any, account: Any) -> Any:
         assessed.append(account.name)
-        return assess(uow, account, watch)
+        return assess(uow, account)
 
     monkeypatch.setattr(processes, "run", counting_run)
     monkeypatch.setattr(evaluation, "assess_margin", counting_assess)

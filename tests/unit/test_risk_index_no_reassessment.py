@@ -41,9 +41,9 @@ def _assessed(session: LedgerSession, monkeypatch: pytest.MonkeyPatch, *lines: d
     assessed: list[str] = []
     assess = evaluation.assess_margin
 
-    def counting_assess(uow: Any, account: Any, watch: Any) -> Any:
+    def counting_assess(uow: Any, account: Any) -> Any:
         assessed.append(account.name)
-        return assess(uow, account, watch)
+        return assess(uow, account)
 
     monkeypatch.setattr(evaluation, "assess_margin", counting_assess)
     session.run_lines(*lines)

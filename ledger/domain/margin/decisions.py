@@ -90,6 +90,14 @@ def has_margin_level(account: Account, parameters: RiskParameters) -> bool:
     )
 
 
+def margin_tier_of(account: Account, parameters: RiskParameters) -> MarginTier | None:
+    """The tier whose thresholds the account's level is held to; None without a level to assess."""
+    if not has_margin_level(account, parameters):
+        return None
+    assert account.leverage is not None
+    return parameters.margin_tier(account.mode, account.leverage)
+
+
 def margin_action(position: MarginPosition, tier: MarginTier, status: str) -> MarginAction | None:
     """Liquidation at or below its threshold; a margin call as the level first reaches
     the call threshold; recovery once a called account is above it again; else nothing."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ledger.domain.margin.account import Account
-from ledger.domain.margin.decisions import MarginAction, has_margin_level, margin_action
+from ledger.domain.margin.decisions import MarginAction, margin_action, margin_tier_of
 from ledger.domain.margin.rules import MarginPosition, margin_position
 from ledger.domain.parameters import MarginTier
 from ledger.domain.prices import MissingPrice, PriceBook
@@ -25,19 +25,17 @@ class MarginAssessment:
     position: MarginPosition
 
 
-def assess_margin(uow: UnitOfWork, account: Account, prices: PriceBook | None = None) -> MarginAssessment | None:
-    """What the account's level calls for now at the store's marks (or `prices`), if anything."""
-    return margin_decision(account, uow.prices() if prices is None else prices)
+def assess_margin(uow: UnitOfWork, account: Account) -> MarginAssessment | None:
+    """What the account's level calls for now at the store's marks, if anything."""
+    return margin_decision(account, uow.prices())
 
 
 def margin_decision(account: Account, prices: PriceBook) -> MarginAssessment | None:
     """What the account's level calls for at `prices`, exactly, if anything: nothing for an
     account without a level to assess, or with an asset that has no price."""
-    parameters = prices.parameters
-    if not has_margin_level(account, parameters):
+    tier = margin_tier_of(account, prices.parameters)
+    if tier is None:
         return None
-    assert account.leverage is not None
-    tier = parameters.margin_tier(account.mode, account.leverage)
     try:
         position = margin_position(account.mode, account.balances, account.liabilities(), prices)
     except MissingPrice:

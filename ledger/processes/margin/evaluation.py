@@ -20,7 +20,7 @@ from ledger.domain.margin.decisions import (
     evaluated_at,
     evaluation_may_record,
     event_cannot_change_margin_decision,
-    has_margin_level,
+    margin_tier_of,
     recovered_by_top_up,
 )
 from ledger.domain.margin.rules import MarginPosition, reported_level
@@ -69,7 +69,7 @@ def auto_top_up_step(
 
 def evaluate_margin(uow: UnitOfWork, account: Account, at: datetime, cause: dict[str, Any]) -> None:
     """Margin call, auto top-up, recovery or liquidation, as the level requires."""
-    assessment = assess_margin(uow, account, None)
+    assessment = assess_margin(uow, account)
     if assessment is None:
         return
     tier, prices, position = assessment.tier, assessment.prices, assessment.position
@@ -117,13 +117,7 @@ def evaluations(names: Iterable[str], situation: Situation) -> list[Reaction]:
 
 def _tier_of(account: Account, uow: UnitOfWork | None) -> MarginTier | None:
     """The account's tier where the driver knows the parameters (inline); none in the dispatcher."""
-    if uow is None:
-        return None
-    parameters = uow.parameters()
-    if not has_margin_level(account, parameters):
-        return None
-    assert account.leverage is not None
-    return parameters.margin_tier(account.mode, account.leverage)
+    return None if uow is None else margin_tier_of(account, uow.parameters())
 
 
 def _event_may_change_decision(event: Account.Event, account: Account, uow: UnitOfWork | None) -> bool:
@@ -134,7 +128,7 @@ def _account_may_record(event: Account.Event, driver: ProcessSteps, uow: UnitOfW
     account = uow.account(event.account)
     if not _event_may_change_decision(event, account, uow):
         return False
-    return assess_margin(uow, account, None) is not None
+    return assess_margin(uow, account) is not None
 
 
 def _mark_may_record(event: AssetMarket.MarkRecorded, driver: ProcessSteps, uow: UnitOfWork) -> bool:
