@@ -127,10 +127,7 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
             cursor.execute(
                 self.call_insert_function_statement,
                 (
-                    [event.originator_id for event in stored_events],
-                    [event.originator_version for event in stored_events],
-                    [event.topic for event in stored_events],
-                    [event.state for event in stored_events],
+                    *_event_columns(stored_events),
                     None if tracking is None else tracking.application_name,
                     None if tracking is None else tracking.notification_id,
                 ),
@@ -155,16 +152,17 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
         plain arrays for the composite one."""
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(
-            self.insert_events_in_bulk_statement,
-            (
-                [event.originator_id for event in stored_events],
-                [event.originator_version for event in stored_events],
-                [event.topic for event in stored_events],
-                [event.state for event in stored_events],
-            ),
-            prepare=True,
-        )
+        curs.execute(self.insert_events_in_bulk_statement, _event_columns(stored_events), prepare=True)
+
+
+def _event_columns(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], list[int], list[str], list[bytes]]:
+    """The events as the four arrays both insert statements take, in the events' order."""
+    return (
+        [event.originator_id for event in stored_events],
+        [event.originator_version for event in stored_events],
+        [event.topic for event in stored_events],
+        [event.state for event in stored_events],
+    )
 
 
 class PostgresMultiTrackingRecorder(PostgresBulkRecorder):

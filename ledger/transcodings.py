@@ -45,7 +45,6 @@ EXT_FRACTION = 3
 EXT_DATETIME = 4  # a datetime that is not UTC (or naive), as its ISO text
 EXT_BIG_INT = 5
 
-JSON_OBJECT_START = ord("{")
 INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 
 
@@ -133,6 +132,6 @@ class LedgerTranscoder(Transcoder):
             return self.encoder.encode(_tagged_big_ints(obj))
 
     def decode(self, data: bytes) -> Any:
-        if data[:1] == b"{":
+        if data[:1] == b"{":  # a JSON object: written before (see the module docstring)
             return self.legacy.decode(data)
         return self.decoder.decode(data)

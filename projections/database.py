@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
+@cache  # the scripts do not change while a process runs; every opening of views asks
 def head_revision() -> str | None:
     """The one head of the migration scripts, as Alembic's `ScriptDirectory` finds it,
     read from their `revision` and `down_revision` lines; None when a script is written
