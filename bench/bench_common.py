@@ -1,7 +1,9 @@
-"""What the benchmark scripts share: progress lines, the commit measured, the interpreter."""
+"""What the benchmark scripts share: progress lines, the commit measured, the interpreter, and
+the arguments of the benchmarks that generate a scenario."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 # Progress is timed from the start of the benchmark, in the measuring processes too.
 T0 = float(os.environ.setdefault("LEDGER_BENCH_T0", repr(time.time())))
 
@@ -101,3 +104,26 @@ class PhaseClock:
     def stop(self) -> dict[str, float]:
         self._switch(None)
         return dict(sorted(self.totals.items(), key=lambda item: -item[1]))
+
+
+def scenario_parser(
+    doc: str, unit: str, full: dict[str, int], quick: dict[str, int], quick_help: str
+) -> argparse.ArgumentParser:
+    """The arguments of a benchmark that generates its scenario: its size (so many `unit`s
+    and inputs, else the `full` preset, or the `quick` one), the seed, the PostgreSQL server
+    and the output folder; each script adds its own."""
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc
+    )
+    parser.add_argument(f"--{unit}", type=int, help=f"{unit} (default {full[unit]:,}; --quick {quick[unit]:,})")
+    parser.add_argument("--inputs", type=int, help=f"inputs (default {full['inputs']:,}; --quick {quick['inputs']:,})")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "out",
+        help="where scenario and results go (bench/out)",
+    )
+    return parser

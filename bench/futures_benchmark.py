@@ -42,13 +42,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_common import T0, ProgressList, ensure_project_interpreter, progress, project_commit
+from bench_common import T0, ProgressList, ensure_project_interpreter, progress, project_commit, scenario_parser
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 QUICK = {"wallets": 200, "inputs": 6000}
 FULL = {"wallets": 4000, "inputs": 200000}
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 STEP = timedelta(seconds=1)  # between inputs: 6,000 inputs span an hour and forty minutes
 
@@ -380,19 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_measure"]:
         return _measure_main(argv[1:])
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
-    )
-    parser.add_argument(
-        "--wallets", type=int, help=f"wallets (default {FULL['wallets']:,}; --quick {QUICK['wallets']})"
-    )
-    parser.add_argument("--inputs", type=int, help=f"inputs (default {FULL['inputs']:,}; --quick {QUICK['inputs']:,})")
-    parser.add_argument("--quick", action="store_true", help="the quick preset: a check that all works")
-    parser.add_argument("--seed", type=int, default=1)
+    parser = scenario_parser(__doc__, "wallets", FULL, QUICK, "the quick preset: a check that all works")
     parser.add_argument("--mark-share", type=float, default=0.01, help="share of marks among the inputs (0.01)")
     parser.add_argument("--funding-share", type=float, default=0.002, help="share of fundings (0.002)")
-    parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
-    parser.add_argument("--out", type=Path, default=BENCH / "out", help="where scenario and results go (bench/out)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true", help="also skips the baseline")
     parser.add_argument("--baseline-runs", type=int, default=3, help="baseline repetitions; the median (3)")

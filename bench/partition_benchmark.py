@@ -57,8 +57,8 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
-from bench_common import ROOT, T0, ensure_project_interpreter, progress, project_commit
-from run_benchmark import DEFAULT_SERVER, FULL, QUICK, create_database, drop_database  # the same presets
+from bench_common import ROOT, T0, ensure_project_interpreter, progress, project_commit, scenario_parser
+from run_benchmark import FULL, QUICK, create_database, drop_database  # the same presets
 
 BENCH = Path(__file__).resolve().parent
 PREFIX = "bench_scaling"
@@ -490,18 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_apply"]:
         return _apply_main(argv[1:])
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
-    )
-    parser.add_argument(
-        "--accounts", type=int, help=f"accounts (default {FULL['accounts']:,}; --quick {QUICK['accounts']:,})"
-    )
-    parser.add_argument("--inputs", type=int, help=f"inputs (default {FULL['inputs']:,}; --quick {QUICK['inputs']:,})")
-    parser.add_argument("--quick", action="store_true", help="1,000 accounts, 50,000 inputs")
-    parser.add_argument("--seed", type=int, default=1)
+    parser = scenario_parser(__doc__, "accounts", FULL, QUICK, "1,000 accounts, 50,000 inputs")
     parser.add_argument("--partitions", type=int, default=2, help="partitions, each applied by a process (default 2)")
-    parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
-    parser.add_argument("--out", type=Path, default=BENCH / "out", help="where scenario and results go (bench/out)")
     parser.add_argument(
         "--runs",
         type=int,

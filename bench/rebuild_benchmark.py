@@ -36,11 +36,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import ensure_project_interpreter, progress, project_commit
+from bench_common import DEFAULT_SERVER, ensure_project_interpreter, progress, project_commit
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
 DATABASE = "ledger_rebuild_bench"
 FULL_EVENTS = 1_000_000
 QUICK_EVENTS = 100_000

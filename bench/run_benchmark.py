@@ -51,13 +51,13 @@ from bench_common import (
     ensure_project_interpreter,
     progress,
     project_commit,
+    scenario_parser,
 )
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 QUICK = {"accounts": 1000, "inputs": 50000}
 FULL = {"accounts": 10000, "inputs": 1000000}
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BASELINE_BATCH = 100
 BASELINE_STATE_BYTES = 300
 BASELINE_TOPIC = "ledger.domain.margin.account:Account.Deposited"
@@ -458,22 +458,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_measure"]:
         return _measure_main(argv[1:])
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    parser = scenario_parser(
+        __doc__, "accounts", FULL, QUICK, "the quick preset: 1,000 accounts, 50,000 inputs (a check that all works)"
     )
-    parser.add_argument(
-        "--accounts", type=int, help=f"accounts (default {FULL['accounts']:,}; --quick {QUICK['accounts']:,})"
-    )
-    parser.add_argument("--inputs", type=int, help=f"inputs (default {FULL['inputs']:,}; --quick {QUICK['inputs']:,})")
-    parser.add_argument(
-        "--quick", action="store_true", help="the quick preset: 1,000 accounts, 50,000 inputs (a check that all works)"
-    )
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--mark-share", type=float, default=0.01, help="share of random-walk marks among the inputs (default 0.01)"
     )
-    parser.add_argument("--postgres", default=DEFAULT_SERVER, help=f"PostgreSQL server URL (default {DEFAULT_SERVER})")
-    parser.add_argument("--out", type=Path, default=BENCH / "out", help="where scenario and results go (bench/out)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true", help="also skips the baseline")
     parser.add_argument(
