@@ -3,10 +3,12 @@ still to apply, and the store opened only once the file is known to be valid."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
+from ledger.domain.identity import account_id
 from ledger.domain.parameters import first_version_data, merge_parameter_data, validate_parameter_set
 from ledger.idempotency import latest_round
 from ledger.inputs import InputError, InputErrors, KnownState, LedgerInput, Scenario, parse_scenario
@@ -18,17 +20,55 @@ def known_state(app: Ledger, source: str) -> KnownState:
     """What the store already knows, as input validation starts from it: its accounts,
     parameters (with the run's overlay laid over them, as the run will) and clock, and how
     far it applied the file `source` before."""
-    with UnitOfWork(app) as uow:
-        accounts = {name: uow.account(name).mode for name in app.account_names()}
     mark = app.file_mark(source)
     return KnownState(
-        accounts=accounts,
+        accounts=StoredAccountModes(UnitOfWork(app)),
         parameter_data=_with_overlay(app.parameter_data(), app.parameter_overlay),
         clock=app.store_clock(),
         overlay=app.parameter_overlay,
         file_mark=mark,
         recorded_from_file=lambda name: latest_round(app.recorded_inputs(), name, mark.inputs_applied if mark else 0),
     )
+
+
+class StoredAccountModes(MutableMapping[str, str]):
+    """Each account's mode, as validation asks for it: an account the file opens, as it
+    opens it; any other looked up in the store when first named (one read each), so that a
+    short file checked against a store of a million accounts reads only the accounts it
+    names. Iterating gives only the accounts named so far (validation never iterates)."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
+        self.modes: dict[str, str | None] = {}  # None: named, and not in the store
+
+    def _mode(self, name: str) -> str | None:
+        if name not in self.modes:
+            account = self.uow.find(account_id(name))
+            self.modes[name] = None if account is None else account.mode
+        return self.modes[name]
+
+    def __getitem__(self, name: str) -> str:
+        mode = self._mode(name)
+        if mode is None:
+            raise KeyError(name)
+        return mode
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._mode(name) is not None
+
+    def __setitem__(self, name: str, mode: str) -> None:
+        self.modes[name] = mode
+
+    def __delitem__(self, name: str) -> None:
+        if self._mode(name) is None:
+            raise KeyError(name)
+        self.modes[name] = None
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, mode in list(self.modes.items()) if mode is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for mode in self.modes.values() if mode is not None)
 
 
 def _with_overlay(parameter_data: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

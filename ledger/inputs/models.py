@@ -4,7 +4,7 @@ inputs still to apply (`Scenario`), and what the store and the earlier lines mak
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -60,7 +60,7 @@ class KnownState:
     """Accounts, modes and asset parameters known at a point of the file, the store's clock,
     and how far the file being read was applied to the store before."""
 
-    accounts: dict[str, str] = field(default_factory=dict)  # name -> mode
+    accounts: MutableMapping[str, str] = field(default_factory=dict)  # name -> mode
     parameter_data: dict[str, Any] = field(default_factory=dict)
     clock: datetime | None = None  # the store's clock (`Ledger.store_clock`)
     overlay: dict[str, Any] = field(default_factory=dict)  # a run's --params: wins over every params line
