@@ -22,13 +22,16 @@ from projections.report import build_report
 
 
 def _every_account(_index: MarginRisk, _mark: object, uow: UnitOfWork) -> list[str]:
-    """The reference: no index, every account evaluated exactly on every mark."""
+    """The reference: no index, every account evaluated exactly on every mark, the accounts
+    it changes lowest exact level first, ties by name."""
     prices = uow.prices()
-    return sorted(
-        name
+    changed = [
+        (decision.position.level(), name)
         for name in uow.app.account_names()
-        if isinstance(account := uow.account(name), Account) and margin_decision(account, prices) is not None
-    )
+        if isinstance(account := uow.account(name), Account)
+        and (decision := margin_decision(account, prices)) is not None
+    ]
+    return [name for _level, name in sorted(changed)]
 
 
 def _random_scenario(seed: int) -> str:

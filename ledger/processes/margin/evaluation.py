@@ -111,7 +111,8 @@ def recover(account: Account, position: MarginPosition, tier: MarginTier, at: da
 
 
 def evaluations(names: Iterable[str], situation: Situation) -> list[Reaction]:
-    accounts = (situation.account(name) for name in sorted(names))
+    """An evaluation of each of `names` that may record anything, in the order given."""
+    accounts = (situation.account(name) for name in names)
     return [Reaction(margin_step(found), found.name) for found in accounts if evaluation_may_record(found)]
 
 
@@ -154,4 +155,4 @@ def _marked(event: AssetMarket.MarkRecorded, situation: Situation) -> list[React
 
 @reacts(ParameterSet.Changed, barrier=True)
 def _rules_changed(event: ParameterSet.Changed, situation: Situation) -> list[Reaction]:
-    return evaluations(situation.index(OpenDebts).debtors, situation)
+    return evaluations(sorted(situation.index(OpenDebts).debtors), situation)

@@ -11,11 +11,13 @@ the accounts holding or owing the marked asset.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 
 import numpy as np
@@ -24,10 +26,10 @@ from ledger.dispatch import singledispatchmethod
 from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import MarginAction, evaluation_may_record
 from ledger.domain.margin.liquidation import Liquidation
-from ledger.domain.margin.rules import level_weights
-from ledger.domain.market import AssetMarket
+from ledger.domain.margin.rules import level_weights, margin_position
+from ledger.domain.market import PARAMETERS_ID, AssetMarket, ParameterSet
 from ledger.domain.parameters import RiskParameters
-from ledger.domain.prices import PriceBook
+from ledger.domain.prices import Mark, PriceBook
 from ledger.processes.indexes import Driver, DriverIndex, follows_accounts, kept_by
 from ledger.processes.margin.assessment import margin_decision
 from ledger.processes.risk_index import LevelWeights, RiskIndex, Screen, Verdict
@@ -140,11 +142,43 @@ class MarkDecisions:
         return actions
 
     def worst_first(self) -> list[str]:
-        """The accounts of `actions`, lowest level first: whom a storm liquidates first."""
+        """The accounts of `actions`, lowest level first (by the float level: an order of
+        priority, not a decision): whom a storm liquidates first. Those valued only through
+        the moved asset (not screened) follow, in name order."""
         chosen = self.screen.verdicts > Verdict.NOTHING
         for position in np.flatnonzero(self.screen.verdicts == Verdict.EXACT):
             chosen[position] = self.screen.names[position] in self.exact_actions
-        return self.screen.worst_first(chosen)
+        ordered = self.screen.worst_first(chosen)
+        unscreened = set(self.exact_actions).difference(ordered)
+        assert len(ordered) + len(unscreened) == len(self.actions()), "an account changed by the mark is left out"
+        return ordered + sorted(unscreened)
+
+
+class FollowedPrices:
+    """The marks of the assets and the rule set as the events observed so far left them: the
+    dispatcher's own price book (it reads no store as it routes), to order its routes by."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, Mark] = {}
+        self.parameter_set: ParameterSet | None = None
+
+    def load(self, uow: UnitOfWork) -> None:
+        prices = uow.prices()
+        self.marks = {asset: prices.marks[asset] for asset in prices.parameters.asset_names() if asset in prices.marks}
+        found = uow.find(PARAMETERS_ID)
+        # A copy: the events observed move it on, and the store's cached aggregate must not move.
+        self.parameter_set = copy.deepcopy(found)
+
+    def marked(self, event: AssetMarket.MarkRecorded) -> None:
+        self.marks[event.asset] = Mark(event.price, event.quote)
+
+    def rules_changed(self, event: ParameterSet.Event) -> None:
+        if self.parameter_set is not None and event.originator_version <= self.parameter_set.version:
+            return  # already in the state it was loaded with, or observed twice
+        self.parameter_set = event.mutate(self.parameter_set)
+
+    def price_book(self) -> PriceBook | None:
+        return None if self.parameter_set is None else PriceBook(self.marks, self.parameter_set.current)
 
 
 @kept_by(Driver.INLINE, Driver.SERVICE)
@@ -154,20 +188,23 @@ class MarginRisk(MarkFanOut):
 
     Inline (`ledger run`), a mark is decided with the store's marks and rules: by float
     where the error bound allows, exactly (`margin_decision`) elsewhere; the accounts it
-    changes are routed in name order (the order their events are recorded in, as
-    before). The dispatcher knows no marks or rules of its own: it routes every account
-    holding or owing the marked asset, and its workers decide exactly."""
+    changes are routed worst first (lowest exact level first, `worst_first`: in a storm,
+    the accounts most short of margin are liquidated first). The dispatcher decides nothing: it routes every
+    account holding or owing the marked asset, worst first at the store's marks and rules
+    as it routes (an order of priority only), and its workers decide exactly."""
 
     def __init__(self) -> None:
         self.index = RiskIndex()
         self._version = 0  # of the rows: a mark decided again on rows unchanged is looked up
-        self._decided: tuple[Any, MarkDecisions] | None = None
+        self._decided: tuple[Any, list[str]] | None = None
         # A mark of an asset also values every asset whose latest mark is quoted in it (one
         # hop, `PriceBook`): the accounts holding or owing those are concerned too.
         self.quote_of: dict[str, str] = {}
         self.quoted_in: dict[str, set[str]] = defaultdict(set)
+        self.followed = FollowedPrices()  # the dispatcher's marks and rules, as its events leave them
 
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
+        self.followed.load(uow)
         prices = uow.prices()
         for asset in prices.parameters.asset_names():
             mark = prices.marks.get(asset)
@@ -187,6 +224,11 @@ class MarginRisk(MarkFanOut):
     @observe.register
     def _marked(self, event: AssetMarket.MarkRecorded, _account: Callable[[str], Account]) -> None:
         self.note_quote(event.asset, event.quote)
+        self.followed.marked(event)
+
+    @observe.register
+    def _rules_changed(self, event: ParameterSet.Event, _account: Callable[[str], Account]) -> None:
+        self.followed.rules_changed(event)
 
     def note_quote(self, asset: str, quote: str) -> None:
         """The asset's latest mark is quoted in `quote`."""
@@ -217,12 +259,31 @@ class MarginRisk(MarkFanOut):
         return {"margin_risk_rows": len(self.index)}
 
     def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:
-        if uow is None:  # the dispatcher: every account exposed to the asset, decided by the workers
-            return sorted(set(self.index.exposed_to(mark.asset)) | self.exposed_through_quotes(mark.asset))
+        """The accounts to evaluate, worst first."""
+        if uow is None:
+            return self.exposed_worst_first(mark.asset)
         key = (mark.originator_id, mark.originator_version, self._version)
         if self._decided is None or self._decided[0] != key:
-            self._decided = key, self.decide(mark.asset, uow.prices(), uow.account)
-        return sorted(self._decided[1].actions())
+            prices = uow.prices()
+            decided = self.decide(mark.asset, prices, uow.account)
+            self._decided = key, worst_first(decided.actions(), prices, uow.account)
+        return self._decided[1]
+
+    def exposed_worst_first(self, asset: str) -> list[str]:
+        """The dispatcher's route for a mark of `asset`: every account holding or owing it,
+        lowest float level first at the marks and rules the events so far left (an order of
+        priority: nothing is decided here), then those valued only through it, in name order."""
+        prices = self.followed.price_book()
+        if prices is None:  # no rule set yet: no level either
+            ordered = self.index.exposed_to(asset)
+        else:
+            screen = self.index.screen(asset, *self.screen_inputs(prices))
+            ordered = screen.worst_first(np.ones(len(screen.names), dtype=bool))
+        return (
+            sorted(ordered)
+            if prices is None
+            else ordered + sorted(self.exposed_through_quotes(asset).difference(ordered))
+        )
 
     def screen_inputs(
         self, prices: PriceBook
@@ -252,6 +313,20 @@ class MarginRisk(MarkFanOut):
             if decision is not None:
                 exact_actions[name] = decision.action
         return MarkDecisions(screen, exact_names, exact_actions)
+
+
+def worst_first(names: Iterable[str], prices: PriceBook, account: Callable[[str], Account]) -> list[str]:
+    """`names` by exact margin level at `prices`, lowest first, ties by name: the order in
+    which `ledger run` evaluates the accounts a mark changes (in a storm, the accounts most
+    short of margin are liquidated first). Exact, so that the order is the rules' own and
+    the same from any replay; it costs one exact level per account the mark changes, each
+    of which the evaluation that follows costs many times over."""
+
+    def level(name: str) -> tuple[Decimal, str]:
+        found = account(name)
+        return margin_position(found.mode, found.balances, found.liabilities(), prices).level(), name
+
+    return sorted(names, key=level)
 
 
 def _screen_price(asset: str, prices: PriceBook) -> float | None:
