@@ -21,6 +21,7 @@ import os
 import resource
 import statistics
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from bench_common import DEFAULT_SERVER, ensure_project_interpreter, progress, project_commit
@@ -159,6 +160,11 @@ def events_after(app: Ledger, notification_id: int) -> dict[str, int]:
         position = page[-1].id
 
 
+def _median(values: Iterable[float]) -> float | None:
+    found = list(values)
+    return statistics.median(found) if found else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=1000)
@@ -192,10 +198,8 @@ def main() -> None:
         "accounts": args.accounts,
         "build": build,
         "runs": runs,
-        "median_mark_to_last_liquidation_seconds": statistics.median(
-            run["mark_to_last_liquidation_seconds"] for run in runs
-        ),
-        "median_total_seconds": statistics.median(run["total_seconds"] for run in runs),
+        "median_mark_to_last_liquidation_seconds": _median(run["mark_to_last_liquidation_seconds"] for run in runs),
+        "median_total_seconds": _median(run["total_seconds"] for run in runs),
         "load_average": os.getloadavg()[0],
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -213,10 +217,11 @@ def main() -> None:
             f"({run['liquidations_per_second']}/s); driver start {run['driver_start_seconds']} s; "
             f"open and validate {run['open_and_validate_seconds']} s; total {run['total_seconds']} s"
         )
-    print(
-        f"median: mark to last liquidation {figures['median_mark_to_last_liquidation_seconds']} s, "
-        f"total {figures['median_total_seconds']} s; load average {figures['load_average']:.2f} (2 cores)"
-    )
+    if runs:
+        print(
+            f"median: mark to last liquidation {figures['median_mark_to_last_liquidation_seconds']} s, "
+            f"total {figures['median_total_seconds']} s; load average {figures['load_average']:.2f} (2 cores)"
+        )
 
 
 if __name__ == "__main__":
