@@ -78,10 +78,13 @@ def build_store(server: str, name: str, accounts: int, seed: int) -> dict[str, A
         try:
             processes = ProcessManager(app)
             chunk: list[dict[str, Any]] = list(opening)
+            opened_in_chunk = 0
             for line in per_account:
-                if line["op"] == "open" and sum(1 for item in chunk if item["op"] == "open") >= CHUNK_ACCOUNTS:
-                    applied += _run_chunk(app, processes, chunk, applied)
-                    chunk = []
+                if line["op"] == "open":
+                    if opened_in_chunk == CHUNK_ACCOUNTS:
+                        applied += _run_chunk(app, processes, chunk, applied)
+                        chunk, opened_in_chunk = [], 0
+                    opened_in_chunk += 1
                 chunk.append(line)
             applied += _run_chunk(app, processes, chunk, applied)
         finally:
