@@ -254,18 +254,16 @@ class UnitOfWork:
         service mode's recorder (`ledger.recorders`) saves `more_tracking` too."""
         self.checkpoint()
         self.events[0:0] = self._advance_file_marks()
+        saved_with: dict[str, Any] = {}
         if self.inputs:
             # First in the transaction: the events after it stay in trigger order.
-            self.events.insert(
-                0,
-                self.app.inputs_log.trigger_event(
-                    next_originator_version=self.app.next_log_version(self.app.inputs_log), inputs=self.inputs
-                ),
-            )
+            logged, saved_with = self.app.log_inputs(self.app.next_log_version(self.app.inputs_log), self.inputs)
+            self.events.insert(0, logged)
             self.inputs = []
         if not self.events and tracking is None:
             return []
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.saved_kwargs.update(saved_with)
         if more_tracking:
             processing_event.saved_kwargs[MORE_TRACKING] = list(more_tracking)
         # The events are collected already: hand them over as they are (collect_events
