@@ -183,7 +183,7 @@ class UnitOfWork:
         """Raises LineAlreadyApplied for a line its file's stored mark has passed."""
         if item.chain is None:
             return
-        scenario_file = self.find(scenario_file_id(item.source))
+        scenario_file = self.find(_stream_id(scenario_file_id, item.source))
         if scenario_file is not None and scenario_file.inputs_applied >= item.ordinal:
             raise LineAlreadyApplied(f"{item.source} line {item.line} was applied meanwhile by another writer")
 
@@ -194,7 +194,7 @@ class UnitOfWork:
 
     def begin_file(self, source: str, overlay_fingerprint: str | None, again: bool) -> bool:
         """Whether the file is begun now (new to the store, or begun again on purpose)."""
-        scenario_file = self.find(scenario_file_id(source))
+        scenario_file = self.find(_stream_id(scenario_file_id, source))
         if scenario_file is None:
             self.add(ScenarioFile(source=source, overlay_fingerprint=overlay_fingerprint))
             return True
@@ -208,7 +208,7 @@ class UnitOfWork:
         in trigger order (`InputBatch` counts the reacting ones from the end)."""
         mark_events: list[DomainEvent] = []
         for source, item in self.files_applied.items():
-            scenario_file = self.find(scenario_file_id(source))
+            scenario_file = self.find(_stream_id(scenario_file_id, source))
             if scenario_file is None:  # applied without a run that began it (tests, tools)
                 scenario_file = ScenarioFile(source=source, overlay_fingerprint=None)
                 self.add(scenario_file)
