@@ -63,7 +63,10 @@ class UnitOfWork:
     def __init__(self, app: Ledger):
         self.app = app
         self.aggregates: dict[uuid.UUID, Aggregate] = {}
-        self.touched: dict[uuid.UUID, Aggregate] = {}  # handed out since the last checkpoint
+        # Handed out since the last checkpoint, under the object's id (an int hashes faster than
+        # a UUID; an aggregate is held as one object for the life of the unit of work).
+        self.touched: dict[int, Aggregate] = {}
+        self.accounts_by_name: dict[str, Account] = {}  # those `account` found
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
         self.inputs: list[dict[str, Any]] = []  # records of the inputs applied, saved with their effects
@@ -92,7 +95,7 @@ class UnitOfWork:
                 return None
             self.aggregates[aggregate_id] = aggregate
         # Only what was handed out can have changed: checkpoints look at these alone.
-        self.touched[aggregate_id] = aggregate
+        self.touched[id(aggregate)] = aggregate
         return aggregate
 
     def preload(self, aggregate_ids: Iterable[uuid.UUID]) -> None:
@@ -115,12 +118,19 @@ class UnitOfWork:
     def add(self, aggregate: Aggregate) -> None:
         self.missing.discard(aggregate.id)
         self.aggregates[aggregate.id] = aggregate
-        self.touched[aggregate.id] = aggregate
+        self.touched[id(aggregate)] = aggregate
 
     def account(self, name: str) -> Account:
+        """The account named; asked for several times an input (rules, indexes, checks), it is
+        found by its name once."""
+        account = self.accounts_by_name.get(name)
+        if account is not None:
+            self.touched[id(account)] = account  # as `find` notes it
+            return account
         account = self.find(_account_id(name))
         if account is None:
             raise Rejected(f"unknown account {name}")
+        self.accounts_by_name[name] = account
         return account
 
     def liquidation(self, liquidation_id: uuid.UUID) -> Liquidation:
