@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog, ProcessingEvent
@@ -50,6 +51,7 @@ SYSTEM_CAUSE = {"kind": "system"}
 # Ids are name-based UUIDs (a SHA-1 each): the ones asked for again and again are remembered.
 IDS_REMEMBERED = 1 << 17
 _account_id = lru_cache(maxsize=IDS_REMEMBERED)(account_id)
+_timestamp = attrgetter("timestamp")
 
 
 @lru_cache(maxsize=IDS_REMEMBERED)
@@ -253,7 +255,8 @@ class UnitOfWork:
         for aggregate in self.touched.values():
             new_events.extend(aggregate.collect_events())
         self.touched = {}
-        new_events.sort(key=lambda event: event.timestamp)  # trigger order (`OrderedTimestamps`)
+        if len(new_events) > 1:
+            new_events.sort(key=_timestamp)  # trigger order (`OrderedTimestamps`)
         new_events.extend(self.log_events)
         self.log_events = []
         self.events.extend(new_events)
