@@ -276,8 +276,13 @@ class Ledger(Application):
 
     def hour_due(self, at: datetime) -> bool:
         """Whether time reaching `at` passes an hh:00 the clock has not begun (or starts it)."""
+        next_hour = self.next_hour()
+        return next_hour is None or next_hour <= at
+
+    def next_hour(self) -> datetime | None:
+        """The hh:00 the clock is to begin next; None before it starts (any time starts it)."""
         try:
             clock = self.repository.get(CLOCK_ID)
         except AggregateNotFoundError:
-            return True
-        return clock.current_hour + timedelta(hours=1) <= at
+            return None
+        return clock.current_hour + timedelta(hours=1)  # type: ignore[no-any-return]

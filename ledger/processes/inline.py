@@ -192,7 +192,14 @@ class InputBatch:
         hour is due before the next, or none is left; saves them, and runs the processes
         set off. Returns how many of `inputs` are applied now."""
         applied, save_now = start, False
-        while not save_now and applied < len(inputs) and not (self.size and self.app.hour_due(inputs[applied].at)):
+        # Only `begin_hours` moves the clock, never an input or the processes of one: the hour
+        # due is looked up once a batch.
+        next_hour = self.app.next_hour()
+        while (
+            not save_now
+            and applied < len(inputs)
+            and not (self.size and (next_hour is None or next_hour <= inputs[applied].at))
+        ):
             save_now = self.add(inputs[applied])
             applied += 1
             if not save_now:
