@@ -50,7 +50,6 @@ from ledger.stream_reads import read_aggregates
 SYSTEM_CAUSE = {"kind": "system"}
 # Ids are name-based UUIDs (a SHA-1 each): the ones asked for again and again are remembered.
 IDS_REMEMBERED = 1 << 17
-_account_id = lru_cache(maxsize=IDS_REMEMBERED)(account_id)
 _timestamp = attrgetter("timestamp")
 
 
@@ -68,7 +67,9 @@ class UnitOfWork:
         # Handed out since the last checkpoint, under the object's id (an int hashes faster than
         # a UUID; an aggregate is held as one object for the life of the unit of work).
         self.touched: dict[int, Aggregate] = {}
-        self.accounts_by_name: dict[str, Account] = {}  # those `account` found
+        # Aggregates asked for by name several times an input (an account, an asset's market),
+        # found by their name after the first time: under (stream id function, name).
+        self.by_name: dict[tuple[Callable[[str], uuid.UUID], str], Any] = {}
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
         self.inputs: list[dict[str, Any]] = []  # records of the inputs applied, saved with their effects
@@ -122,17 +123,22 @@ class UnitOfWork:
         self.aggregates[aggregate.id] = aggregate
         self.touched[id(aggregate)] = aggregate
 
+    def find_named(self, stream_id: Callable[[str], uuid.UUID], name: str) -> Any | None:
+        """`find` of the stream `stream_id(name)`: an account or a market, asked for several
+        times an input (rules, indexes, prices), is found by its name after the first time."""
+        aggregate = self.by_name.get((stream_id, name))
+        if aggregate is not None:
+            self.touched[id(aggregate)] = aggregate  # as `find` notes it
+            return aggregate
+        aggregate = self.find(_stream_id(stream_id, name))
+        if aggregate is not None:
+            self.by_name[stream_id, name] = aggregate
+        return aggregate
+
     def account(self, name: str) -> Account:
-        """The account named; asked for several times an input (rules, indexes, checks), it is
-        found by its name once."""
-        account = self.accounts_by_name.get(name)
-        if account is not None:
-            self.touched[id(account)] = account  # as `find` notes it
-            return account
-        account = self.find(_account_id(name))
+        account = self.find_named(account_id, name)
         if account is None:
             raise Rejected(f"unknown account {name}")
-        self.accounts_by_name[name] = account
         return account
 
     def liquidation(self, liquidation_id: uuid.UUID) -> Liquidation:
@@ -304,7 +310,7 @@ class _Marks(Mapping[str, Mark]):
         self.stream_id = stream_id
 
     def __getitem__(self, asset: str) -> Mark:
-        market = self.uow.find(_stream_id(self.stream_id, asset))
+        market = self.uow.find_named(self.stream_id, asset)
         if market is None or market.mark is None:
             raise KeyError(asset)
         return market.mark
