@@ -102,9 +102,11 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
         )
 
     def _create_insert_function_statement(self) -> Composed:
-        """One save in one statement: the lock, the NOTIFY, the tracking record (moved only
-        forward, as the library's single-row tracking), the inputs applied (if any), the
-        events, their notification ids."""
+        """One save in one statement: the tracking record (moved only forward, as the library's
+        single-row tracking), the inputs applied (if any), the table lock, the NOTIFY, the
+        events, their notification ids. The rows are locked before the table, in the order the
+        library's path (`_insert_events`) locks them: a save of either kind waits for the other
+        rather than deadlocking with it."""
         return SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
             "ids {id_type}[], versions bigint[], topics text[], states bytea[], "
@@ -112,8 +114,6 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
             "BEGIN "
             "SET LOCAL lock_timeout = '{lock_timeout}s'; "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-            "NOTIFY {channel}; "
             "IF tracking_name IS NOT NULL THEN "
             "INSERT INTO {schema}.{tracking} AS t (application_name, notification_id) "
             "VALUES (tracking_name, tracking_id) "
@@ -125,6 +125,8 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
             "IF inputs_version IS NOT NULL THEN "
             "INSERT INTO {schema}.{inputs} (log_version, state) VALUES (inputs_version, inputs_state); "
             "END IF; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END $BODY$"
@@ -145,9 +147,11 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
 
     def _has_insert_function(self) -> bool:
         if self.insert_function_exists is None:
-            name = f"{self.datastore.schema}.{self.insert_function_name}"
             with self.datastore.get_connection() as connection, connection.cursor() as cursor:
-                cursor.execute("SELECT to_regproc(%s) IS NOT NULL AS found", (name,))
+                cursor.execute(  # each name quoted: to_regproc folds an unquoted one to lower case
+                    "SELECT to_regproc(quote_ident(%s) || '.' || quote_ident(%s)) IS NOT NULL AS found",
+                    (self.datastore.schema, self.insert_function_name),
+                )
                 row = cursor.fetchone()
                 self.insert_function_exists = bool(row and row["found"])
         return self.insert_function_exists
@@ -196,11 +200,12 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
             return {row["originator_id"] for row in cursor.fetchall()}
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        """The library's path (in its transaction, before the events): the inputs applied."""
+        """The library's path (in its transaction, before the events): the tracking record,
+        then the inputs applied, as the one statement's function writes them."""
+        super()._insert_events(curs, stored_events, **kwargs)
         inputs: InputsApart | None = kwargs.get(RECORDED_INPUTS)
         if inputs is not None:
             curs.execute(self.insert_inputs_statement, inputs, prepare=True)
-        super()._insert_events(curs, stored_events, **kwargs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_inputs(self, gt: int = 0, lte: int | None = None) -> list[InputsApart]:

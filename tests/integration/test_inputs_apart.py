@@ -59,6 +59,9 @@ def test_the_inputs_are_written_in_the_events_transaction(app: Ledger, path: str
     with pytest.raises(IntegrityError):  # a stale save: its inputs are not kept either
         recorder.insert_events([an_event(stream)], **{RECORDED_INPUTS: InputsApart(2, b"stale")})
     recorder.insert_events([an_event(stream, 2)], **{RECORDED_INPUTS: InputsApart(2, b"second")})
+    with pytest.raises(IntegrityError):  # inputs under a version taken: its events are not kept either
+        recorder.insert_events([an_event(stream, 3)], **{RECORDED_INPUTS: InputsApart(2, b"again")})
+    assert [event.originator_version for event in recorder.select_events(stream)] == [1, 2]
     assert recorder.select_inputs() == [InputsApart(1, b"first"), InputsApart(2, b"second")]
     assert recorder.select_inputs(gt=1) == [InputsApart(2, b"second")]
     assert recorder.select_inputs(gt=0, lte=1) == [InputsApart(1, b"first")]
