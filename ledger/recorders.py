@@ -170,7 +170,7 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_in_one_statement(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None, inputs: InputsApart | None
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None, inputs: InputsApart | None = None
     ) -> list[int]:
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             assert connection.autocommit, "the statement is its own transaction"
