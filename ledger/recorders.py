@@ -1,4 +1,4 @@
-"""The ledger's PostgreSQL recorders.
+"""The ledger's recorders (PostgreSQL, and SQLite's for the inputs table).
 
 `PostgresBulkRecorder` inserts a save's events as four plain arrays (ids, versions, topics,
 states), sent in binary and unnested by the server, instead of the library's array of a
@@ -18,7 +18,16 @@ tracking records (`more_tracking`), so that a task running one step for many sub
 mark's margin evaluations, the same step of many liquidations) saves each subject's
 record with the events, as one save. The records are written as the library writes its one
 (a row per name, moved only forward), all in one statement: a record that would not move
-forward fails the save with IntegrityError, as the library's would."""
+forward fails the save with IntegrityError, as the library's would.
+
+The inputs a save applies (what `ledger replay`, `ledger check` and a resumed run read back)
+are kept out of the event table, which every reader of the notification log scans: in a
+table of their own (`<prefix>_inputs`: the inputs log's version, the encoded records),
+written in the save's transaction by both recorders (`RECORDED_INPUTS`, `KeepsInputsApart`;
+`SQLiteLedgerRecorder` for SQLite stores). The inputs log keeps one small `InputsSaved`
+event per save, which places the inputs in the notification order and counts them; a
+version of the log taken twice fails the save with IntegrityError, on either table.
+Stores written before keep their inputs in `InputsRecorded` events, read as before."""
 
 from __future__ import annotations
 
