@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -83,11 +84,11 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
         self.inputs_table_name = inputs_table_name(self.events_table_name)
         self.check_identifier_length(self.inputs_table_name)
         self.insert_function_exists: bool | None = None  # not known until created or looked up
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{inputs} (log_version bigint PRIMARY KEY, state bytea NOT NULL)"
-            ).format(schema=Identifier(self.datastore.schema), inputs=Identifier(self.inputs_table_name))
-        )
+        self.inputs_table_exists = False  # until created, or found where a save needs it
+        self.create_inputs_table_statement = SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.{inputs} (log_version bigint PRIMARY KEY, state bytea NOT NULL)"
+        ).format(schema=Identifier(self.datastore.schema), inputs=Identifier(self.inputs_table_name))
+        self.sql_create_statements.append(self.create_inputs_table_statement)
         self.sql_create_statements.append(self._create_insert_function_statement())
         self.call_insert_function_statement = SQL(
             "SELECT * FROM {schema}.{function}(%b, %b, %b, %b, %s, %s, %s, %b)"
@@ -153,6 +154,24 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
     def create_table(self) -> None:
         super().create_table()
         self.insert_function_exists = True
+        self.inputs_table_exists = True
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _ensure_inputs_table(self) -> None:
+        """A store made by an earlier version and opened without creating tables (the service
+        mode) gets its inputs table at its first save of inputs, once a process."""
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) IS NOT NULL AS found",
+                (self.datastore.schema, self.inputs_table_name),
+            )
+            row = cursor.fetchone()
+            if not (row and row["found"]):
+                try:
+                    cursor.execute(self.create_inputs_table_statement)
+                except psycopg.errors.UniqueViolation:  # created meanwhile by another process
+                    pass
+        self.inputs_table_exists = True
 
     def _has_insert_function(self) -> bool:
         if self.insert_function_exists is None:
@@ -166,6 +185,8 @@ class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
         return self.insert_function_exists
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if kwargs.get(RECORDED_INPUTS) is not None and not self.inputs_table_exists:
+            self._ensure_inputs_table()
         in_one_statement = (
             stored_events
             and self.datastore.single_row_tracking

@@ -7,8 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from psycopg import sql
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger, open_service_ledger
@@ -76,6 +78,27 @@ def test_the_inputs_and_several_tracking_records_share_a_save(postgres_database:
         assert isinstance(recorder, KeepsInputsApart)
         saved = {RECORDED_INPUTS: InputsApart(1, b"kept"), MORE_TRACKING: [Tracking("a", 1), Tracking("b", 1)]}
         recorder.insert_events([an_event(uuid.uuid4())], **saved)
+        assert recorder.select_inputs() == [InputsApart(1, b"kept")]
+    finally:
+        app.close()
+
+
+def test_a_store_made_before_the_inputs_table_gets_it_at_its_first_save(postgres_database: str) -> None:
+    """The service mode opens a store without creating tables: one that an earlier version made
+    (no inputs table) gets it when a save first keeps inputs."""
+    schema = f"t_apart_{uuid.uuid4().hex[:12]}"
+    url = f"{postgres_database}?schema={schema}"
+    made = open_ledger(url)
+    assert isinstance(made.recorder, PostgresBulkRecorder)
+    table = made.recorder.inputs_table_name
+    made.close()
+    with psycopg.connect(postgres_database, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, table)))
+    app = open_service_ledger(url)
+    try:
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresBulkRecorder) and not recorder.inputs_table_exists
+        recorder.insert_events([an_event(uuid.uuid4())], **{RECORDED_INPUTS: InputsApart(1, b"kept")})
         assert recorder.select_inputs() == [InputsApart(1, b"kept")]
     finally:
         app.close()
