@@ -32,6 +32,7 @@ from ledger.domain.market import (
     Clock,
     InputRejected,
     InputsRecorded,
+    InputsSaved,
     ParameterSet,
     ScenarioFile,
     scenario_file_id,
@@ -45,7 +46,7 @@ from ledger.inputs import (
     fingerprint,
     recorded_time,
 )
-from ledger.recorders import PostgresBulkRecorder
+from ledger.recorders import RECORDED_INPUTS, InputsApart, KeepsInputsApart, PostgresBulkRecorder
 from ledger.stream_reads import read_aggregates
 from ledger.transcodings import FractionAsStr, LedgerTranscoder
 
@@ -174,14 +175,55 @@ class Ledger(Application):
 
     def recorded_inputs(self) -> Iterator[dict[str, Any]]:
         """Every input applied to the store, in the order it was applied."""
-        for recorded in self.inputs_log.get():
-            yield from recorded.inputs
+        yield from self.inputs_logged_after(0)
+
+    def inputs_logged_after(self, version: int) -> Iterator[dict[str, Any]]:
+        """The inputs of the saves after `version` of the inputs log, in the order applied:
+        in the log's events (`InputsRecorded`, stores written before) or kept apart, in the
+        inputs table, under the version of their `InputsSaved` (read in one query)."""
+        logged = list(self.inputs_log.get(gt=version))
+        apart = self._inputs_apart(logged, version)
+        for recorded in logged:
+            if isinstance(recorded, InputsSaved):
+                yield from apart[recorded.originator_version]
+            else:
+                yield from recorded.inputs
+
+    def _inputs_apart(self, logged: list[Any], after: int) -> dict[int, list[dict[str, Any]]]:
+        if not any(isinstance(recorded, InputsSaved) for recorded in logged):
+            return {}
+        assert isinstance(self.recorder, KeepsInputsApart), "inputs kept apart by a recorder that keeps none"
+        decode = self.mapper.transcoder.decode
+        return {
+            kept.log_version: decode(kept.state)
+            for kept in self.recorder.select_inputs(gt=after, lte=logged[-1].originator_version)
+        }
+
+    def inputs_of(self, recorded: Any) -> list[dict[str, Any]]:
+        """The inputs of one event of the inputs log."""
+        if isinstance(recorded, InputsSaved):
+            version = recorded.originator_version
+            return self._inputs_apart([recorded], version - 1)[version]
+        return list(recorded.inputs)
+
+    def log_inputs(self, version: int, inputs: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        """The inputs log's event of a save applying `inputs`, and what the recorder is to
+        save with it: the inputs, in the inputs table when the recorder keeps them apart (the
+        stores on disk), else in the event (in memory)."""
+        if not isinstance(self.recorder, KeepsInputsApart):
+            return self.inputs_log.trigger_event(next_originator_version=version, inputs=inputs), {}
+        submitted = sum(1 for record in inputs if not record.get("overlay"))
+        logged = self.inputs_log._trigger_event(
+            logged_cls=InputsSaved, next_originator_version=version, submitted=submitted
+        )
+        return logged, {RECORDED_INPUTS: InputsApart(version, self.mapper.transcoder.encode(inputs))}
 
     def store_clock(self) -> datetime | None:
         """The store's one clock: the time of the last input it recorded, or of the last hour
         it began, whichever is later (hours begun for an input a crash then lost count too)."""
         last = self.inputs_log.get_last()
-        times = [] if last is None or not last.inputs else [recorded_time(last.inputs[-1])]
+        last_inputs = [] if last is None else self.inputs_of(last)
+        times = [recorded_time(last_inputs[-1])] if last_inputs else []
         try:
             times.append(self.repository.get(CLOCK_ID).current_hour)
         except AggregateNotFoundError:
@@ -234,8 +276,13 @@ class Ledger(Application):
 
     def hour_due(self, at: datetime) -> bool:
         """Whether time reaching `at` passes an hh:00 the clock has not begun (or starts it)."""
+        next_hour = self.next_hour()
+        return next_hour is None or next_hour <= at
+
+    def next_hour(self) -> datetime | None:
+        """The hh:00 the clock is to begin next; None before it starts (any time starts it)."""
         try:
             clock = self.repository.get(CLOCK_ID)
         except AggregateNotFoundError:
-            return True
-        return clock.current_hour + timedelta(hours=1) <= at
+            return None
+        return clock.current_hour + timedelta(hours=1)  # type: ignore[no-any-return]

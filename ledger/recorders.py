@@ -1,10 +1,10 @@
-"""The ledger's PostgreSQL recorders.
+"""The ledger's recorders (PostgreSQL, and SQLite's for the inputs table).
 
 `PostgresBulkRecorder` inserts a save's events as four plain arrays (ids, versions, topics,
 states), sent in binary and unnested by the server, instead of the library's array of a
 composite type, which psycopg dumps as text field by field (about half of the write path's
 time). A save with at most one tracking record is one statement, a call of a function the
-recorder creates with its tables (`ledger_insert_<events table>`): one round trip, no
+recorder creates with its tables (`ledger_save_<events table>`): one round trip, no
 pipeline, about a quarter of the client CPU of the library's five statements. Everything
 else is the library's: one transaction, the same table lock (so that the notification order
 is the commit order), the NOTIFY, the notification ids returned in the order of the events,
@@ -18,14 +18,24 @@ tracking records (`more_tracking`), so that a task running one step for many sub
 mark's margin evaluations, the same step of many liquidations) saves each subject's
 record with the events, as one save. The records are written as the library writes its one
 (a row per name, moved only forward), all in one statement: a record that would not move
-forward fails the save with IntegrityError, as the library's would."""
+forward fails the save with IntegrityError, as the library's would.
+
+The inputs a save applies (what `ledger replay`, `ledger check` and a resumed run read back)
+are kept out of the event table, which every reader of the notification log scans: in a
+table of their own (`<prefix>_inputs`: the inputs log's version, the encoded records),
+written in the save's transaction by both recorders (`RECORDED_INPUTS`, `KeepsInputsApart`;
+`SQLiteLedgerRecorder` for SQLite stores). The inputs log keeps one small `InputsSaved`
+event per save, which places the inputs in the notification order and counts them; a
+version of the log taken twice fails the save with IntegrityError, on either table.
+Stores written before keep their inputs in `InputsRecorded` events, read as before."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -35,22 +45,61 @@ from eventsourcing.persistence import (
     Tracking,
 )
 from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Composed, Identifier
 
 MORE_TRACKING = "more_tracking"
+RECORDED_INPUTS = "recorded_inputs"  # the save's `InputsApart`, if it applies inputs
 
 
-class PostgresBulkRecorder(PostgresProcessRecorder):
+class InputsApart(NamedTuple):
+    """The inputs one save applied, encoded, kept in the inputs table beside the events,
+    under the version of the save's `InputsSaved` event in the inputs log."""
+
+    log_version: int
+    state: bytes
+
+
+def inputs_table_name(events_table_name: str) -> str:
+    """`ledger_events` keeps its inputs in `ledger_inputs`."""
+    return f"{events_table_name.removesuffix('_events')}_inputs"
+
+
+class KeepsInputsApart:
+    """A recorder that writes a save's inputs (`RECORDED_INPUTS`) to the inputs table in
+    the save's transaction, and reads them back."""
+
+    def select_inputs(self, gt: int = 0, lte: int | None = None) -> list[InputsApart]:
+        """The inputs kept with log versions in (gt, lte], in the order of the log."""
+        raise NotImplementedError
+
+
+class PostgresBulkRecorder(PostgresProcessRecorder, KeepsInputsApart):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.insert_function_name = f"ledger_insert_{self.events_table_name}"[: self.MAX_IDENTIFIER_LEN]
+        # A new name: the function of earlier versions (without the inputs) may still exist.
+        self.insert_function_name = f"ledger_save_{self.events_table_name}"[: self.MAX_IDENTIFIER_LEN]
         self.check_identifier_length(self.insert_function_name)
+        self.inputs_table_name = inputs_table_name(self.events_table_name)
+        self.check_identifier_length(self.inputs_table_name)
         self.insert_function_exists: bool | None = None  # not known until created or looked up
+        self.inputs_table_exists = False  # until created, or found where a save needs it
+        self.create_inputs_table_statement = SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.{inputs} (log_version bigint PRIMARY KEY, state bytea NOT NULL)"
+        ).format(schema=Identifier(self.datastore.schema), inputs=Identifier(self.inputs_table_name))
+        self.sql_create_statements.append(self.create_inputs_table_statement)
         self.sql_create_statements.append(self._create_insert_function_statement())
-        self.call_insert_function_statement = SQL("SELECT * FROM {schema}.{function}(%b, %b, %b, %b, %s, %s)").format(
-            schema=Identifier(self.datastore.schema), function=Identifier(self.insert_function_name)
+        self.call_insert_function_statement = SQL(
+            "SELECT * FROM {schema}.{function}(%b, %b, %b, %b, %s, %s, %s, %b)"
+        ).format(schema=Identifier(self.datastore.schema), function=Identifier(self.insert_function_name))
+        self.insert_inputs_statement = SQL("INSERT INTO {schema}.{inputs} (log_version, state) VALUES (%s, %b)").format(
+            schema=Identifier(self.datastore.schema), inputs=Identifier(self.inputs_table_name)
         )
+        self.select_inputs_statement = SQL(
+            "SELECT log_version, state FROM {schema}.{inputs} WHERE log_version > %s AND log_version <= %s "
+            "ORDER BY log_version"
+        ).format(schema=Identifier(self.datastore.schema), inputs=Identifier(self.inputs_table_name))
         # %b: each array goes in binary, dumped by psycopg's C code in one piece.
         self.insert_events_in_bulk_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
@@ -64,13 +113,14 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
 
     def _create_insert_function_statement(self) -> Composed:
         """One save in one statement: the tracking record (moved only forward, as the library's
-        single-row tracking), the table lock, the NOTIFY, the events, their notification ids.
-        The tracking row is locked before the table, as the library's statements lock them: a
-        save of either kind waits for the other rather than deadlocking with it."""
+        single-row tracking), the inputs applied (if any), the table lock, the NOTIFY, the
+        events, their notification ids. The rows are locked before the table, in the order the
+        library's path (`_insert_events`) locks them: a save of either kind waits for the other
+        rather than deadlocking with it."""
         return SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
             "ids {id_type}[], versions bigint[], topics text[], states bytea[], "
-            "tracking_name text, tracking_id bigint) "
+            "tracking_name text, tracking_id bigint, inputs_version bigint, inputs_state bytea) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
             "BEGIN "
             "SET LOCAL lock_timeout = '{lock_timeout}s'; "
@@ -81,6 +131,9 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
             "WHERE t.notification_id < EXCLUDED.notification_id; "
             "IF NOT FOUND THEN RAISE unique_violation USING MESSAGE = "
             "'Failed to record tracking for ' || tracking_name || ' ' || tracking_id; END IF; "
+            "END IF; "
+            "IF inputs_version IS NOT NULL THEN "
+            "INSERT INTO {schema}.{inputs} (log_version, state) VALUES (inputs_version, inputs_state); "
             "END IF; "
             "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
             "NOTIFY {channel}; "
@@ -95,11 +148,30 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
             table=Identifier(self.events_table_name),
             channel=Identifier(self.channel_name),
             tracking=Identifier(self.tracking_table_name),
+            inputs=Identifier(self.inputs_table_name),
         )
 
     def create_table(self) -> None:
         super().create_table()
         self.insert_function_exists = True
+        self.inputs_table_exists = True
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _ensure_inputs_table(self) -> None:
+        """A store made by an earlier version and opened without creating tables (the service
+        mode) gets its inputs table at its first save of inputs, once a process."""
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) IS NOT NULL AS found",
+                (self.datastore.schema, self.inputs_table_name),
+            )
+            row = cursor.fetchone()
+            if not (row and row["found"]):
+                try:
+                    cursor.execute(self.create_inputs_table_statement)
+                except psycopg.errors.UniqueViolation:  # created meanwhile by another process
+                    pass
+        self.inputs_table_exists = True
 
     def _has_insert_function(self) -> bool:
         if self.insert_function_exists is None:
@@ -113,6 +185,8 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
         return self.insert_function_exists
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if kwargs.get(RECORDED_INPUTS) is not None and not self.inputs_table_exists:
+            self._ensure_inputs_table()
         in_one_statement = (
             stored_events
             and self.datastore.single_row_tracking
@@ -122,10 +196,12 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
         )
         if not in_one_statement:
             return super().insert_events(stored_events, **kwargs)
-        return self._insert_in_one_statement(stored_events, kwargs.get("tracking"))
+        return self._insert_in_one_statement(stored_events, kwargs.get("tracking"), kwargs.get(RECORDED_INPUTS))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
+    def _insert_in_one_statement(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None, inputs: InputsApart | None = None
+    ) -> list[int]:
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             assert connection.autocommit, "the statement is its own transaction"
             cursor.execute(
@@ -134,6 +210,8 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
                     *_event_columns(stored_events),
                     None if tracking is None else tracking.application_name,
                     None if tracking is None else tracking.notification_id,
+                    None if inputs is None else inputs.log_version,
+                    None if inputs is None else inputs.state,
                 ),
                 prepare=True,
             )
@@ -150,6 +228,20 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as connection, connection.cursor() as cursor:
             cursor.execute(statement)
             return {row["originator_id"] for row in cursor.fetchall()}
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's path (in its transaction, before the events): the tracking record,
+        then the inputs applied, as the one statement's function writes them."""
+        super()._insert_events(curs, stored_events, **kwargs)
+        inputs: InputsApart | None = kwargs.get(RECORDED_INPUTS)
+        if inputs is not None:
+            curs.execute(self.insert_inputs_statement, inputs, prepare=True)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_inputs(self, gt: int = 0, lte: int | None = None) -> list[InputsApart]:
+        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(self.select_inputs_statement, (gt, (1 << 63) - 1 if lte is None else lte), prepare=True)
+            return [InputsApart(row["log_version"], bytes(row["state"])) for row in cursor.fetchall()]
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **_: Any) -> None:
         """As the library's (lock, notify, insert returning the notification ids in order), with
@@ -201,3 +293,35 @@ class PostgresMultiTrackingRecorder(PostgresBulkRecorder):
             raise IntegrityError(
                 f"Failed to record tracking for {', '.join(stale[:5])}{' and more' if len(stale) > 5 else ''}"
             )
+
+
+class SQLiteLedgerRecorder(SQLiteProcessRecorder, KeepsInputsApart):
+    """The library's SQLite recorder, with the inputs table written in the save's transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.inputs_table_name = inputs_table_name(self.events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {inputs_table_name(self.events_table_name)} "
+            "(log_version INTEGER PRIMARY KEY, state BLOB NOT NULL)",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        inputs: InputsApart | None = kwargs.get(RECORDED_INPUTS)
+        if inputs is not None:
+            c.execute(f"INSERT INTO {self.inputs_table_name} (log_version, state) VALUES (?, ?)", inputs)
+        return super()._insert_events(c, stored_events, **kwargs)
+
+    def select_inputs(self, gt: int = 0, lte: int | None = None) -> list[InputsApart]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT log_version, state FROM {self.inputs_table_name} WHERE log_version > ? AND log_version <= ? "
+                "ORDER BY log_version",
+                (gt, (1 << 63) - 1 if lte is None else lte),
+            )
+            return [InputsApart(row[0], bytes(row[1])) for row in cursor.fetchall()]

@@ -333,7 +333,13 @@ def store_environment(url: str) -> dict[str, str]:
     """The eventsourcing settings of a store, creating the store if it is missing."""
     if url.startswith(SQLITE_SCHEME):
         path = checked_sqlite_file(url)
-        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "30"}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+            # The inputs applied kept in a table of their own (`ledger.recorders`).
+            "PROCESS_RECORDER_TOPIC": "ledger.recorders:SQLiteLedgerRecorder",
+        }
     if url.startswith(POSTGRES_SCHEMES):
         target = parse_postgres(url)
         ensure_postgres_store(target)

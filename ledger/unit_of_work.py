@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, EventSourcedLog, ProcessingEvent
@@ -49,7 +50,7 @@ from ledger.stream_reads import read_aggregates
 SYSTEM_CAUSE = {"kind": "system"}
 # Ids are name-based UUIDs (a SHA-1 each): the ones asked for again and again are remembered.
 IDS_REMEMBERED = 1 << 17
-_account_id = lru_cache(maxsize=IDS_REMEMBERED)(account_id)
+_timestamp = attrgetter("timestamp")
 
 
 @lru_cache(maxsize=IDS_REMEMBERED)
@@ -63,7 +64,12 @@ class UnitOfWork:
     def __init__(self, app: Ledger):
         self.app = app
         self.aggregates: dict[uuid.UUID, Aggregate] = {}
-        self.touched: dict[uuid.UUID, Aggregate] = {}  # handed out since the last checkpoint
+        # Handed out since the last checkpoint, under the object's id (an int hashes faster than
+        # a UUID; an aggregate is held as one object for the life of the unit of work).
+        self.touched: dict[int, Aggregate] = {}
+        # Aggregates asked for by name several times an input (an account, an asset's market),
+        # found by their name after the first time: under (stream id function, name).
+        self.by_name: dict[tuple[Callable[[str], uuid.UUID], str], Any] = {}
         self.missing: set[uuid.UUID] = set()
         self.log_events: list[DomainEvent] = []
         self.inputs: list[dict[str, Any]] = []  # records of the inputs applied, saved with their effects
@@ -92,7 +98,7 @@ class UnitOfWork:
                 return None
             self.aggregates[aggregate_id] = aggregate
         # Only what was handed out can have changed: checkpoints look at these alone.
-        self.touched[aggregate_id] = aggregate
+        self.touched[id(aggregate)] = aggregate
         return aggregate
 
     def preload(self, aggregate_ids: Iterable[uuid.UUID]) -> None:
@@ -115,10 +121,22 @@ class UnitOfWork:
     def add(self, aggregate: Aggregate) -> None:
         self.missing.discard(aggregate.id)
         self.aggregates[aggregate.id] = aggregate
-        self.touched[aggregate.id] = aggregate
+        self.touched[id(aggregate)] = aggregate
+
+    def find_named(self, stream_id: Callable[[str], uuid.UUID], name: str) -> Any | None:
+        """`find` of the stream `stream_id(name)`: an account or a market, asked for several
+        times an input (rules, indexes, prices), is found by its name after the first time."""
+        aggregate = self.by_name.get((stream_id, name))
+        if aggregate is not None:
+            self.touched[id(aggregate)] = aggregate  # as `find` notes it
+            return aggregate
+        aggregate = self.find(_stream_id(stream_id, name))
+        if aggregate is not None:
+            self.by_name[stream_id, name] = aggregate
+        return aggregate
 
     def account(self, name: str) -> Account:
-        account = self.find(_account_id(name))
+        account = self.find_named(account_id, name)
         if account is None:
             raise Rejected(f"unknown account {name}")
         return account
@@ -183,7 +201,7 @@ class UnitOfWork:
         """Raises LineAlreadyApplied for a line its file's stored mark has passed."""
         if item.chain is None:
             return
-        scenario_file = self.find(scenario_file_id(item.source))
+        scenario_file = self.find(_stream_id(scenario_file_id, item.source))
         if scenario_file is not None and scenario_file.inputs_applied >= item.ordinal:
             raise LineAlreadyApplied(f"{item.source} line {item.line} was applied meanwhile by another writer")
 
@@ -194,7 +212,7 @@ class UnitOfWork:
 
     def begin_file(self, source: str, overlay_fingerprint: str | None, again: bool) -> bool:
         """Whether the file is begun now (new to the store, or begun again on purpose)."""
-        scenario_file = self.find(scenario_file_id(source))
+        scenario_file = self.find(_stream_id(scenario_file_id, source))
         if scenario_file is None:
             self.add(ScenarioFile(source=source, overlay_fingerprint=overlay_fingerprint))
             return True
@@ -208,7 +226,7 @@ class UnitOfWork:
         in trigger order (`InputBatch` counts the reacting ones from the end)."""
         mark_events: list[DomainEvent] = []
         for source, item in self.files_applied.items():
-            scenario_file = self.find(scenario_file_id(source))
+            scenario_file = self.find(_stream_id(scenario_file_id, source))
             if scenario_file is None:  # applied without a run that began it (tests, tools)
                 scenario_file = ScenarioFile(source=source, overlay_fingerprint=None)
                 self.add(scenario_file)
@@ -243,7 +261,8 @@ class UnitOfWork:
         for aggregate in self.touched.values():
             new_events.extend(aggregate.collect_events())
         self.touched = {}
-        new_events.sort(key=lambda event: event.timestamp)  # trigger order (`OrderedTimestamps`)
+        if len(new_events) > 1:
+            new_events.sort(key=_timestamp)  # trigger order (`OrderedTimestamps`)
         new_events.extend(self.log_events)
         self.log_events = []
         self.events.extend(new_events)
@@ -254,18 +273,16 @@ class UnitOfWork:
         service mode's recorder (`ledger.recorders`) saves `more_tracking` too."""
         self.checkpoint()
         self.events[0:0] = self._advance_file_marks()
+        saved_with: dict[str, Any] = {}
         if self.inputs:
             # First in the transaction: the events after it stay in trigger order.
-            self.events.insert(
-                0,
-                self.app.inputs_log.trigger_event(
-                    next_originator_version=self.app.next_log_version(self.app.inputs_log), inputs=self.inputs
-                ),
-            )
+            logged, saved_with = self.app.log_inputs(self.app.next_log_version(self.app.inputs_log), self.inputs)
+            self.events.insert(0, logged)
             self.inputs = []
         if not self.events and tracking is None:
             return []
         processing_event: ProcessingEvent[uuid.UUID] = ProcessingEvent(tracking=tracking)
+        processing_event.saved_kwargs.update(saved_with)
         if more_tracking:
             processing_event.saved_kwargs[MORE_TRACKING] = list(more_tracking)
         # The events are collected already: hand them over as they are (collect_events
@@ -293,7 +310,7 @@ class _Marks(Mapping[str, Mark]):
         self.stream_id = stream_id
 
     def __getitem__(self, asset: str) -> Mark:
-        market = self.uow.find(_stream_id(self.stream_id, asset))
+        market = self.uow.find_named(self.stream_id, asset)
         if market is None or market.mark is None:
             raise KeyError(asset)
         return market.mark

@@ -1,6 +1,6 @@
 """`ledger replay`: what would have happened under another parameter set.
 
-The store keeps every input it applied (`InputsRecorded`). They are run again,
+The store keeps every input it applied (`Ledger.recorded_inputs`). They are run again,
 with the same code as `ledger run --params FILE`, into a scratch store in memory;
 both the store and the scratch store are projected into in-memory views by the
 same runner, and their reports compared account by account. Nothing is written

@@ -173,10 +173,15 @@ def trigger_inputs(app: Ledger, reader: ViewReader, chain: list[tuple[int, Any]]
 def _recorded_input(
     app: Ledger, reader: ViewReader, notification_id: int, cause: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The input as it was given: inputs are recorded (`InputsRecorded`) in the save
-    that applies them, so the record is among the last few at or before its events."""
-    for row in reader.events_named_before("InputsRecorded", notification_id, limit=3):
-        for record in stored_event(app, row).inputs:
+    """The input as it was given: inputs are recorded (`InputsSaved`, or `InputsRecorded` in
+    stores written before) in the save that applies them, so the record is among the last
+    few at or before its events."""
+    rows = [
+        *reader.events_named_before("InputsSaved", notification_id, limit=3),
+        *reader.events_named_before("InputsRecorded", notification_id, limit=3),
+    ]
+    for row in sorted(rows, key=lambda row: row["notification_id"], reverse=True)[:3]:
+        for record in app.inputs_of(stored_event(app, row)):
             if record.get("source") == cause.get("source") and record.get("line") == cause.get("line"):
                 return json_safe(record.get("input"))
     return None

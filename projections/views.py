@@ -36,7 +36,7 @@ from eventsourcing.domain import Aggregate
 from ledger.causes import actor_of
 from ledger.dispatch import singledispatchmethod
 from ledger.domain.entries import AccountingEvent, assert_balanced, imbalances
-from ledger.domain.market import AssetMarket, InputRejected, InputsRecorded, ParameterSet
+from ledger.domain.market import AssetMarket, InputRejected, InputsRecorded, InputsSaved, ParameterSet
 from ledger.domain.money import ZERO
 from projections import tables
 from projections.values import event_name, json_safe
@@ -255,6 +255,12 @@ class LedgerViews:
         submitted = sum(1 for record in event.inputs if not record.get("overlay"))
         if submitted:
             self.count(INPUTS_APPLIED, by=submitted)
+
+    @update.register
+    def _inputs_apart(self, event: InputsSaved, notification_id: int) -> None:
+        # The inputs themselves are kept apart (`ledger.recorders`); the event counts them.
+        if event.submitted:
+            self.count(INPUTS_APPLIED, by=event.submitted)
 
     @update.register
     def _rejection(self, event: InputRejected, notification_id: int) -> None:

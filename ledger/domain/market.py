@@ -313,3 +313,13 @@ class InputsRecorded(DomainEvent):
     what a counterfactual replay runs again."""
 
     inputs: list[dict[str, Any]]
+
+
+class InputsSaved(DomainEvent):
+    """The inputs one save applied were kept apart from the events, in the store's inputs
+    table (`ledger.recorders`), under this event's version in the inputs log: the events
+    keep only their place in the log and how many were submitted (a run's overlay is kept
+    as a record among them, but nobody submitted it). Stores written before hold
+    `InputsRecorded` events instead, with the inputs in them."""
+
+    submitted: int

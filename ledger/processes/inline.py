@@ -16,6 +16,9 @@ it leaves, so the results are those of saving inputs one by one.
 
 from __future__ import annotations
 
+import dis
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -137,11 +140,40 @@ class ProcessManager(ProcessSteps):
             self.run(uow, reaction, event, cause)
 
     def observe(self, uow: UnitOfWork, event: Any) -> None:
-        for index in self.each_index:
-            index.observe(event, uow.account)
+        account = uow.account
+        for observe in self._observers_of(type(event)):
+            observe(event, account)
+
+    def _observers_of(self, event_class: type) -> list[Callable[[Any, Callable[[str], Any]], None]]:
+        """The indexes' `observe` for events of the class, looked up once a class, without
+        those that do nothing with them (most indexes follow one product's events only)."""
+        cached: tuple[list[Any], dict[type, list[Any]]] | None = getattr(self, "_observers", None)
+        if cached is None or cached[0] is not self.each_index:  # indexes loaded anew: looked up anew
+            cached = self._observers = (self.each_index, {})
+        observers = cached[1].get(event_class)
+        if observers is None:
+            found = (observer_of(index, event_class) for index in self.each_index)
+            observers = cached[1][event_class] = [observe for observe in found if observe is not None]
+        return observers
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
         return reactions_to(event, Situation(account=uow.account, indexes=self.indexes, uow=uow))
+
+
+def observer_of(index: Any, event_class: type) -> Callable[[Any, Callable[[str], Any]], None] | None:
+    """`index.observe` as it would be dispatched for events of `event_class`, bound; None
+    when the function found has an empty body (a docstring at most)."""
+    descriptor = inspect.getattr_static(index, "observe")
+    if not isinstance(descriptor, functools.singledispatchmethod):
+        return index.observe  # type: ignore[no-any-return]
+    function = descriptor.dispatcher.dispatch(event_class)
+    return None if does_nothing(function) else function.__get__(index, type(index))
+
+
+def does_nothing(function: Any) -> bool:
+    """Whether the function's body is empty: it returns None and does nothing else."""
+    code = [(i.opname, i.argval) for i in dis.get_instructions(function) if i.opname not in ("RESUME", "NOP")]
+    return code in ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
 
 
 class InputBatch:
@@ -160,7 +192,14 @@ class InputBatch:
         hour is due before the next, or none is left; saves them, and runs the processes
         set off. Returns how many of `inputs` are applied now."""
         applied, save_now = start, False
-        while not save_now and applied < len(inputs) and not (self.size and self.app.hour_due(inputs[applied].at)):
+        # Only `begin_hours` moves the clock, never an input or the processes of one: the hour
+        # due is looked up once a batch.
+        next_hour = self.app.next_hour()
+        while (
+            not save_now
+            and applied < len(inputs)
+            and not (self.size and (next_hour is None or next_hour <= inputs[applied].at))
+        ):
             save_now = self.add(inputs[applied])
             applied += 1
             if not save_now:

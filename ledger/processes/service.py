@@ -130,7 +130,7 @@ class Submission:
         return 0 if last is None else last.originator_version
 
     def _recorded_since(self, version: int, record: dict[str, Any]) -> bool:
-        return any(record in recorded.inputs for recorded in self.app.inputs_log.get(gt=version))
+        return any(recorded == record for recorded in self.app.inputs_logged_after(version))
 
     def _retrying(self, operation: Callable[[], Any], conflicts_retried: bool = False) -> Any:
         """`operation`, again after a lost connection (and, if it looks before it writes,

@@ -59,7 +59,7 @@ KILL_AFTER = {
     "Account.Deposited": "mid-batch",
 }
 # Bookkeeping that depends on where saves began and ended, not on what was applied.
-PER_SAVE = {"InputsRecorded", "ScenarioFile.LinesApplied"}
+PER_SAVE = {"InputsRecorded", "InputsSaved", "ScenarioFile.LinesApplied"}
 RELEASE_WAIT_SECONDS = 15  # PostgreSQL frees a killed writer's lease once it notices the closed socket
 POLL_SECONDS = 0.001
 

@@ -100,7 +100,7 @@ def test_postgres_restarted_during_a_burst_keeps_every_acknowledged_input_once(
         service.start_dispatcher()
         submission = service.submit_in_background(scenario, "--settle", "end", "--timeout", str(SUBMIT_SECONDS))
 
-        service.wait_for_events("InputsRecorded", at_least=100)
+        service.wait_for_events("InputsSaved", at_least=100)
         private_postgres.restart()
 
         report = _finished_report(submission, service)
