@@ -28,6 +28,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from ledger.application import Ledger
 from ledger.log import Batch, GapWatch, read_committed
 from projections import tables
+from projections.decoding import ViewDecoder
 from projections.views import Key, LedgerViews, Row, RowChanges
 
 APPLICATION_NAME = Ledger.name
@@ -286,6 +287,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.gaps = GapWatch(app, store.engine, gap_wait_seconds)
         self.views = LedgerViews(load_row=store.load_row, load_aggregate=self._aggregate_at)
+        self.decode = ViewDecoder(app.mapper)
         # The position what `views` holds in memory is as of: what this runner last wrote.
         self.held_through: int | None = None
         self.indexes_checked = False  # once a runner: none left missing by a killed rebuild
@@ -422,8 +424,9 @@ class ProjectionRunner:
     def _changes(self, batch: Batch) -> RowChanges:
         """The rows the batch's events set (held in memory until they are written)."""
         try:
+            process, decode = self.views.process, self.decode
             for notification in batch.notifications:
-                self.views.process(notification.id, self.app.mapper.to_domain_event(notification))
+                process(notification.id, decode(notification))
             return self.views.take_changes()
         except BaseException:
             self.views.forget()

@@ -57,6 +57,11 @@ INPUTS_APPLIED = "inputs_applied"
 REJECTIONS = "rejections"
 LIQUIDATIONS = "liquidations"
 
+# An event class -> the part of its state the views read, when they read only a part
+# (a msgspec.Struct with a method `state()`: the runner decodes that part alone,
+# `projections.decoding`). Its handler below reads nothing else of the event.
+PARTIAL_STATES: dict[type, type[Any]] = {}
+
 
 @functools.cache
 def row_key(table: Any) -> Callable[[Row], Key]:
