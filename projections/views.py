@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from ledger.causes import actor_of
@@ -61,6 +62,26 @@ LIQUIDATIONS = "liquidations"
 # (a msgspec.Struct with a method `state()`: the runner decodes that part alone,
 # `projections.decoding`). Its handler below reads nothing else of the event.
 PARTIAL_STATES: dict[type, type[Any]] = {}
+
+
+class SubmittedInput(msgspec.Struct):
+    """Of an input an InputsRecorded holds, what the views read: whether it is a run's
+    --params overlay (its other fields, the inputs log's, are skipped)."""
+
+    overlay: Any = None
+
+
+class InputsRead(msgspec.Struct):
+    """What the views read of an InputsRecorded (`LedgerViews._inputs`), most of a store's
+    bytes: each input's overlay mark."""
+
+    inputs: list[SubmittedInput]
+
+    def state(self) -> dict[str, Any]:
+        return {"inputs": [{"overlay": record.overlay} for record in self.inputs]}
+
+
+PARTIAL_STATES[InputsRecorded] = InputsRead
 
 
 @functools.cache
@@ -257,6 +278,7 @@ class LedgerViews:
     @update.register
     def _inputs(self, event: InputsRecorded, notification_id: int) -> None:
         # A run's --params overlay is kept as a record among them, but nobody submitted it.
+        # (The runner decodes only `InputsRead` of these events: what is read here.)
         submitted = sum(1 for record in event.inputs if not record.get("overlay"))
         if submitted:
             self.count(INPUTS_APPLIED, by=submitted)
