@@ -63,8 +63,10 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
         )
 
     def _create_insert_function_statement(self) -> Composed:
-        """One save in one statement: the lock, the NOTIFY, the tracking record (moved only
-        forward, as the library's single-row tracking), the events, their notification ids."""
+        """One save in one statement: the tracking record (moved only forward, as the library's
+        single-row tracking), the table lock, the NOTIFY, the events, their notification ids.
+        The tracking row is locked before the table, as the library's statements lock them: a
+        save of either kind waits for the other rather than deadlocking with it."""
         return SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
             "ids {id_type}[], versions bigint[], topics text[], states bytea[], "
@@ -72,8 +74,6 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
             "BEGIN "
             "SET LOCAL lock_timeout = '{lock_timeout}s'; "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-            "NOTIFY {channel}; "
             "IF tracking_name IS NOT NULL THEN "
             "INSERT INTO {schema}.{tracking} AS t (application_name, notification_id) "
             "VALUES (tracking_name, tracking_id) "
@@ -82,6 +82,8 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
             "IF NOT FOUND THEN RAISE unique_violation USING MESSAGE = "
             "'Failed to record tracking for ' || tracking_name || ' ' || tracking_id; END IF; "
             "END IF; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
             "RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
             "END $BODY$"
@@ -101,9 +103,11 @@ class PostgresBulkRecorder(PostgresProcessRecorder):
 
     def _has_insert_function(self) -> bool:
         if self.insert_function_exists is None:
-            name = f"{self.datastore.schema}.{self.insert_function_name}"
             with self.datastore.get_connection() as connection, connection.cursor() as cursor:
-                cursor.execute("SELECT to_regproc(%s) IS NOT NULL AS found", (name,))
+                cursor.execute(  # each name quoted: to_regproc folds an unquoted one to lower case
+                    "SELECT to_regproc(quote_ident(%s) || '.' || quote_ident(%s)) IS NOT NULL AS found",
+                    (self.datastore.schema, self.insert_function_name),
+                )
                 row = cursor.fetchone()
                 self.insert_function_exists = bool(row and row["found"])
         return self.insert_function_exists

@@ -63,7 +63,10 @@ def _tagged(value: Any) -> Any:
     if kind in PLAIN:
         return value
     if kind is dict:
-        return {key: item if type(item) in PLAIN else _tagged(item) for key, item in value.items()}
+        return {
+            key if type(key) is str else _text_key(key): item if type(item) in PLAIN else _tagged(item)
+            for key, item in value.items()
+        }
     if kind is list or kind is tuple:  # a tuple reads back as a list, as it did from JSON
         return [item if type(item) in PLAIN else _tagged(item) for item in value]
     if kind is Decimal:
@@ -80,7 +83,7 @@ def _tagged(value: Any) -> Any:
 def _tagged_subclass(value: Any) -> Any:
     """A subclass of a plain type (a str enum, a defaultdict) is stored as JSON stored it: as its base."""
     if isinstance(value, dict):
-        return {key: _tagged(item) for key, item in value.items()}
+        return {_text_key(key): _tagged(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_tagged(item) for item in value]
     if isinstance(value, str):
@@ -92,13 +95,22 @@ def _tagged_subclass(value: Any) -> Any:
     raise TypeError(f"an event or snapshot cannot store a {type(value).__name__} ({value!r})")
 
 
+def _text_key(key: Any) -> str:
+    """A map's key as text (a str enum as its value, as JSON stored it). Any other key is
+    refused: it would not read back as the type it was written (JSON made every key text,
+    MessagePack would keep an int), and the domain's keys are all text."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    raise TypeError(f"an event or snapshot cannot store a map whose key is a {type(key).__name__} ({key!r})")
+
+
 def _tagged_big_ints(value: Any) -> Any:
     """As `_tagged`, with every int beyond 64 bits an extension (the rare state that has one)."""
     kind = type(value)
     if kind is int or (isinstance(value, int) and kind is not bool):
         return int(value) if INT64_MIN <= value <= UINT64_MAX else msgspec.msgpack.Ext(EXT_BIG_INT, str(value).encode())
     if isinstance(value, dict):
-        return {key: _tagged_big_ints(item) for key, item in value.items()}
+        return {_text_key(key): _tagged_big_ints(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_tagged_big_ints(item) for item in value]
     return _tagged(value)

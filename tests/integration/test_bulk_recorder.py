@@ -18,6 +18,7 @@ from psycopg import sql
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger, open_service_ledger
 from ledger.recorders import MORE_TRACKING, PostgresBulkRecorder, PostgresMultiTrackingRecorder
+from ledger.store import store_environment
 
 TOPIC = "tests:Event"
 
@@ -143,3 +144,52 @@ def test_a_store_without_the_insert_function_is_saved_to_the_library_way(app: Le
             older.recorder.insert_events(events_of((uuid.uuid4(), 1, 1)), tracking=Tracking("upstream", 2))
     finally:
         older.close()
+
+
+def test_a_save_takes_its_locks_in_the_library_order(app: Ledger, url: str) -> None:
+    """The one-statement save locks the tracking row before the events table, as the library's
+    statements do: a save and a library-way save of the same tracking name queue one behind
+    the other instead of deadlocking (each holding the lock the other waits for)."""
+    recorder = app.recorder
+    recorder.insert_events(events_of((uuid.uuid4(), 1, 1)), tracking=Tracking("upstream", 1))
+    schema = url.rpartition("schema=")[2]
+    tracking_table = sql.Identifier(schema, recorder.tracking_table_name)
+    events_table = sql.Identifier(schema, recorder.events_table_name)
+    failures: list[BaseException] = []
+    with psycopg.connect(url.partition("?")[0]) as library_way:  # the library's order: tracking row, then table
+        library_way.execute("SET lock_timeout = '5s'")
+        library_way.execute(
+            sql.SQL("UPDATE {} SET notification_id = 2 WHERE application_name = 'upstream'").format(tracking_table)
+        )
+
+        def save() -> None:  # once: a deadlock would be hidden by the retries
+            once = PostgresBulkRecorder._insert_in_one_statement.__wrapped__  # type: ignore[attr-defined]
+            try:
+                once(recorder, events_of((uuid.uuid4(), 1, 1)), Tracking("upstream", 3))
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        saving = threading.Thread(target=save)
+        saving.start()
+        time.sleep(0.5)  # the save now waits for the tracking row, holding nothing it must not
+        library_way.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events_table))
+        library_way.commit()
+    saving.join(timeout=10)
+    assert not saving.is_alive()
+    assert not failures, failures
+    assert recorder.max_tracking_id("upstream") == 3
+
+
+def test_the_insert_function_is_found_in_a_schema_whose_name_needs_quotes(postgres_database: str) -> None:
+    """A schema name with capitals is looked up as named, not folded to lower case."""
+    schema = f"T_Write_{uuid.uuid4().hex[:8]}"  # the ledger's own URLs refuse it; the library's settings do not
+    with psycopg.connect(postgres_database, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    ledger = Ledger({**store_environment(f"{postgres_database}?schema=t_unused"), "POSTGRES_SCHEMA": schema})
+    try:
+        recorder = ledger.recorder
+        assert isinstance(recorder, PostgresBulkRecorder)
+        recorder.insert_function_exists = None  # as a worker that did not create the tables
+        assert recorder._has_insert_function()
+    finally:
+        ledger.close()

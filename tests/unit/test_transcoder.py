@@ -81,6 +81,17 @@ def test_a_type_it_cannot_store_is_refused_by_name(transcoder: LedgerTranscoder)
         transcoder.encode({"odd": {1, 2}})
 
 
+@pytest.mark.parametrize(
+    "key", [1, Decimal("1.5"), UUID(int=7), True, None, (1, 2)], ids=["int", "decimal", "uuid", "bool", "none", "tuple"]
+)
+def test_a_key_that_is_not_text_is_refused_by_name(transcoder: LedgerTranscoder, key: Any) -> None:
+    """A key would not read back as the type it was written (JSON made every key text; MessagePack
+    would keep an int and make a UUID text): the domain's keys are text, so any other is refused."""
+    for state in ({key: "x"}, {"outer": [{key: 1}]}, {"deep": {"er": {key: Decimal(1)}}}):
+        with pytest.raises(TypeError, match="key"):
+            transcoder.encode(state)
+
+
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
 leaves = (
     decimals
