@@ -207,7 +207,8 @@ class LedgerViews:
         """The rows the events since the last call set (each row built once, here)."""
         self._build_pending_rows()
         changes, self.changes = self.changes, RowChanges()
-        if len(self.aggregates) + len(self.book_amounts) > self.cache_limit:
+        # (id_texts too: an aggregate no view follows, a receipt, has its id's text held)
+        if len(self.aggregates) + len(self.book_amounts) + len(self.id_texts) > self.cache_limit:
             self.forget()
         return changes
 
