@@ -24,7 +24,7 @@ Progress goes to standard error; profiles to bench/out/ (git-ignored).
 
 Where the client's CPU goes (101,603 events, a loaded machine, so indicative; issue 13's
 branch `rebuild`): about 32 us an event, down from 39-45. The main thread (`_changes`)
-takes ~25: decoding ~4 (the InputsRecorded states, a third of the store's bytes, are skipped
+takes ~25: decoding ~4 (the InputsRecorded states, 40% of the store's bytes, are skipped
 but for the overlay marks), the library's `mutate` ~7, the domain's `entries()` ~5 and
 their balance check ~2, the views' own bookkeeping (index row, books, pending rows) ~6;
 the reader thread ~3.7 (the library's `select_notifications`); the writer ~2.8 (binary
