@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -44,6 +44,8 @@ EXT_UUID = 2
 EXT_FRACTION = 3
 EXT_DATETIME = 4  # a datetime that is not UTC (or naive), as its ISO text
 EXT_BIG_INT = 5
+
+T = TypeVar("T")
 
 INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 
@@ -144,6 +146,16 @@ class LedgerTranscoder(Transcoder):
             return self.encoder.encode(_tagged_big_ints(obj))
 
     def decode(self, data: bytes) -> Any:
-        if data[:1] == b"{":  # a JSON object: written before (see the module docstring)
+        if data[:1] == b"{":  # a JSON object: written before (see the module docstring; `is_json`)
             return self.legacy.decode(data)
         return self.decoder.decode(data)
+
+    @staticmethod
+    def is_json(data: bytes) -> bool:
+        """Whether a state was written as JSON, before (see the module docstring)."""
+        return data[:1] == b"{"
+
+    def decoder_of(self, kind: type[T]) -> msgspec.msgpack.Decoder[T]:
+        """A decoder of MessagePack states into `kind` (a msgspec.Struct of the fields a
+        reader needs: the others are skipped, not decoded), extension types as `decode`."""
+        return msgspec.msgpack.Decoder(kind, ext_hook=_from_extension)

@@ -11,9 +11,10 @@ once no transaction that could still commit it is running (`GapWatch`).
 from __future__ import annotations
 
 import gc
+import operator
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from threading import Event
@@ -28,6 +29,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from ledger.application import Ledger
 from ledger.log import Batch, GapWatch, read_committed
 from projections import tables
+from projections.decoding import ViewDecoder
 from projections.views import Key, LedgerViews, Row, RowChanges
 
 APPLICATION_NAME = Ledger.name
@@ -46,6 +48,8 @@ APPEND_ONLY = {
     tables.symbol_marks.name,
     tables.futures_trades.name,
 }
+# The column types (as SQLAlchemy compiles them) that an append-only table's binary COPY writes.
+BINARY_COPY_TYPES = {"bigint", "integer", "varchar", "text", "numeric", "timestamp with time zone", "boolean"}
 # A long command tells how far it is: (what it is doing, how far, out of how many).
 OnProgress = Callable[[str, int, int], None]
 
@@ -60,7 +64,7 @@ class ViewStore(TrackingRecorder):
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._bulk_statements: dict[str, tuple[psql.Composed, list[tuple[str, Any]]]] = {}
+        self._bulk_statements: dict[str, tuple[psql.Composed, list[tuple[str, Any]], list[str] | None]] = {}
 
     # --- TrackingRecorder --------------------------------------------------------------
 
@@ -213,14 +217,14 @@ class ViewStore(TrackingRecorder):
         """A statement a table, not one a row: COPY into the append-only tables, and
         INSERT ... SELECT FROM unnest(one array a column) ON CONFLICT DO UPDATE into the
         others. Values go through the columns' own bind processors, as SQLAlchemy's would."""
-        statement, columns = self._bulk_statement(table)
+        statement, columns, types = self._bulk_statement(table)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]  # this transaction's
         if table.name in APPEND_ONLY:
             with cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(
-                        [row.get(name) if process is None else process(row.get(name)) for name, process in columns]
-                    )
+                if types is not None:
+                    copy.set_types(types)
+                for values in copy_values(rows, columns):
+                    copy.write_row(values)
             return
         cursor.execute(
             statement,
@@ -230,15 +234,21 @@ class ViewStore(TrackingRecorder):
             ],
         )
 
-    def _bulk_statement(self, table: Any) -> tuple[psql.Composed, list[tuple[str, Any]]]:
+    def _bulk_statement(self, table: Any) -> tuple[psql.Composed, list[tuple[str, Any]], list[str] | None]:
+        """A table's statement, its columns with their bind processors, and for a COPY its
+        columns' PostgreSQL types when psycopg writes them all in binary (None: as text)."""
         if table.name not in self._bulk_statements:
             dialect = self.engine.dialect
             columns = [
                 (column.name, column.type.dialect_impl(dialect).bind_processor(dialect)) for column in table.columns
             ]
             names = psql.SQL(", ").join(psql.Identifier(column.name) for column in table.columns)
+            types = None
             if table.name in APPEND_ONLY:
-                statement = psql.SQL("COPY {} ({}) FROM STDIN").format(psql.Identifier(table.name), names)
+                types = binary_copy_types(table, dialect)
+                statement = psql.SQL("COPY {} ({}) FROM STDIN" + ("" if types is None else " (FORMAT BINARY)")).format(
+                    psql.Identifier(table.name), names
+                )
             else:
                 keys = tables.key_columns(table)
                 arrays = psql.SQL(", ").join(
@@ -258,8 +268,30 @@ class ViewStore(TrackingRecorder):
                     psql.SQL(", ").join(psql.Identifier(key) for key in keys),
                     updates,
                 )
-            self._bulk_statements[table.name] = (statement, columns)
+            self._bulk_statements[table.name] = (statement, columns, types)
         return self._bulk_statements[table.name]
+
+
+def copy_values(rows: list[Row], columns: list[tuple[str, Any]]) -> Iterable[Sequence[Any]]:
+    """Each row's values in the columns' order, through their bind processors. Without any
+    processor, a row's values are taken in one call (of view_events' 8 columns: 0.3 us a row
+    instead of 1.3), unless a row leaves out a column (it is then NULL, as below)."""
+    if all(process is None for _, process in columns):
+        try:
+            return list(map(operator.itemgetter(*(name for name, _ in columns)), rows))
+        except KeyError:
+            pass
+    return [[row.get(name) if process is None else process(row.get(name)) for name, process in columns] for row in rows]
+
+
+def binary_copy_types(table: Any, dialect: Any) -> list[str] | None:
+    """The PostgreSQL types of a table's columns, for a binary COPY (a fifth of the client's
+    CPU of a text one: 0.4 against 2.3 us a row of view_events), when psycopg has a binary
+    dumper of each; None (a COPY in text) otherwise. A value must then be of its column's
+    Python type: a timestamp an aware datetime (the domain's times all are: `ledger.domain.limits`
+    bounds them with aware times), an amount a Decimal (`tables.Amount` asserts it)."""
+    types = [column.type.compile(dialect=dialect).lower() for column in table.columns]
+    return types if all(name in BINARY_COPY_TYPES for name in types) else None
 
 
 def metadata_table(name: str) -> Any:
@@ -286,6 +318,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.gaps = GapWatch(app, store.engine, gap_wait_seconds)
         self.views = LedgerViews(load_row=store.load_row, load_aggregate=self._aggregate_at)
+        self.decode = ViewDecoder(app.mapper)
         # The position what `views` holds in memory is as of: what this runner last wrote.
         self.held_through: int | None = None
         self.indexes_checked = False  # once a runner: none left missing by a killed rebuild
@@ -422,8 +455,9 @@ class ProjectionRunner:
     def _changes(self, batch: Batch) -> RowChanges:
         """The rows the batch's events set (held in memory until they are written)."""
         try:
+            process, decode = self.views.process, self.decode
             for notification in batch.notifications:
-                self.views.process(notification.id, self.app.mapper.to_domain_event(notification))
+                process(notification.id, decode(notification))
             return self.views.take_changes()
         except BaseException:
             self.views.forget()

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 from ledger.causes import actor_of
@@ -56,6 +57,31 @@ AggregateRows = Callable[["RowChanges", Any, Any, int, Any], None]
 INPUTS_APPLIED = "inputs_applied"
 REJECTIONS = "rejections"
 LIQUIDATIONS = "liquidations"
+
+# An event class -> the part of its state the views read, when they read only a part
+# (a msgspec.Struct with a method `state()`: the runner decodes that part alone,
+# `projections.decoding`). Its handler below reads nothing else of the event.
+PARTIAL_STATES: dict[type, type[Any]] = {}
+
+
+class SubmittedInput(msgspec.Struct):
+    """Of an input an InputsRecorded holds, what the views read: whether it is a run's
+    --params overlay (its other fields, the inputs log's, are skipped)."""
+
+    overlay: Any = None
+
+
+class InputsRead(msgspec.Struct):
+    """What the views read of an InputsRecorded (`LedgerViews._inputs`), most of a store's
+    bytes: each input's overlay mark."""
+
+    inputs: list[SubmittedInput]
+
+    def state(self) -> dict[str, Any]:
+        return {"inputs": [{"overlay": record.overlay} for record in self.inputs]}
+
+
+PARTIAL_STATES[InputsRecorded] = InputsRead
 
 
 @functools.cache
@@ -98,6 +124,8 @@ class EventClass(NamedTuple):
     name: str
     liquidation_of: Callable[[Any], Any]
     update: Callable[[LedgerViews, Any, int], None]
+    has_entries: bool  # its events post entries to the books
+    accounting: bool  # its events are a user account's or its liquidation's (AccountingEvent)
 
 
 class PendingRows:
@@ -145,12 +173,6 @@ def parse_labels(text: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in text.split(",")) if text else {}
 
 
-def account_of(event: Any) -> str | None:
-    """The user account an event is about, for the event index: an account's or its
-    liquidation's event names it (a rejection names one too, but is not its event)."""
-    return event.account if isinstance(event, AccountingEvent) else None
-
-
 class LedgerViews:
     """Follows the store's events and says which view rows they set.
 
@@ -173,6 +195,7 @@ class LedgerViews:
         self.book_amounts: dict[Key, Decimal] = {}
         self.counter_values: dict[Key, int] = {}  # (name, labels) -> the count
         self.classes: dict[type, EventClass] = {}
+        self.id_texts: dict[int, str] = {}  # an aggregate id's number -> its text
         self.changes = RowChanges()
         # What the events since the last `take_changes` changed, its rows not built yet:
         self.pending: dict[int, PendingRows] = {}  # by aggregate id's number
@@ -184,13 +207,15 @@ class LedgerViews:
         """The rows the events since the last call set (each row built once, here)."""
         self._build_pending_rows()
         changes, self.changes = self.changes, RowChanges()
-        if len(self.aggregates) + len(self.book_amounts) > self.cache_limit:
+        # (id_texts too: an aggregate no view follows, a receipt, has its id's text held)
+        if len(self.aggregates) + len(self.book_amounts) + len(self.id_texts) > self.cache_limit:
             self.forget()
         return changes
 
     def forget(self) -> None:
         """Drops what is held in memory: it is loaded again when next needed."""
         self.aggregates.clear()
+        self.id_texts.clear()
         self.book_amounts.clear()
         self.counter_values.clear()
         self.changes = RowChanges()
@@ -219,16 +244,14 @@ class LedgerViews:
     # --- one event ------------------------------------------------------------------
 
     def process(self, notification_id: int, event: Any) -> None:
-        described = self._described(event)
+        described = self.classes.get(event.__class__) or self._described(event)
         self._index(notification_id, event, described)
-        entries = getattr(event, "entries", None)
-        if entries is not None:
-            listed = entries()
+        if described.has_entries:
+            listed = event.entries()
             # The write side asserts it before saving; a store written otherwise is caught here.
-            if imbalances((entry.asset, entry.book, entry.amount) for entry in listed):
+            if imbalances([(entry.asset, entry.book, entry.amount) for entry in listed]):
                 assert_balanced(event)  # raises, naming the event and what its books net to
-            for entry in listed:
-                self._post(entry.account, entry.asset, entry.book, entry.amount)
+            self._post(listed)
         described.update(self, event, notification_id)
 
     @singledispatchmethod
@@ -252,6 +275,7 @@ class LedgerViews:
     @update.register
     def _inputs(self, event: InputsRecorded, notification_id: int) -> None:
         # A run's --params overlay is kept as a record among them, but nobody submitted it.
+        # (The runner decodes only `InputsRead` of these events: what is read here.)
         submitted = sum(1 for record in event.inputs if not record.get("overlay"))
         if submitted:
             self.count(INPUTS_APPLIED, by=submitted)
@@ -301,24 +325,32 @@ class LedgerViews:
                 event_name(event),
                 liquidation_of.dispatch(kind),
                 LedgerViews.__dict__["update"].dispatcher.dispatch(kind),  # the function `update` calls
+                callable(getattr(kind, "entries", None)),
+                issubclass(kind, AccountingEvent),
             )
         return described
 
     def _index(self, notification_id: int, event: Any, described: EventClass) -> None:
         liquidation_id = described.liquidation_of(event)
-        self.changes.put(
-            tables.events,
-            {
-                "notification_id": notification_id,
-                "originator_id": str(event.originator_id),
-                "originator_version": event.originator_version,
-                "event": described.name,
-                "at": getattr(event, "at", None),  # ledger time; directory logs have none
-                "account": account_of(event),
-                "liquidation_id": None if liquidation_id is None else str(liquidation_id),
-                "actor": actor_of(getattr(event, "cause", None)),
-            },
-        )
+        self.changes.by_table[tables.events.name][(notification_id,)] = {
+            "notification_id": notification_id,
+            "originator_id": self._id_text(event.originator_id),
+            "originator_version": event.originator_version,
+            "event": described.name,
+            "at": getattr(event, "at", None),  # ledger time; directory logs have none
+            # The user account an event is about: an account's or its liquidation's event names
+            # it (a rejection names one too, but is not its event).
+            "account": event.account if described.accounting else None,
+            "liquidation_id": None if liquidation_id is None else str(liquidation_id),
+            "actor": actor_of(getattr(event, "cause", None)),
+        }
+
+    def _id_text(self, aggregate_id: uuid.UUID) -> str:
+        """An id's text, made once an id (its events are indexed by it, each)."""
+        text = self.id_texts.get(aggregate_id.int)
+        if text is None:
+            text = self.id_texts[aggregate_id.int] = str(aggregate_id)
+        return text
 
     # --- what a registered view reads -------------------------------------------------
 
@@ -373,13 +405,17 @@ class LedgerViews:
         self.counter_values[key] += by
         self.counters_moved[key] = None
 
-    def _post(self, holder: str, asset: str, book: str, amount: Decimal) -> None:
-        key = (holder, asset, book)
-        if key not in self.book_amounts:
-            stored = self._load(tables.book_totals.name, key)
-            self.book_amounts[key] = ZERO if stored is None else stored["amount"]
-        self.book_amounts[key] += amount
-        self.books_moved[key] = None
+    def _post(self, entries: Iterable[Any]) -> None:
+        """Each entry added to its book's total, loading the total once from its row."""
+        amounts, moved = self.book_amounts, self.books_moved
+        for entry in entries:
+            key = (entry.account, entry.asset, entry.book)
+            total = amounts.get(key)
+            if total is None:
+                stored = self._load(tables.book_totals.name, key)
+                total = ZERO if stored is None else stored["amount"]
+            amounts[key] = total + entry.amount
+            moved[key] = None
 
     def _load(self, table_name: str, key: Key) -> Row | None:
         return None if self.load_row is None else self.load_row(table_name, key)
