@@ -333,9 +333,6 @@ class FuturesRisk(DriverIndex):
     def __len__(self) -> int:
         return len(self.wallet_of)
 
-    def figures(self) -> dict[str, int]:
-        return {"futures_risk_wallets": len(self.wallet_of)}
-
     def rows(self) -> dict[str, tuple[Any, ...]]:
         """Each wallet's row by name, its positions sorted: what a rebuilt index must equal."""
         return {
