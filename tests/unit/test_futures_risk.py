@@ -8,22 +8,28 @@ exact amount at which margin balance = MM at the decided marks, or a few units b
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.bootstrap import open_ledger
 from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.exact import rounded
 from ledger.domain.futures.trading import TradeSide
 from ledger.domain.futures.wallet import MarginType
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
+from ledger.log import stored_events
 from ledger.processes.futures.due import liquidations_due
 from ledger.processes.futures.risk import FuturesRisk, Verdict
+from ledger.processes.inline import ProcessManager, run_inputs
+from ledger.runs import validate
 
 PARAMETERS = RiskParameters(default_parameter_data(), 1)
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -241,3 +247,45 @@ def test_the_index_liquidates_as_evaluating_every_wallet_exactly(book: tuple[lis
         | risk.decide("BTCUSD_PERP", prices, wallets).to_liquidate()
     )
     assert found == _exact(accounts, prices)
+
+
+# --- through `ledger run` -----------------------------------------------------------------------
+
+
+def _storm_inputs() -> str:
+    """Four USDⓈ-M wallets long 1 BTC at 30000 with deposits of 2000 to 5000, one COIN-M long,
+    and a mark of BTCUSDT at 27500 that liquidates the two thinnest, then of BTCUSD_PERP."""
+    start = {"at": "2026-03-02T09:00:00Z"}
+    lines: list[dict[str, object]] = [
+        {"op": "mark", "symbol": "BTCUSDT", "price": "30000", **start},
+        {"op": "mark", "symbol": "BTCUSD_PERP", "price": "30000"},
+    ]
+    for name, deposit in (("u-c", "2200"), ("u-a", "2600"), ("u-d", "5000"), ("u-b", "3000")):
+        lines += [
+            {"op": "open", "account": name, "mode": "usdm"},
+            {"op": "deposit", "account": name, "asset": "USDT", "amount": deposit},
+            {"op": "trade", "account": name, "symbol": "BTCUSDT", "side": "buy", "quantity": "1", "price": "30000"},
+        ]
+    lines += [
+        {"op": "open", "account": "c-a", "mode": "coinm", "asset": "BTC"},
+        {"op": "deposit", "account": "c-a", "asset": "BTC", "amount": "0.095"},
+        {"op": "trade", "account": "c-a", "symbol": "BTCUSD_PERP", "side": "buy", "quantity": "300", "price": "30000"},
+        {"op": "mark", "symbol": "BTCUSDT", "price": "27500"},
+        {"op": "mark", "symbol": "BTCUSD_PERP", "price": "27500"},
+    ]
+    return "\n".join(json.dumps(line) for line in lines)
+
+
+def test_ledger_run_liquidates_the_worst_first_and_a_rebuilt_index_equals_the_live_one(tmp_path: Path) -> None:
+    app = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    live = ProcessManager(app)
+    run_inputs(app, validate(app, _storm_inputs(), "futures-storm"), live)
+    started = [event.account for event in stored_events(app) if isinstance(event, FuturesAccount.LiquidationStarted)]
+    # At 27500: u-c (2200 - 2500 <= 110) first, then u-a (100 <= 110), not in name order; u-b
+    # (500) and u-d stand.
+    assert started[:2] == ["u-c", "u-a"] and sorted(started) == ["c-a", "u-a", "u-c"]
+    rebuilt = ProcessManager(app)
+    live_rows = live.indexes[FuturesRisk].rows()
+    assert sorted(live_rows) == ["u-b", "u-d"]  # the liquidated wallets hold no position
+    assert live_rows == rebuilt.indexes[FuturesRisk].rows()
+    app.close()
