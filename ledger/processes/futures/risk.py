@@ -179,15 +179,17 @@ class FuturesMarkDecisions:
         return int(np.count_nonzero(self.verdicts == Verdict.LIQUIDATE)) + len(self.exact_due)
 
     def to_liquidate(self) -> set[str]:
-        by_float = np.flatnonzero(self.verdicts == Verdict.LIQUIDATE)
+        by_float = np.flatnonzero(self.verdicts == Verdict.LIQUIDATE).tolist()
         return {self.names[position] for position in by_float} | set(self.exact_due)
 
     def worst_first(self) -> list[str]:
         """The wallets to liquidate, lowest margin balance / MM first (ties by name)."""
         by_float = np.flatnonzero(self.verdicts == Verdict.LIQUIDATE)
-        ratios = [(float(self.ratios[p]), self.names[p]) for p in by_float]
+        names = self.names
+        ratios = list(zip(self.ratios[by_float].tolist(), [names[p] for p in by_float.tolist()], strict=True))
         ratios += [(ratio, name) for name, ratio in self.exact_due.items()]
-        return [name for _ratio, name in sorted(ratios)]
+        ratios.sort()
+        return [name for _ratio, name in ratios]
 
 
 @kept_by(Driver.INLINE, Driver.SERVICE)
@@ -369,7 +371,9 @@ class FuturesRisk(DriverIndex):
             return np.zeros(0, dtype=np.intp)
         used = self.positions_used
         holding = self.position_active[:used] & (self.position_symbol[:used] == found)
-        return np.unique(self.position_wallet[:used][holding])
+        hit = np.zeros(len(self.wallet_active), dtype=bool)
+        hit[self.position_wallet[:used][holding]] = True
+        return np.flatnonzero(hit)
 
     # --- deciding a mark --------------------------------------------------------------------
 
@@ -390,7 +394,7 @@ class FuturesRisk(DriverIndex):
         if screen is None:
             return FuturesMarkDecisions.empty()
         wallets, verdicts, ratios = screen
-        names = [str(name) for name in self.wallet_names[wallets]]
+        names: list[str] = self.wallet_names[wallets].tolist()
         exact_names = [names[position] for position in np.flatnonzero(verdicts == Verdict.EXACT)]
         exact_due: dict[str, float] = {}
         for name in exact_names:
