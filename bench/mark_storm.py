@@ -1,5 +1,6 @@
-"""A crash in one mark: N margin accounts, and BTC marked -5 %, -10 % and -20 % (each from
-the same starting book). Per mark: the accounts the risk index screened, those it
+"""A crash in one mark: N margin accounts (and a --futures-share of futures wallets), and
+BTC and every BTC symbol (BTCUSDT, BTCUSD_PERP) marked -5 %, -10 % and -20 % together (each
+from the same starting book). Per mark: the accounts the risk index screened, those it
 evaluated exactly (within its error bound), those it liquidates and margin-calls, the
 time to decide (the exact lists of accounts to margin-call and to liquidate, from the
 mark; warm: the slacks' linear forms in the BTC price at the other marks already built,
@@ -8,6 +9,13 @@ minimal numpy float screen of the same N accounts (one level per account, two
 comparisons) measured in the same run. Also the index's memory per account, and a check
 that the accounts it finds equal an exact evaluation of every account (of a --sample of
 them; all of them when the sample is at least N).
+
+Futures wallets (`--futures-share` x N, default 0.1): USDⓈ-M BTCUSDT and COIN-M
+BTCUSD_PERP positions, long and short, cross and some isolated, some planted exactly at
+their liquidation threshold at the -10 % mark; screened per mark by the futures risk
+index (`FuturesRisk`). Per mark: wallets screened, evaluated exactly, liquidated, the time
+to decide them (`futures_decide_ms`; with the margin accounts', `decide_all_ms`), and
+the same exactness check on a sample (counted in `checked` and `mismatches` too).
 
 The accounts are built in memory through the domain's aggregates (deposit, borrow,
 withdraw), fed to the risk index as `ledger run` feeds it, and evaluated exactly by the
@@ -41,10 +49,15 @@ ensure_project_interpreter()
 
 import numpy as np  # noqa: E402
 
+from ledger.domain.futures.account import FuturesAccount  # noqa: E402
+from ledger.domain.futures.trading import TradeSide  # noqa: E402
+from ledger.domain.futures.wallet import MarginType  # noqa: E402
 from ledger.domain.margin.account import Account  # noqa: E402
 from ledger.domain.margin.decisions import MarginAction  # noqa: E402
 from ledger.domain.parameters import RiskParameters, default_parameter_data  # noqa: E402
 from ledger.domain.prices import Mark, PriceBook  # noqa: E402
+from ledger.processes.futures.due import liquidations_due  # noqa: E402
+from ledger.processes.futures.risk import FuturesMarkDecisions, FuturesRisk  # noqa: E402
 from ledger.processes.margin.assessment import margin_decision  # noqa: E402
 from ledger.processes.margin.indexes import MarginRisk, MarkDecisions  # noqa: E402
 
@@ -55,8 +68,13 @@ PLANTED_EVERY = 10_000  # one account in so many sits exactly at 5x's margin cal
 GOAL_RATIO = 4.0
 
 
+FUTURES_SYMBOLS = ("BTCUSDT", "BTCUSD_PERP")  # marked with BTC, at its price
+
+
 def book(marks: dict[str, Decimal], parameters: RiskParameters) -> PriceBook:
-    return PriceBook({asset: Mark(price, "USDC") for asset, price in marks.items()}, parameters)
+    """The assets' marks, and each BTC symbol marked at BTC's price."""
+    symbol_marks = {symbol: Mark(marks["BTC"], symbol, AT) for symbol in FUTURES_SYMBOLS}
+    return PriceBook({asset: Mark(price, "USDC") for asset, price in marks.items()}, parameters, symbol_marks)
 
 
 _LONGS = [("cross_pro", 10, 112, 130), ("cross_classic", 3, 151, 220), ("cross_classic", 5, 126, 200)]
@@ -112,6 +130,88 @@ def build(count: int, seed: int, parameters: RiskParameters) -> tuple[dict[str, 
         if number and number % 100_000 == 0:
             progress(f"{number} accounts built")
     return accounts, risk
+
+
+# --- futures wallets ---------------------------------------------------------------------------
+
+# (mode, wallet asset, symbol, quantity planted, its isolated margin at -10 %, or cross wallet):
+# at BTC 45000 a long from 50000 sits exactly at margin balance = MM (first bracket, MMR 0.004):
+# USDⓈ-M 1 BTC: W - 5000 = 0.004 x 45000 -> W = 5180; COIN-M 900 contracts of 100 USD:
+# W - 900 x 100 x (1/45000 - 1/50000) = 0.004 x 900 x 100 / 45000 -> W = 0.208 BTC.
+_PLANTED_FUTURES = {
+    "usdm": ("USDT", "BTCUSDT", Decimal(1), Decimal(5180)),
+    "coinm": ("BTC", "BTCUSD_PERP", Decimal(900), Decimal("0.208")),
+}
+FuturesPlan = tuple[str, str, bool, TradeSide, Decimal, Decimal]  # name, mode, isolated, side, quantity, margin
+
+
+def futures_plan(number: int, rng: random.Random) -> FuturesPlan:
+    """A USDⓈ-M (70 %) or COIN-M wallet, cross (80 %) or isolated, long (80 %) or short, at
+    20x, whose margin (cross wallet, or isolated margin) is a drawn share of its notional at
+    the opening; or one planted at its threshold at the -10 % mark."""
+    name = f"F{number:07d}"
+    mode = "usdm" if rng.random() < 0.7 else "coinm"
+    isolated = rng.random() < 0.2
+    if number % PLANTED_EVERY == 0:
+        _asset, _symbol, quantity, margin = _PLANTED_FUTURES[mode]
+        return name, mode, isolated, TradeSide.BUY, quantity, margin
+    side = TradeSide.BUY if rng.random() < 0.8 else TradeSide.SELL
+    if mode == "usdm":
+        quantity = Decimal(rng.randint(1, 300)) / 100
+        notional = quantity * OPENING["BTC"]
+    else:
+        quantity = Decimal(rng.randint(10, 3000))
+        notional = quantity * 100 / OPENING["BTC"]
+    share = Decimal(rng.randint(50, 350)) / 1000  # margin / notional: 5 % (20x) to 35 %
+    return name, mode, isolated, side, quantity, (notional * share).quantize(Decimal("1E-8"))
+
+
+def build_wallet(number: int, rng: random.Random, opening: PriceBook) -> FuturesAccount:
+    """The planned wallet, in memory, through the aggregate's commands: deposit, leverage
+    (isolated), a trade at the opening mark, and the rest of its margin moved into an
+    isolated position."""
+    name, mode, isolated, side, quantity, margin = futures_plan(number, rng)
+    asset, symbol, _quantity, _margin = _PLANTED_FUTURES[mode]
+    wallet = FuturesAccount(account=name, mode=mode, asset=asset, at=AT, cause={})
+    wallet.deposit(asset, margin, AT, {})
+    if isolated:
+        wallet.change_leverage(symbol, 20, MarginType.ISOLATED, opening, AT, {})
+    wallet.trade(symbol, side, quantity, OPENING["BTC"], None, False, Decimal(0), opening, AT, {})
+    if isolated and wallet.cross_wallet > 0:
+        wallet.change_isolated_margin(symbol, None, wallet.cross_wallet, opening, AT, {})
+    wallet.collect_events()
+    return wallet
+
+
+def build_futures(count: int, seed: int, parameters: RiskParameters) -> tuple[dict[str, FuturesAccount], FuturesRisk]:
+    rng = random.Random(seed + 1)
+    opening = book(OPENING, parameters)
+    wallets: dict[str, FuturesAccount] = {}
+    risk = FuturesRisk()
+    for number in range(count):
+        wallet = build_wallet(number, rng, opening)
+        wallets[wallet.name] = wallet
+        risk.note_account(wallet)
+    return wallets, risk
+
+
+def decide_futures(
+    risk: FuturesRisk, prices: PriceBook, wallets: dict[str, FuturesAccount]
+) -> tuple[list[FuturesMarkDecisions], list[str]]:
+    """Each BTC symbol's mark decided, and the wallets to liquidate, worst first."""
+    decisions = [risk.decide(symbol, prices, wallets.__getitem__) for symbol in FUTURES_SYMBOLS]
+    return decisions, [name for decided in decisions for name in decided.worst_first()]
+
+
+def check_futures(
+    decisions: list[FuturesMarkDecisions], wallets: dict[str, FuturesAccount], prices: PriceBook, sample: int, seed: int
+) -> dict[str, int]:
+    """The wallets the index liquidates against an exact evaluation of (a sample of) every wallet."""
+    names = list(wallets)
+    chosen = names if sample >= len(names) else random.Random(seed).sample(names, sample)
+    found = set().union(*(decided.to_liquidate() for decided in decisions))
+    mismatches = sum(1 for name in chosen if (name in found) != bool(liquidations_due(wallets[name], prices)))
+    return {"futures_checked": len(chosen), "futures_mismatches": mismatches}
 
 
 def float_screen_inputs(accounts: dict[str, Account], parameters: RiskParameters) -> dict[str, np.ndarray]:
@@ -222,11 +322,16 @@ def liquidations_completed(count: int, seed: int) -> dict[str, Any]:
     }
 
 
-def run(count: int, seed: int, sample: int, repeat: int, liquidation_accounts: int) -> dict[str, Any]:
+def run(
+    count: int, seed: int, sample: int, repeat: int, liquidation_accounts: int, futures_share: float = 0.1
+) -> dict[str, Any]:
     parameters = RiskParameters(default_parameter_data(), 1)
     started = time.perf_counter()
     accounts, risk = build(count, seed, parameters)
     build_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    wallets, futures_risk = build_futures(round(count * futures_share), seed, parameters)
+    futures_build_seconds = time.perf_counter() - started
     gc.collect()
     gc.freeze()  # the built accounts are long-lived: no collection walks them again
     progress(f"{count} accounts built in {build_seconds:.1f} s")
@@ -253,6 +358,13 @@ def run(count: int, seed: int, sample: int, repeat: int, liquidation_accounts: i
             lambda decisions=decisions: [decisions.names_of(action) for action in MarginAction], 1
         )
         checked = check(decisions, accounts, prices, sample, seed)
+        futures_times, (futures_decisions, _worst_first) = timed(
+            lambda prices=prices: decide_futures(futures_risk, prices, wallets), repeat
+        )
+        futures_seconds = statistics.median(futures_times)
+        futures_checked = check_futures(futures_decisions, wallets, prices, sample, seed)
+        checked["checked"] += futures_checked["futures_checked"]
+        checked["mismatches"] += futures_checked["futures_mismatches"]
         marks.append(
             {
                 "mark": f"-{int(drop * 100)}%",
@@ -274,6 +386,12 @@ def run(count: int, seed: int, sample: int, repeat: int, liquidation_accounts: i
                 "worst_first_order_ms": round(order_seconds * 1e3, 2),
                 "names_listed_ms": round(names_seconds * 1e3, 2),
                 **checked,
+                "futures_screened": sum(decided.screened for decided in futures_decisions),
+                "futures_evaluated_exactly": sum(decided.evaluated_exactly for decided in futures_decisions),
+                "futures_liquidated": sum(decided.liquidated for decided in futures_decisions),
+                "futures_decide_ms": round(futures_seconds * 1e3, 2),
+                "decide_all_ms": round((decide_seconds + futures_seconds) * 1e3, 2),
+                **futures_checked,
             }
         )
         progress(f"mark {marks[-1]['mark']}: {marks[-1]}")
@@ -286,6 +404,10 @@ def run(count: int, seed: int, sample: int, repeat: int, liquidation_accounts: i
         "index_bytes_per_account": round(index.bytes_per_row(), 1),
         "index_bytes_per_account_with_names": round(index.bytes_per_row() + name_bytes, 1),
         "build_seconds": round(build_seconds, 1),
+        "futures_wallets": len(wallets),
+        "futures_positions": futures_risk.positions_used - len(futures_risk.free_positions),
+        "futures_index_bytes_per_wallet": round(futures_risk.bytes_per_wallet(), 1),
+        "futures_build_seconds": round(futures_build_seconds, 1),
         "marks": marks,
         "goal": f"time to decide <= {GOAL_RATIO:g} x the float screen at N = 1,000,000; no mismatch",
         "goal_met": count >= 1_000_000
@@ -309,12 +431,19 @@ def main() -> None:
         help="accounts run through `ledger run` (SQLite) to time the -20 %% mark's liquidations (0: skip)",
     )
     parser.add_argument("--repeat", type=int, default=7, help="timings: median (and minimum) of so many runs")
+    parser.add_argument(
+        "--futures-share", type=float, default=0.1, help="futures wallets, as a share of --accounts (0: none)"
+    )
     args = parser.parse_args()
-    figures = run(args.accounts, args.seed, args.sample, args.repeat, args.liquidation_accounts)
+    figures = run(args.accounts, args.seed, args.sample, args.repeat, args.liquidation_accounts, args.futures_share)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    print(f"mark storm: {figures['accounts']} margin accounts, commit {figures['commit']}")
+    print(
+        f"mark storm: {figures['accounts']} margin accounts and {figures['futures_wallets']} futures wallets "
+        f"({figures['futures_index_bytes_per_wallet']} bytes per wallet in the futures index), "
+        f"commit {figures['commit']}"
+    )
     print(
         f"risk index: {figures['index_bytes_per_account']} bytes per account in its columns "
         f"({figures['index_bytes_per_account_with_names']} with the names), {figures['asset_columns']} asset columns"
@@ -329,6 +458,12 @@ def main() -> None:
             f"{mark['cold_ratio_to_float_screen']} x; worst-first order {mark['worst_first_order_ms']} ms; "
             f"names listed {mark['names_listed_ms']} ms; "
             f"checked {mark['checked']}: {mark['mismatches']} mismatches"
+        )
+        print(
+            f"    futures: screened {mark['futures_screened']}, exactly {mark['futures_evaluated_exactly']}, "
+            f"liquidate {mark['futures_liquidated']}; decided in {mark['futures_decide_ms']} ms "
+            f"(with the margin accounts {mark['decide_all_ms']} ms); checked {mark['futures_checked']}: "
+            f"{mark['futures_mismatches']} mismatches"
         )
     print(f"goal: {figures['goal']}: {'met' if figures['goal_met'] else 'NOT met'}")
     print(f"load average {figures['load_average']} (2 cores, shared: indicative)")

@@ -8,4 +8,5 @@ from ledger.processes.futures import (  # noqa: F401 - registers them
     funding,
     indexes,
     liquidation,
+    risk,
 )

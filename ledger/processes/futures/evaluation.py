@@ -2,7 +2,8 @@
 maintenance margin, or an isolated position whose margin has reached its own, is
 liquidated (compared exactly: `WalletFigures.cross_liquidatable`). What calls for it:
 the wallet's own events, a mark of a symbol it holds, a new parameter version. There is
-no futures margin call (domain.md).
+no futures margin call (domain.md). A mark is screened by the futures risk index
+(`ledger.processes.futures.risk`): inline, only the wallets it liquidates are evaluated.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 from ledger.domain.futures.account import FuturesAccount
 from ledger.domain.futures.market import SymbolMarket
 from ledger.domain.market import ParameterSet
+from ledger.processes.futures.due import liquidations_due
 from ledger.processes.futures.indexes import SymbolHolders
 from ledger.processes.futures.liquidation import start_futures_liquidation
+from ledger.processes.futures.risk import FuturesRisk
 from ledger.processes.futures.step import FuturesStep
 from ledger.processes.routing import Reaction, Situation, calls_for_nothing, reacts
 from ledger.processes.steps import ProcessSteps, Subject, step
@@ -42,17 +45,15 @@ def evaluate_futures_step(
 
 
 def evaluate_wallet(uow: UnitOfWork, account: FuturesAccount, at: datetime, cause: dict[str, Any]) -> None:
-    if not account.positions:
-        return
     prices = uow.prices()
-    figures = account.figures(prices)
+    due = liquidations_due(account, prices)
+    if not due:
+        return
     cause = {**cause, "step": "futures_evaluation"}
-    if not account.is_locked and figures.cross and figures.cross_liquidatable():
-        start_futures_liquidation(uow, account, figures, None, prices, at, cause)
-    for position in figures.isolated:
-        locked = account.isolated_lock(position.held.symbol, position.held.slot)
-        if locked is None and figures.isolated_liquidatable(position):
-            start_futures_liquidation(uow, account, figures, position, prices, at, cause)
+    if due.cross:
+        start_futures_liquidation(uow, account, due.figures, None, prices, at, cause)
+    for position in due.isolated:
+        start_futures_liquidation(uow, account, due.figures, position, prices, at, cause)
 
 
 # --- what calls for an evaluation ----------------------------------------------------------
@@ -74,13 +75,18 @@ def _wallet_changed(event: FuturesAccount.Event, situation: Situation) -> list[R
 calls_for_nothing(*LIQUIDATION_EVENTS)
 
 
-def _symbol_held(event: SymbolMarket.MarkRecorded, driver: ProcessSteps, _uow: UnitOfWork) -> bool:
-    return bool(driver.indexes[SymbolHolders].of(event.symbol))
+def _mark_may_record(event: SymbolMarket.MarkRecorded, driver: ProcessSteps, uow: UnitOfWork) -> bool:
+    """Inline, the risk index decides the mark exactly: whom it names, it liquidates."""
+    risk: FuturesRisk = driver.indexes[FuturesRisk]
+    return bool(risk.wallets_a_mark_may_change(event, uow))
 
 
-@reacts(SymbolMarket.MarkRecorded, inline_check=_symbol_held)
+@reacts(SymbolMarket.MarkRecorded, inline_check=_mark_may_record)
 def _marked(event: SymbolMarket.MarkRecorded, situation: Situation) -> list[Reaction]:
-    return evaluations(situation.index(SymbolHolders).of(event.symbol))
+    """Inline: the wallets the mark liquidates (screened, exactly where the float cannot
+    tell), worst first; their evaluation checks again, exactly. The dispatcher: every
+    holder of the symbol, whose workers decide exactly."""
+    return evaluations(situation.index(FuturesRisk).wallets_a_mark_may_change(event, situation.uow))
 
 
 @reacts(ParameterSet.Changed, barrier=True)
