@@ -13,6 +13,10 @@ The routing table's reactions find them in the `Situation`, the steps in
 Whether an hour's processes concern anyone (`ledger run` begins the hours that concern
 no one together) is asked of what the products registered (`hours_concern`).
 
+`ledger run`'s driver starts from the latest snapshot of its indexes where one is usable
+(`ledger.processes.snapshots`: the protocol is `DriverIndex`'s), instead of loading
+every account.
+
 `ServiceIndex` also follows each account's aggregate through the events that a product
 registers as its accounts' (`follows_accounts`), with the events' own mutators, so
 that no rule is written twice.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from ledger.application import Ledger
 from ledger.dispatch import singledispatchmethod
@@ -37,7 +41,33 @@ class Driver(StrEnum):
 
 
 class DriverIndex:
-    """An index a product keeps for a driver; each hook does nothing unless overridden."""
+    """An index a product keeps for a driver; each hook does nothing unless overridden.
+
+    Snapshots (`ledger.processes.snapshots`). An index class that sets `snapshot_version`
+    (an int, raised whenever what `snapshot` returns changes shape or meaning: a snapshot
+    of another version is ignored, and the driver loads from the store) is snapshotted:
+
+    - `snapshot()` returns its state as plain data: None, bool, int, float, str, bytes,
+      lists, dicts with str keys (stored as msgpack: a tampered store cannot make it run
+      code), numpy arrays as `ledger.processes.plain_state.array_state`;
+    - `restore(state)` makes an empty index (just made) that state again, reading arrays
+      with `restored_array`; anything that does not fit raises (any exception: the
+      driver then ignores the snapshot and loads);
+    - the restored index is then told every event recorded after the snapshot's
+      position (`observe`, in order), with `account` finding each account as the store
+      holds it now, not as the event left it: `observe` must set what an account's
+      state says (as `load` does), never add a difference to what the index held;
+    - `contents()` is what a rebuilt index must equal, in terms that do not depend on
+      the order it was fed in (the snapshot tests compare a restored and caught-up
+      index with a loaded one).
+
+    An index with a numpy array adds a few lines: `snapshot_version = 1`,
+    `snapshot` returning `{"rows": array_state(self.rows[: self.used]), ...}`, `restore`
+    the reverse, `contents` its entries by name. One class of the driver without
+    `snapshot_version` and no snapshot of that driver is taken or used.
+    """
+
+    snapshot_version: ClassVar[int | None] = None  # None: not snapshotted
 
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
         """From the store as it stands when the driver starts: `accounts` are every account."""
@@ -49,6 +79,18 @@ class DriverIndex:
     def figures(self) -> dict[str, int]:
         """What the dispatcher's first log line tells of it."""
         return {}
+
+    def snapshot(self) -> Any:
+        """Its state as plain data (see the class's docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} is not snapshotted")
+
+    def restore(self, state: Any) -> None:
+        """Made what `snapshot` returned, from empty."""
+        raise NotImplementedError(f"{type(self).__name__} is not snapshotted")
+
+    def contents(self) -> Any:
+        """What a rebuilt index must equal (compared by the snapshot tests)."""
+        raise NotImplementedError(f"{type(self).__name__} tells no contents")
 
 
 Indexes = Mapping[type, Any]  # each index under its class and the index classes it derives from
