@@ -18,17 +18,39 @@ def known_state(app: Ledger, source: str) -> KnownState:
     """What the store already knows, as input validation starts from it: its accounts,
     parameters (with the run's overlay laid over them, as the run will) and clock, and how
     far it applied the file `source` before."""
-    with UnitOfWork(app) as uow:
-        accounts = {name: uow.account(name).mode for name in app.account_names()}
     mark = app.file_mark(source)
     return KnownState(
-        accounts=accounts,
+        accounts=AccountModes(app, app.account_names()),
         parameter_data=_with_overlay(app.parameter_data(), app.parameter_overlay),
         clock=app.store_clock(),
         overlay=app.parameter_overlay,
         file_mark=mark,
         recorded_from_file=lambda name: latest_round(app.recorded_inputs(), name, mark.inputs_applied if mark else 0),
     )
+
+
+class AccountModes(dict[str, str]):
+    """Each account's mode by name, for validation: every name known at once, each mode read
+    from its account when first asked, so that a short file on a large store reads the few
+    accounts it names, not every account (what the validation asks: `in`, `get`, `[]`,
+    and a new account's mode set)."""
+
+    def __init__(self, app: Ledger, names: list[str]):
+        super().__init__()
+        self.app = app
+        self.names = set(names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names or super().__contains__(name)
+
+    def __getitem__(self, name: str) -> str:
+        if not super().__contains__(name) and name in self.names:
+            with UnitOfWork(self.app) as uow:
+                super().__setitem__(name, uow.account(name).mode)
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[name] if name in self else default
 
 
 def _with_overlay(parameter_data: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
