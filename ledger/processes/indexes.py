@@ -145,13 +145,40 @@ def loaded_accounts(uow: UnitOfWork) -> list[Any]:
     return [uow.account(name) for name in names]
 
 
+class FollowedAccounts(dict[str, Any]):
+    """Each account the dispatcher follows, by name. Given `read` (an account as the store
+    holds it, None where there is none), an account not held yet is read when first
+    asked: a dispatcher whose indexes were restored from a snapshot holds none at first."""
+
+    def __init__(self, read: Callable[[str], Any | None] | None = None):
+        super().__init__()
+        self.read = read
+
+    def __missing__(self, name: str) -> Any:
+        account = self.read_now(name)
+        if account is None:
+            raise KeyError(name)
+        return account
+
+    def read_now(self, name: str) -> Any | None:
+        """The account as the store holds it, now held; None where there is none (or no `read`)."""
+        account = None if self.read is None else self.read(name)
+        if account is not None:
+            self[name] = account
+        return account
+
+
 class ServiceIndex:
     """Every account as the last event observed left it, and the indexes the products
-    keep for the dispatcher."""
+    keep for the dispatcher. Loaded (`load`), it holds every account; restored from a
+    snapshot of the indexes (`ledger.processes.snapshots.service_index`), it reads each
+    account when an event or a reaction first names it."""
 
-    def __init__(self) -> None:
-        self.accounts: dict[str, Any] = {}
-        self.indexes = new_indexes(Driver.SERVICE)
+    def __init__(
+        self, indexes: dict[type, DriverIndex] | None = None, read_account: Callable[[str], Any | None] | None = None
+    ) -> None:
+        self.accounts = FollowedAccounts(read_account)
+        self.indexes = indexes if indexes is not None else new_indexes(Driver.SERVICE)
         self.each_index = distinct(self.indexes)
 
     @classmethod
@@ -160,7 +187,7 @@ class ServiceIndex:
         index = cls()
         with UnitOfWork(app) as uow:
             accounts = loaded_accounts(uow)
-            index.accounts = {account.name: account for account in accounts}
+            index.accounts.update((account.name, account) for account in accounts)
             for kept in index.each_index:
                 kept.load(uow, accounts)
         return index
@@ -170,8 +197,11 @@ class ServiceIndex:
         self._tell(event)
 
     def _follow_account(self, event: Any) -> None:
-        account = self.accounts.get(event.account)
+        held = event.account in self.accounts
+        account = self.accounts[event.account] if held else self.accounts.read_now(event.account)
         if account is not None and event.originator_version <= account.version:
+            if not held:  # read just now, as the event or a later one left it: the indexes note that
+                self._tell(event)
             return  # already in the state the index was loaded with
         self.accounts[event.account] = event.mutate(account)
         self._tell(event)

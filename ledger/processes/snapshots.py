@@ -15,6 +15,11 @@ every index keeps what an account's latest state says). Otherwise, or when anyth
 about a snapshot fails, the indexes are loaded from every account, as before: a
 snapshot can make a start slower, never the store unusable.
 
+The dispatcher (`service_index`) restores its indexes likewise, from the newest snapshot
+of the same index classes (`ledger run`'s or its own), and reads each account when an
+event or a reaction first names it, instead of holding every account from the start;
+it takes a snapshot every `SNAPSHOT_EVERY` events it reads.
+
 Taking one (`take_snapshot_if_due`): at the end of `ledger run`, when every recorded
 event was observed and `SNAPSHOT_EVERY` events were recorded since the newest snapshot
 (or since the store began). Catching up costs about one observation per event and one
@@ -36,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -43,7 +49,7 @@ from psycopg import sql
 
 from ledger.application import Ledger
 from ledger.domain.identity import account_id
-from ledger.processes.indexes import Driver, DriverIndex, distinct, loaded_accounts, new_indexes
+from ledger.processes.indexes import Driver, DriverIndex, ServiceIndex, distinct, loaded_accounts, new_indexes
 from ledger.unit_of_work import UnitOfWork
 
 FORMAT = 1  # of the stored snapshot: raised when this module changes what it stores
@@ -130,13 +136,14 @@ class SnapshotTable:
             columns += "header TEXT NOT NULL, state BLOB NOT NULL"
         cursor.execute(self._statement("CREATE TABLE IF NOT EXISTS {table} (" + columns + ")"))
 
-    def newest(self, driver: Driver, limit: int = SNAPSHOTS_KEPT) -> list[StoredSnapshot]:
-        """The driver's snapshots, newest first, without their state."""
+    def newest(self, driver: Driver | None, limit: int = SNAPSHOTS_KEPT) -> list[StoredSnapshot]:
+        """The driver's snapshots (None: every driver's), newest first, without their state."""
         if not self.exists():
             return []
-        statement = "SELECT id, position, header FROM {table} WHERE driver = ? ORDER BY id DESC LIMIT ?"
+        chosen = "" if driver is None else "WHERE driver = ? "
+        statement = "SELECT id, position, header FROM {table} " + chosen + "ORDER BY id DESC LIMIT ?"
         with self._cursor(commit=False) as cursor:
-            cursor.execute(self._statement(statement), (str(driver), limit))
+            cursor.execute(self._statement(statement), (limit,) if driver is None else (str(driver), limit))
             rows = cursor.fetchall()
         found = []
         for row in rows:
@@ -204,21 +211,48 @@ def started_indexes(
 ) -> tuple[dict[type, DriverIndex], IndexStart]:
     """The driver's indexes as the store stands: from the newest usable snapshot, caught up,
     or else loaded from every account."""
+    restored, faults = restored_indexes(app, driver) if use_snapshot else (None, ())
+    return restored or _loaded(app, driver, faults)
+
+
+def restored_indexes(
+    app: Ledger, driver: Driver
+) -> tuple[tuple[dict[type, DriverIndex], IndexStart] | None, tuple[str, ...]]:
+    """The driver's indexes from the newest usable snapshot (of any driver keeping the same
+    index classes), caught up; or None, and why each snapshot found was not used."""
     faults: list[str] = []
-    table = SnapshotTable.of(app) if use_snapshot else None
-    if table is not None:
+    table = SnapshotTable.of(app)
+    if table is None:
+        return None, ()
+    try:
+        candidates = table.newest(None, limit=2 * SNAPSHOTS_KEPT)
+    except Exception as error:  # an unreadable table: as if it held none
+        return None, (f"the snapshots could not be read: {type(error).__name__}: {error}",)
+    for candidate in candidates:
         try:
-            candidates = table.newest(driver)
-        except Exception as error:  # an unreadable table: as if it held none
-            faults.append(f"the snapshots could not be read: {type(error).__name__}: {error}")
-            candidates = []
-        for candidate in candidates:
-            try:
-                return _restored(app, driver, table, candidate)
-            except Exception as error:  # any fault of a snapshot: the next, or loading
-                faults.append(f"snapshot {candidate.id} at {candidate.position}: {type(error).__name__}: {error}")
-                logger.warning("ignoring the %s driver's index snapshot: %s", driver, faults[-1])
-    return _loaded(app, driver, tuple(faults))
+            return _restored(app, driver, table, candidate), tuple(faults)
+        except Exception as error:  # any fault of a snapshot: the next, or loading
+            faults.append(f"snapshot {candidate.id} at {candidate.position}: {type(error).__name__}: {error}")
+            logger.warning("ignoring an index snapshot for the %s driver: %s", driver, faults[-1])
+    return None, tuple(faults)
+
+
+def service_index(app: Ledger, use_snapshot: bool = True) -> tuple[ServiceIndex, IndexStart]:
+    """The dispatcher's index: its indexes restored from a snapshot and caught up, each
+    account read when first named (`FollowedAccounts`); or else loaded, every account held."""
+    restored, faults = restored_indexes(app, Driver.SERVICE) if use_snapshot else (None, ())
+    if restored is None:
+        loaded = ServiceIndex.load(app)
+        return loaded, IndexStart("store", 0, 0, len(loaded.accounts), faults)
+    indexes, start = restored
+    return ServiceIndex(indexes, lambda name: _account_now(app, name)), start
+
+
+def _account_now(app: Ledger, name: str) -> Any | None:
+    try:
+        return app.repository.get(account_id(name))
+    except AggregateNotFoundError:
+        return None
 
 
 def _loaded(app: Ledger, driver: Driver, faults: tuple[str, ...]) -> tuple[dict[type, DriverIndex], IndexStart]:
@@ -299,17 +333,23 @@ def take_snapshot(app: Ledger, driver: Driver, each_index: list[DriverIndex], po
 
 
 def take_snapshot_if_due(
-    app: Ledger, driver: Driver, each_index: list[DriverIndex], position: int, every: int = SNAPSHOT_EVERY
+    app: Ledger,
+    driver: Driver,
+    each_index: list[DriverIndex],
+    position: int,
+    every: int = SNAPSHOT_EVERY,
+    at_the_end: bool = True,
 ) -> bool:
-    """A snapshot when every recorded event was observed (`position` is the last) and
-    `every` events were recorded since the newest one; never a fault that fails the run."""
+    """A snapshot at `position` when `every` events were recorded since the newest one (of
+    any driver) and, `at_the_end`, `position` is the store's last notification; never a
+    fault that fails the caller. Every event through `position` must have been observed."""
     table = SnapshotTable.of(app)
     if table is None or index_classes(each_index) is None:
         return False
     try:
-        if position != (app.recorder.max_notification_id() or 0):
+        if at_the_end and position != (app.recorder.max_notification_id() or 0):
             return False
-        newest = table.newest(driver, limit=1)
+        newest = table.newest(None, limit=1)
         if 0 <= position - (newest[0].position if newest else 0) < every:
             return False
         return take_snapshot(app, driver, each_index, position)

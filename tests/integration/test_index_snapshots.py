@@ -6,17 +6,20 @@ other index classes is ignored, and the store stays usable."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from ledger.bootstrap import open_ledger
-from ledger.processes.indexes import Driver
+from ledger.bootstrap import open_ledger, open_reading_ledger
+from ledger.domain.market import AssetMarket
+from ledger.processes.indexes import Driver, ServiceIndex
 from ledger.processes.inline import ProcessManager, run_inputs
-from ledger.processes.snapshots import FORMAT, SnapshotTable, index_classes
+from ledger.processes.snapshots import FORMAT, SnapshotTable, index_classes, service_index
 from ledger.runs import validate
+from ledger.store import store_environment
 from tests.conftest import SCENARIOS, seeds_one_after_another
 
 PIECE = 4  # input lines per `ledger run`
@@ -144,5 +147,79 @@ def test_a_corrupt_or_foreign_snapshot_is_ignored(store_url: str) -> None:
         restored = ProcessManager(app)
         assert restored.start.source == "snapshot"
         assert contents(restored) == contents(ProcessManager(app, use_snapshot=False))
+    finally:
+        app.close()
+
+
+def _holders(count: int) -> str:
+    lines: list[dict[str, Any]] = [{"op": "mark", "asset": "BTC", "price": "50000", "at": "2026-01-05T10:00:00Z"}]
+    for number in range(count):
+        name = f"h{number:03d}"
+        lines.append({"op": "open", "account": name, "mode": "cross_classic", "leverage": 5})
+        lines.append({"op": "deposit", "account": name, "asset": "BTC", "amount": "1"})
+        lines.append({"op": "borrow", "account": name, "asset": "USDC", "amount": str(1000 * (number + 1))})
+    return "\n".join(json.dumps(line) for line in lines)
+
+
+def _mark(app: Any, price: str) -> Any:
+    return AssetMarket.MarkRecorded(
+        originator_id=AssetMarket.create_id("BTC"),
+        originator_version=10**6,
+        timestamp=None,
+        asset="BTC",
+        price=Decimal(price),
+        quote="USDC",  # type: ignore[arg-type]
+        at=None,
+        cause={},
+    )  # type: ignore[arg-type]
+
+
+def test_the_dispatcher_restores_its_indexes_and_reads_only_the_accounts_it_meets(store_url: str) -> None:
+    app = open_ledger(store_url)
+    try:
+        run_inputs(app, validate(app, _holders(30), "holders.jsonl"))
+        assert ProcessManager(app).snapshot()  # `ledger run`'s: the dispatcher keeps the same classes
+        later = [
+            {"op": "open", "account": "late", "mode": "cross_classic", "leverage": 5},
+            {"op": "deposit", "account": "late", "asset": "BTC", "amount": "2"},
+            {"op": "borrow", "account": "late", "asset": "USDC", "amount": "500"},
+            {"op": "repay", "account": "h003", "asset": "USDC", "amount": "4000"},
+        ]
+        run_inputs(app, validate(app, "\n".join(json.dumps(line) for line in later), "later.jsonl"))
+        position = app.recorder.max_notification_id() or 0
+        # As the dispatcher's ledger, without the single writer's cache (whose accounts
+        # `ledger run` goes on changing in place).
+        reading = open_reading_ledger(store_environment(store_url), store_url)
+        restored, start = service_index(reading)
+        loaded = ServiceIndex.load(reading)
+        assert start.source == "snapshot" and start.events_caught_up > 0
+        assert len(restored.accounts) == 0 and len(loaded.accounts) == 31
+        both = (restored, loaded)
+
+        def same() -> None:
+            for one, other in zip(restored.each_index, loaded.each_index):
+                assert one.contents() == other.contents(), type(one).__name__
+
+        def same_routes() -> None:  # a mark concerning every holder reads each
+            mark = _mark(app, "41000")
+            assert [r.subject for r in restored.reactions(mark)] == [r.subject for r in loaded.reactions(mark)]
+
+        same()
+        # Events after the start, as the dispatcher reads them: the same routes.
+        more = [
+            {"op": "deposit", "account": "h005", "asset": "BTC", "amount": "1"},
+            {"op": "open", "account": "newer", "mode": "cross_classic", "leverage": 5},
+            {"op": "deposit", "account": "newer", "asset": "BTC", "amount": "1"},
+            {"op": "borrow", "account": "newer", "asset": "USDC", "amount": "30000"},
+        ]
+        run_inputs(app, validate(app, "\n".join(json.dumps(line) for line in more), "more.jsonl"))
+        for notification in app.recorder.select_notifications(start=position + 1, limit=1000):
+            event = app.mapper.to_domain_event(notification)
+            for index in both:
+                index.observe(event)
+        same()
+        assert set(restored.accounts) == {"h005", "newer"}  # those the events named
+        same_routes()
+        reading.close()
     finally:
         app.close()
