@@ -7,6 +7,7 @@ from typing import Any
 
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
+from ledger.domain.identity import account_id
 from ledger.domain.parameters import first_version_data, merge_parameter_data, validate_parameter_set
 from ledger.idempotency import latest_round
 from ledger.inputs import InputError, InputErrors, KnownState, LedgerInput, Scenario, parse_scenario
@@ -20,7 +21,7 @@ def known_state(app: Ledger, source: str) -> KnownState:
     far it applied the file `source` before."""
     mark = app.file_mark(source)
     return KnownState(
-        accounts=AccountModes(app, app.account_names()),
+        accounts=AccountModes(app),
         parameter_data=_with_overlay(app.parameter_data(), app.parameter_overlay),
         clock=app.store_clock(),
         overlay=app.parameter_overlay,
@@ -30,24 +31,37 @@ def known_state(app: Ledger, source: str) -> KnownState:
 
 
 class AccountModes(dict[str, str]):
-    """Each account's mode by name, for validation: every name known at once, each mode read
-    from its account when first asked, so that a short file on a large store reads the few
-    accounts it names, not every account (what the validation asks: `in`, `get`, `[]`,
-    and a new account's mode set)."""
+    """Each account's mode by name, for validation: read from the account when a line first
+    names it, so that a short file on a large store reads the few accounts it names, not
+    every account (nor the log of every name). What the validation asks: `in`, `get`, `[]`,
+    and a new account's mode set."""
 
-    def __init__(self, app: Ledger, names: list[str]):
+    def __init__(self, app: Ledger):
         super().__init__()
         self.app = app
-        self.names = set(names)
+        self.absent: set[str] = set()
 
     def __contains__(self, name: object) -> bool:
-        return name in self.names or super().__contains__(name)
+        if super().__contains__(name):
+            return True
+        if not isinstance(name, str) or name in self.absent:
+            return False
+        with UnitOfWork(self.app) as uow:
+            account = uow.find(account_id(name))
+        if account is None:
+            self.absent.add(name)
+            return False
+        super().__setitem__(name, account.mode)
+        return True
 
     def __getitem__(self, name: str) -> str:
-        if not super().__contains__(name) and name in self.names:
-            with UnitOfWork(self.app) as uow:
-                super().__setitem__(name, uow.account(name).mode)
+        if name not in self:
+            raise KeyError(name)
         return super().__getitem__(name)
+
+    def __setitem__(self, name: str, mode: str) -> None:
+        self.absent.discard(name)
+        super().__setitem__(name, mode)
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         return self[name] if name in self else default
