@@ -80,11 +80,30 @@ def one_input_run(url: str, use_snapshot: bool, number: int) -> dict[str, Any]:
     }
 
 
+def record_without_snapshot(url: str, inputs: int, accounts: int) -> int:
+    """`inputs` deposits, run with no snapshot taken after them: what the next start catches up."""
+    lines = [
+        {"op": "deposit", "account": f"M{number * 7919 % accounts:07d}", "asset": "USDC", "amount": "1"}
+        for number in range(inputs)
+    ]
+    app = open_ledger(url)
+    try:
+        before = app.recorder.max_notification_id() or 0
+        processes = ProcessManager(app, snapshot_every=10**12)
+        run_inputs(app, validate(app, "\n".join(json.dumps(line) for line in lines), "catch-up"), processes)
+        return (app.recorder.max_notification_id() or 0) - before
+    finally:
+        app.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--store", help="a store URL (default: a SQLite file in a temporary folder)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--catch-up-inputs", type=int, default=4000, help="deposits recorded after the snapshot, then timed again"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_index_snapshot_") as folder:
         url = args.store or f"sqlite:///{folder}/ledger.db"
@@ -97,6 +116,11 @@ def main() -> None:
                 timing = one_input_run(url, use_snapshot, 2 * number + use_snapshot)
                 timings[use_snapshot].append(timing)
                 progress(f"{'snapshot' if use_snapshot else 'loading'}: {timing}")
+        if args.catch_up_inputs:
+            recorded = record_without_snapshot(url, args.catch_up_inputs, args.accounts)
+            progress(f"{recorded} events recorded after the snapshot")
+            caught_up = [one_input_run(url, True, 1000 + number) for number in range(args.repeat)]
+            progress(f"catching up: {caught_up}")
     figures = {"commit": project_commit(), "accounts": args.accounts, **built}
     for use_snapshot, runs in timings.items():
         label = "with_snapshot" if use_snapshot else "loading_every_account"
@@ -105,6 +129,13 @@ def main() -> None:
             "run_seconds_median": round(statistics.median(run["run_seconds"] for run in runs), 3),
             "aggregates_read": runs[-1]["aggregates_read"],
             "source": runs[-1]["source"],
+        }
+    if args.catch_up_inputs:
+        figures["with_snapshot_and_catch_up"] = {
+            "events_caught_up": caught_up[-1]["events_caught_up"],
+            "aggregates_read": caught_up[-1]["aggregates_read"],
+            "start_seconds_median": round(statistics.median(run["start_seconds"] for run in caught_up), 3),
+            "run_seconds_median": round(statistics.median(run["run_seconds"] for run in caught_up), 3),
         }
     print(json.dumps(figures, indent=2))
 

@@ -94,7 +94,7 @@ class Dispatcher:
         # usable, `ledger.processes.snapshots`); the events read again after a restart
         # update it only where they are newer than what it was loaded with.
         self.index, start = service_index(app)
-        self.snapshot_position = self.read_position
+        self.snapshot_position = start.position  # of the snapshot the indexes came from or went to
         self.in_flight: deque[InFlight] = deque()
         self.outstanding = 0
         self.collected_at = 0.0
@@ -171,8 +171,9 @@ class Dispatcher:
         """A snapshot of the indexes every `SNAPSHOT_EVERY` events read: every event
         through the read position has been observed."""
         if self.read_position - self.snapshot_position >= SNAPSHOT_EVERY:
-            take_snapshot_if_due(self.app, Driver.SERVICE, self.index.each_index, self.read_position, at_the_end=False)
-            self.snapshot_position = self.read_position
+            index, position = self.index.each_index, self.read_position
+            take_snapshot_if_due(self.app, Driver.SERVICE, index, position, self.snapshot_position, at_the_end=False)
+            self.snapshot_position = position  # taken, or not to be tried again before as many events
 
     @staticmethod
     def _hold_followed_on(entry: InFlight, event: Any) -> None:

@@ -55,6 +55,7 @@ class ProcessManager(ProcessSteps):
         self.recorded_position = self.position
         self.each_index = distinct(self.indexes)
         self.snapshot_every = snapshot_every
+        self.snapshot_position = self.start.position  # of the snapshot the indexes came from or went to
 
     # --- snapshots of the indexes ----------------------------------------------------
 
@@ -62,12 +63,19 @@ class ProcessManager(ProcessSteps):
         """A snapshot of the indexes when enough events were recorded since the last one
         (`SNAPSHOT_EVERY`) and every one was processed; at the end of a run."""
         self.flush_tracking()
-        return take_snapshot_if_due(self.app, Driver.INLINE, self.each_index, self.position, self.snapshot_every)
+        since, every = self.snapshot_position, self.snapshot_every
+        if not take_snapshot_if_due(self.app, Driver.INLINE, self.each_index, self.position, since, every):
+            return False
+        self.snapshot_position = self.position
+        return True
 
     def snapshot(self) -> bool:
         """A snapshot of the indexes now, every recorded event processed first."""
         self.catch_up()
-        return take_snapshot(self.app, Driver.INLINE, self.each_index, self.position)
+        if not take_snapshot(self.app, Driver.INLINE, self.each_index, self.position):
+            return False
+        self.snapshot_position = self.position
+        return True
 
     # --- following the log ---------------------------------------------------------
 
