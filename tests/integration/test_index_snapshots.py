@@ -140,10 +140,9 @@ def test_a_corrupt_or_foreign_snapshot_is_ignored(store_url: str) -> None:
         beyond = app.recorder.max_notification_id() + 5  # type: ignore[operator]
         table.write(Driver.INLINE, beyond, newest.header, good)
         assert ProcessManager(app).start.source == "store"
-        # The store is usable: a run, and a good snapshot again.
+        # The store is usable: a run, which loaded the indexes, so ends with a good snapshot again.
         deposit = {"op": "deposit", "account": "a0003", "asset": "USDC", "amount": "5"}
-        run_inputs(app, validate(app, json.dumps(deposit), "one.jsonl"), ProcessManager(app))
-        assert ProcessManager(app).snapshot()
+        run_inputs(app, validate(app, json.dumps(deposit), "one.jsonl"), ProcessManager(app, snapshot_every=10))
         restored = ProcessManager(app)
         assert restored.start.source == "snapshot"
         assert contents(restored) == contents(ProcessManager(app, use_snapshot=False))
