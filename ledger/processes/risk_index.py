@@ -325,8 +325,11 @@ class RiskIndex:
         """An empty index made what `snapshot` saved; SnapshotFault where it does not fit."""
         rows, columns = (int(size) for size in state["capacity"])
         used = int(state["used"])
-        if not 0 <= used <= rows or columns < len(state["column_of"]):
-            raise SnapshotFault("a risk index larger than its capacity")
+        named_columns = len(state["column_of"])
+        if not 0 <= used <= rows <= 2 * max(used, FIRST_ROWS) or not named_columns <= columns <= 2 * max(
+            named_columns, FIRST_COLUMNS
+        ):
+            raise SnapshotFault("a risk index's capacity that does not fit its rows and columns")
         self._allocate(max(rows, FIRST_ROWS), max(columns, FIRST_COLUMNS))
         for name in _NUMERIC_ROW_ARRAYS:
             array, target = restored_array(state["arrays"][name]), getattr(self, name)

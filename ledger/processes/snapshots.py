@@ -62,7 +62,7 @@ from ledger.unit_of_work import UnitOfWork
 
 FORMAT = 1  # of the stored snapshot: raised when this module changes what it stores
 TABLE = "ledger_driver_snapshots"
-SNAPSHOT_EVERY = 10_000  # events recorded since the newest snapshot before another is taken
+SNAPSHOT_EVERY = 10_000  # events recorded since the indexes' snapshot (or load) before another is taken
 SNAPSHOTS_KEPT = 2  # per driver: the newest, and one before it should the newest not restore
 CATCH_UP_PAGE = 1000  # notifications read at a time when catching up
 

@@ -92,6 +92,7 @@ def test_a_risk_index_whose_rows_do_not_fit_is_refused() -> None:
     classic = LevelWeights(*level_weights("cross_classic"))
     index.put("x", {"BTC": Decimal(1)}, {}, classic, ("cross_classic", 5), False)
     state = _through_msgpack(index.snapshot())
-    for bad in ({**state, "row_of": {"x": 5}}, {**state, "free": [0]}, {**state, "groups": []}):
+    too_large = {**state, "capacity": [10**12, 4]}  # never allocated
+    for bad in ({**state, "row_of": {"x": 5}}, {**state, "free": [0]}, {**state, "groups": []}, too_large):
         with pytest.raises(SnapshotFault):
             RiskIndex().restore(bad)
