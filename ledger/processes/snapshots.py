@@ -25,17 +25,19 @@ event was observed and `SNAPSHOT_EVERY` events were recorded since the snapshot 
 indexes came from (or since the store began, when they were loaded: a snapshot of
 other index classes, after an upgrade, is replaced at the end of the first run).
 Catching up costs an observation per event and a read per account changed (in bulk, a
-page at a time: the same cost per account as loading, about a millisecond here, most of
-it the library's projection of the events); loading costs a read of every account.
-Measured on 20,000 accounts (bench/index_snapshot_benchmark.py, a loaded machine): a
-snapshot of 2.6 MB takes 0.25 s to write and 0.1 to 0.2 s to restore, where loading
-every account takes 14 to 37 s. A snapshot is taken at the end of a run only, so a run
-pays for one at most; 10,000 events bound what a start catches up to about as many
-account reads (seconds at worst, and runs touch far fewer accounts than they record
-events), while a snapshot per 10,000 events costs little next to the run that recorded
-them, even where the indexes hold a million accounts (a snapshot then of about 130 MB).
-Stores under 10,000 events are never snapshotted: loading them is quick. The table
-keeps the newest `SNAPSHOTS_KEPT` of each driver.
+page at a time: the same cost per account as loading, most of it the library's
+projection of the events); loading costs a read of every account. Measured on 20,000
+accounts, 125,000 events (bench/index_snapshot_benchmark.py, a machine at load 13:
+indicative): loading every account 35 to 48 s (SQLite, PostgreSQL); from a snapshot
+(2.6 MB, 0.25 s to write) 0.1 to 0.4 s; catching up 4,000 events that changed 4,000
+accounts 9 to 10 s. A snapshot is taken at the end of a run only, so a run pays for one
+at most, and a start then catches up fewer than 10,000 events: at worst as many
+account reads (runs touch far fewer accounts than they record events), at best none,
+while a snapshot costs little next to the run that recorded 10,000 events, even where
+the indexes hold a million accounts (a snapshot of about 130 MB then). A threshold
+growing with the store (a quarter of its accounts, say) would balance both better on
+small stores; stores under 10,000 events are never snapshotted: loading them is quick.
+The table keeps the newest `SNAPSHOTS_KEPT` of each driver.
 """
 
 from __future__ import annotations
