@@ -6,7 +6,7 @@ dtypes. Nothing is pickled: a tampered snapshot can be refused or restore a wron
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +23,7 @@ def array_state(array: npt.NDArray[Any]) -> dict[str, Any]:
     """`array` as plain data (Fortran order kept: the risk index's columns are contiguous)."""
     if array.dtype.name not in ARRAY_DTYPES:
         raise SnapshotFault(f"an array of {array.dtype} is not snapshotted")
-    order = "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
+    order: Literal["C", "F"] = "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
     return {"dtype": array.dtype.name, "shape": list(array.shape), "order": order, "data": array.tobytes(order=order)}
 
 
@@ -41,4 +41,5 @@ def restored_array(state: Mapping[str, Any]) -> npt.NDArray[Any]:
     if len(data) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
         raise SnapshotFault("an array whose bytes do not match its shape")
     flat = np.frombuffer(data, dtype=dtype)
-    return flat.reshape(shape, order=order).copy(order="K")  # type: ignore[call-overload, no-any-return]
+    restored: npt.NDArray[Any] = flat.reshape(shape, order=order).copy(order="K")
+    return restored

@@ -53,7 +53,7 @@ from typing import Any
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import ApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
@@ -108,9 +108,13 @@ class SnapshotTable:
             return cls(recorder)
         return None
 
+    def _schema(self) -> str:
+        datastore = self.recorder.datastore
+        return datastore.schema if isinstance(datastore, PostgresDatastore) else ""
+
     def _name(self) -> Any:
         if self.postgres:
-            return sql.SQL("{}.{}").format(sql.Identifier(self.recorder.datastore.schema), sql.Identifier(TABLE))
+            return sql.SQL("{}.{}").format(sql.Identifier(self._schema()), sql.Identifier(TABLE))
         return TABLE
 
     def _statement(self, text: str) -> Any:
@@ -127,9 +131,7 @@ class SnapshotTable:
     def exists(self) -> bool:
         with self._cursor(commit=False) as cursor:
             if self.postgres:
-                cursor.execute(
-                    "SELECT to_regclass(%s) IS NOT NULL AS found", (f"{self.recorder.datastore.schema}.{TABLE}",)
-                )
+                cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (f"{self._schema()}.{TABLE}",))
             else:
                 cursor.execute(
                     "SELECT count(*) > 0 AS found FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
