@@ -32,10 +32,11 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import Ledger
 from ledger.log import GapWatch, read_committed
-from ledger.processes.indexes import ServiceIndex
+from ledger.processes.indexes import Driver
 from ledger.processes.routing import Reaction, is_barrier, next_steps, reaction_tracking_name
 from ledger.processes.service import DISPATCHER_TRACKING, TRANSIENT_ERRORS, dispatcher_position
 from ledger.processes.service_reactions import tracked_positions
+from ledger.processes.snapshots import SNAPSHOT_EVERY, service_index, take_snapshot_if_due
 from ledger.processes.steps import registered_steps, step_spec, task_name
 from ledger.store import sql_engine
 from workers.heartbeat import Heartbeat
@@ -89,15 +90,19 @@ class Dispatcher:
         self.engine = sql_engine(app.store_url)
         self.gaps = GapWatch(app, self.engine, wait_seconds=2.0)
         self.done_position = self.recorded_position = self.read_position = dispatcher_position(app)
-        # Rebuilt from the store as it stands; the events read again after a restart
+        # Rebuilt from the store as it stands (from a snapshot of the indexes where one is
+        # usable, `ledger.processes.snapshots`); the events read again after a restart
         # update it only where they are newer than what it was loaded with.
-        self.index = ServiceIndex.load(app)
+        self.index, start = service_index(app)
+        self.snapshot_position = start.position  # of the snapshot the indexes came from or went to
         self.in_flight: deque[InFlight] = deque()
         self.outstanding = 0
         self.collected_at = 0.0
         self.log.info(
             "started",
             position=self.done_position,
+            indexes_from=start.source,
+            indexes_position=start.position,
             **self.index.figures(),
         )
 
@@ -159,7 +164,16 @@ class Dispatcher:
         # A worker following on from a step may have run the next ones already.
         self.collect(list(self.in_flight)[added_from:])
         self.send_due()
+        self.snapshot_if_due()
         return read
+
+    def snapshot_if_due(self) -> None:
+        """A snapshot of the indexes every `SNAPSHOT_EVERY` events read: every event
+        through the read position has been observed."""
+        if self.read_position - self.snapshot_position >= SNAPSHOT_EVERY:
+            index, position = self.index.each_index, self.read_position
+            take_snapshot_if_due(self.app, Driver.SERVICE, index, position, self.snapshot_position, at_the_end=False)
+            self.snapshot_position = position  # taken, or not to be tried again before as many events
 
     @staticmethod
     def _hold_followed_on(entry: InFlight, event: Any) -> None:

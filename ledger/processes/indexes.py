@@ -13,6 +13,10 @@ The routing table's reactions find them in the `Situation`, the steps in
 Whether an hour's processes concern anyone (`ledger run` begins the hours that concern
 no one together) is asked of what the products registered (`hours_concern`).
 
+`ledger run`'s driver starts from the latest snapshot of its indexes where one is usable
+(`ledger.processes.snapshots`: the protocol is `DriverIndex`'s), instead of loading
+every account.
+
 `ServiceIndex` also follows each account's aggregate through the events that a product
 registers as its accounts' (`follows_accounts`), with the events' own mutators, so
 that no rule is written twice.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from ledger.application import Ledger
 from ledger.dispatch import singledispatchmethod
@@ -37,7 +41,33 @@ class Driver(StrEnum):
 
 
 class DriverIndex:
-    """An index a product keeps for a driver; each hook does nothing unless overridden."""
+    """An index a product keeps for a driver; each hook does nothing unless overridden.
+
+    Snapshots (`ledger.processes.snapshots`). An index class that sets `snapshot_version`
+    (an int, raised whenever what `snapshot` returns changes shape or meaning: a snapshot
+    of another version is ignored, and the driver loads from the store) is snapshotted:
+
+    - `snapshot()` returns its state as plain data: None, bool, int, float, str, bytes,
+      lists, dicts with str keys (stored as msgpack: a tampered store cannot make it run
+      code), numpy arrays as `ledger.processes.plain_state.array_state`;
+    - `restore(state)` makes an empty index (just made) that state again, reading arrays
+      with `restored_array`; anything that does not fit raises (any exception: the
+      driver then ignores the snapshot and loads);
+    - the restored index is then told every event recorded after the snapshot's
+      position (`observe`, in order), with `account` finding each account as the store
+      holds it now, not as the event left it: `observe` must set what an account's
+      state says (as `load` does), never add a difference to what the index held;
+    - `contents()` is what a rebuilt index must equal, in terms that do not depend on
+      the order it was fed in (the snapshot tests compare a restored and caught-up
+      index with a loaded one).
+
+    An index with a numpy array adds a few lines: `snapshot_version = 1`,
+    `snapshot` returning `{"rows": array_state(self.rows[: self.used]), ...}`, `restore`
+    the reverse, `contents` its entries by name. One class of the driver without
+    `snapshot_version` and no snapshot of that driver is taken or used.
+    """
+
+    snapshot_version: ClassVar[int | None] = None  # None: not snapshotted
 
     def load(self, uow: UnitOfWork, accounts: Sequence[Any]) -> None:
         """From the store as it stands when the driver starts: `accounts` are every account."""
@@ -49,6 +79,18 @@ class DriverIndex:
     def figures(self) -> dict[str, int]:
         """What the dispatcher's first log line tells of it."""
         return {}
+
+    def snapshot(self) -> Any:
+        """Its state as plain data (see the class's docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} is not snapshotted")
+
+    def restore(self, state: Any) -> None:
+        """Made what `snapshot` returned, from empty."""
+        raise NotImplementedError(f"{type(self).__name__} is not snapshotted")
+
+    def contents(self) -> Any:
+        """What a rebuilt index must equal (compared by the snapshot tests)."""
+        raise NotImplementedError(f"{type(self).__name__} tells no contents")
 
 
 Indexes = Mapping[type, Any]  # each index under its class and the index classes it derives from
@@ -103,13 +145,40 @@ def loaded_accounts(uow: UnitOfWork) -> list[Any]:
     return [uow.account(name) for name in names]
 
 
+class FollowedAccounts(dict[str, Any]):
+    """Each account the dispatcher follows, by name. Given `read` (an account as the store
+    holds it, None where there is none), an account not held yet is read when first
+    asked: a dispatcher whose indexes were restored from a snapshot holds none at first."""
+
+    def __init__(self, read: Callable[[str], Any | None] | None = None):
+        super().__init__()
+        self.read = read
+
+    def __missing__(self, name: str) -> Any:
+        account = self.read_now(name)
+        if account is None:
+            raise KeyError(name)
+        return account
+
+    def read_now(self, name: str) -> Any | None:
+        """The account as the store holds it, now held; None where there is none (or no `read`)."""
+        account = None if self.read is None else self.read(name)
+        if account is not None:
+            self[name] = account
+        return account
+
+
 class ServiceIndex:
     """Every account as the last event observed left it, and the indexes the products
-    keep for the dispatcher."""
+    keep for the dispatcher. Loaded (`load`), it holds every account; restored from a
+    snapshot of the indexes (`ledger.processes.snapshots.service_index`), it reads each
+    account when an event or a reaction first names it."""
 
-    def __init__(self) -> None:
-        self.accounts: dict[str, Any] = {}
-        self.indexes = new_indexes(Driver.SERVICE)
+    def __init__(
+        self, indexes: dict[type, DriverIndex] | None = None, read_account: Callable[[str], Any | None] | None = None
+    ) -> None:
+        self.accounts = FollowedAccounts(read_account)
+        self.indexes = indexes if indexes is not None else new_indexes(Driver.SERVICE)
         self.each_index = distinct(self.indexes)
 
     @classmethod
@@ -118,7 +187,7 @@ class ServiceIndex:
         index = cls()
         with UnitOfWork(app) as uow:
             accounts = loaded_accounts(uow)
-            index.accounts = {account.name: account for account in accounts}
+            index.accounts.update((account.name, account) for account in accounts)
             for kept in index.each_index:
                 kept.load(uow, accounts)
         return index
@@ -128,8 +197,11 @@ class ServiceIndex:
         self._tell(event)
 
     def _follow_account(self, event: Any) -> None:
-        account = self.accounts.get(event.account)
+        held = event.account in self.accounts
+        account = self.accounts[event.account] if held else self.accounts.read_now(event.account)
         if account is not None and event.originator_version <= account.version:
+            if not held:  # read just now, as the event or a later one left it: the indexes note that
+                self._tell(event)
             return  # already in the state the index was loaded with
         self.accounts[event.account] = event.mutate(account)
         self._tell(event)

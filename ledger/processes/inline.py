@@ -27,7 +27,7 @@ from eventsourcing.persistence import Recording, Tracking
 from ledger.application import Ledger
 from ledger.causes import process_cause
 from ledger.inputs import LedgerInput
-from ledger.processes.indexes import Driver, an_hour_concerns_anyone, distinct, loaded_accounts, new_indexes
+from ledger.processes.indexes import Driver, an_hour_concerns_anyone, distinct
 from ledger.processes.routing import (
     Reaction,
     Situation,
@@ -35,6 +35,7 @@ from ledger.processes.routing import (
     may_react_inline,
     reactions_to,
 )
+from ledger.processes.snapshots import SNAPSHOT_EVERY, started_indexes, take_snapshot, take_snapshot_if_due
 from ledger.processes.steps import ProcessSteps
 from ledger.unit_of_work import UnitOfWork
 from ledger.write_path import apply_within, begin_hours, begin_run
@@ -48,15 +49,36 @@ class ProcessManager(ProcessSteps):
     """Follows the log and runs each event's reactions together, with the in-memory
     indexes the products keep for `ledger run` (`ledger.processes.indexes`)."""
 
-    def __init__(self, app: Ledger):
-        super().__init__(app, new_indexes(Driver.INLINE))
+    def __init__(self, app: Ledger, use_snapshot: bool = True, snapshot_every: int = SNAPSHOT_EVERY):
+        """The indexes from the newest usable snapshot of them, caught up with the events
+        after it, or else loaded from every account (`ledger.processes.snapshots`)."""
+        indexes, self.start = started_indexes(app, Driver.INLINE, use_snapshot)
+        super().__init__(app, indexes)
         self.position = app.recorder.max_tracking_id(app.name) or 0
         self.recorded_position = self.position
         self.each_index = distinct(self.indexes)
-        with UnitOfWork(app) as uow:
-            accounts = loaded_accounts(uow)
-            for index in self.each_index:
-                index.load(uow, accounts)
+        self.snapshot_every = snapshot_every
+        self.snapshot_position = self.start.position  # of the snapshot the indexes came from or went to
+
+    # --- snapshots of the indexes ----------------------------------------------------
+
+    def snapshot_if_due(self) -> bool:
+        """A snapshot of the indexes when enough events were recorded since the last one
+        (`SNAPSHOT_EVERY`) and every one was processed; at the end of a run."""
+        self.flush_tracking()
+        since, every = self.snapshot_position, self.snapshot_every
+        if not take_snapshot_if_due(self.app, Driver.INLINE, self.each_index, self.position, since, every):
+            return False
+        self.snapshot_position = self.position
+        return True
+
+    def snapshot(self) -> bool:
+        """A snapshot of the indexes now, every recorded event processed first."""
+        self.catch_up()
+        if not take_snapshot(self.app, Driver.INLINE, self.each_index, self.position):
+            return False
+        self.snapshot_position = self.position
+        return True
 
     # --- following the log ---------------------------------------------------------
 
@@ -250,6 +272,7 @@ def run_inputs(
         with UnitOfWork(app) as uow:
             applied = InputBatch(app, processes, uow).fill(inputs, applied, progress)
     processes.flush_tracking()
+    processes.snapshot_if_due()
     return processes
 
 

@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ledger.processes.plain_state import SnapshotFault, array_state, restored_array
+
 UNIT_ROUNDOFF = 2.0**-53
 SAFETY = 4.0
 EXTRA_ROUNDINGS = 16  # conversions, products and sums beyond the k terms of a sum
@@ -157,6 +159,7 @@ _ROW_ARRAYS = (
     *("held", "owed", "names", "equity_weight", "liability_weight", "weighted_weight"),
     *("call", "liquidation", "in_descent", "active", "group"),
 )
+_NUMERIC_ROW_ARRAYS = tuple(name for name in _ROW_ARRAYS if name != "names")  # names follow from row_of
 
 
 class RiskIndex:
@@ -299,6 +302,65 @@ class RiskIndex:
         self.thresholds = current
         self.thresholds_version += 1
 
+    # --- snapshots (`ledger.processes.snapshots`) -----------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The rows in use and what places them, as plain data; the linear forms are not
+        kept (the next mark of each asset builds them again). Group keys are saved as the
+        product gave them (tuples come back as tuples, `_hashable`)."""
+        used = self.used
+        return {
+            "capacity": [len(self.active), self.held.shape[1]],
+            "used": used,
+            "row_of": self.row_of,
+            "free": self.free,
+            "column_of": self.column_of,
+            "groups": self.groups,
+            "thresholds": [[self.group_of[key], pair] for key, pair in self.thresholds.items()],
+            "thresholds_version": self.thresholds_version,
+            "arrays": {name: array_state(getattr(self, name)[:used]) for name in _NUMERIC_ROW_ARRAYS},
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """An empty index made what `snapshot` saved; SnapshotFault where it does not fit."""
+        rows, columns = (int(size) for size in state["capacity"])
+        used = int(state["used"])
+        named_columns = len(state["column_of"])
+        if not 0 <= used <= rows <= 2 * max(used, FIRST_ROWS) or not named_columns <= columns <= 2 * max(
+            named_columns, FIRST_COLUMNS
+        ):
+            raise SnapshotFault("a risk index's capacity that does not fit its rows and columns")
+        self._allocate(max(rows, FIRST_ROWS), max(columns, FIRST_COLUMNS))
+        for name in _NUMERIC_ROW_ARRAYS:
+            array, target = restored_array(state["arrays"][name]), getattr(self, name)
+            if array.dtype != target.dtype or array.shape != (used, *target.shape[1:]):
+                raise SnapshotFault(f"the risk index's {name} has the shape {array.shape}")
+            target[:used] = array
+        self.used = used
+        self.row_of = {str(name): int(row) for name, row in state["row_of"].items()}
+        self.free = [int(row) for row in state["free"]]
+        if len({*self.row_of.values(), *self.free}) != len(self.row_of) + len(self.free) or not all(
+            0 <= row < used for row in (*self.row_of.values(), *self.free)
+        ):
+            raise SnapshotFault("the risk index's rows overlap or lie beyond those in use")
+        for name, row in self.row_of.items():
+            self.names[row] = name
+        self.column_of = {str(asset): int(column) for asset, column in state["column_of"].items()}
+        if sorted(self.column_of.values()) != list(range(len(self.column_of))):
+            raise SnapshotFault("the risk index's columns are not numbered in turn")
+        self.groups = [_hashable(key) for key in state["groups"]]
+        self.group_of = {key: group for group, key in enumerate(self.groups)}
+        if len(self.group_of) != len(self.groups) or (
+            used and not 0 <= int(self.group[:used].min()) <= int(self.group[:used].max()) < len(self.groups)
+        ):
+            raise SnapshotFault("the risk index's groups do not match its rows")
+        self.thresholds = {
+            self.groups[int(group)]: None if pair is None else (float(pair[0]), float(pair[1]))
+            for group, pair in state["thresholds"]
+        }
+        self.thresholds_version = int(state["thresholds_version"])
+        self.forms, self.dirty = {}, []
+
     # --- what it holds ------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -376,6 +438,15 @@ class RiskIndex:
 
     def _dirty_since(self, forms: _LinearForms) -> list[int]:
         return self.dirty[forms.dirty_seen :]
+
+
+def _hashable(saved: Any) -> Hashable:
+    """A group key as saved: lists (how plain data holds tuples) back to tuples."""
+    if isinstance(saved, list):
+        return tuple(_hashable(item) for item in saved)
+    if isinstance(saved, dict):
+        raise SnapshotFault("a group key that is a mapping")
+    return saved  # type: ignore[no-any-return]
 
 
 def error_scale(columns: int) -> float:

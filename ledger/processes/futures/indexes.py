@@ -52,6 +52,21 @@ class SymbolHolders(DriverIndex):
     def figures(self) -> dict[str, int]:
         return {"futures_wallets_with_positions": len(self.symbols_of)}
 
+    snapshot_version = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each wallet's symbols; `holders` follows from them."""
+        return {"symbols_of": {name: sorted(symbols) for name, symbols in self.symbols_of.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name, symbols in state["symbols_of"].items():
+            self.symbols_of[str(name)] = {str(symbol) for symbol in symbols}
+            for symbol in symbols:
+                self.holders[str(symbol)].add(str(name))
+
+    def contents(self) -> Any:
+        return {symbol: names for symbol, names in self.holders.items() if names}, self.symbols_of
+
     @singledispatchmethod
     def observe(self, event: Any, account: Callable[[str], Any]) -> None:
         """Only futures wallets' events change it."""

@@ -70,6 +70,18 @@ class OpenDebts(DriverIndex):
     def figures(self) -> dict[str, int]:
         return {"open_takeovers": len(self.open_takeovers)}
 
+    snapshot_version = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"debtors": sorted(self.debtors), "open_takeovers": sorted(str(i) for i in self.open_takeovers)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.debtors = {str(name) for name in state["debtors"]}
+        self.open_takeovers = {uuid.UUID(str(i)) for i in state["open_takeovers"]}
+
+    def contents(self) -> Any:
+        return self.debtors, self.open_takeovers
+
     @singledispatchmethod
     def observe(self, event: Any, account: Callable[[str], Account]) -> None:
         """Only its own events change it."""
@@ -257,6 +269,21 @@ class MarginRisk(MarkFanOut):
 
     def figures(self) -> dict[str, int]:
         return {"margin_risk_rows": len(self.index)}
+
+    snapshot_version = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The rows and each asset's quote; `quoted_in` follows from the quotes."""
+        return {"index": self.index.snapshot(), "quote_of": self.quote_of}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.index.restore(state["index"])
+        for asset, quote in state["quote_of"].items():
+            self.note_quote(str(asset), str(quote))
+
+    def contents(self) -> Any:
+        quoted_in = {quote: assets for quote, assets in self.quoted_in.items() if assets}
+        return self.index.rows(), self.quote_of, quoted_in
 
     def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:
         """The accounts to evaluate, worst first."""
