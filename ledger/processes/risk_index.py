@@ -144,15 +144,16 @@ class Screen:
         return found
 
     def worst_first(self, chosen: npt.NDArray[np.bool_]) -> list[str]:
-        """The `chosen` rows' names, lowest float level first (ties in row order)."""
-        names = self.names[chosen]
+        """The `chosen` rows' names, lowest float level first, ties by name (so that the
+        order does not depend on where the rows happen to sit)."""
+        names = self.names[chosen].astype(str)
         if self.level_terms is None:
-            return [str(name) for name in names]
+            return sorted(names.tolist())
         numerators, denominators = self.level_terms()
         with np.errstate(divide="ignore", invalid="ignore"):
             levels = np.where(denominators > 0, numerators / denominators, np.inf)[chosen]
-        order = np.argsort(levels, kind="stable")
-        return [str(name) for name in names[order]]
+        order = np.lexsort((names, levels))
+        return names[order].tolist()
 
 
 _ROW_ARRAYS = (

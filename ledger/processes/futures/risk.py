@@ -83,6 +83,7 @@ from ledger.domain.prices import PriceBook
 from ledger.processes.futures.due import liquidations_due
 from ledger.processes.futures.indexes import futures_accounts
 from ledger.processes.indexes import Driver, DriverIndex, kept_by
+from ledger.processes.plain_state import SnapshotFault, array_state, restored_array
 from ledger.processes.risk_index import EXTRA_ROUNDINGS, SAFETY, UNIT_ROUNDOFF
 from ledger.unit_of_work import UnitOfWork
 
@@ -329,6 +330,52 @@ class FuturesRisk(DriverIndex):
             found = self.symbol_of[name] = len(self.symbols)
             self.symbols.append(name)
         return found
+
+    # --- snapshots (`ledger.processes.indexes.DriverIndex`) ----------------------------------
+
+    snapshot_version = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The rows in use (names apart: an array of objects is not snapshotted), the free
+        rows, each wallet's position rows, and the symbols' columns."""
+        wallets, positions = self.wallets_used, self.positions_used
+        return {
+            "wallet_names": [None if name is None else str(name) for name in self.wallet_names[:wallets]],
+            "wallets": {name: array_state(getattr(self, name)[:wallets]) for name in _WALLET_ARRAYS[1:]},
+            "positions": {name: array_state(getattr(self, name)[:positions]) for name in _POSITION_ARRAYS},
+            "positions_of": self.positions_of,
+            "free_wallets": self.free_wallets,
+            "free_positions": self.free_positions,
+            "symbols": self.symbols,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        names = state["wallet_names"]
+        wallets = {name: restored_array(state["wallets"][name]) for name in _WALLET_ARRAYS[1:]}
+        positions = {name: restored_array(state["positions"][name]) for name in _POSITION_ARRAYS}
+        position_count = len(positions["position_active"])
+        if any(len(array) != len(names) for array in wallets.values()) or any(
+            len(array) != position_count for array in positions.values()
+        ):
+            raise SnapshotFault("futures risk rows of unequal lengths")
+        self._allocate_wallets(max(FIRST_WALLETS, 2 * len(names)))
+        self._allocate_positions(max(FIRST_POSITIONS, 2 * position_count))
+        self.wallet_names[: len(names)] = names
+        for name, array in (*wallets.items(), *positions.items()):
+            getattr(self, name)[: len(array)] = array
+        self.wallets_used, self.positions_used = len(names), position_count
+        self.wallet_of = {str(name): row for row, name in enumerate(names) if name is not None}
+        self.positions_of = {str(name): [int(row) for row in rows] for name, rows in state["positions_of"].items()}
+        self.free_wallets = [int(row) for row in state["free_wallets"]]
+        self.free_positions = [int(row) for row in state["free_positions"]]
+        self.symbols = [str(symbol) for symbol in state["symbols"]]
+        self.symbol_of = {symbol: column for column, symbol in enumerate(self.symbols)}
+        if set(self.positions_of) != set(self.wallet_of):
+            raise SnapshotFault("futures risk positions of wallets it does not hold")
+        self._version += 1
+
+    def contents(self) -> Any:
+        return self.rows()
 
     # --- what it holds ------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ the accounts holding or owing the marked asset.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -28,7 +27,7 @@ from ledger.domain.margin.decisions import MarginAction, evaluation_may_record
 from ledger.domain.margin.liquidation import Liquidation
 from ledger.domain.margin.rules import level_weights, margin_position
 from ledger.domain.market import PARAMETERS_ID, AssetMarket, ParameterSet
-from ledger.domain.parameters import RiskParameters
+from ledger.domain.parameters import RiskParameters, merge_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 from ledger.processes.indexes import Driver, DriverIndex, follows_accounts, kept_by
 from ledger.processes.margin.assessment import margin_decision
@@ -168,29 +167,58 @@ class MarkDecisions:
 
 class FollowedPrices:
     """The marks of the assets and the rule set as the events observed so far left them: the
-    dispatcher's own price book (it reads no store as it routes), to order its routes by."""
+    dispatcher's own price book (it reads no store as it routes), to order its routes by.
+    The rule set follows its events by the rules' own merge (`merge_parameter_data`)."""
 
     def __init__(self) -> None:
         self.marks: dict[str, Mark] = {}
-        self.parameter_set: ParameterSet | None = None
+        self.data: dict[str, Any] | None = None  # the rule set's data; None before it is established
+        self.parameter_version = 0
+        self.version = 0  # of the rule set's stream: its events up to it are in `data`
+        self._parameters: RiskParameters | None = None
 
     def load(self, uow: UnitOfWork) -> None:
         prices = uow.prices()
         self.marks = {asset: prices.marks[asset] for asset in prices.parameters.asset_names() if asset in prices.marks}
         found = uow.find(PARAMETERS_ID)
-        # A copy: the events observed move it on, and the store's cached aggregate must not move.
-        self.parameter_set = copy.deepcopy(found)
+        if found is not None:
+            self._follow(found.data, found.parameter_version, found.version)
 
     def marked(self, event: AssetMarket.MarkRecorded) -> None:
         self.marks[event.asset] = Mark(event.price, event.quote)
 
     def rules_changed(self, event: ParameterSet.Event) -> None:
-        if self.parameter_set is not None and event.originator_version <= self.parameter_set.version:
+        if event.originator_version <= self.version:
             return  # already in the state it was loaded with, or observed twice
-        self.parameter_set = event.mutate(self.parameter_set)
+        if isinstance(event, ParameterSet.Established):
+            self._follow(event.data, 1, event.originator_version)
+        elif isinstance(event, ParameterSet.Changed) and self.data is not None:
+            self._follow(
+                merge_parameter_data(self.data, event.changes), event.parameters_version, event.originator_version
+            )
+
+    def _follow(self, data: dict[str, Any], parameter_version: int, version: int) -> None:
+        self.data, self.parameter_version, self.version = data, parameter_version, version
+        self._parameters = None
 
     def price_book(self) -> PriceBook | None:
-        return None if self.parameter_set is None else PriceBook(self.marks, self.parameter_set.current)
+        if self.data is None:
+            return None
+        if self._parameters is None:
+            self._parameters = RiskParameters(self.data, self.parameter_version)
+        return PriceBook(self.marks, self._parameters)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "marks": {asset: [str(mark.price), mark.quote] for asset, mark in self.marks.items()},
+            "data": self.data,
+            "parameter_version": self.parameter_version,
+            "version": self.version,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.marks = {str(asset): Mark(Decimal(price), str(quote)) for asset, (price, quote) in state["marks"].items()}
+        self._follow(state["data"], int(state["parameter_version"]), int(state["version"]))
 
 
 @kept_by(Driver.INLINE, Driver.SERVICE)
@@ -270,20 +298,22 @@ class MarginRisk(MarkFanOut):
     def figures(self) -> dict[str, int]:
         return {"margin_risk_rows": len(self.index)}
 
-    snapshot_version = 1
+    snapshot_version = 2  # 2: with the dispatcher's marks and rules
 
     def snapshot(self) -> dict[str, Any]:
-        """The rows and each asset's quote; `quoted_in` follows from the quotes."""
-        return {"index": self.index.snapshot(), "quote_of": self.quote_of}
+        """The rows, each asset's quote (`quoted_in` follows from the quotes), and the
+        dispatcher's marks and rules."""
+        return {"index": self.index.snapshot(), "quote_of": self.quote_of, "followed": self.followed.snapshot()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.index.restore(state["index"])
         for asset, quote in state["quote_of"].items():
             self.note_quote(str(asset), str(quote))
+        self.followed.restore(state["followed"])
 
     def contents(self) -> Any:
         quoted_in = {quote: assets for quote, assets in self.quoted_in.items() if assets}
-        return self.index.rows(), self.quote_of, quoted_in
+        return self.index.rows(), self.quote_of, quoted_in, self.followed.snapshot()
 
     def accounts_a_mark_may_change(self, mark: AssetMarket.MarkRecorded, uow: UnitOfWork | None) -> list[str]:
         """The accounts to evaluate, worst first."""
