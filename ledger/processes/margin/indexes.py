@@ -229,9 +229,10 @@ class MarginRisk(MarkFanOut):
     Inline (`ledger run`), a mark is decided with the store's marks and rules: by float
     where the error bound allows, exactly (`margin_decision`) elsewhere; the accounts it
     changes are routed worst first (lowest exact level first, `worst_first`: in a storm,
-    the accounts most short of margin are liquidated first). The dispatcher decides nothing: it routes every
-    account holding or owing the marked asset, worst first at the store's marks and rules
-    as it routes (an order of priority only), and its workers decide exactly."""
+    the accounts most short of margin are liquidated first). The dispatcher decides
+    nothing: it routes every account holding or owing the marked asset, worst first at the
+    marks and rules its events left (`FollowedPrices`; an order of priority only), and its
+    workers decide exactly."""
 
     def __init__(self) -> None:
         self.index = RiskIndex()
