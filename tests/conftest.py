@@ -88,6 +88,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"{database}?schema=t_{uuid.uuid4().hex[:12]}"
 
 
+def apply_lines(url: str, lines: list[dict[str, Any]] | list[str], source: str) -> None:
+    """Applies inputs (objects, or lines already written) as `ledger run` does, without the views."""
+    app = open_ledger(url)
+    try:
+        text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+        run_inputs(app, validate(app, text, source))
+    finally:
+        app.close()
+
+
 class LedgerSession:
     """A store opened as `ledger run` opens it, for tests that feed inputs."""
 

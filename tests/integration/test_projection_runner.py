@@ -39,7 +39,7 @@ from projections import tables
 from projections.report import StoreViews
 from projections.runner import ProjectionConflict
 from projections.views import replay_rows
-from tests.conftest import SCENARIOS, ledger_cli, seeds_one_after_another
+from tests.conftest import SCENARIOS, apply_lines, ledger_cli, seeds_one_after_another
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "bench" / "generate_scenario.py"
@@ -78,15 +78,6 @@ def generated(tmp_path: Path, accounts: int, inputs: int, seed: int = 11) -> lis
         text=True,
     )
     return out.read_text().splitlines()
-
-
-def apply(url: str, lines: list[str], source: str) -> None:
-    """Applies inputs as `ledger run` does, without touching the views."""
-    app = open_ledger(url)
-    try:
-        run_inputs(app, validate(app, "\n".join(lines), source))
-    finally:
-        app.close()
 
 
 def chunks(lines: list[str], parts: int) -> Iterator[list[str]]:
@@ -230,7 +221,7 @@ def kill_while_writing(url: str, watcher: psycopg.Connection[Any]) -> tuple[int,
 
 
 def test_a_projector_killed_mid_batch_resumes_without_losing_or_doubling_a_row(pg_url: str, tmp_path: Path) -> None:
-    apply(pg_url, generated(tmp_path, accounts=150, inputs=5000), "load")
+    apply_lines(pg_url, generated(tmp_path, accounts=150, inputs=5000), "load")
     with StoreViews(pg_url) as views:
         last = views.runner.last_notification_id()
     assert last > 5000
@@ -289,7 +280,7 @@ class RawWriter:
 
 @pytest.fixture
 def seeded_views(pg_url: str) -> Iterator[StoreViews]:
-    apply(pg_url, (SCENARIOS / "seed004_user_a.jsonl").read_text().splitlines(), "seed")
+    apply_lines(pg_url, (SCENARIOS / "seed004_user_a.jsonl").read_text().splitlines(), "seed")
     views = StoreViews(pg_url)
     views.runner.gaps.wait_seconds = 0.3
     views.runner.run_once()
@@ -398,7 +389,7 @@ def test_a_rebuild_equals_the_views_built_as_a_large_scenario_ran(pg_url: str, t
     incremental views on a generated scenario of 1,500 inputs in the default run."""
     lines = generated(tmp_path, accounts=200, inputs=20000, seed=23)
     for number, part in enumerate(chunks(lines, 4)):
-        apply(pg_url, part, f"part-{number}")
+        apply_lines(pg_url, part, f"part-{number}")
         project_once(pg_url, batch=500 if number % 2 else None)
     rebuild_and_compare(pg_url)
     assert_views_match_the_events(pg_url)
@@ -408,7 +399,7 @@ def test_a_rebuild_equals_the_views_built_as_a_large_scenario_ran(pg_url: str, t
 
 
 def test_a_runner_that_lost_a_race_applies_nothing_and_then_finds_nothing(store_url: str, tmp_path: Path) -> None:
-    apply(store_url, generated(tmp_path, accounts=20, inputs=600), "load")
+    apply_lines(store_url, generated(tmp_path, accounts=20, inputs=600), "load")
     first, second = StoreViews(store_url), StoreViews(store_url)
     first.runner.batch_size = second.runner.batch_size = 50
     raced = []
@@ -430,12 +421,12 @@ def test_a_runner_resumes_correctly_after_another_runner_moved_the_views(store_u
     """What a runner holds in memory is as of the position it wrote: once another runner
     has moved the views, it must read them again, not go on from what it held."""
     parts = list(chunks(generated(tmp_path, accounts=20, inputs=900), 3))
-    apply(store_url, parts[0], "part-0")
+    apply_lines(store_url, parts[0], "part-0")
     first, second = StoreViews(store_url), StoreViews(store_url)
     assert first.runner.run_once() > 0
-    apply(store_url, parts[1], "part-1")
+    apply_lines(store_url, parts[1], "part-1")
     assert second.runner.run_once() > 0
-    apply(store_url, parts[2], "part-2")
+    apply_lines(store_url, parts[2], "part-2")
     assert first.runner.run_once() > 0
     first.close()
     second.close()
@@ -454,7 +445,7 @@ class Tally:
 
 
 def test_two_runners_racing_apply_every_event_exactly_once(store_url: str, tmp_path: Path) -> None:
-    apply(store_url, generated(tmp_path, accounts=40, inputs=1500), "load")
+    apply_lines(store_url, generated(tmp_path, accounts=40, inputs=1500), "load")
     runners = [StoreViews(store_url), StoreViews(store_url)]
     runners[0].runner.batch_size, runners[1].runner.batch_size = 37, 53
     applied = [0, 0]
@@ -488,7 +479,7 @@ def test_two_runners_racing_apply_every_event_exactly_once(store_url: str, tmp_p
 
 
 def test_two_projector_processes_racing_leave_exact_views(pg_url: str, tmp_path: Path) -> None:
-    apply(pg_url, generated(tmp_path, accounts=60, inputs=3000), "load")
+    apply_lines(pg_url, generated(tmp_path, accounts=60, inputs=3000), "load")
     commands = [[sys.executable, "-m", "ledger", "project", "--once", "--store", pg_url, "--json"]] * 2
     processes = [
         subprocess.Popen(

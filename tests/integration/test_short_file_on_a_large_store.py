@@ -11,8 +11,8 @@ import pytest
 
 from ledger.bootstrap import open_ledger
 from ledger.inputs import InputErrors
-from ledger.processes.inline import run_inputs
 from ledger.runs import validate
+from tests.conftest import apply_lines
 
 
 def _store(path: Path, accounts: int) -> str:
@@ -23,11 +23,7 @@ def _store(path: Path, accounts: int) -> str:
             {"op": "open", "account": f"A{number}", "mode": "cross_classic", "leverage": 5},
             {"op": "deposit", "account": f"A{number}", "asset": "USDC", "amount": "100"},
         ]
-    app = open_ledger(url)
-    try:
-        run_inputs(app, validate(app, "\n".join(json.dumps(line) for line in lines), "setup"))
-    finally:
-        app.close()
+    apply_lines(url, lines, "setup")
     return url
 
 

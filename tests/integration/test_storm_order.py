@@ -5,7 +5,6 @@ order of priority."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ledger.bootstrap import open_ledger
@@ -13,9 +12,8 @@ from ledger.domain.margin.account import Account
 from ledger.domain.market import AssetMarket
 from ledger.log import stored_events
 from ledger.processes.indexes import ServiceIndex
-from ledger.processes.inline import run_inputs
 from ledger.processes.margin.indexes import MarginRisk
-from ledger.runs import validate
+from tests.conftest import apply_lines
 
 # Each account: 1 BTC held, USDC owed: at BTC 30000 the levels are 30000 / owed, against the
 # liquidation threshold of 1.1 (cross classic 5x): 1.0909, 1.0526, 1.0989, and D4 far above.
@@ -39,11 +37,7 @@ def storm_lines() -> list[dict]:
 
 def write_store(path: Path, lines: list[dict]) -> str:
     url = f"sqlite:///{path}"
-    app = open_ledger(url)
-    try:
-        run_inputs(app, validate(app, "\n".join(json.dumps(line) for line in lines), "storm"))
-    finally:
-        app.close()
+    apply_lines(url, lines, "storm")
     return url
 
 
