@@ -74,7 +74,10 @@ class DriverIndex:
 
     @singledispatchmethod
     def observe(self, event: Any, account: Callable[[str], Any]) -> None:
-        """Notes what `event` changed; `account` finds an account as the event left it."""
+        """Notes what `event` changed; `account` finds an account as the event left it.
+
+        An index registers a method for each event class it follows; its base `observe` (for
+        every other class) does nothing, and `ledger run` skips it (`inline.observer_of`)."""
 
     def figures(self) -> dict[str, int]:
         """What the dispatcher's first log line tells of it."""

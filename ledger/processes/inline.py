@@ -16,7 +16,6 @@ it leaves, so the results are those of saving inputs one by one.
 
 from __future__ import annotations
 
-import dis
 import functools
 import inspect
 from collections.abc import Callable, Iterable
@@ -57,6 +56,7 @@ class ProcessManager(ProcessSteps):
         self.position = app.recorder.max_tracking_id(app.name) or 0
         self.recorded_position = self.position
         self.each_index = distinct(self.indexes)
+        self._observers: dict[type, list[Callable[[Any, Callable[[str], Any]], None]]] = {}
         self.snapshot_every = snapshot_every
         self.snapshot_position = self.start.position  # of the snapshot the indexes came from or went to
 
@@ -169,13 +169,10 @@ class ProcessManager(ProcessSteps):
     def _observers_of(self, event_class: type) -> list[Callable[[Any, Callable[[str], Any]], None]]:
         """The indexes' `observe` for events of the class, looked up once a class, without
         those that do nothing with them (most indexes follow one product's events only)."""
-        cached: tuple[list[Any], dict[type, list[Any]]] | None = getattr(self, "_observers", None)
-        if cached is None or cached[0] is not self.each_index:  # indexes loaded anew: looked up anew
-            cached = self._observers = (self.each_index, {})
-        observers = cached[1].get(event_class)
+        observers = self._observers.get(event_class)
         if observers is None:
             found = (observer_of(index, event_class) for index in self.each_index)
-            observers = cached[1][event_class] = [observe for observe in found if observe is not None]
+            observers = self._observers[event_class] = [observe for observe in found if observe is not None]
         return observers
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
@@ -184,18 +181,14 @@ class ProcessManager(ProcessSteps):
 
 def observer_of(index: Any, event_class: type) -> Callable[[Any, Callable[[str], Any]], None] | None:
     """`index.observe` as it would be dispatched for events of `event_class`, bound; None
-    when the function found has an empty body (a docstring at most)."""
+    when it is the base implementation, which does nothing (`DriverIndex.observe`)."""
     descriptor = inspect.getattr_static(index, "observe")
     if not isinstance(descriptor, functools.singledispatchmethod):
         return index.observe  # type: ignore[no-any-return]
     function = descriptor.dispatcher.dispatch(event_class)
-    return None if does_nothing(function) else function.__get__(index, type(index))
-
-
-def does_nothing(function: Any) -> bool:
-    """Whether the function's body is empty: it returns None and does nothing else."""
-    code = [(i.opname, i.argval) for i in dis.get_instructions(function) if i.opname not in ("RESUME", "NOP")]
-    return code in ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
+    if function is descriptor.dispatcher.registry[object]:
+        return None
+    return function.__get__(index, type(index))
 
 
 class InputBatch:
