@@ -13,9 +13,8 @@ from sqlalchemy import inspect
 from projections import tables
 from projections.report import StoreViews
 from projections.runner import secondary_indexes
-from tests.conftest import SCENARIOS, seeds_one_after_another
+from tests.conftest import SCENARIOS, apply_lines, seeds_one_after_another
 from tests.integration.test_projection_runner import (
-    apply,
     differences,
     generated,
     replayed,
@@ -51,7 +50,7 @@ def index_names(views: StoreViews) -> set[str]:
     ],
 )
 def test_a_rebuild_equals_the_views_projected_one_event_a_batch(store_url: str, tmp_path: Path, scenario: str) -> None:
-    apply(store_url, scenario_lines(scenario, tmp_path), scenario.replace(" ", "-"))
+    apply_lines(store_url, scenario_lines(scenario, tmp_path), scenario.replace(" ", "-"))
     with StoreViews(store_url) as views:
         views.runner.batch_size = 1
         assert views.runner.run_once() == views.runner.last_notification_id()
@@ -76,7 +75,7 @@ def test_a_rebuild_equals_the_views_projected_one_event_a_batch(store_url: str, 
 def test_a_rebuild_leaves_every_secondary_index_and_a_killed_one_has_them_built_by_the_next_run(
     store_url: str, tmp_path: Path
 ) -> None:
-    apply(store_url, scenario_lines("margin seeds", tmp_path), "seeds")
+    apply_lines(store_url, scenario_lines("margin seeds", tmp_path), "seeds")
     expected = {index.name for index in secondary_indexes()}
     with StoreViews(store_url) as views:
         assert index_names(views) == expected  # as the migrations made them
