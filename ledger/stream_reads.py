@@ -25,6 +25,9 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg import sql
 
 SQLITE_CHUNK = 400  # ids a statement: SQLite's older builds allow 999 parameters
+# Ids read together: a storm's hundreds of thousands of accounts are read in parts, so that the
+# stored events of only one part are held at a time.
+BULK_CHUNK = 20_000
 
 
 def read_aggregates(app: Application, aggregate_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -37,12 +40,20 @@ def read_aggregates(app: Application, aggregate_ids: Iterable[uuid.UUID]) -> dic
     ):
         one_by_one = wanted
     found = _read_one_by_one(app, one_by_one)
-    in_bulk = [i for i in wanted if i not in set(one_by_one)]
-    if not in_bulk:
-        return found
-    snapshots = _latest_snapshots(app, in_bulk)
-    events = _events_after(app, in_bulk, {i: s.originator_version for i, s in snapshots.items()})
-    for aggregate_id in in_bulk:
+    read_apart = set(one_by_one)
+    in_bulk = [i for i in wanted if i not in read_apart]
+    for start in range(0, len(in_bulk), BULK_CHUNK):
+        found.update(_read_in_bulk(app, in_bulk[start : start + BULK_CHUNK]))
+    return found
+
+
+def _read_in_bulk(app: Application, aggregate_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Two queries: the latest snapshots, then the events after them."""
+    cache = app.repository.cache
+    snapshots = _latest_snapshots(app, aggregate_ids)
+    events = _events_after(app, aggregate_ids, {i: s.originator_version for i, s in snapshots.items()})
+    found = {}
+    for aggregate_id in aggregate_ids:
         stored = chain([snapshots[aggregate_id]] if aggregate_id in snapshots else [], events.get(aggregate_id, []))
         aggregate = project_aggregate(None, (app.mapper.to_domain_event(item) for item in stored))
         if aggregate is not None:

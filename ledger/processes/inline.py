@@ -35,7 +35,7 @@ from ledger.processes.routing import (
     reactions_to,
 )
 from ledger.processes.snapshots import SNAPSHOT_EVERY, started_indexes, take_snapshot, take_snapshot_if_due
-from ledger.processes.steps import ProcessSteps
+from ledger.processes.steps import ProcessSteps, aggregates_acted_on
 from ledger.unit_of_work import UnitOfWork
 from ledger.write_path import apply_within, begin_hours, begin_run
 
@@ -158,7 +158,11 @@ class ProcessManager(ProcessSteps):
 
     def react(self, uow: UnitOfWork, event: Any, cause: dict[str, Any]) -> None:
         self.observe(uow, event)
-        for reaction in self.reactions(uow, event):
+        reactions = self.reactions(uow, event)
+        if len(reactions) > 1:
+            # What they act on, read together: an hour's interest or a mark concerns every debtor.
+            uow.preload(i for reaction in reactions for i in aggregates_acted_on(reaction, event))
+        for reaction in reactions:
             self.run(uow, reaction, event, cause)
 
     def observe(self, uow: UnitOfWork, event: Any) -> None:

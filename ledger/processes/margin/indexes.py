@@ -22,6 +22,7 @@ from typing import Any, cast
 import numpy as np
 
 from ledger.dispatch import singledispatchmethod
+from ledger.domain.identity import account_id
 from ledger.domain.margin.account import Account, AccountStatus
 from ledger.domain.margin.decisions import MarginAction, evaluation_may_record
 from ledger.domain.margin.liquidation import Liquidation
@@ -324,7 +325,11 @@ class MarginRisk(MarkFanOut):
         if self._decided is None or self._decided[0] != key:
             prices = uow.prices()
             decided = self.decide(mark.asset, prices, uow.account)
-            self._decided = key, worst_first(decided.actions(), prices, uow.account)
+            actions = decided.actions()
+            # Read together, and kept in the application's cache for the evaluations that follow:
+            # in a storm, hundreds of thousands of accounts, which one query each would cost minutes.
+            uow.preload(account_id(name) for name in actions)
+            self._decided = key, worst_first(actions, prices, uow.account)
         return self._decided[1]
 
     def exposed_worst_first(self, asset: str) -> list[str]:
