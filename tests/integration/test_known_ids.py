@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
+from ledger.application import EVENTS_PER_MISSED_READ
 from ledger.bootstrap import open_ledger
 from ledger.domain.identity import account_id
 from ledger.domain.margin.account import Account
@@ -59,5 +60,29 @@ def test_a_run_opened_for_writing_remembers_existence(store_url: str) -> None:
     )
     try:
         assert app.repository.known is not None
+    finally:
+        app.close()
+
+
+def test_a_large_store_lists_its_ids_only_once_reads_that_found_nothing_have_cost_as_much(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing every id scans the store: a short file on a large store does not pay it."""
+    before = open_ledger(store_url)
+    for number in range(3 * EVENTS_PER_MISSED_READ // 2):
+        before.save(opened(f"A{number}"))
+    before.close()
+
+    app = open_ledger(store_url)
+    try:
+        app.remember_existence()
+        assert app.repository.known is None  # 1.5 x EVENTS_PER_MISSED_READ events: one miss first
+        assert app.repository.get(account_id("A7")).name == "A7"  # found: a read, as any
+        with pytest.raises(AggregateNotFoundError):
+            app.repository.get(uuid.uuid4())
+        assert app.repository.known is not None and account_id("A7") in app.repository.known
+        monkeypatch.setattr(app.recorder, "select_events", None)  # answered from memory now: no read
+        with pytest.raises(AggregateNotFoundError):
+            app.repository.get(uuid.uuid4())
     finally:
         app.close()
