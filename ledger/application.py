@@ -50,7 +50,6 @@ from ledger.recorders import RECORDED_INPUTS, InputsApart, KeepsInputsApart, Pos
 from ledger.stream_reads import read_aggregates
 from ledger.transcodings import FractionAsStr, LedgerTranscoder
 
-
 # Listing every id scans the events (about 0.7 µs an event on PostgreSQL) where a read that
 # finds nothing costs about 400 µs (two queries): measured at 100,000 accounts.
 EVENTS_PER_MISSED_READ = 500
