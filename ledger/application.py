@@ -47,7 +47,7 @@ from ledger.inputs import (
     recorded_time,
 )
 from ledger.recorders import RECORDED_INPUTS, InputsApart, KeepsInputsApart, PostgresBulkRecorder
-from ledger.stream_reads import read_aggregates
+from ledger.stream_reads import mutate_in_turn, read_aggregates
 from ledger.transcodings import FractionAsStr, LedgerTranscoder
 
 # Listing every id scans the events (about 0.7 µs an event on PostgreSQL) where a read that
@@ -84,6 +84,7 @@ class KnownIdsRepository(Repository):  # type: ignore[type-arg]
     def get(self, aggregate_id: Any, **kwargs: Any) -> Any:
         if self.known is not None and aggregate_id not in self.known:
             raise AggregateNotFoundError(aggregate_id)
+        kwargs.setdefault("projector_func", mutate_in_turn)
         try:
             return super().get(aggregate_id, **kwargs)
         except AggregateNotFoundError:

@@ -18,11 +18,12 @@ from collections.abc import Collection, Iterable, Sequence
 from itertools import chain
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 SQLITE_CHUNK = 400  # ids a statement: SQLite's older builds allow 999 parameters
 # Ids read together: a storm's hundreds of thousands of accounts are read in parts, so that the
@@ -55,12 +56,21 @@ def _read_in_bulk(app: Application, aggregate_ids: Sequence[uuid.UUID]) -> dict[
     found = {}
     for aggregate_id in aggregate_ids:
         stored = chain([snapshots[aggregate_id]] if aggregate_id in snapshots else [], events.get(aggregate_id, []))
-        aggregate = project_aggregate(None, (app.mapper.to_domain_event(item) for item in stored))
+        aggregate = mutate_in_turn(None, (app.mapper.to_domain_event(item) for item in stored))
         if aggregate is not None:
             found[aggregate_id] = aggregate
             if cache is not None:
                 cache.put(aggregate_id, aggregate)  # as the repository would keep it
     return found
+
+
+def mutate_in_turn(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """The library's projector (`project_aggregate`: each event's `mutate` in turn) without
+    its per-event check against a runtime protocol, which cost a tenth of a storm's time:
+    what is projected here are the store's own events, which all mutate."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 def _read_one_by_one(app: Application, aggregate_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -136,16 +146,11 @@ def _select_postgres(
             "ORDER BY e.originator_id, e.originator_version"
         ).format(id_type, table)
         params = (_ids_param(recorder.datastore.originator_id_type, ids), [after.get(i, 0) for i in ids])
-    with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+    with recorder.datastore.get_connection() as connection, connection.cursor(row_factory=tuple_row) as cursor:
         cursor.execute(statement, params, prepare=True)
         return [
-            StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in cursor.fetchall()
+            StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state))
+            for originator_id, version, topic, state in cursor.fetchall()
         ]
 
 

@@ -310,10 +310,18 @@ class _Marks(Mapping[str, Mark]):
         self.stream_id = stream_id
 
     def __getitem__(self, asset: str) -> Mark:
-        market = self.uow.find_named(self.stream_id, asset)
-        if market is None or market.mark is None:
+        mark = self.get(asset)
+        if mark is None:
             raise KeyError(asset)
-        return market.mark
+        return mark
+
+    def get(self, asset: str, default: Any = None) -> Any:
+        """Without a KeyError raised and caught for each asset never marked (`Mapping.get`)."""
+        market = self.uow.find_named(self.stream_id, asset)
+        return default if market is None or market.mark is None else market.mark
+
+    def __contains__(self, asset: object) -> bool:
+        return isinstance(asset, str) and self.get(asset) is not None
 
     def __iter__(self) -> Iterator[str]:  # pragma: no cover - marks are looked up, not listed
         raise NotImplementedError
