@@ -6,6 +6,7 @@ order of priority."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -72,80 +73,71 @@ def test_the_dispatcher_routes_a_mark_worst_first(tmp_path: Path) -> None:
     assert routed == ["B2", "A1", "C3", "D4"]
 
 
-def test_a_storm_reads_the_accounts_it_changes_in_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The accounts a mark changes are read together (`read_aggregates`), not one query each:
-    at a million accounts, one query each was most of a storm's 16 minutes. The evaluations
-    that follow find them in the application's cache."""
-    names = [f"S{number:03}" for number in range(120)]
+def store_with_a_snapshot(path: Path, lines: list[dict]) -> str:
+    """A store whose driver's indexes are snapshotted, as a large store keeps them: a run
+    starts from the snapshot and reads no account to start."""
+    url = write_store(path, lines)
+    app = open_ledger(url)
+    try:
+        assert ProcessManager(app).snapshot()
+    finally:
+        app.close()
+    return url
+
+
+def run_counting_reads(url: str, line: dict, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], set[uuid.UUID]]:
+    """`line` run by a new process (nothing cached): the events stored, and the aggregates
+    read one query each (the library's read of one stream)."""
+    app = open_ledger(url)
+    read_one_by_one: set[uuid.UUID] = set()
+    select_events = app.events.recorder.select_events
+    monkeypatch.setattr(
+        app.events.recorder,
+        "select_events",
+        lambda originator_id, **kw: read_one_by_one.add(originator_id) or select_events(originator_id, **kw),
+    )
+    try:
+        processes = ProcessManager(app)
+        assert processes.start.position > 0, "the driver started from the snapshot"
+        run_inputs(app, validate(app, json.dumps(line), "later"), processes)
+        return list(stored_events(app)), read_one_by_one
+    finally:
+        app.close()
+
+
+def accounts_lines(names: list[str], borrowed_usdc: int, withdrawn: bool) -> list[dict]:
     lines: list[dict] = storm_lines()[:2]
     for name in names:
         lines += [
             {"op": "open", "account": name, "mode": "cross_classic", "leverage": 5},
             {"op": "deposit", "account": name, "asset": "BTC", "amount": "1"},
-            {"op": "borrow", "account": name, "asset": "USDC", "amount": "27500"},
-            {"op": "withdraw", "account": name, "asset": "USDC", "amount": "27500"},
+            {"op": "borrow", "account": name, "asset": "USDC", "amount": str(borrowed_usdc)},
         ]
-    url = write_store(tmp_path / "crash.db", lines)
-    app = open_ledger(url)
-    try:
-        assert ProcessManager(app).snapshot()  # as a large store keeps one: a run reads no account to start
-    finally:
-        app.close()
-    app = open_ledger(url)  # a new process: nothing cached
-    queried_one_by_one: list[Any] = []
-    select_events = app.events.recorder.select_events
-    monkeypatch.setattr(
-        app.events.recorder,
-        "select_events",
-        lambda originator_id, **kw: queried_one_by_one.append(originator_id) or select_events(originator_id, **kw),
-    )
-    try:
-        crash = json.dumps({"op": "mark", "asset": "BTC", "price": "30000", "at": "2026-01-05T10:30:00Z"})
-        processes = ProcessManager(app)
-        assert processes.start.position > 0, "the driver started from the snapshot"
-        run_inputs(app, validate(app, crash, "crash"), processes)
-        started = [event.account for event in stored_events(app) if isinstance(event, Account.LiquidationStarted)]
-    finally:
-        app.close()
-    assert sorted(started) == names
-    accounts_read_apart = set(queried_one_by_one) & {account_id(name) for name in names}
+        if withdrawn:
+            lines.append({"op": "withdraw", "account": name, "asset": "USDC", "amount": str(borrowed_usdc)})
+    return lines
+
+
+def test_a_storm_reads_the_accounts_it_changes_in_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accounts a mark changes are read together (`read_aggregates`), not one query each:
+    at a million accounts, one query each was most of a storm's 16 minutes. The evaluations
+    that follow find them in the application's cache."""
+    names = [f"S{number:03}" for number in range(120)]
+    url = store_with_a_snapshot(tmp_path / "crash.db", accounts_lines(names, 27500, withdrawn=True))
+    crash = {"op": "mark", "asset": "BTC", "price": "30000", "at": "2026-01-05T10:30:00Z"}
+    events, read_one_by_one = run_counting_reads(url, crash, monkeypatch)
+    assert sorted(event.account for event in events if isinstance(event, Account.LiquidationStarted)) == names
+    accounts_read_apart = read_one_by_one & {account_id(name) for name in names}
     assert len(accounts_read_apart) <= 2, f"{len(accounts_read_apart)} of 120 accounts read one query each"
 
 
 def test_an_hour_reads_the_debtors_in_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An hour's interest concerns every debtor: they are read together, not one query each."""
     names = [f"D{number:03}" for number in range(120)]
-    lines: list[dict] = storm_lines()[:2]
-    for name in names:
-        lines += [
-            {"op": "open", "account": name, "mode": "cross_classic", "leverage": 5},
-            {"op": "deposit", "account": name, "asset": "BTC", "amount": "1"},
-            {"op": "borrow", "account": name, "asset": "USDC", "amount": "1000"},
-        ]
-    url = write_store(tmp_path / "hour.db", lines)
-    app = open_ledger(url)
-    try:
-        assert ProcessManager(app).snapshot()
-    finally:
-        app.close()
-    app = open_ledger(url)
-    queried_one_by_one: list[Any] = []
-    select_events = app.events.recorder.select_events
-    monkeypatch.setattr(
-        app.events.recorder,
-        "select_events",
-        lambda originator_id, **kw: queried_one_by_one.append(originator_id) or select_events(originator_id, **kw),
-    )
-    try:
-        later = json.dumps({"op": "mark", "asset": "ETH", "price": "3000", "at": "2026-01-05T11:00:00Z"})
-        run_inputs(app, validate(app, later, "later"), ProcessManager(app))
-        accrued = [
-            event.account
-            for event in stored_events(app)
-            if isinstance(event, Account.InterestAccrued) and event.hour.hour == 11  # noqa: PLR2004
-        ]
-    finally:
-        app.close()
-    assert sorted(accrued) == names
-    accounts_read_apart = set(queried_one_by_one) & {account_id(name) for name in names}
+    url = store_with_a_snapshot(tmp_path / "hour.db", accounts_lines(names, 1000, withdrawn=False))
+    later = {"op": "mark", "asset": "ETH", "price": "3000", "at": "2026-01-05T11:00:00Z"}
+    events, read_one_by_one = run_counting_reads(url, later, monkeypatch)
+    eleven = [event for event in events if isinstance(event, Account.InterestAccrued) and event.hour.hour == 11]  # noqa: PLR2004
+    assert sorted(event.account for event in eleven) == names
+    accounts_read_apart = read_one_by_one & {account_id(name) for name in names}
     assert len(accounts_read_apart) <= 2, f"{len(accounts_read_apart)} of 120 debtors read one query each"
