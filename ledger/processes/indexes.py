@@ -24,6 +24,8 @@ that no rule is written twice.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -77,7 +79,7 @@ class DriverIndex:
         """Notes what `event` changed; `account` finds an account as the event left it.
 
         An index registers a method for each event class it follows; its base `observe` (for
-        every other class) does nothing, and `ledger run` skips it (`inline.observer_of`)."""
+        every other class) does nothing, and the drivers skip it (`Observers`)."""
 
     def figures(self) -> dict[str, int]:
         """What the dispatcher's first log line tells of it."""
@@ -94,6 +96,39 @@ class DriverIndex:
     def contents(self) -> Any:
         """What a rebuilt index must equal (compared by the snapshot tests)."""
         raise NotImplementedError(f"{type(self).__name__} tells no contents")
+
+
+Observe = Callable[[Any, Callable[[str], Any]], None]
+
+
+class Observers:
+    """The indexes' `observe` for each event class, looked up once a class, without those
+    that do nothing with it (their base `observe`): most indexes follow one product's events."""
+
+    def __init__(self, each_index: Sequence[DriverIndex]):
+        self.each_index = each_index
+        self._of_class: dict[type, list[Observe]] = {}
+
+    def tell(self, event: Any, account: Callable[[str], Any]) -> None:
+        """Tells every index that follows events of its class of `event`."""
+        observers = self._of_class.get(type(event))
+        if observers is None:
+            found = (observer_of(index, type(event)) for index in self.each_index)
+            observers = self._of_class[type(event)] = [observe for observe in found if observe is not None]
+        for observe in observers:
+            observe(event, account)
+
+
+def observer_of(index: DriverIndex, event_class: type) -> Observe | None:
+    """`index.observe` as it would be dispatched for events of `event_class`, bound; None
+    when it is the base implementation, which does nothing (`DriverIndex.observe`)."""
+    descriptor = inspect.getattr_static(index, "observe")
+    if not isinstance(descriptor, functools.singledispatchmethod):
+        return index.observe
+    function = descriptor.dispatcher.dispatch(event_class)
+    if function is descriptor.dispatcher.registry[object]:
+        return None
+    return function.__get__(index, type(index))  # type: ignore[no-any-return]
 
 
 Indexes = Mapping[type, Any]  # each index under its class and the index classes it derives from
@@ -183,6 +218,7 @@ class ServiceIndex:
         self.accounts = FollowedAccounts(read_account)
         self.indexes = indexes if indexes is not None else new_indexes(Driver.SERVICE)
         self.each_index = distinct(self.indexes)
+        self.observers = Observers(self.each_index)
 
     @classmethod
     def load(cls, app: Ledger) -> ServiceIndex:
@@ -210,8 +246,7 @@ class ServiceIndex:
         self._tell(event)
 
     def _tell(self, event: Any) -> None:
-        for index in self.each_index:
-            index.observe(event, self.accounts.__getitem__)
+        self.observers.tell(event, self.accounts.__getitem__)
 
     def reactions(self, event: Any) -> list[Reaction]:
         """What `event` calls for, given the state the events before it left."""

@@ -16,8 +16,6 @@ it leaves, so the results are those of saving inputs one by one.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,7 +24,7 @@ from eventsourcing.persistence import Recording, Tracking
 from ledger.application import Ledger
 from ledger.causes import process_cause
 from ledger.inputs import LedgerInput
-from ledger.processes.indexes import Driver, an_hour_concerns_anyone, distinct
+from ledger.processes.indexes import Driver, Observers, an_hour_concerns_anyone, distinct
 from ledger.processes.routing import (
     Reaction,
     Situation,
@@ -56,7 +54,7 @@ class ProcessManager(ProcessSteps):
         self.position = app.recorder.max_tracking_id(app.name) or 0
         self.recorded_position = self.position
         self.each_index = distinct(self.indexes)
-        self._observers: dict[type, list[Callable[[Any, Callable[[str], Any]], None]]] = {}
+        self.observers = Observers(self.each_index)
         self.snapshot_every = snapshot_every
         self.snapshot_position = self.start.position  # of the snapshot the indexes came from or went to
 
@@ -166,33 +164,10 @@ class ProcessManager(ProcessSteps):
             self.run(uow, reaction, event, cause)
 
     def observe(self, uow: UnitOfWork, event: Any) -> None:
-        account = uow.account
-        for observe in self._observers_of(type(event)):
-            observe(event, account)
-
-    def _observers_of(self, event_class: type) -> list[Callable[[Any, Callable[[str], Any]], None]]:
-        """The indexes' `observe` for events of the class, looked up once a class, without
-        those that do nothing with them (most indexes follow one product's events only)."""
-        observers = self._observers.get(event_class)
-        if observers is None:
-            found = (observer_of(index, event_class) for index in self.each_index)
-            observers = self._observers[event_class] = [observe for observe in found if observe is not None]
-        return observers
+        self.observers.tell(event, uow.account)
 
     def reactions(self, uow: UnitOfWork, event: Any) -> list[Reaction]:
         return reactions_to(event, Situation(account=uow.account, indexes=self.indexes, uow=uow))
-
-
-def observer_of(index: Any, event_class: type) -> Callable[[Any, Callable[[str], Any]], None] | None:
-    """`index.observe` as it would be dispatched for events of `event_class`, bound; None
-    when it is the base implementation, which does nothing (`DriverIndex.observe`)."""
-    descriptor = inspect.getattr_static(index, "observe")
-    if not isinstance(descriptor, functools.singledispatchmethod):
-        return index.observe  # type: ignore[no-any-return]
-    function = descriptor.dispatcher.dispatch(event_class)
-    if function is descriptor.dispatcher.registry[object]:
-        return None
-    return function.__get__(index, type(index))
 
 
 class InputBatch:

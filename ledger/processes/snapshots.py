@@ -59,7 +59,15 @@ from psycopg import sql
 
 from ledger.application import Ledger
 from ledger.domain.identity import account_id
-from ledger.processes.indexes import Driver, DriverIndex, ServiceIndex, distinct, loaded_accounts, new_indexes
+from ledger.processes.indexes import (
+    Driver,
+    DriverIndex,
+    Observers,
+    ServiceIndex,
+    distinct,
+    loaded_accounts,
+    new_indexes,
+)
 from ledger.unit_of_work import UnitOfWork
 
 FORMAT = 1  # of the stored snapshot: raised when this module changes what it stores
@@ -307,6 +315,7 @@ def _catch_up(app: Ledger, uow: UnitOfWork, each_index: list[DriverIndex], posit
     """Tells the indexes every event after `position` through `last`; how many."""
     told = 0
     start = position + 1
+    observers = Observers(each_index)
     while start <= last:
         notifications = app.recorder.select_notifications(start=start, limit=CATCH_UP_PAGE, stop=last)
         if not notifications:
@@ -316,8 +325,7 @@ def _catch_up(app: Ledger, uow: UnitOfWork, each_index: list[DriverIndex], posit
             account_id(name) for name in {getattr(event, "account", None) for event in events} if isinstance(name, str)
         )
         for event in events:
-            for index in each_index:
-                index.observe(event, uow.account)
+            observers.tell(event, uow.account)
         told += len(events)
         start = notifications[-1].id + 1
     return told

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from ledger.domain.market import AssetMarket
 from ledger.domain.parameters import RiskParameters, default_parameter_data
 from ledger.domain.prices import Mark, PriceBook
 from ledger.log import stored_events
+from ledger.processes import risk_index
 from ledger.processes.indexes import ServiceIndex
 from ledger.processes.inline import ProcessManager, run_inputs
 from ledger.processes.margin.assessment import margin_decision
@@ -117,6 +119,28 @@ def test_accounts_at_each_threshold_take_the_exact_path_and_are_decided_right() 
     assert decisions.actions()["pro-at-1.0-1E-18"] == MarginAction.LIQUIDATE
     assert decisions.screened == len(accounts)
     assert decisions.evaluated_exactly == len(exact)
+
+
+def test_a_screen_in_chunks_decides_as_one_in_a_single_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen works through its rows a chunk at a time (`CHUNK_ROWS`): chunks of 2 rows,
+    which split the planted accounts anywhere, give the verdicts of one chunk of them all."""
+    accounts = [
+        *_planted_classic(Decimal("1.16"), Decimal("1E-18")),
+        *_planted_classic(Decimal("1.1"), Decimal("1E-8")),
+        *_planted_pro(Decimal("1.5"), Decimal("1E-18")),
+        *_planted_pro(Decimal("1.0"), Decimal("1E-8")),
+        _account("far", "cross_classic", 5, Decimal(3), Decimal(1000)),
+    ]
+    risk, prices = _index(accounts), _prices(BTC=MARK)
+    whole = risk.index.screen("BTC", *risk.screen_inputs(prices))
+    whole_verdicts = dict(zip(whole.names.tolist(), whole.verdicts.tolist(), strict=True))
+    monkeypatch.setattr(risk_index, "CHUNK_ROWS", 2)
+    risk.index.forms.clear()
+    chunked = risk.index.screen("BTC", *risk.screen_inputs(prices))
+    assert dict(zip(chunked.names.tolist(), chunked.verdicts.tolist(), strict=True)) == whole_verdicts
+    assert len(set(whole_verdicts.values())) >= 3  # nothing, margin call or liquidation, exact
+    decisions = risk.decide("BTC", prices, {a.name: a for a in accounts}.__getitem__)
+    assert decisions.actions() == _exact(accounts, prices)
 
 
 def test_an_account_in_margin_call_recovers_or_is_liquidated_at_the_thresholds() -> None:
