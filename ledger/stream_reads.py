@@ -66,7 +66,7 @@ def _read_in_bulk(app: Application, aggregate_ids: Sequence[uuid.UUID]) -> dict[
 
 def mutate_in_turn(aggregate: Any, domain_events: Iterable[Any]) -> Any:
     """The library's projector (`project_aggregate`: each event's `mutate` in turn) without
-    its per-event check against a runtime protocol, which cost a tenth of a storm's time:
+    its per-event check against a runtime protocol, about 6 % of a storm's time (py-spy):
     what is projected here are the store's own events, which all mutate."""
     for domain_event in domain_events:
         aggregate = domain_event.mutate(aggregate)

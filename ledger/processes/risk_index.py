@@ -575,13 +575,11 @@ class _LinearForms:
 
 
 def _affine(rest: FloatArray, coefficient: FloatArray, price: float) -> FloatArray:
-    result = np.multiply(coefficient, price)
-    result += rest
-    return result
+    return _affine_into(rest, coefficient, price, np.empty(len(rest)))
 
 
 def _affine_into(rest: FloatArray, coefficient: FloatArray, price: float, out: FloatArray) -> FloatArray:
-    """`_affine` into `out`: the same two roundings."""
+    """rest + coefficient x price into `out`: two roundings, as the module docstring counts them."""
     np.multiply(coefficient, price, out=out)
     out += rest
     return out
